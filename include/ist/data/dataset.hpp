@@ -1,0 +1,115 @@
+#pragma once
+// An in-memory labelled data set and the operations every trainer needs on it.
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ist/core/error.hpp"
+#include "ist/core/tensor.hpp"
+#include "ist/model/loss.hpp"
+
+namespace ist {
+
+/// Rows of features with one class label each.
+struct Dataset {
+    Matrix features;      ///< samples x features, float
+    Labels labels;        ///< one per row, each < classes
+    std::size_t classes = 0;
+    std::string name;     ///< where it came from, used in error messages
+
+    std::size_t size() const { return features.shape()[0]; }
+    std::size_t feature_count() const { return features.shape()[1]; }
+
+    /// Throws ist::DataError naming the problem: empty set, label count or range, NaN/Inf features.
+    void validate() const {
+        if (size() == 0 || feature_count() == 0) throw DataError(name + ": the data set is empty");
+        check_labels(labels, size(), classes);
+        const float* p = features.data();
+        for (std::size_t k = 0; k < features.size(); ++k)
+            if (!std::isfinite(p[k]))
+                throw DataError(name + ": feature " + std::to_string(k % feature_count()) + " of row " +
+                                std::to_string(k / feature_count()) + " is not finite");
+    }
+};
+
+/// The rows `indices` of `data`, in that order.
+inline Dataset subset(const Dataset& data, const std::vector<std::uint32_t>& indices) {
+    Dataset out{Matrix::from_shape({indices.size(), data.feature_count()}), {}, data.classes, data.name};
+    out.labels.reserve(indices.size());
+    const std::size_t f = data.feature_count();
+    for (std::size_t r = 0; r < indices.size(); ++r) {
+        std::memcpy(out.features.data() + r * f, data.features.data() + std::size_t{indices[r]} * f, f * sizeof(float));
+        out.labels.push_back(data.labels.at(indices[r]));
+    }
+    return out;
+}
+
+/// Shuffles with `seed` and holds out `test_fraction` of the rows as a test set.
+inline std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction, std::uint64_t seed) {
+    detail::require(test_fraction > 0.0 && test_fraction < 1.0,
+                    "train_test_split: test fraction must be in (0, 1), got " + std::to_string(test_fraction));
+    std::vector<std::uint32_t> order(data.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::mt19937_64 rng(seed);
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    const auto test_rows = static_cast<std::size_t>(std::lround(test_fraction * static_cast<double>(data.size())));
+    detail::require<DataError>(test_rows > 0 && test_rows < data.size(),
+                               data.name + ": too few rows (" + std::to_string(data.size()) + ") to split");
+    std::vector<std::uint32_t> test(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(test_rows));
+    std::vector<std::uint32_t> train(order.begin() + static_cast<std::ptrdiff_t>(test_rows), order.end());
+    return {subset(data, train), subset(data, test)};
+}
+
+/// Scales every feature of both sets by the training set's mean and standard deviation
+/// (constant features are only centred).
+inline void standardize(Dataset& train, Dataset& test) {
+    detail::require<DataError>(train.feature_count() == test.feature_count(),
+                               "standardize: train has " + std::to_string(train.feature_count()) +
+                                   " features, test " + std::to_string(test.feature_count()));
+    xt::xtensor<float, 1> mean = xt::mean(train.features, {0});
+    xt::xtensor<float, 1> sd = xt::sqrt(xt::mean(xt::square(train.features - mean), {0}));
+    sd = xt::where(sd > 1e-6f, sd, 1.0f);
+    for (Dataset* d : {&train, &test}) d->features = (d->features - mean) / sd;
+}
+
+/// Draws mini-batches from a pool of row indices, reshuffling the pool every epoch with its own
+/// reproducible RNG. Each worker owns one, so data sampling differs per worker.
+class BatchSampler {
+public:
+    BatchSampler() = default;
+    BatchSampler(std::vector<std::uint32_t> pool, std::uint64_t seed) : pool_(std::move(pool)), rng_(seed) {
+        detail::require<DataError>(!pool_.empty(), "BatchSampler: no rows to sample from");
+        shuffle();
+    }
+
+    /// Copies the next `batch` rows of `data` into x / y.
+    void next(const Dataset& data, std::size_t batch, Matrix& x, Labels& y) {
+        const std::size_t f = data.feature_count();
+        if (x.shape()[0] != batch || x.shape()[1] != f) x.resize({batch, f});
+        y.resize(batch);
+        for (std::size_t r = 0; r < batch; ++r) {
+            if (pos_ == pool_.size()) shuffle();
+            const std::uint32_t row = pool_[pos_++];
+            std::memcpy(x.data() + r * f, data.features.data() + std::size_t{row} * f, f * sizeof(float));
+            y[r] = data.labels[row];
+        }
+    }
+
+    std::mt19937_64& rng() { return rng_; }
+    const std::vector<std::uint32_t>& pool() const { return pool_; }
+    std::size_t position() const { return pos_; }
+
+private:
+    void shuffle() {
+        for (std::size_t i = pool_.size(); i > 1; --i) std::swap(pool_[i - 1], pool_[rng_() % i]);
+        pos_ = 0;
+    }
+    std::vector<std::uint32_t> pool_;
+    std::size_t pos_ = 0;
+    std::mt19937_64 rng_;
+};
+
+}  // namespace ist

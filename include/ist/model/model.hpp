@@ -1,0 +1,43 @@
+#pragma once
+// The Model concept: what IstTrainer needs of the thing it trains. ist::Network models it; a
+// user's own model type can too.
+#include <concepts>
+#include <span>
+#include <vector>
+
+#include "ist/core/dimension.hpp"
+#include "ist/core/tensor.hpp"
+#include "ist/partition/plan.hpp"
+
+namespace ist {
+
+/// Requirements:
+///  - a dimension table (what partitioners cut) and an indexed list of parameters, each with the
+///    dimension of every axis (kSharedDim for axes every subnet holds whole);
+///  - `subnet(plan, scale_activations)`: a physically smaller copy holding only the plan's
+///    indices, with parameters in the same order;
+///  - `loss_and_gradient(x, labels)`: one training forward/backward that fills every grad;
+///  - `forward(x, Mode::Eval)`: logits for evaluation.
+template <class M>
+concept Model = std::copy_constructible<M> &&
+    requires(M& m, const M& cm, const Matrix& x, const Labels& y, const WorkerPlan& wp, std::size_t i) {
+        { cm.dimensions() } -> std::convertible_to<const DimensionTable&>;
+        { cm.parameter_count() } -> std::convertible_to<std::size_t>;
+        { m.parameter(i) } -> std::same_as<Parameter&>;
+        { cm.parameter(i) } -> std::same_as<const Parameter&>;
+        { cm.parameter_dims(i) } -> std::convertible_to<std::span<const DimId>>;
+        { cm.subnet(wp, true) } -> std::same_as<M>;
+        { m.loss_and_gradient(x, y) } -> std::convertible_to<float>;
+        { m.forward(x, Mode::Eval) } -> std::convertible_to<const Matrix&>;
+    };
+
+/// Pointers to every parameter of a model, in order (what optimizers step over).
+template <Model M>
+std::vector<Parameter*> parameter_pointers(M& model) {
+    std::vector<Parameter*> out;
+    out.reserve(model.parameter_count());
+    for (std::size_t i = 0; i < model.parameter_count(); ++i) out.push_back(&model.parameter(i));
+    return out;
+}
+
+}  // namespace ist
