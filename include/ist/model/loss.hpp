@@ -5,6 +5,7 @@
 
 #include <xtensor/xmath.hpp>
 #include <xtensor/xreducer.hpp>
+#include <xtensor/xsort.hpp>
 #include <xtensor/xview.hpp>
 
 #include "ist/core/error.hpp"

@@ -1,0 +1,51 @@
+#pragma once
+// Writes every round's metrics to a CSV file, or to JSON when the path ends in ".json".
+#include <fstream>
+#include <string>
+
+#include "ist/core/error.hpp"
+#include "ist/train/metrics.hpp"
+
+namespace ist {
+
+class MetricsLog {
+public:
+    explicit MetricsLog(std::string path) : path_(std::move(path)) {}
+
+    void on_train_begin(auto&) {
+        out_.open(path_);
+        if (!out_) throw DataError(path_ + ": cannot open for writing");
+        if (json()) out_ << "[\n";
+        else out_ << "round,train_loss,test_loss,test_accuracy,bytes,total_bytes,seconds\n";
+        first_ = true;
+    }
+
+    void on_round_end(const RoundMetrics& m) {
+        const std::string test_loss = m.test ? std::to_string(m.test->loss) : (json() ? "null" : "");
+        const std::string test_acc = m.test ? std::to_string(m.test->accuracy) : (json() ? "null" : "");
+        if (json()) {
+            out_ << (first_ ? "  " : ",\n  ") << "{\"round\": " << m.round << ", \"train_loss\": " << m.train_loss
+                 << ", \"test_loss\": " << test_loss << ", \"test_accuracy\": " << test_acc
+                 << ", \"bytes\": " << m.bytes << ", \"total_bytes\": " << m.total_bytes
+                 << ", \"seconds\": " << m.seconds << "}";
+        } else {
+            out_ << m.round << ',' << m.train_loss << ',' << test_loss << ',' << test_acc << ',' << m.bytes << ','
+                 << m.total_bytes << ',' << m.seconds << '\n';
+        }
+        first_ = false;
+        out_.flush();
+    }
+
+    void on_train_end(const TrainResult&) {
+        if (json()) out_ << "\n]\n";
+        out_.close();
+    }
+
+private:
+    bool json() const { return path_.size() >= 5 && path_.compare(path_.size() - 5, 5, ".json") == 0; }
+    std::string path_;
+    std::ofstream out_;
+    bool first_ = true;
+};
+
+}  // namespace ist

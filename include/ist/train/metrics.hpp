@@ -1,0 +1,32 @@
+#pragma once
+// What the trainer reports after every round and at the end.
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace ist {
+
+struct Evaluation {
+    double loss = 0.0;
+    double accuracy = 0.0;
+};
+
+struct RoundMetrics {
+    std::size_t round = 0;               ///< 1-based
+    std::size_t rounds = 0;              ///< planned total
+    double train_loss = 0.0;             ///< mean over every worker's local steps this round
+    std::optional<Evaluation> test;      ///< present on evaluation rounds
+    std::uint64_t bytes = 0;             ///< sent + received by all workers this round
+    std::uint64_t max_worker_bytes = 0;  ///< the busiest worker's sent + received
+    std::uint64_t total_bytes = 0;       ///< cumulative since training began
+    double round_seconds = 0.0;          ///< wall time of this round (training, without evaluation)
+    double seconds = 0.0;                ///< cumulative training wall time (evaluation excluded)
+};
+
+struct TrainResult {
+    std::vector<RoundMetrics> history;
+    std::optional<Evaluation> final_test;
+    bool stopped_early = false;
+};
+
+}  // namespace ist

@@ -1,0 +1,44 @@
+#pragma once
+// Run-wide settings of IstTrainer (the policies carry their own hyper-parameters).
+#include <cstdint>
+#include <string>
+
+#include "ist/core/error.hpp"
+
+namespace ist {
+
+/// Where each worker draws its mini-batches from.
+enum class Sampling {
+    Shards,    ///< the training rows are dealt into S disjoint shards, one per worker (cluster-like)
+    WholeSet,  ///< every worker samples the whole training set (the reference IST code)
+};
+
+/// What happens to the local optimizer's state (momentum, Adam moments) between rounds.
+enum class OptimizerState {
+    Reset,  ///< fresh state every round, as the reference implementations do
+    Carry,  ///< state is extracted and merged with its parameters, so held slices keep it
+};
+
+struct TrainerOptions {
+    std::size_t workers = 4;       ///< S
+    std::size_t local_steps = 20;  ///< l, local SGD iterations per round
+    std::size_t rounds = 50;       ///< T, synchronisation rounds
+    std::size_t batch_size = 128;
+    std::uint64_t seed = 42;       ///< partition RNG (shared by every rank) and worker data streams
+    Sampling sampling = Sampling::Shards;
+    OptimizerState optimizer_state = OptimizerState::Reset;
+    bool scale_activations = false;  ///< multiply subnet pre-activations by full/held width
+    std::size_t eval_every = 1;      ///< evaluate the full model every this many rounds (0 = only at the end)
+    std::size_t eval_batch = 1000;   ///< evaluation batch (batch statistics are taken over it)
+
+    void validate() const {
+        detail::require(workers > 0, "TrainerOptions: workers (S) must be at least 1, got 0");
+        detail::require(local_steps > 0, "TrainerOptions: local_steps (l) must be at least 1, got 0");
+        detail::require(rounds > 0, "TrainerOptions: rounds must be at least 1, got 0");
+        detail::require(batch_size > 1, "TrainerOptions: batch_size must be at least 2 (batch statistics), got " +
+                                            std::to_string(batch_size));
+        detail::require(eval_batch > 1, "TrainerOptions: eval_batch must be at least 2");
+    }
+};
+
+}  // namespace ist

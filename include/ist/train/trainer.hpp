@@ -1,0 +1,282 @@
+#pragma once
+// IstTrainer: the IST meta-algorithm over compile-time policies (CONTEXT §2).
+//
+//   for t in rounds:  plan = Partitioner(dims, S);  each worker s trains model.subnet(plan[s])
+//                     for l local steps with LocalOptimizer;  model = Aggregator(subnets)
+//
+// Data parallel and local SGD are other policy choices of the same loop (see ist/baselines.hpp).
+#include <chrono>
+#include <cmath>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ist/aggregate/holder_average.hpp"
+#include "ist/data/dataset.hpp"
+#include "ist/detail/seed.hpp"
+#include "ist/model/model.hpp"
+#include "ist/model/network.hpp"
+#include "ist/optim/sgd.hpp"
+#include "ist/partition/neuron_partition.hpp"
+#include "ist/train/callback.hpp"
+#include "ist/train/metrics.hpp"
+#include "ist/train/options.hpp"
+#include "ist/transport/threads.hpp"
+
+namespace ist {
+
+template <Model M = Network, Partitioner P = NeuronPartition, LocalOptimizer O = Sgd, Aggregator A = HolderAverage,
+          Transport T = ThreadsTransport>
+class IstTrainer {
+public:
+    using ModelType = M;
+
+    /// What travels between the coordinator and a worker each round.
+    struct WorkerPackage {
+        M model;
+        std::vector<Tensor> optimizer_state;  ///< only with OptimizerState::Carry
+        std::array<double, 2> stats{};        ///< loss sum, steps
+
+        std::vector<Tensor*> tensors() {
+            std::vector<Tensor*> out = tensor_list(model);
+            for (auto& t : optimizer_state) out.push_back(&t);
+            return out;
+        }
+        std::span<double> scalars() { return stats; }
+    };
+
+    /// Trains `model` in place (the trainer keeps a reference; the model must outlive it).
+    explicit IstTrainer(M& model, TrainerOptions options = {}, P partitioner = {}, O optimizer = {},
+                        A aggregator = {}, T transport = {})
+        : model_(model), options_(options), partitioner_(std::move(partitioner)), optimizer_(std::move(optimizer)),
+          aggregator_(std::move(aggregator)), transport_(std::move(transport)), partition_rng_(options.seed) {
+        options_.validate();
+        optimizer_.validate();
+        partitioner_.validate(model_.dimensions(), options_.workers);
+    }
+
+    /// Runs options().rounds more rounds (continuing from earlier calls), evaluating on `test`
+    /// every options().eval_every rounds. Invalid data throws before the model is touched; a
+    /// failing round throws and leaves the model as it was before that round.
+    template <class... Callbacks>
+    TrainResult train(const Dataset& train, const Dataset& test, Callbacks&&... callbacks) {
+        check_data(train);
+        check_data(test);
+        prepare_workers(train);
+        TrainResult result;
+        (detail::callback_train_begin(callbacks, *this), ...);
+        for (std::size_t r = 0; r < options_.rounds; ++r) {
+            RoundMetrics m = run_round(train);
+            m.rounds = options_.rounds;
+            const bool last = r + 1 == options_.rounds;
+            if (last || (options_.eval_every && m.round % options_.eval_every == 0)) m.test = evaluate(test);
+            result.history.push_back(m);
+            bool stop = false;
+            ((stop = detail::callback_round_end(callbacks, m, *this) || stop), ...);
+            if (stop && !last) {
+                result.stopped_early = true;
+                if (!m.test) result.history.back().test = evaluate(test);
+                break;
+            }
+        }
+        result.final_test = result.history.back().test;
+        (detail::callback_train_end(callbacks, result), ...);
+        return result;
+    }
+
+    /// Loss and accuracy of the full model on `data`, in near-equal batches of at most eval_batch.
+    Evaluation evaluate(const Dataset& data) {
+        check_data(data);
+        const std::size_t n = data.size();
+        const std::size_t batches = (n + options_.eval_batch - 1) / options_.eval_batch;
+        double loss = 0.0;
+        std::size_t correct = 0;
+        for (std::size_t b = 0; b < batches; ++b) {
+            std::vector<std::uint32_t> rows;
+            for (std::size_t i = n * b / batches; i < n * (b + 1) / batches; ++i) rows.push_back(static_cast<std::uint32_t>(i));
+            const Dataset batch = subset(data, rows);
+            const Matrix& logits = model_.forward(batch.features, Mode::Eval);
+            loss += softmax_cross_entropy(logits, batch.labels) * static_cast<double>(rows.size());
+            correct += count_correct(logits, batch.labels);
+        }
+        return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+    }
+
+    M& model() { return model_; }
+    const TrainerOptions& options() const { return options_; }
+    P& partitioner() { return partitioner_; }
+    O& optimizer() { return optimizer_; }  ///< the prototype each worker copies every round
+    A& aggregator() { return aggregator_; }
+    T& transport() { return transport_; }
+    std::size_t rounds_done() const { return rounds_done_; }
+    std::uint64_t total_bytes() const { return total_bytes_; }
+    double seconds() const { return seconds_; }
+
+private:
+    static std::vector<Tensor*> tensor_list(M& m) {
+        std::vector<Tensor*> out;
+        for (std::size_t i = 0; i < m.parameter_count(); ++i) out.push_back(&m.parameter(i).value);
+        return out;
+    }
+
+    bool carries_state() const {
+        return options_.optimizer_state == OptimizerState::Carry && O::state_per_parameter > 0;
+    }
+
+    void check_data(const Dataset& data) const {
+        data.validate();
+        const auto& dims = model_.dimensions();
+        const std::size_t inputs = dims.front().size, outputs = output_width();
+        if (data.feature_count() != inputs)
+            throw DataError(data.name + ": " + std::to_string(data.feature_count()) + " features, the model takes " +
+                            std::to_string(inputs));
+        if (data.classes > outputs)
+            throw DataError(data.name + ": " + std::to_string(data.classes) + " classes, the model outputs " +
+                            std::to_string(outputs));
+    }
+
+    /// The output dimension: the last one that is never cut (dimension 0 is the input).
+    std::size_t output_width() const {
+        const auto& dims = model_.dimensions();
+        for (std::size_t d = dims.size(); d-- > 1;)
+            if (!dims[d].partitionable) return dims[d].size;
+        return dims.front().size;
+    }
+
+    /// Worker data streams (once per training set) and carried optimizer state (once).
+    void prepare_workers(const Dataset& train) {
+        if (samplers_.empty() || sampled_rows_ != train.size()) {
+            sampled_rows_ = train.size();
+            const std::size_t S = options_.workers;
+            std::vector<std::uint32_t> order(train.size());
+            std::iota(order.begin(), order.end(), 0u);
+            std::mt19937_64 shard_rng(detail::derive_seed(options_.seed, 0));
+            for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shard_rng() % i]);
+            samplers_.clear();
+            for (std::size_t s = 0; s < S; ++s) {
+                std::vector<std::uint32_t> pool;
+                if (options_.sampling == Sampling::WholeSet) pool = order;
+                else
+                    for (std::size_t k = s; k < order.size(); k += S) pool.push_back(order[k]);
+                detail::require<DataError>(pool.size() >= 1, train.name + ": fewer rows than workers");
+                samplers_.emplace_back(std::move(pool), detail::derive_seed(options_.seed, s + 1));
+            }
+        }
+        if (carries_state() && master_state_.empty())
+            for (std::size_t i = 0; i < model_.parameter_count(); ++i)
+                for (std::size_t k = 0; k < O::state_per_parameter; ++k)
+                    master_state_.push_back(xt::zeros<float>(model_.parameter(i).value.shape()));
+    }
+
+    WorkerPackage extract(const Plan& plan, std::size_t s) const {
+        const M& master = model_;
+        WorkerPackage pkg{master.subnet(plan[s], options_.scale_activations), {}, {}};
+        if (carries_state())
+            for (std::size_t i = 0; i < master.parameter_count(); ++i) {
+                const auto dims = master.parameter_dims(i);
+                const auto sel = detail::select_axes({dims.begin(), dims.end()}, plan[s]);
+                for (std::size_t k = 0; k < O::state_per_parameter; ++k)
+                    pkg.optimizer_state.push_back(detail::gather(master_state_[i * O::state_per_parameter + k], sel));
+            }
+        return pkg;
+    }
+
+    void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data) {
+        O optimizer = optimizer_;
+        const auto params = parameter_pointers(pkg.model);
+        optimizer.reset(params);
+        if (carries_state()) {
+            optimizer.state() = std::move(pkg.optimizer_state);
+            if constexpr (CountsSteps<O>) optimizer.step_count() = steps_taken_;
+        }
+        BatchSampler& sampler = samplers_.at(comm.worker());
+        Matrix x;
+        Labels y;
+        double loss_sum = 0.0;
+        for (std::size_t t = 0; t < options_.local_steps; ++t) {
+            sampler.next(data, options_.batch_size, x, y);
+            const float loss = pkg.model.loss_and_gradient(x, y);
+            if (!std::isfinite(loss))
+                throw TrainingError("round " + std::to_string(rounds_done_ + 1) + ", worker " +
+                                    std::to_string(comm.worker()) + ", local step " + std::to_string(t + 1) +
+                                    ": the loss is " + std::to_string(loss) + "; lower the learning rate");
+            if constexpr (A::synchronises_gradients)
+                for (Parameter* p : params) comm.allreduce_mean({p->grad.data(), p->grad.size()});
+            optimizer.step(params);
+            loss_sum += loss;
+        }
+        pkg.stats = {loss_sum, static_cast<double>(options_.local_steps)};
+        if (carries_state()) pkg.optimizer_state = std::move(optimizer.state());
+    }
+
+    static void check_finite(WorkerPackage& pkg, std::size_t worker) {
+        for (const Tensor* t : pkg.tensors())
+            for (float v : *t)
+                if (!std::isfinite(v))
+                    throw TrainingError("worker " + std::to_string(worker) +
+                                        " returned non-finite parameters; the model keeps its previous values");
+    }
+
+    void merge(const Plan& plan, std::vector<WorkerPackage>& packages) {
+        std::vector<MergeItem> items;
+        const std::size_t K = carries_state() ? O::state_per_parameter : 0;
+        for (std::size_t i = 0; i < model_.parameter_count(); ++i) {
+            MergeItem item{&model_.parameter(i).value, model_.parameter_dims(i), {}};
+            for (auto& pkg : packages) item.workers.push_back(&pkg.model.parameter(i).value);
+            items.push_back(std::move(item));
+            for (std::size_t k = 0; k < K; ++k) {
+                MergeItem state{&master_state_[i * K + k], model_.parameter_dims(i), {}};
+                for (auto& pkg : packages) state.workers.push_back(&pkg.optimizer_state[i * K + k]);
+                items.push_back(std::move(state));
+            }
+        }
+        aggregator_.merge(items, plan);
+    }
+
+    RoundMetrics run_round(const Dataset& train) {
+        const auto start = std::chrono::steady_clock::now();
+        const Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, partition_rng_);
+        auto result = transport_.round(
+            options_.workers, [&](std::size_t s) { return extract(plan, s); },
+            [&](WorkerPackage& pkg, Communicator& comm) { train_locally(pkg, comm, train); },
+            !A::synchronises_gradients);
+        RoundMetrics m;
+        if (transport_.is_coordinator()) {
+            for (std::size_t s = 0; s < result.packages.size(); ++s) check_finite(result.packages[s], s);
+            merge(plan, result.packages);
+            double loss = 0.0, steps = 0.0;
+            for (auto& pkg : result.packages) loss += pkg.stats[0], steps += pkg.stats[1];
+            m.train_loss = steps > 0 ? loss / steps : 0.0;
+        }
+        ++rounds_done_;
+        steps_taken_ += options_.local_steps;
+        m.round = rounds_done_;
+        m.bytes = result.traffic.total();
+        for (std::size_t s = 0; s < result.traffic.sent.size(); ++s)
+            m.max_worker_bytes = std::max(m.max_worker_bytes, result.traffic.sent[s] + result.traffic.received[s]);
+        total_bytes_ += m.bytes;
+        m.total_bytes = total_bytes_;
+        m.round_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        seconds_ += m.round_seconds;
+        m.seconds = seconds_;
+        return m;
+    }
+
+    M& model_;
+    TrainerOptions options_;
+    P partitioner_;
+    O optimizer_;
+    A aggregator_;
+    T transport_;
+    PartitionRng partition_rng_;
+    std::vector<BatchSampler> samplers_;
+    std::size_t sampled_rows_ = 0;
+    std::vector<Tensor> master_state_;
+    std::size_t rounds_done_ = 0;
+    std::uint64_t steps_taken_ = 0;
+    std::uint64_t total_bytes_ = 0;
+    double seconds_ = 0.0;
+};
+
+}  // namespace ist
