@@ -31,5 +31,6 @@
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/trainer.hpp"
+#include "ist/train/worker_rows.hpp"
 #include "ist/transport/threads.hpp"
 #include "ist/transport/transport.hpp"

@@ -18,18 +18,35 @@ public:
     }
 
 private:
+    /// Entries with one holder are copied (bit-exact); entries with several become
+    /// old + mean(copy - old), so equal copies average back to exactly the old value.
     static void merge_one(MergeItem& item, const Plan& plan) {
         Tensor& master = *item.master;
         const std::vector<DimId> dims(item.dims.begin(), item.dims.end());
-        Tensor sum = xt::zeros<float>(master.shape());
+        std::vector<detail::AxisSelection> selections;
+        for (const auto& worker_plan : plan) selections.push_back(detail::select_axes(dims, worker_plan));
+
         Tensor count = xt::zeros<float>(master.shape());
-        for (std::size_t s = 0; s < item.workers.size(); ++s)
-            detail::scatter_accumulate(*item.workers[s], detail::select_axes(dims, plan[s]), sum, count);
+        float* holders = count.data();
+        for (const auto& sel : selections)
+            detail::for_each_selected_run(master.shape(), sel, [&](std::size_t f, std::size_t, std::size_t n) {
+                for (std::size_t k = 0; k < n; ++k) holders[f + k] += 1.0f;
+            });
+
+        Tensor delta = xt::zeros<float>(master.shape());
         float* out = master.data();
-        const float* total = sum.data();
-        const float* holders = count.data();
+        float* shift = delta.data();
+        for (std::size_t s = 0; s < selections.size(); ++s) {
+            const float* copy = item.workers[s]->data();
+            detail::for_each_selected_run(master.shape(), selections[s], [&](std::size_t f, std::size_t w, std::size_t n) {
+                for (std::size_t k = 0; k < n; ++k) {
+                    if (holders[f + k] == 1.0f) out[f + k] = copy[w + k];
+                    else shift[f + k] += copy[w + k] - out[f + k];
+                }
+            });
+        }
         for (std::size_t k = 0; k < master.size(); ++k)
-            if (holders[k] > 0.0f) out[k] = holders[k] == 1.0f ? total[k] : total[k] / holders[k];
+            if (holders[k] > 1.0f) out[k] += shift[k] / holders[k];
     }
 };
 

@@ -68,16 +68,6 @@ inline Tensor gather(const Tensor& full, const AxisSelection& sel) {
     return sub;
 }
 
-/// sum[sel] += sub and count[sel] += 1: the aggregator divides by the holder count afterwards.
-inline void scatter_accumulate(const Tensor& sub, const AxisSelection& sel, Tensor& sum, Tensor& count) {
-    const float* src = sub.data();
-    float* acc = sum.data();
-    float* cnt = count.data();
-    for_each_selected_run(sum.shape(), sel, [&](std::size_t f, std::size_t s, std::size_t n) {
-        for (std::size_t k = 0; k < n; ++k) { acc[f + k] += src[s + k]; cnt[f + k] += 1.0f; }
-    });
-}
-
 /// full[sel] = sub: the inverse of gather.
 inline void scatter(const Tensor& sub, const AxisSelection& sel, Tensor& full) {
     const float* src = sub.data();

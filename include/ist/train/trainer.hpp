@@ -22,6 +22,7 @@
 #include "ist/train/callback.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
+#include "ist/train/worker_rows.hpp"
 #include "ist/transport/threads.hpp"
 
 namespace ist {
@@ -47,8 +48,8 @@ public:
     };
 
     /// Trains `model` in place (the trainer keeps a reference; the model must outlive it).
-    explicit IstTrainer(M& model, TrainerOptions options = {}, P partitioner = {}, O optimizer = {},
-                        A aggregator = {}, T transport = {})
+    explicit IstTrainer(M& model, TrainerOptions options = TrainerOptions(), P partitioner = P(),
+                        O optimizer = O(), A aggregator = A(), T transport = T())
         : model_(model), options_(options), partitioner_(std::move(partitioner)), optimizer_(std::move(optimizer)),
           aggregator_(std::move(aggregator)), transport_(std::move(transport)), partition_rng_(options.seed) {
         options_.validate();
@@ -148,20 +149,9 @@ private:
     void prepare_workers(const Dataset& train) {
         if (samplers_.empty() || sampled_rows_ != train.size()) {
             sampled_rows_ = train.size();
-            const std::size_t S = options_.workers;
-            std::vector<std::uint32_t> order(train.size());
-            std::iota(order.begin(), order.end(), 0u);
-            std::mt19937_64 shard_rng(detail::derive_seed(options_.seed, 0));
-            for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shard_rng() % i]);
+            auto pools = worker_row_pools(train.size(), options_);
             samplers_.clear();
-            for (std::size_t s = 0; s < S; ++s) {
-                std::vector<std::uint32_t> pool;
-                if (options_.sampling == Sampling::WholeSet) pool = order;
-                else
-                    for (std::size_t k = s; k < order.size(); k += S) pool.push_back(order[k]);
-                detail::require<DataError>(pool.size() >= 1, train.name + ": fewer rows than workers");
-                samplers_.emplace_back(std::move(pool), detail::derive_seed(options_.seed, s + 1));
-            }
+            for (std::size_t s = 0; s < pools.size(); ++s) samplers_.push_back(worker_sampler(std::move(pools[s]), options_, s));
         }
         if (carries_state() && master_state_.empty())
             for (std::size_t i = 0; i < model_.parameter_count(); ++i)

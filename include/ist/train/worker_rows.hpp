@@ -1,0 +1,37 @@
+#pragma once
+// Which training rows each worker samples from, and its sampling seed: reproducible from the
+// options alone, so every rank of a distributed run builds the same streams independently.
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "ist/data/dataset.hpp"
+#include "ist/detail/seed.hpp"
+#include "ist/train/options.hpp"
+
+namespace ist {
+
+/// Row pools per worker: disjoint shards of a seeded shuffle (Sampling::Shards) or the whole set.
+inline std::vector<std::vector<std::uint32_t>> worker_row_pools(std::size_t rows, const TrainerOptions& options) {
+    const std::size_t S = options.workers;
+    if (rows < S) throw DataError("training set has " + std::to_string(rows) + " rows, fewer than the " +
+                                  std::to_string(S) + " workers");
+    std::vector<std::uint32_t> order(rows);
+    std::iota(order.begin(), order.end(), 0u);
+    std::mt19937_64 rng(detail::derive_seed(options.seed, 0));
+    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    std::vector<std::vector<std::uint32_t>> pools(S);
+    for (std::size_t s = 0; s < S; ++s) {
+        if (options.sampling == Sampling::WholeSet) pools[s] = order;
+        else
+            for (std::size_t k = s; k < rows; k += S) pools[s].push_back(order[k]);
+    }
+    return pools;
+}
+
+/// The mini-batch sampler of worker `s`.
+inline BatchSampler worker_sampler(std::vector<std::uint32_t> pool, const TrainerOptions& options, std::size_t s) {
+    return BatchSampler(std::move(pool), detail::derive_seed(options.seed, s + 1));
+}
+
+}  // namespace ist
