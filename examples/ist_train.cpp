@@ -120,6 +120,12 @@ std::pair<ist::Dataset, ist::Dataset> load(const Config& c) {
     return sets;
 }
 
+std::string widths(const std::vector<std::size_t>& hidden) {
+    std::string out;
+    for (std::size_t w : hidden) out += (out.empty() ? "" : "-") + std::to_string(w);
+    return out;
+}
+
 ist::Norm parse_norm(const std::string& n) {
     if (n == "batch") return ist::Norm::Batch;
     if (n == "layer") return ist::Norm::Layer;
@@ -160,8 +166,8 @@ int run(const Config& c) {
     ist::Network net = ist::make_mlp({train.feature_count(), c.hidden, train.classes, parse_norm(c.norm), c.options.seed});
     if (!c.quiet)
         std::cout << "ist-train: " << c.method << " on " << train.name << " (" << train.size() << " train / "
-                  << test.size() << " test rows), MLP " << train.feature_count() << " -> " << c.hidden.size()
-                  << " hidden -> " << train.classes << ", S = " << c.options.workers << ", l = " << c.options.local_steps
+                  << test.size() << " test rows), MLP " << train.feature_count() << " -> " << widths(c.hidden) << " -> "
+                  << train.classes << ", S = " << c.options.workers << ", l = " << c.options.local_steps
                   << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport\n";
     ist::TrainResult result;
     ist::StopAtAccuracy stop_at(c.target > 0 ? c.target : 2.0);
