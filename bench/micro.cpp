@@ -1,0 +1,230 @@
+// ist-micro: Google Benchmark micro-benchmarks of the pieces that decide IST's speed.
+//
+//   ist-micro                                   # everything
+//   ist-micro --benchmark_filter='Sgemm|Step'    # only the step-vs-SGEMM comparison
+//
+// Every benchmark takes the OpenBLAS thread count as its last argument (1 = what an IST worker
+// gets when S workers share the cores, 2 = the whole machine). Reported:
+//  - BM_Sgemm: C(128 x 4096) = A(128 x 4096) B(4096 x 4096)^T through xt::blas::gemm, GFLOP/s;
+//  - BM_Step: forward + backward + SGD update of make_mlp({784, {W, W}, 10}) (Dense no bias ->
+//    BatchNorm -> ReLU, x2, Dense -> BatchNorm without parameters) at batch 128. `GFLOP/s`
+//    counts the GEMM work only (forward, weight gradients, input gradients of layers 2 and 3);
+//    `of_sgemm` is that rate over BM_Sgemm's rate at the same thread count in this run;
+//  - BM_Extract / BM_Merge: one round's subnet extraction (S x Network::subnet) and HolderAverage
+//    merge at width 4096; `vs_full_step` / `vs_subnet_step` divide by the time of one full-width
+//    training step and of one step of a worker's subnet (width 4096 / S).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <ist/ist.hpp>
+
+namespace {
+
+constexpr std::size_t kBatch = 128, kInputs = 784, kClasses = 10;
+
+ist::Matrix random_matrix(std::size_t rows, std::size_t cols, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::normal_distribution<float> n(0.0f, 1.0f);
+    ist::Matrix m = ist::Matrix::from_shape({rows, cols});
+    for (auto& v : m) v = n(rng);
+    return m;
+}
+
+ist::Labels random_labels(std::size_t rows, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    ist::Labels y(rows);
+    for (auto& v : y) v = static_cast<std::uint32_t>(rng() % kClasses);
+    return y;
+}
+
+/// GEMM floating-point operations of one training step of 784 -> w1 -> w2 -> 10 at batch b.
+double step_flops(std::size_t b, std::size_t w1, std::size_t w2) {
+    const double fwd = 2.0 * b * (kInputs * w1 + w1 * w2 + w2 * kClasses);
+    const double input_grads = 2.0 * b * (w1 * w2 + w2 * kClasses);  // layer 1 needs no dL/dx
+    return 2.0 * fwd + input_grads;
+}
+
+/// Measured rates of this run, so later benchmarks can report ratios against earlier ones.
+std::map<int, double> g_sgemm_gflops;                          // by BLAS threads
+std::map<std::pair<std::size_t, int>, double> g_step_seconds;  // by (width, BLAS threads)
+
+/// SGEMM rate at `threads`, from BM_Sgemm when it ran, else measured here.
+double sgemm_gflops(int threads) {
+    if (!g_sgemm_gflops.count(threads)) {
+        ist::detail::BlasThreadsGuard guard(threads);
+        const ist::Matrix a = random_matrix(kBatch, 4096, 1), b = random_matrix(4096, 4096, 2);
+        ist::Matrix c = ist::Matrix::from_shape({kBatch, 4096});
+        xt::blas::gemm(a, b, c, false, true);
+        const auto t0 = std::chrono::steady_clock::now();
+        const int reps = 20;
+        for (int r = 0; r < reps; ++r) xt::blas::gemm(a, b, c, false, true);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        g_sgemm_gflops[threads] = reps * 2.0 * kBatch * 4096 * 4096 / s / 1e9;
+    }
+    return g_sgemm_gflops[threads];
+}
+
+void BM_Sgemm(benchmark::State& state) {
+    const int threads = static_cast<int>(state.range(0));
+    ist::detail::BlasThreadsGuard guard(threads);
+    const ist::Matrix a = random_matrix(kBatch, 4096, 1), b = random_matrix(4096, 4096, 2);
+    ist::Matrix c = ist::Matrix::from_shape({kBatch, 4096});
+    xt::blas::gemm(a, b, c, false, true);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+        xt::blas::gemm(a, b, c, false, true);
+        benchmark::DoNotOptimize(c.data());
+        benchmark::ClobberMemory();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                           static_cast<double>(state.iterations());
+    g_sgemm_gflops[threads] = 2.0 * kBatch * 4096 * 4096 / seconds / 1e9;
+    state.counters["GFLOP/s"] = g_sgemm_gflops[threads];
+    state.counters["threads"] = threads;
+}
+
+/// One training step (the trainer's inner loop body): loss_and_gradient + Sgd::step.
+struct StepFixture {
+    ist::Network net;
+    ist::Matrix x;
+    ist::Labels y;
+    std::vector<ist::Parameter*> params;
+    ist::Sgd sgd{0.01f};
+
+    explicit StepFixture(ist::Network n)
+        : net(std::move(n)), x(random_matrix(kBatch, kInputs, 3)), y(random_labels(kBatch, 4)),
+          params(ist::parameter_pointers(net)) {}
+    void step() {
+        benchmark::DoNotOptimize(net.loss_and_gradient(x, y));
+        sgd.step(params);
+    }
+};
+
+double time_steps(StepFixture& f, int reps) {
+    f.step();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < reps; ++r) f.step();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+}
+
+/// Seconds per full-width training step at width w, from BM_Step when it ran, else measured here.
+double step_seconds(std::size_t w, int threads) {
+    const auto key = std::make_pair(w, threads);
+    if (!g_step_seconds.count(key)) {
+        ist::detail::BlasThreadsGuard guard(threads);
+        StepFixture f(ist::make_mlp({kInputs, {w, w}, kClasses}));
+        g_step_seconds[key] = time_steps(f, 5);
+    }
+    return g_step_seconds[key];
+}
+
+void BM_Step(benchmark::State& state) {
+    const auto w = static_cast<std::size_t>(state.range(0));
+    const int threads = static_cast<int>(state.range(1));
+    ist::detail::BlasThreadsGuard guard(threads);
+    StepFixture f(ist::make_mlp({kInputs, {w, w}, kClasses}));
+    f.step();  // first step sizes every buffer
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) f.step();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                           static_cast<double>(state.iterations());
+    const double gflops = step_flops(kBatch, w, w) / seconds / 1e9;
+    g_step_seconds[{w, threads}] = seconds;
+    state.counters["GFLOP/s"] = gflops;
+    state.counters["of_sgemm"] = gflops / sgemm_gflops(threads);
+    state.counters["threads"] = threads;
+}
+
+/// The full model and one round's plan at width 4096 with S workers.
+struct RoundFixture {
+    ist::Network net = ist::make_mlp({kInputs, {4096, 4096}, kClasses});
+    ist::Plan plan;
+    explicit RoundFixture(std::size_t S) {
+        ist::PartitionRng rng(7);
+        plan = ist::NeuronPartition{}.plan(net.dimensions(), S, rng);
+    }
+    std::vector<ist::Network> extract() const {
+        std::vector<ist::Network> subs;
+        for (const auto& p : plan) subs.push_back(net.subnet(p));
+        return subs;
+    }
+};
+
+void report_round_ratios(benchmark::State& state, double seconds, std::size_t S, int threads) {
+    state.counters["vs_full_step"] = seconds / step_seconds(4096, threads);
+    // A worker's local step: its subnet, 4096 / S wide (all subnets are the same size here).
+    RoundFixture round(S);
+    ist::detail::BlasThreadsGuard guard(threads);
+    StepFixture sub(round.net.subnet(round.plan[0]));
+    state.counters["vs_subnet_step"] = seconds / time_steps(sub, 5);
+    state.counters["threads"] = threads;
+}
+
+void BM_Extract(benchmark::State& state) {
+    const auto S = static_cast<std::size_t>(state.range(0));
+    const int threads = static_cast<int>(state.range(1));
+    const RoundFixture round(S);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) benchmark::DoNotOptimize(round.extract());
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                           static_cast<double>(state.iterations());
+    report_round_ratios(state, seconds, S, threads);
+}
+
+void BM_Merge(benchmark::State& state) {
+    const auto S = static_cast<std::size_t>(state.range(0));
+    const int threads = static_cast<int>(state.range(1));
+    RoundFixture round(S);
+    const std::vector<ist::Network> subs = round.extract();
+    ist::HolderAverage aggregator;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+        std::vector<ist::MergeItem> items;
+        for (std::size_t i = 0; i < round.net.parameter_count(); ++i) {
+            ist::MergeItem item{&round.net.parameter(i).value, round.net.parameter_dims(i), {}};
+            for (const auto& sub : subs) item.workers.push_back(&sub.parameter(i).value);
+            items.push_back(std::move(item));
+        }
+        aggregator.merge(items, round.plan);
+        benchmark::ClobberMemory();
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                           static_cast<double>(state.iterations());
+    report_round_ratios(state, seconds, S, threads);
+}
+
+int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+void register_all() {
+    std::vector<int> threads{1};
+    if (hardware_threads() > 1) threads.push_back(hardware_threads());
+    for (int t : threads) {
+        benchmark::RegisterBenchmark("BM_Sgemm/128x4096x4096", BM_Sgemm)->Arg(t)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+        for (long w : {512L, 1024L, 2048L, 4096L})
+            benchmark::RegisterBenchmark("BM_Step/784-W-W-10/b128", BM_Step)->Args({w, t})->Unit(benchmark::kMillisecond)->MinTime(1.0);
+    }
+    for (long S : {2L, 4L, 8L}) {
+        benchmark::RegisterBenchmark("BM_Extract/W4096", BM_Extract)->Args({S, 1})->Unit(benchmark::kMillisecond);
+        benchmark::RegisterBenchmark("BM_Merge/W4096", BM_Merge)->Args({S, 1})->Unit(benchmark::kMillisecond);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::AddCustomContext("openblas_default_threads",
+                                std::to_string(openblas_get_num_threads ? openblas_get_num_threads() : 0));
+    const char* env = std::getenv("OPENBLAS_NUM_THREADS");
+    benchmark::AddCustomContext("OPENBLAS_NUM_THREADS", env ? env : "(unset)");
+    benchmark::AddCustomContext("note", "thread count of each run is its last argument / the 'threads' counter");
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
