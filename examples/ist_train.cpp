@@ -5,6 +5,7 @@
 //   ist-train --method local-sgd | data-parallel
 //   ist-train --help
 #include <charconv>
+#include <filesystem>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -14,12 +15,16 @@
 
 #include <ist/data/loaders.hpp>
 #include <ist/ist.hpp>
+#ifdef IST_WITH_MPI
+#include <ist/transport/mpi.hpp>
+#endif
 
 namespace {
 
 struct Config {
     std::string data = "digits", method = "ist", partition = "neuron", optimizer = "sgd", transport = "threads";
-    std::string norm = "batch", log;
+    std::string norm = "batch", log, checkpoint, save_model;
+    std::size_t checkpoint_every = 1;
     std::vector<std::size_t> hidden{256, 256};
     float lr = 0.05f, momentum = 0.9f, weight_decay = 0.0f, keep = 0.5f;
     double test_fraction = 0.25, target = 0.0;
@@ -46,12 +51,17 @@ const char* kUsage = R"(usage: ist-train [options]
   --weight-decay X     L2 weight decay (default 0)
   --carry-state        carry optimizer state across rounds (default: reset each round)
   --whole-set          every worker samples the whole training set (default: disjoint shards)
-  --transport NAME     threads (default) | serial
+  --transport NAME     threads (default) | serial | mpi (under mpirun -np S: one worker per rank,
+                       rank 0 prints; IST_MPI_TIMEOUT=seconds bounds every wait, default 300)
   --seed N             seed of partitions, initialisation and sampling (default 42)
   --eval-every K       evaluate every K rounds (default 1)
   --train-rows N       use only the first N training rows (quick runs)
   --target ACC         stop at the first evaluation reaching this test accuracy
   --log PATH           write per-round metrics (CSV, or JSON if PATH ends in .json)
+  --checkpoint PATH    save a checkpoint every --checkpoint-every rounds; if PATH exists,
+                       resume from it (bit-identical to an unbroken run)
+  --checkpoint-every K rounds between checkpoints (default 1)
+  --save-model PATH    write the final parameters as .npz (param_0, param_1, ...)
   --progress           progress bar instead of one line per evaluation
   --quiet              print only the final summary
 )";
@@ -68,7 +78,8 @@ Config parse(int argc, char** argv) {
     std::map<std::string, std::string*> strings{{"--data", &c.data},       {"--method", &c.method},
                                                 {"--partition", &c.partition}, {"--optimizer", &c.optimizer},
                                                 {"--transport", &c.transport}, {"--norm", &c.norm},
-                                                {"--log", &c.log}};
+                                                {"--log", &c.log}, {"--checkpoint", &c.checkpoint},
+                                                {"--save-model", &c.save_model}};
     std::map<std::string, bool*> flags{{"--quiet", &c.quiet}, {"--progress", &c.progress},
                                        {"--whole-set", &c.whole_set}, {"--carry-state", &c.carry_state},
                                        {"--scale-activations", &c.scale_activations}};
@@ -92,6 +103,7 @@ Config parse(int argc, char** argv) {
         else if (arg == "--keep") c.keep = std::stof(v);
         else if (arg == "--target") c.target = std::stod(v);
         else if (arg == "--train-rows") c.train_rows = std::stoul(v);
+        else if (arg == "--checkpoint-every") c.checkpoint_every = std::stoul(v);
         else throw ist::ConfigError("ist-train: unknown option " + arg + " (see --help)");
     }
     c.options.sampling = c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
@@ -146,6 +158,9 @@ template <class F>
 void with_transport(const Config& c, F&& f) {
     if (c.transport == "threads") f(ist::ThreadsTransport());
     else if (c.transport == "serial") f(ist::SerialTransport());
+#ifdef IST_WITH_MPI
+    else if (c.transport == "mpi") f(ist::MpiTransport());
+#endif
     else throw ist::ConfigError("ist-train: unknown --transport " + c.transport + " (threads | serial)");
 }
 
@@ -164,7 +179,11 @@ void with_method(const Config& c, F&& f) {
 int run(const Config& c) {
     auto [train, test] = load(c);
     ist::Network net = ist::make_mlp({train.feature_count(), c.hidden, train.classes, parse_norm(c.norm), c.options.seed});
-    if (!c.quiet)
+    bool primary = true;  // prints the output (rank 0 under MPI)
+#ifdef IST_WITH_MPI
+    if (c.transport == "mpi") primary = ist::MpiEnvironment::rank() == 0;
+#endif
+    if (!c.quiet && primary)
         std::cout << "ist-train: " << c.method << " on " << train.name << " (" << train.size() << " train / "
                   << test.size() << " test rows), MLP " << train.feature_count() << " -> " << widths(c.hidden) << " -> "
                   << train.classes << ", S = " << c.options.workers << ", l = " << c.options.local_steps
@@ -176,12 +195,23 @@ int run(const Config& c) {
             with_method(c, [&](auto partitioner, auto aggregator) {
                 ist::IstTrainer trainer(net, c.options, partitioner, optimizer, aggregator, transport);
                 ist::MetricsLog log(c.log.empty() ? "/dev/null" : c.log);
-                if (c.quiet) result = trainer.train(train, test, stop_at, log);
-                else if (c.progress) result = trainer.train(train, test, stop_at, log, ist::ProgressBar());
-                else result = trainer.train(train, test, stop_at, log, ist::PrintMetrics());
+                ist::Checkpoint checkpoint(c.checkpoint, c.checkpoint_every);  // empty path: off
+                if (!c.checkpoint.empty() && std::filesystem::exists(c.checkpoint)) {
+                    trainer.load_checkpoint(c.checkpoint);
+                    if (!c.quiet) std::cout << "resuming from " << c.checkpoint << " after round " << trainer.rounds_done() << '\n';
+                }
+                if (c.quiet) result = trainer.train(train, test, stop_at, log, checkpoint);
+                else if (c.progress) result = trainer.train(train, test, stop_at, log, checkpoint, ist::ProgressBar());
+                else result = trainer.train(train, test, stop_at, log, checkpoint, ist::PrintMetrics());
             });
         });
     });
+    if (!primary) return 0;
+    if (!c.save_model.empty()) {
+        ist::NpzWriter npz;
+        for (std::size_t i = 0; i < net.parameter_count(); ++i) npz.add("param_" + std::to_string(i), net.parameter(i).value);
+        npz.write_atomically(c.save_model);
+    }
     const auto& last = result.history.back();
     std::cout << "final test accuracy " << result.final_test->accuracy << " after " << last.round << " rounds, "
               << last.seconds << " s training, " << static_cast<double>(last.total_bytes) / 1e6 << " MB exchanged\n";
@@ -196,7 +226,18 @@ int run(const Config& c) {
 
 int main(int argc, char** argv) {
     try {
-        return run(parse(argc, argv));
+        const Config config = parse(argc, argv);
+#ifdef IST_WITH_MPI
+        if (config.transport == "mpi") {
+            ist::MpiEnvironment mpi(argc, argv);
+            try {
+                return run(config);
+            } catch (const std::exception& e) {  // the other ranks may wait for this one: end the job
+                ist::MpiEnvironment::abort(std::string("ist-train: error: ") + e.what(), 2);
+            }
+        }
+#endif
+        return run(config);
     } catch (const std::exception& e) {
         std::cerr << "ist-train: error: " << e.what() << '\n';
         return 2;

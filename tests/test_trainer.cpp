@@ -163,6 +163,7 @@ TEST_CASE("trainer: a diverging round throws and keeps the previous model") {
     trainer.train(data.train, data.test);
     const Network good = net;
     trainer.optimizer().set_learning_rate(1e30f);
+    trainer.set_rounds(4);
     CHECK_THROWS_AS(trainer.train(data.train, data.test), TrainingError);
     CHECK(test::same_parameters(net, good));
 }

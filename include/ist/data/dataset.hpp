@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,22 @@ public:
     std::mt19937_64& rng() { return rng_; }
     const std::vector<std::uint32_t>& pool() const { return pool_; }
     std::size_t position() const { return pos_; }
+
+    /// The engine's state as text (the standard's portable serialisation), for checkpoints.
+    std::string rng_state() const {
+        std::ostringstream out;
+        out << rng_;
+        return out.str();
+    }
+    /// Puts the sampler back exactly where a checkpoint left it.
+    void restore(std::vector<std::uint32_t> pool, std::size_t position, const std::string& rng_state) {
+        detail::require<DataError>(!pool.empty() && position <= pool.size(), "BatchSampler: invalid saved position");
+        std::istringstream in(rng_state);
+        in >> rng_;
+        detail::require<DataError>(!in.fail(), "BatchSampler: corrupt saved RNG state");
+        pool_ = std::move(pool);
+        pos_ = position;
+    }
 
 private:
     void shuffle() {

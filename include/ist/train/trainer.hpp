@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <random>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,7 @@
 #include "ist/optim/sgd.hpp"
 #include "ist/partition/neuron_partition.hpp"
 #include "ist/train/callback.hpp"
+#include "ist/train/checkpoint.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/worker_rows.hpp"
@@ -55,34 +57,46 @@ public:
         options_.validate();
         optimizer_.validate();
         partitioner_.validate(model_.dimensions(), options_.workers);
+        transport_.handshake(options_.workers, model_.parameter_count(), fingerprint());
     }
 
-    /// Runs options().rounds more rounds (continuing from earlier calls), evaluating on `test`
+    /// Trains until rounds_done() reaches options().rounds (a run resumed from a checkpoint does
+    /// only the rounds left; raise the total with set_rounds() to go on), evaluating on `test`
     /// every options().eval_every rounds. Invalid data throws before the model is touched; a
     /// failing round throws and leaves the model as it was before that round.
+    /// Distributed transports: only the coordinator evaluates and calls the callbacks; every
+    /// process takes the coordinator's stop decision and ends with the coordinator's model.
     template <class... Callbacks>
     TrainResult train(const Dataset& train, const Dataset& test, Callbacks&&... callbacks) {
         check_data(train);
         check_data(test);
         prepare_workers(train);
+        const bool coordinator = transport_.is_coordinator();
         TrainResult result;
-        (detail::callback_train_begin(callbacks, *this), ...);
-        for (std::size_t r = 0; r < options_.rounds; ++r) {
+        if (coordinator) (detail::callback_train_begin(callbacks, *this), ...);
+        while (rounds_done_ < options_.rounds) {
             RoundMetrics m = run_round(train);
             m.rounds = options_.rounds;
-            const bool last = r + 1 == options_.rounds;
-            if (last || (options_.eval_every && m.round % options_.eval_every == 0)) m.test = evaluate(test);
+            const bool last = rounds_done_ == options_.rounds;
+            if (coordinator && (last || (options_.eval_every && m.round % options_.eval_every == 0)))
+                m.test = evaluate(test);
             result.history.push_back(m);
             bool stop = false;
-            ((stop = detail::callback_round_end(callbacks, m, *this) || stop), ...);
+            if (coordinator) ((stop = detail::callback_round_end(callbacks, m, *this) || stop), ...);
+            stop = transport_.agree(stop);
             if (stop && !last) {
                 result.stopped_early = true;
-                if (!m.test) result.history.back().test = evaluate(test);
+                if (coordinator && !m.test) result.history.back().test = evaluate(test);
                 break;
             }
         }
+        if (result.history.empty()) result.history.push_back(RoundMetrics{.round = rounds_done_, .rounds = options_.rounds,
+                                                                         .test = evaluate(test)});
+        std::vector<Tensor*> final_state = tensor_list(model_);
+        for (auto& t : master_state_) final_state.push_back(&t);
+        transport_.broadcast(final_state);  // every process ends with the coordinator's model
         result.final_test = result.history.back().test;
-        (detail::callback_train_end(callbacks, result), ...);
+        if (coordinator) (detail::callback_train_end(callbacks, result), ...);
         return result;
     }
 
@@ -104,6 +118,45 @@ public:
         return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
     }
 
+    /// Writes the model, carried optimizer state, counters and every RNG state to `path`
+    /// atomically (see ist/train/checkpoint.hpp for the format). Call between rounds, e.g. from
+    /// the Checkpoint callback, after train() has set up the workers.
+    void save_checkpoint(const std::string& path) const {
+        detail::require(!samplers_.empty(), "save_checkpoint: nothing to save before train() has started");
+        RunState state{rounds_done_, steps_taken_, total_bytes_, sampled_rows_, seconds_, {}, samplers_, master_state_};
+        std::ostringstream rng;
+        rng << partition_rng_;
+        state.partition_rng = rng.str();
+        write_checkpoint(path, model_, state);
+    }
+
+    /// Restores a checkpoint written by save_checkpoint for the same model shapes and options;
+    /// the next train() continues exactly where that run stopped. On error nothing changes.
+    void load_checkpoint(const std::string& path) {
+        allocate_optimizer_state();
+        RunState state;
+        state.optimizer_state = master_state_;
+        read_checkpoint(path, model_, state, options_.workers);
+        std::istringstream rng(state.partition_rng);
+        PartitionRng partition_rng;
+        rng >> partition_rng;
+        if (rng.fail()) throw DataError(path + "[partition_rng]: corrupt RNG state");
+        partition_rng_ = partition_rng;
+        rounds_done_ = state.rounds_done;
+        steps_taken_ = state.steps_taken;
+        total_bytes_ = state.total_bytes;
+        seconds_ = state.seconds;
+        sampled_rows_ = state.sampled_rows;
+        samplers_ = std::move(state.samplers);
+        master_state_ = std::move(state.optimizer_state);
+    }
+
+    /// Changes the total number of rounds train() runs to.
+    void set_rounds(std::size_t rounds) {
+        detail::require(rounds > 0, "set_rounds: rounds must be at least 1");
+        options_.rounds = rounds;
+    }
+
     M& model() { return model_; }
     const TrainerOptions& options() const { return options_; }
     P& partitioner() { return partitioner_; }
@@ -119,6 +172,18 @@ private:
         std::vector<Tensor*> out;
         for (std::size_t i = 0; i < m.parameter_count(); ++i) out.push_back(&m.parameter(i).value);
         return out;
+    }
+
+    /// What every process of a distributed run must agree on (checked by Transport::handshake).
+    std::uint64_t fingerprint() const {
+        Fingerprint f;
+        for (std::size_t i = 0; i < model_.parameter_count(); ++i) {
+            f.add(model_.parameter(i).value.dimension());
+            for (std::size_t n : model_.parameter(i).value.shape()) f.add(n);
+        }
+        f.add(options_.workers).add(options_.local_steps).add(options_.rounds).add(options_.batch_size);
+        f.add(options_.seed).add(options_.sampling).add(options_.optimizer_state).add(options_.scale_activations);
+        return f.value();
     }
 
     bool carries_state() const {
@@ -153,6 +218,11 @@ private:
             samplers_.clear();
             for (std::size_t s = 0; s < pools.size(); ++s) samplers_.push_back(worker_sampler(std::move(pools[s]), options_, s));
         }
+        allocate_optimizer_state();
+    }
+
+    /// The full-size optimizer state carried across rounds (OptimizerState::Carry), zero at first.
+    void allocate_optimizer_state() {
         if (carries_state() && master_state_.empty())
             for (std::size_t i = 0; i < model_.parameter_count(); ++i)
                 for (std::size_t k = 0; k < O::state_per_parameter; ++k)
@@ -232,7 +302,7 @@ private:
             [&](WorkerPackage& pkg, Communicator& comm) { train_locally(pkg, comm, train); },
             !A::synchronises_gradients);
         RoundMetrics m;
-        if (transport_.is_coordinator()) {
+        if (!result.packages.empty()) {  // the coordinator, or every process when replicas persist
             for (std::size_t s = 0; s < result.packages.size(); ++s) check_finite(result.packages[s], s);
             merge(plan, result.packages);
             double loss = 0.0, steps = 0.0;

@@ -116,6 +116,10 @@ public:
     explicit ThreadsTransport(Options options) : options_(options) {}
 
     bool is_coordinator() const { return true; }
+    // One process: nothing to check, agree on or copy.
+    void handshake(std::size_t, std::uint64_t, std::uint64_t) {}
+    bool agree(bool decision) { return decision; }
+    void broadcast(std::span<Tensor* const>) {}
 
     template <class Extract, class Work>
     auto round(std::size_t workers, Extract&& extract, Work&& work, bool count_exchange) {

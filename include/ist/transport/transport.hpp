@@ -6,6 +6,8 @@
 #include <functional>
 #include <numeric>
 #include <span>
+#include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "ist/core/tensor.hpp"
@@ -48,6 +50,27 @@ std::uint64_t payload_bytes(P& package) {
     return n;
 }
 
+/// FNV-1a hash of a run's settings, compared between processes before a distributed run starts.
+class Fingerprint {
+public:
+    template <class I>
+        requires std::is_integral_v<I> || std::is_enum_v<I>
+    Fingerprint& add(I value) {
+        const auto v = static_cast<std::uint64_t>(value);
+        for (int b = 0; b < 8; ++b) mix(static_cast<unsigned char>(v >> (8 * b)));
+        return *this;
+    }
+    Fingerprint& add(std::string_view text) {
+        for (char c : text) mix(static_cast<unsigned char>(c));
+        return add(text.size());
+    }
+    std::uint64_t value() const { return hash_; }
+
+private:
+    void mix(unsigned char c) { hash_ = (hash_ ^ c) * 0x100000001b3ull; }
+    std::uint64_t hash_ = 0xcbf29ce484222325ull;
+};
+
 /// Result of one round on the coordinator: one package per worker (empty elsewhere).
 template <class P>
 struct RoundResult {
@@ -67,14 +90,24 @@ struct ArchetypePackage {
 ///    (made on the coordinator from the full model) reaches worker s, `work(package,
 ///    communicator)` trains it there, and it comes back; returns the packages in worker order
 ///    on the coordinator. `count_exchange = false` when replicas persist (data parallel): the
-///    exchange is then bookkeeping only and not counted. A worker's exception is rethrown.
+///    exchange is then bookkeeping only and not counted, and a distributed transport may return
+///    the packages on every process (each its own replica's copies) so every process can merge.
+///    A worker's exception is rethrown (on every process).
 ///  - `is_coordinator()`: whether this process holds the full model (always, in-process).
+///  - `handshake(S, parameter_count, config_fingerprint)`: called once by the trainer before
+///    training; a distributed transport checks that every process agrees (no-op in-process).
+///  - `agree(decision)`: the coordinator's decision, returned on every process (identity in-process).
+///  - `broadcast(tensors)`: the coordinator's values of `tensors` copied to every process.
 template <class T>
 concept Transport = requires(T& t, std::size_t workers,
                              std::function<detail::ArchetypePackage(std::size_t)> extract,
-                             std::function<void(detail::ArchetypePackage&, Communicator&)> work) {
+                             std::function<void(detail::ArchetypePackage&, Communicator&)> work,
+                             std::span<Tensor* const> tensors) {
     { t.round(workers, extract, work, true) } -> std::same_as<RoundResult<detail::ArchetypePackage>>;
     { t.is_coordinator() } -> std::convertible_to<bool>;
+    t.handshake(workers, std::uint64_t{0}, std::uint64_t{0});
+    { t.agree(true) } -> std::convertible_to<bool>;
+    t.broadcast(tensors);
 };
 
 }  // namespace ist

@@ -1,0 +1,183 @@
+#pragma once
+// Writing and reading named arrays as a NumPy .npz archive (stored zip of .npy members), the
+// format of ist's checkpoints: numpy.load() opens them as they are.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <type_traits>
+#include <unistd.h>
+#include <vector>
+
+#include <zlib.h>
+
+#include "ist/core/error.hpp"
+#include "ist/data/npy.hpp"
+#include "ist/detail/file_bytes.hpp"
+
+namespace ist {
+
+namespace npz_detail {
+
+template <class T> constexpr const char* descr() {
+    if constexpr (std::is_same_v<T, float>) return "<f4";
+    else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
+    else if constexpr (std::is_same_v<T, std::uint32_t>) return "<u4";
+    else if constexpr (std::is_same_v<T, std::uint64_t>) return "<u8";
+    else static_assert(sizeof(T) == 0, "npz: unsupported element type");
+}
+
+inline void put_le(std::vector<unsigned char>& out, std::uint64_t v, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
+}
+
+/// A version-1 .npy image: magic, padded header dictionary, little-endian payload.
+template <class T>
+std::vector<unsigned char> npy_image(const T* data, const std::vector<std::size_t>& shape) {
+    std::string dict = std::string("{'descr': '") + descr<T>() + "', 'fortran_order': False, 'shape': " +
+                       npy_detail::shape_text(shape) + ", }";
+    const std::size_t unpadded = 10 + dict.size() + 1;
+    dict.append((64 - unpadded % 64) % 64, ' ');
+    dict += '\n';
+    std::vector<unsigned char> out{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+    put_le(out, dict.size(), 2);
+    out.insert(out.end(), dict.begin(), dict.end());
+    std::size_t count = 1;
+    for (std::size_t s : shape) count *= s;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
+    out.insert(out.end(), bytes, bytes + count * sizeof(T));  // x86-64 and aarch64 are little-endian
+    return out;
+}
+
+}  // namespace npz_detail
+
+/// Collects arrays, then writes them as one .npz atomically: a temporary file in the same
+/// folder, flushed to disk, then renamed over `path`, so a crash leaves the old file or the new
+/// one, never a torn one.
+class NpzWriter {
+public:
+    template <class T>
+    void add(const std::string& name, const T* data, const std::vector<std::size_t>& shape) {
+        members_.emplace_back(name + ".npy", npz_detail::npy_image(data, shape));
+    }
+    void add(const std::string& name, const Tensor& t) {
+        add(name, t.data(), std::vector<std::size_t>(t.shape().begin(), t.shape().end()));
+    }
+    template <class T>
+    void add(const std::string& name, const std::vector<T>& v) {
+        add(name, v.data(), {v.size()});
+    }
+    void add(const std::string& name, const std::string& text) {
+        add(name, reinterpret_cast<const std::uint8_t*>(text.data()), {text.size()});
+    }
+
+    void write_atomically(const std::string& path) const {
+        const std::vector<unsigned char> image = archive();
+        const std::string tmp = path + ".tmp";
+        std::FILE* f = std::fopen(tmp.c_str(), "wb");
+        if (!f) throw DataError(tmp + ": cannot open for writing");
+        const bool ok = std::fwrite(image.data(), 1, image.size(), f) == image.size() && std::fflush(f) == 0 &&
+                        ::fsync(fileno(f)) == 0;
+        std::fclose(f);
+        if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+            std::remove(tmp.c_str());
+            throw DataError(path + ": could not write the checkpoint (disk full or not writable?)");
+        }
+    }
+
+private:
+    /// Stored (uncompressed) zip: local headers + data, central directory, end record.
+    std::vector<unsigned char> archive() const {
+        using npz_detail::put_le;
+        std::vector<unsigned char> out, central;
+        for (const auto& [name, data] : members_) {
+            const auto crc = static_cast<std::uint32_t>(::crc32(0L, data.data(), static_cast<uInt>(data.size())));
+            const std::uint64_t offset = out.size();
+            put_le(out, 0x04034b50, 4);
+            put_le(out, 20, 2), put_le(out, 0, 2), put_le(out, 0, 2), put_le(out, 0, 2), put_le(out, 0x21, 2);
+            put_le(out, crc, 4), put_le(out, data.size(), 4), put_le(out, data.size(), 4);
+            put_le(out, name.size(), 2), put_le(out, 0, 2);
+            out.insert(out.end(), name.begin(), name.end());
+            out.insert(out.end(), data.begin(), data.end());
+            put_le(central, 0x02014b50, 4);
+            put_le(central, 20, 2), put_le(central, 20, 2), put_le(central, 0, 2), put_le(central, 0, 2);
+            put_le(central, 0, 2), put_le(central, 0x21, 2);
+            put_le(central, crc, 4), put_le(central, data.size(), 4), put_le(central, data.size(), 4);
+            put_le(central, name.size(), 2), put_le(central, 0, 2), put_le(central, 0, 2), put_le(central, 0, 2);
+            put_le(central, 0, 2), put_le(central, 0, 4), put_le(central, offset, 4);
+            central.insert(central.end(), name.begin(), name.end());
+        }
+        detail::require<DataError>(out.size() < 0xFFFFFFFFull, "npz: archives over 4 GiB are not supported");
+        const std::uint64_t central_offset = out.size();
+        out.insert(out.end(), central.begin(), central.end());
+        put_le(out, 0x06054b50, 4);
+        put_le(out, 0, 2), put_le(out, 0, 2), put_le(out, members_.size(), 2), put_le(out, members_.size(), 2);
+        put_le(out, central.size(), 4), put_le(out, central_offset, 4), put_le(out, 0, 2);
+        return out;
+    }
+
+    std::vector<std::pair<std::string, std::vector<unsigned char>>> members_;
+};
+
+/// Reads named arrays back from an .npz, checking type and shape; every problem is a DataError
+/// naming the file and member.
+class NpzArchive {
+public:
+    explicit NpzArchive(const std::string& path) : path_(path), bytes_(detail::read_file_bytes(path)) {
+        const npy_detail::ZipReader zip{bytes_, path_};
+        for (const auto& entry : npy_detail::zip_directory(zip)) {
+            auto member = npy_detail::zip_extract(zip, entry);
+            members_.emplace(entry.name, std::move(member));
+        }
+    }
+
+    bool contains(const std::string& name) const { return members_.count(name + ".npy") > 0; }
+
+    /// Array `name` as elements of T (its dtype must be T's), with shape checked if given.
+    template <class T>
+    std::vector<T> values(const std::string& name, const std::vector<std::size_t>* shape = nullptr) const {
+        const npy_detail::Array a = array(name);
+        if (a.dtype.descr != npz_detail::descr<T>() && !(a.dtype.descr == "<u1" && npz_detail::descr<T>()[0] == '|'))
+            throw DataError(path_ + "[" + name + "]: dtype " + a.dtype.descr + ", expected " + npz_detail::descr<T>());
+        if (shape && a.shape != *shape)
+            throw DataError(path_ + "[" + name + "]: shape " + npy_detail::shape_text(a.shape) + ", expected " +
+                            npy_detail::shape_text(*shape));
+        std::vector<T> out(a.count);
+        for (std::size_t i = 0; i < a.count; ++i) out[i] = npy_detail::element<T>(a, i);
+        return out;
+    }
+
+    /// Float array `name` into `out`, which must already have the expected shape.
+    void read_into(const std::string& name, Tensor& out) const {
+        const std::vector<std::size_t> shape(out.shape().begin(), out.shape().end());
+        const auto v = values<float>(name, &shape);
+        std::copy(v.begin(), v.end(), out.begin());
+    }
+
+    std::string text(const std::string& name) const {
+        const auto v = values<std::uint8_t>(name);
+        return std::string(v.begin(), v.end());
+    }
+
+    std::uint64_t scalar(const std::string& name) const {
+        const auto v = values<std::uint64_t>(name);
+        if (v.size() != 1) throw DataError(path_ + "[" + name + "]: expected one value, found " + std::to_string(v.size()));
+        return v[0];
+    }
+
+    const std::string& path() const { return path_; }
+
+private:
+    npy_detail::Array array(const std::string& name) const {
+        const auto it = members_.find(name + ".npy");
+        if (it == members_.end()) throw DataError(path_ + ": missing array '" + name + "'");
+        return npy_detail::parse_npy(it->second.data, it->second.size, path_ + "[" + name + "]");
+    }
+
+    std::string path_;
+    std::vector<unsigned char> bytes_;
+    std::map<std::string, npy_detail::MemberBytes> members_;
+};
+
+}  // namespace ist

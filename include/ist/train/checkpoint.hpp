@@ -1,0 +1,102 @@
+#pragma once
+// Checkpoint files: everything a run needs to continue bit-identically, as one .npz.
+//
+// Members (numpy.load() reads them):
+//   format            uint8 text "ist-checkpoint-1"
+//   param_<i>         float32, parameter i of the model, its own shape
+//   optimizer_<j>     float32, carried optimizer state j (OptimizerState::Carry only)
+//   counters          uint64[5]: rounds done, local steps taken, total bytes, bits of the seconds
+//                     (double), training rows the samplers were built for
+//   partition_rng     uint8 text, the shared partition engine (std::mt19937_64 text form)
+//   sampler_<s>_pool, sampler_<s>_position, sampler_<s>_rng   worker s's data stream
+#include <bit>
+#include <string>
+#include <vector>
+
+#include "ist/data/dataset.hpp"
+#include "ist/io/npz.hpp"
+#include "ist/model/model.hpp"
+
+namespace ist {
+
+/// The trainer's progress besides the model (what a checkpoint holds with it).
+struct RunState {
+    std::uint64_t rounds_done = 0, steps_taken = 0, total_bytes = 0, sampled_rows = 0;
+    double seconds = 0.0;
+    std::string partition_rng;
+    std::vector<BatchSampler> samplers;
+    std::vector<Tensor> optimizer_state;
+};
+
+inline constexpr const char* kCheckpointFormat = "ist-checkpoint-1";
+
+template <Model M>
+void write_checkpoint(const std::string& path, const M& model, const RunState& state) {
+    NpzWriter npz;
+    npz.add("format", std::string(kCheckpointFormat));
+    for (std::size_t i = 0; i < model.parameter_count(); ++i) npz.add("param_" + std::to_string(i), model.parameter(i).value);
+    for (std::size_t j = 0; j < state.optimizer_state.size(); ++j)
+        npz.add("optimizer_" + std::to_string(j), state.optimizer_state[j]);
+    npz.add("counters", std::vector<std::uint64_t>{state.rounds_done, state.steps_taken, state.total_bytes,
+                                                   std::bit_cast<std::uint64_t>(state.seconds), state.sampled_rows});
+    npz.add("partition_rng", state.partition_rng);
+    for (std::size_t s = 0; s < state.samplers.size(); ++s) {
+        const std::string key = "sampler_" + std::to_string(s);
+        npz.add(key + "_pool", state.samplers[s].pool());
+        npz.add(key + "_position", std::vector<std::uint64_t>{state.samplers[s].position()});
+        npz.add(key + "_rng", state.samplers[s].rng_state());
+    }
+    npz.write_atomically(path);
+}
+
+/// Reads a checkpoint written for a model of the same shapes, `workers` workers and
+/// `optimizer_state` state tensors shaped like `state.optimizer_state`. Every check happens before
+/// anything is changed: on error, `model` and `state` are untouched.
+template <Model M>
+void read_checkpoint(const std::string& path, M& model, RunState& state, std::size_t workers) {
+    const NpzArchive npz(path);
+    if (!npz.contains("format") || npz.text("format") != kCheckpointFormat)
+        throw DataError(path + ": not an ist checkpoint (member 'format' is not '" + kCheckpointFormat + "')");
+    std::vector<Tensor> params;
+    for (std::size_t i = 0; i < model.parameter_count(); ++i) {
+        Tensor t = Tensor::from_shape(model.parameter(i).value.shape());
+        npz.read_into("param_" + std::to_string(i), t);
+        params.push_back(std::move(t));
+    }
+    if (npz.contains("param_" + std::to_string(model.parameter_count())))
+        throw DataError(path + ": the checkpoint has more parameters than the model (" +
+                        std::to_string(model.parameter_count()) + ")");
+    RunState loaded;
+    for (std::size_t j = 0; j < state.optimizer_state.size(); ++j) {
+        Tensor t = Tensor::from_shape(state.optimizer_state[j].shape());
+        npz.read_into("optimizer_" + std::to_string(j), t);
+        loaded.optimizer_state.push_back(std::move(t));
+    }
+    const std::vector<std::size_t> five{5};
+    const auto counters = npz.values<std::uint64_t>("counters", &five);
+    loaded.rounds_done = counters[0];
+    loaded.steps_taken = counters[1];
+    loaded.total_bytes = counters[2];
+    loaded.seconds = std::bit_cast<double>(counters[3]);
+    loaded.sampled_rows = counters[4];
+    loaded.partition_rng = npz.text("partition_rng");
+    if (npz.contains("sampler_" + std::to_string(workers) + "_pool") ||
+        !npz.contains("sampler_" + std::to_string(workers - 1) + "_pool"))
+        throw DataError(path + ": the checkpoint was not written for " + std::to_string(workers) + " workers");
+    for (std::size_t s = 0; s < workers; ++s) {
+        const std::string key = "sampler_" + std::to_string(s);
+        const std::vector<std::size_t> one{1};
+        auto pool = npz.values<std::uint32_t>(key + "_pool");
+        for (std::uint32_t row : pool)
+            if (row >= loaded.sampled_rows)
+                throw DataError(path + "[" + key + "_pool]: row " + std::to_string(row) + " is out of range for " +
+                                std::to_string(loaded.sampled_rows) + " training rows");
+        BatchSampler sampler;
+        sampler.restore(std::move(pool), npz.values<std::uint64_t>(key + "_position", &one)[0], npz.text(key + "_rng"));
+        loaded.samplers.push_back(std::move(sampler));
+    }
+    for (std::size_t i = 0; i < params.size(); ++i) model.parameter(i).value = std::move(params[i]);
+    state = std::move(loaded);
+}
+
+}  // namespace ist

@@ -1,0 +1,151 @@
+// Checkpoints: bit-identical resume, atomic files, refusal of bad or mismatched files, and a
+// real process killed with SIGKILL at several points.
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#include "helpers.hpp"
+
+using namespace ist;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path scratch(const std::string& name) {
+    const fs::path dir = fs::temp_directory_path() / ("ist_ckpt_" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    return dir / name;
+}
+
+TrainerOptions options(std::size_t rounds) {
+    TrainerOptions o;
+    o.workers = 3;
+    o.local_steps = 4;
+    o.rounds = rounds;
+    o.batch_size = 16;
+    o.seed = 11;
+    o.eval_every = 0;
+    o.optimizer_state = OptimizerState::Carry;
+    return o;
+}
+
+std::vector<char> file_bytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: resuming gives the same weights as an unbroken run") {
+    const Dataset train = test::blobs(300, 10, 3, 1), test_set = test::blobs(90, 10, 3, 2);
+    const Network initial = make_mlp({10, {14, 12}, 3});
+    Network unbroken = initial;
+    IstTrainer full(unbroken, options(8), NeuronPartition(), MomentumSgd(0.05f, 0.9f));
+    full.train(train, test_set);
+
+    const fs::path path = scratch("resume.npz");
+    Network first = initial;
+    IstTrainer part1(first, options(5), NeuronPartition(), MomentumSgd(0.05f, 0.9f));
+    part1.train(train, test_set, Checkpoint(path.string(), 5));
+    CHECK(fs::exists(path));
+    CHECK_FALSE(fs::exists(path.string() + ".tmp"));
+
+    Network resumed = make_mlp({10, {14, 12}, 3, Norm::Batch, 99});  // different weights, overwritten
+    IstTrainer part2(resumed, options(8), NeuronPartition(), MomentumSgd(0.05f, 0.9f));
+    part2.load_checkpoint(path.string());
+    CHECK(part2.rounds_done() == 5);
+    CHECK(test::same_parameters(resumed, first));
+    part2.train(train, test_set);
+    CHECK(part2.rounds_done() == 8);
+    CHECK(test::same_parameters(resumed, unbroken));
+    CHECK(part2.total_bytes() == full.total_bytes());
+}
+
+TEST_CASE("checkpoint: bad files are refused and the model is untouched") {
+    const Dataset train = test::blobs(300, 10, 3, 1), test_set = test::blobs(90, 10, 3, 2);
+    Network net = make_mlp({10, {14}, 3});
+    IstTrainer trainer(net, options(2), NeuronPartition(), MomentumSgd(0.05f, 0.9f));
+    trainer.train(train, test_set);
+    const fs::path good = scratch("good.npz");
+    trainer.save_checkpoint(good.string());
+
+    Network other = make_mlp({10, {14}, 3, Norm::Batch, 5});
+    const Network before = other;
+    IstTrainer target(other, options(4), NeuronPartition(), MomentumSgd(0.05f, 0.9f));
+
+    const auto bytes = file_bytes(good);
+    const fs::path truncated = scratch("truncated.npz");
+    std::ofstream(truncated, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size() / 2));
+    CHECK_THROWS_WITH_AS(target.load_checkpoint(truncated.string()), doctest::Contains("truncated.npz"), DataError);
+
+    const fs::path flipped = scratch("flipped.npz");
+    auto corrupt = bytes;
+    corrupt[bytes.size() / 3] ^= 0x55;
+    std::ofstream(flipped, std::ios::binary).write(corrupt.data(), static_cast<std::streamsize>(corrupt.size()));
+    CHECK_THROWS_AS(target.load_checkpoint(flipped.string()), DataError);
+
+    Network wider = make_mlp({10, {15}, 3});
+    IstTrainer wrong_shape(wider, options(4), NeuronPartition(), MomentumSgd(0.05f, 0.9f));
+    CHECK_THROWS_WITH_AS(wrong_shape.load_checkpoint(good.string()),
+                         doctest::Contains("[param_0]: shape (14, 10), expected (15, 10)"), DataError);
+
+    TrainerOptions four_workers = options(4);
+    four_workers.workers = 4;
+    Network same = make_mlp({10, {14}, 3});
+    IstTrainer wrong_workers(same, four_workers, NeuronPartition(), MomentumSgd(0.05f, 0.9f));
+    CHECK_THROWS_WITH_AS(wrong_workers.load_checkpoint(good.string()),
+                         doctest::Contains("was not written for 4 workers"), DataError);
+
+    CHECK_THROWS_WITH_AS(target.load_checkpoint(scratch("missing.npz").string()), doctest::Contains("cannot open"), DataError);
+    CHECK(test::same_parameters(other, before));
+    CHECK(target.rounds_done() == 0);
+}
+
+#ifdef IST_TRAIN_EXE
+TEST_CASE("checkpoint: a process killed with SIGKILL resumes to bit-identical weights") {
+    const std::vector<std::string> common{IST_TRAIN_EXE, "--quiet", "--hidden", "512,512", "--rounds", "40",
+                                          "--carry-state", "--optimizer", "momentum", "--lr", "0.02"};
+    auto run = [&](std::vector<std::string> extra, int kill_after_ms) {
+        std::vector<std::string> args = common;
+        args.insert(args.end(), extra.begin(), extra.end());
+        std::fflush(stdout);
+        const pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            std::vector<char*> argv;
+            for (auto& a : args) argv.push_back(a.data());
+            argv.push_back(nullptr);
+            std::freopen("/dev/null", "w", stdout);
+            ::execv(argv[0], argv.data());
+            ::_exit(127);
+        }
+        if (kill_after_ms > 0) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(kill_after_ms));
+            ::kill(pid, SIGKILL);
+        }
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        return status;
+    };
+    const fs::path reference = scratch("reference.npz"), resumed = scratch("resumed.npz"), ckpt = scratch("killed.npz");
+    REQUIRE(run({"--save-model", reference.string()}, 0) == 0);
+    fs::remove(ckpt);
+    int kills = 0;
+    for (int delay : {150, 300, 200, 400, 250, 350}) {
+        const int status = run({"--checkpoint", ckpt.string(), "--save-model", resumed.string()}, delay);
+        kills += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    }
+    MESSAGE("killed " << kills << " of 6 runs");
+    CHECK(kills >= 3);
+    CHECK(fs::exists(ckpt));  // some killed run got far enough to leave a checkpoint to resume from
+    CHECK_FALSE(fs::exists(ckpt.string() + ".tmp"));
+    REQUIRE(run({"--checkpoint", ckpt.string(), "--save-model", resumed.string()}, 0) == 0);
+    CHECK(file_bytes(reference) == file_bytes(resumed));
+}
+#endif
