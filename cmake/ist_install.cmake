@@ -1,0 +1,70 @@
+# Install rules (docs/install.md): headers, the bundled data set, the CMake package
+# (istConfig.cmake, istConfigVersion.cmake, istTargets.cmake with ist::ist, and istMpiTargets.cmake
+# with ist::mpi when that target exists) and the pkg-config file ist.pc.
+#
+# Included from the top-level CMakeLists.txt once the targets it exports exist (ist::mpi is
+# exported when cmake/ist_mpi.cmake created it) and before tests/consumers, which uses the
+# IST_INSTALL_* directories. ist is header-only, so the package goes under the
+# architecture-independent DATADIR (share/), as the version file says.
+include(CMakePackageConfigHelpers)
+
+set(IST_INSTALL_CMAKEDIR "${CMAKE_INSTALL_DATADIR}/cmake/ist" CACHE STRING
+    "Where istConfig.cmake is installed, relative to the prefix")
+set(IST_INSTALL_PKGCONFIGDIR "${CMAKE_INSTALL_DATADIR}/pkgconfig" CACHE STRING
+    "Where ist.pc is installed, relative to the prefix")
+mark_as_advanced(IST_INSTALL_CMAKEDIR IST_INSTALL_PKGCONFIGDIR)
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ist
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.hpp")
+# IST_DATA_DIR of the installed target points here (the INSTALL_INTERFACE in CMakeLists.txt).
+install(FILES ${PROJECT_SOURCE_DIR}/data/digits.csv.gz ${PROJECT_SOURCE_DIR}/data/README.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/ist)
+
+install(TARGETS ist EXPORT istTargets)
+install(EXPORT istTargets NAMESPACE ist:: DESTINATION ${IST_INSTALL_CMAKEDIR})
+
+# The MPI target is exported in a file of its own, loaded only for find_package(ist COMPONENTS
+# mpi): a consumer without MPI installed can still use ist::ist.
+set(IST_INSTALL_MPI OFF)
+if(TARGET ist::mpi)
+  get_target_property(_ist_mpi_target ist::mpi ALIASED_TARGET)
+  if(NOT _ist_mpi_target)
+    set(_ist_mpi_target ist::mpi)
+  endif()
+  set_target_properties(${_ist_mpi_target} PROPERTIES EXPORT_NAME mpi)
+  install(TARGETS ${_ist_mpi_target} EXPORT istMpiTargets)
+  install(EXPORT istMpiTargets NAMESPACE ist:: DESTINATION ${IST_INSTALL_CMAKEDIR})
+  set(IST_INSTALL_MPI ON)
+  unset(_ist_mpi_target)
+endif()
+
+configure_package_config_file(${CMAKE_CURRENT_LIST_DIR}/istConfig.cmake.in
+  ${PROJECT_BINARY_DIR}/istConfig.cmake
+  INSTALL_DESTINATION ${IST_INSTALL_CMAKEDIR})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/istConfigVersion.cmake
+  VERSION ${PROJECT_VERSION}
+  COMPATIBILITY SameMajorVersion
+  ARCH_INDEPENDENT)
+install(FILES ${PROJECT_BINARY_DIR}/istConfig.cmake ${PROJECT_BINARY_DIR}/istConfigVersion.cmake
+        DESTINATION ${IST_INSTALL_CMAKEDIR})
+
+# pkg-config: relocatable through ${pcfiledir} when the install directories are relative.
+if(IS_ABSOLUTE "${IST_INSTALL_PKGCONFIGDIR}")
+  set(IST_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
+else()
+  file(RELATIVE_PATH _ist_pc_up "/prefix/${IST_INSTALL_PKGCONFIGDIR}" "/prefix")
+  string(REGEX REPLACE "/$" "" _ist_pc_up "${_ist_pc_up}")
+  set(IST_PC_PREFIX "\${pcfiledir}/${_ist_pc_up}")
+  unset(_ist_pc_up)
+endif()
+foreach(_ist_dir INCLUDEDIR DATADIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${_ist_dir}}")
+    set(IST_PC_${_ist_dir} "${CMAKE_INSTALL_${_ist_dir}}")
+  else()
+    set(IST_PC_${_ist_dir} "\${prefix}/${CMAKE_INSTALL_${_ist_dir}}")
+  endif()
+endforeach()
+unset(_ist_dir)
+configure_file(${CMAKE_CURRENT_LIST_DIR}/ist.pc.in ${PROJECT_BINARY_DIR}/ist.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/ist.pc DESTINATION ${IST_INSTALL_PKGCONFIGDIR})
