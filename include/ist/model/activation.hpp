@@ -3,6 +3,7 @@
 #include <span>
 
 #include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
 
 #include "ist/model/layer.hpp"
 
@@ -12,9 +13,9 @@ namespace ist {
 class ReLU {
 public:
     static constexpr bool opens_dimension = false;
-    void forward(const Matrix& x, Matrix& y, Mode) { y = xt::maximum(x, 0.0f); }
+    void forward(const Matrix& x, Matrix& y, Mode) { xt::noalias(y) = xt::maximum(x, 0.0f); }
     void backward(const Matrix&, const Matrix& y, const Matrix& dy, Matrix* dx) {
-        if (dx) *dx = xt::where(y > 0.0f, dy, 0.0f);
+        if (dx) xt::noalias(*dx) = xt::where(y > 0.0f, dy, 0.0f);
     }
     std::span<Parameter> parameters() { return {}; }
     std::span<const Parameter> parameters() const { return {}; }

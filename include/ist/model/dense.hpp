@@ -4,6 +4,8 @@
 #include <cmath>
 #include <random>
 
+#include <xtensor/xnoalias.hpp>
+
 #include "ist/core/error.hpp"
 #include "ist/detail/blas.hpp"
 #include "ist/model/layer.hpp"
@@ -36,15 +38,22 @@ public:
                                    "Dense: input has " + std::to_string(x.shape()[1]) +
                                        " features, the layer expects " + std::to_string(w.shape()[1]));
         detail::gemm(x, w, y, false, true, input_scale_);
-        if (has_bias_) y += xt::view(params_[1].value, xt::newaxis(), xt::all());
+        if (!has_bias_) return;
+        // A row loop: xtensor evaluates the row-broadcast y += view(b, newaxis, all) element-wise
+        // through steppers, many times slower.
+        const std::size_t rows = y.shape()[0], cols = y.shape()[1];
+        const float* b = params_[1].value.data();
+        for (std::size_t i = 0; i < rows; ++i) {
+            float* yr = y.data() + i * cols;
+            for (std::size_t j = 0; j < cols; ++j) yr[j] += b[j];
+        }
     }
 
     void backward(const Matrix& x, const Matrix&, const Matrix& dy, Matrix* dx) {
         detail::gemm(dy, x, params_[0].grad, true, false, input_scale_);
         if (has_bias_) {
-            xt::xtensor<float, 1> db;
-            detail::column_sums(dy, db);
-            params_[1].grad = db;
+            detail::column_sums(dy, bias_grad_);
+            xt::noalias(params_[1].grad) = bias_grad_;
         }
         if (dx) detail::gemm(dy, params_[0].value, *dx, false, false, input_scale_);
     }
@@ -59,6 +68,7 @@ public:
 private:
     std::array<Parameter, 2> params_;
     bool has_bias_;
+    xt::xtensor<float, 1> bias_grad_;  // column sums land here (BLAS wants a fixed-rank vector)
     float input_scale_ = 1.0f;
 };
 

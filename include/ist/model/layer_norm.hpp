@@ -2,7 +2,7 @@
 // Layer normalisation without parameters (GIST's normalisation): each row to zero mean, unit variance.
 #include <cmath>
 
-#include <xtensor/xreducer.hpp>
+#include <xtensor/xtensor.hpp>
 
 #include "ist/model/layer.hpp"
 
@@ -15,21 +15,47 @@ public:
     static constexpr bool opens_dimension = false;
     explicit LayerNorm(float eps = 1e-5f) : eps_(eps) {}
 
+    // Row loops over contiguous rows (vectorised by the compiler); xtensor's row-broadcast
+    // expressions would be evaluated element by element through steppers.
     void forward(const Matrix& x, Matrix& y, Mode) {
-        const auto n = static_cast<float>(x.shape()[1]);
-        xt::xtensor<float, 1> mean = xt::sum(x, {1}) / n;
-        y = x - xt::view(mean, xt::all(), xt::newaxis());
-        inv_std_ = 1.0f / xt::sqrt(xt::sum(y * y, {1}) / n + eps_);
-        y *= xt::view(inv_std_, xt::all(), xt::newaxis());
+        const std::size_t rows = x.shape()[0], cols = x.shape()[1];
+        const auto n = static_cast<float>(cols);
+        if (y.shape() != x.shape()) y.resize(x.shape());
+        if (inv_std_.size() != rows) inv_std_.resize({rows});
+        for (std::size_t i = 0; i < rows; ++i) {
+            const float* xr = x.data() + i * cols;
+            float* yr = y.data() + i * cols;
+            float sum = 0.0f;
+            for (std::size_t j = 0; j < cols; ++j) sum += xr[j];
+            const float mean = sum / n;
+            float squares = 0.0f;
+            for (std::size_t j = 0; j < cols; ++j) {
+                yr[j] = xr[j] - mean;
+                squares += yr[j] * yr[j];
+            }
+            const float inv_std = 1.0f / std::sqrt(squares / n + eps_);
+            for (std::size_t j = 0; j < cols; ++j) yr[j] *= inv_std;
+            inv_std_(i) = inv_std;
+        }
     }
 
     void backward(const Matrix&, const Matrix& y, const Matrix& dy, Matrix* dx) {
         if (!dx) return;
-        const auto n = static_cast<float>(dy.shape()[1]);
-        xt::xtensor<float, 1> sum_dy = xt::sum(dy, {1});
-        xt::xtensor<float, 1> sum_dy_y = xt::sum(dy * y, {1});
-        *dx = xt::view(inv_std_ / n, xt::all(), xt::newaxis()) *
-              (n * dy - xt::view(sum_dy, xt::all(), xt::newaxis()) - y * xt::view(sum_dy_y, xt::all(), xt::newaxis()));
+        const std::size_t rows = dy.shape()[0], cols = dy.shape()[1];
+        const auto n = static_cast<float>(cols);
+        if (dx->shape() != dy.shape()) dx->resize(dy.shape());
+        for (std::size_t i = 0; i < rows; ++i) {
+            const float* g = dy.data() + i * cols;
+            const float* yr = y.data() + i * cols;
+            float* out = dx->data() + i * cols;
+            float sum_dy = 0.0f, sum_dy_y = 0.0f;
+            for (std::size_t j = 0; j < cols; ++j) {
+                sum_dy += g[j];
+                sum_dy_y += g[j] * yr[j];
+            }
+            const float coef = inv_std_(i) / n;
+            for (std::size_t j = 0; j < cols; ++j) out[j] = coef * (n * g[j] - sum_dy - yr[j] * sum_dy_y);
+        }
     }
 
     std::span<Parameter> parameters() { return {}; }

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <string>
 
+#include <xtensor/xnoalias.hpp>
+
 #include "ist/core/error.hpp"
 #include "ist/optim/optimizer.hpp"
 
@@ -31,9 +33,10 @@ public:
     }
     void reset(std::span<Parameter* const>) {}
     void step(std::span<Parameter* const> params) {
+        // noalias: one in-place pass; a plain assignment would build a parameter-sized temporary.
         for (Parameter* p : params) {
-            if (weight_decay_ > 0.0f) p->value *= 1.0f - lr_ * weight_decay_;
-            p->value -= lr_ * p->grad;
+            if (weight_decay_ > 0.0f) xt::noalias(p->value) = (1.0f - lr_ * weight_decay_) * p->value - lr_ * p->grad;
+            else xt::noalias(p->value) -= lr_ * p->grad;
         }
     }
     std::vector<Tensor>& state() { return state_; }
@@ -65,9 +68,9 @@ public:
     void step(std::span<Parameter* const> params) {
         for (std::size_t i = 0; i < params.size(); ++i) {
             Parameter& p = *params[i];
-            if (weight_decay_ > 0.0f) velocity_[i] = momentum_ * velocity_[i] + p.grad + weight_decay_ * p.value;
-            else velocity_[i] = momentum_ * velocity_[i] + p.grad;
-            p.value -= lr_ * velocity_[i];
+            if (weight_decay_ > 0.0f) xt::noalias(velocity_[i]) = momentum_ * velocity_[i] + p.grad + weight_decay_ * p.value;
+            else xt::noalias(velocity_[i]) = momentum_ * velocity_[i] + p.grad;
+            xt::noalias(p.value) -= lr_ * velocity_[i];
         }
     }
     std::vector<Tensor>& state() { return velocity_; }
