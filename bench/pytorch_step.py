@@ -8,7 +8,8 @@ batch 128; float32. Run it with Debian's interpreter and Debian's torch:
     sudo apt-get install -y python3-torch
     OPENBLAS_NUM_THREADS=1 /usr/bin/python3 bench/pytorch_step.py --threads 1
 
-Prints one JSON line: milliseconds per step (median and mean), threads, torch version.
+Prints one JSON line: wall milliseconds per step (median and mean), process CPU milliseconds per
+step (median, all threads), threads, torch version.
 bench/compare_pytorch.sh runs it beside ist-micro and prints the ratio.
 """
 import argparse
@@ -56,11 +57,12 @@ def main():
 
     for _ in range(3):
         step()
-    times = []
+    times, cpu = [], []
     for _ in range(a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         step()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     print(json.dumps({
         "framework": "pytorch",
         "torch": torch.__version__,
@@ -70,6 +72,7 @@ def main():
         "batch": a.batch,
         "ms_per_step_median": 1e3 * statistics.median(times),
         "ms_per_step_mean": 1e3 * statistics.mean(times),
+        "cpu_ms_per_step_median": 1e3 * statistics.median(cpu),
     }))
 
 

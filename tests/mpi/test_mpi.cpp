@@ -1,0 +1,300 @@
+// MpiTransport under mpiexec (2 or 4 ranks): bit-identity with ThreadsTransport for IST, local
+// SGD and data parallel; bytes per worker; failures rethrown on every rank; stop agreement;
+// wrong launches. A plain main: prints "N passed, M failed" on rank 0, exits non-zero on failure.
+//
+//   mpiexec -np 4 ist_mpi_tests            the checks
+//   mpiexec -np 2 ist_mpi_tests --stall    rank 1 never joins: rank 0 must time out and abort
+//   mpiexec -np 2 ist_mpi_tests --die      rank 1 dies mid-training: the job must end
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include <ist/transport/mpi.hpp>
+
+#include "../helpers.hpp"
+
+using namespace ist;
+
+namespace {
+
+int passed = 0, failed = 0;
+int my_rank = 0;
+
+void check(bool ok, const std::string& what) {
+    if (ok) {
+        ++passed;
+    } else {
+        ++failed;
+        std::fprintf(stderr, "[rank %d] FAILED: %s\n", my_rank, what.c_str());
+    }
+}
+
+template <class F>
+void check_throws(F&& f, const std::string& expected, const std::string& what) {
+    try {
+        f();
+        check(false, what + ": nothing thrown");
+    } catch (const std::exception& e) {
+        check(std::string(e.what()).find(expected) != std::string::npos,
+              what + ": message '" + e.what() + "' lacks '" + expected + "'");
+    }
+}
+
+/// A package of the test's own: tensor sizes depend on the worker, one scalar.
+struct Toy {
+    std::vector<Tensor> ts;
+    std::array<double, 1> stat{};
+    std::vector<Tensor*> tensors() {
+        std::vector<Tensor*> out;
+        for (auto& t : ts) out.push_back(&t);
+        return out;
+    }
+    std::span<double> scalars() { return stat; }
+};
+
+std::uint64_t toy_bytes(std::size_t s) { return ((s + 1) * 3 + 5) * sizeof(float); }
+
+Toy make_toy(std::size_t s, bool coordinator) {
+    Toy t;
+    t.ts.push_back(xt::zeros<float>({s + 1, std::size_t{3}}));
+    t.ts.push_back(xt::zeros<float>({std::size_t{5}}));
+    for (auto& x : t.ts)
+        for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = coordinator ? static_cast<float>(100 * s + i) : -1.0f;
+    return t;
+}
+
+void transport_checks(MpiTransport& transport, std::size_t S) {
+    const bool coordinator = transport.is_coordinator();
+    const std::size_t me = static_cast<std::size_t>(transport.rank());
+    // Exchange round: each worker sees the coordinator's values, trains, and they come back.
+    for (bool exchange : {true, false}) {
+        bool saw_coordinator_values = true, mean_ok = true;
+        auto result = transport.round(
+            S, [&](std::size_t s) { return make_toy(s, coordinator); },
+            [&](Toy& p, Communicator& comm) {
+                if (exchange)
+                    for (auto& x : p.ts)
+                        for (std::size_t i = 0; i < x.size(); ++i)
+                            saw_coordinator_values &= x.data()[i] == static_cast<float>(100 * comm.worker() + i);
+                for (auto& x : p.ts) x += 1.0f;
+                std::vector<float> v{static_cast<float>(comm.worker()), 1.0f, -2.5f};
+                comm.allreduce_mean(v);
+                mean_ok = v[0] == static_cast<float>(S - 1) * 0.5f && v[1] == 1.0f && v[2] == -2.5f;
+                p.stat[0] = 10.0 * static_cast<double>(comm.worker());
+            },
+            exchange);
+        const std::string tag = exchange ? "exchange round" : "replica round";
+        check(saw_coordinator_values, tag + ": worker saw the coordinator's values");
+        check(mean_ok, tag + ": allreduce_mean is the mean over workers");
+        const std::uint64_t reduce = 3 * sizeof(float);
+        if (coordinator) {
+            check(result.packages.size() == S, tag + ": S packages on the coordinator");
+            for (std::size_t s = 0; s < S; ++s) {
+                const std::uint64_t expect = (exchange ? toy_bytes(s) : 0) + reduce;
+                check(result.traffic.received[s] == expect && result.traffic.sent[s] == expect,
+                      tag + ": bytes of worker " + std::to_string(s) + " = " + std::to_string(result.traffic.received[s]) +
+                          "/" + std::to_string(result.traffic.sent[s]) + ", expected " + std::to_string(expect));
+                check(result.packages[s].stat[0] == 10.0 * static_cast<double>(s), tag + ": scalars come back");
+                if (exchange)
+                    check(result.packages[s].ts[0](0, 0) == static_cast<float>(100 * s + 1), tag + ": trained values come back");
+            }
+        } else {
+            check(result.packages.size() == (exchange ? 0 : S), tag + ": packages on a worker rank");
+            const std::uint64_t expect = (exchange ? toy_bytes(me) : 0) + reduce;
+            check(result.traffic.received[me] == expect && result.traffic.sent[me] == expect, tag + ": own bytes");
+        }
+    }
+
+    // A worker's failure is rethrown on every rank, with the same type and message, in an
+    // exchange round and while the others wait in allreduce_mean (worker 0 failing included).
+    for (std::size_t bad : {S - 1, std::size_t{0}})
+        for (bool sync : {false, true}) {
+            const std::string what = "failure of worker " + std::to_string(bad) + (sync ? " during allreduce" : "");
+            try {
+                transport.round(
+                    S, [&](std::size_t s) { return make_toy(s, coordinator); },
+                    [&](Toy&, Communicator& comm) {
+                        std::vector<float> v{1.0f};
+                        if (sync && comm.worker() != bad) comm.allreduce_mean(v);
+                        if (comm.worker() == bad) throw TrainingError("boom from worker " + std::to_string(bad));
+                        if (sync) comm.allreduce_mean(v);
+                    },
+                    !sync);
+                check(false, what + ": nothing thrown");
+            } catch (const TrainingError& e) {
+                check(std::string(e.what()) == "boom from worker " + std::to_string(bad), what + ": message " + e.what());
+            } catch (const std::exception& e) {
+                check(false, what + ": wrong exception " + e.what());
+            }
+        }
+    // And the transport is usable afterwards.
+    auto after = transport.round(
+        S, [&](std::size_t s) { return make_toy(s, coordinator); },
+        [&](Toy&, Communicator& comm) { std::vector<float> v{1.0f}; comm.allreduce_mean(v); }, true);
+    check(!coordinator || after.packages.size() == S, "a round after failures works");
+}
+
+TrainerOptions small_options(std::size_t S) {
+    TrainerOptions o;
+    o.workers = S;
+    o.local_steps = 3;
+    o.rounds = 4;
+    o.batch_size = 16;
+    o.seed = 11;
+    o.eval_every = 2;
+    return o;
+}
+
+/// Hash of every parameter's bits, to compare ranks.
+std::uint64_t weights_hash(const Network& net) {
+    Fingerprint f;
+    for (std::size_t i = 0; i < net.parameter_count(); ++i)
+        for (float v : net.parameter(i).value) {
+            std::uint32_t bits;
+            std::memcpy(&bits, &v, sizeof bits);
+            f.add(bits);
+        }
+    return f.value();
+}
+
+template <class Part, class Agg, class Opt>
+void equivalence(const std::string& name, Part part, Agg agg, Opt opt, TrainerOptions opts) {
+    const Dataset train = test::blobs(400, 12, 3, 1), test_set = test::blobs(120, 12, 3, 2);
+    const Network init = make_mlp({12, {16, 16}, 3, Norm::Batch, 5});
+    Network reference = init;
+    TrainResult ref;
+    if (my_rank == 0) {
+        IstTrainer threads(reference, opts, part, opt, agg, ThreadsTransport{});
+        ref = threads.train(train, test_set);
+    }
+    Network net = init;
+    IstTrainer mpi(net, opts, part, opt, agg, MpiTransport{});
+    const TrainResult got = mpi.train(train, test_set);
+    check(got.history.size() == opts.rounds, name + ": every rank ran every round");
+    if (my_rank == 0) {
+        check(test::same_parameters(net, reference), name + ": weights bit-identical to ThreadsTransport");
+        bool bytes_equal = got.history.size() == ref.history.size();
+        for (std::size_t r = 0; bytes_equal && r < got.history.size(); ++r)
+            bytes_equal = got.history[r].bytes == ref.history[r].bytes &&
+                          got.history[r].max_worker_bytes == ref.history[r].max_worker_bytes &&
+                          got.history[r].train_loss == ref.history[r].train_loss;
+        check(bytes_equal, name + ": bytes per round and train loss equal ThreadsTransport's");
+        check(got.final_test && ref.final_test && got.final_test->accuracy == ref.final_test->accuracy,
+              name + ": same final test accuracy");
+    }
+    // Every rank ends with the coordinator's weights.
+    std::uint64_t mine = weights_hash(net), root = mine;
+    MPI_Bcast(&root, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
+    check(mine == root, name + ": this rank ends with the coordinator's weights");
+}
+
+int run_checks() {
+    const int np = MpiEnvironment::size();
+    const auto S = static_cast<std::size_t>(np);
+
+    MpiTransport transport;
+    transport.handshake(S, 0, 0);
+    transport_checks(transport, S);
+
+    equivalence("IST", NeuronPartition{}, HolderAverage{}, Sgd(0.05f), small_options(S));
+    equivalence("IST bernoulli masks", BernoulliMasks(0.6f), HolderAverage{}, Sgd(0.05f), small_options(S));
+    equivalence("local SGD", FullModel{}, HolderAverage{}, Sgd(0.05f), small_options(S));
+    equivalence("data parallel", FullModel{}, GradientAverage{}, Sgd(0.05f), small_options(S));
+    TrainerOptions carry = small_options(S);
+    carry.optimizer_state = OptimizerState::Carry;
+    equivalence("IST, carried momentum", NeuronPartition{}, HolderAverage{}, MomentumSgd(0.05f, 0.9f), carry);
+
+    // IST bytes per worker are the subnet sizes: hidden 16/S neurons per layer.
+    {
+        const std::size_t h = 16 / S;
+        const std::uint64_t per_worker = (h * 12 + h + h + h * h + h + h + 3 * h) * sizeof(float);
+        Network net = make_mlp({12, {16, 16}, 3});
+        TrainerOptions o = small_options(S);
+        o.rounds = 1;
+        IstTrainer trainer(net, o, NeuronPartition{}, Sgd(0.05f), HolderAverage{}, MpiTransport{});
+        const TrainResult r = trainer.train(test::blobs(400, 12, 3, 1), test::blobs(120, 12, 3, 2));
+        if (my_rank == 0) {
+            check(r.history[0].bytes == S * 2 * per_worker, "IST bytes per round = S x 2 x subnet size");
+            check(r.history[0].max_worker_bytes == 2 * per_worker, "IST bytes per worker = 2 x subnet size");
+        }
+    }
+
+    // A callback on the coordinator stops training; every rank stops after the same round.
+    {
+        Network net = make_mlp({12, {16}, 3});
+        TrainerOptions o = small_options(S);
+        o.rounds = 20;
+        IstTrainer trainer(net, o, NeuronPartition{}, Sgd(0.05f), HolderAverage{}, MpiTransport{});
+        struct StopAt3 {
+            bool on_round_end(const RoundMetrics& m) { return m.round == 3; }
+        };
+        const TrainResult r = trainer.train(test::blobs(400, 12, 3, 1), test::blobs(120, 12, 3, 2), StopAt3{});
+        check(r.history.size() == 3 && r.stopped_early, "a coordinator's stop is taken by every rank");
+    }
+
+    // np != S: a ConfigError on every rank, naming both.
+    check_throws([&] { Network net = make_mlp({12, {16}, 3}); IstTrainer t(net, small_options(S + 1), NeuronPartition{}, Sgd(0.05f), HolderAverage{}, MpiTransport{}); },
+                 "S = " + std::to_string(S + 1) + " workers but the MPI job has np = " + std::to_string(np),
+                 "np != S is refused");
+    // A rank with other options: a mismatched-launch ConfigError on every rank.
+    {
+        TrainerOptions o = small_options(S);
+        if (my_rank == np - 1) o.seed = 12;
+        check_throws([&] { Network net = make_mlp({12, {16}, 3}); IstTrainer t(net, o, NeuronPartition{}, Sgd(0.05f), HolderAverage{}, MpiTransport{}); },
+                     "rank " + std::to_string(np - 1) + " differs from rank 0 in its training configuration",
+                     "a rank with another seed is refused");
+    }
+
+    int counts[2] = {passed, failed}, total[2] = {0, 0};
+    MPI_Allreduce(counts, total, 2, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (my_rank == 0) std::printf("%d ranks: %d passed, %d failed\n", np, total[0], total[1]);
+    return total[1] == 0 ? 0 : 1;
+}
+
+/// Rank 1 never joins; the others must time out (IST_MPI_TIMEOUT) and abort the job.
+int stall() {
+    if (my_rank == 1) {
+        std::this_thread::sleep_for(std::chrono::seconds(40));
+        return 0;
+    }
+    MpiTransport transport;
+    transport.handshake(static_cast<std::size_t>(MpiEnvironment::size()), 0, 0);
+    std::puts("handshake completed without rank 1");
+    return 1;
+}
+
+/// Rank 1 dies in the middle of training; the job must end, not hang.
+int die() {
+    const auto S = static_cast<std::size_t>(MpiEnvironment::size());
+    MpiTransport transport;
+    transport.handshake(S, 0, 0);
+    for (int r = 0; r < 5; ++r)
+        transport.round(
+            S, [&](std::size_t s) { return make_toy(s, transport.is_coordinator()); },
+            [&](Toy&, Communicator& comm) {
+                if (r == 2 && comm.worker() == 1) std::_Exit(7);
+                std::vector<float> v{1.0f};
+                comm.allreduce_mean(v);
+            },
+            true);
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    MpiEnvironment mpi(argc, argv);
+    my_rank = MpiEnvironment::rank();
+    const std::string mode = argc > 1 ? argv[1] : "";
+    try {
+        if (mode == "--stall") return stall();
+        if (mode == "--die") return die();
+        return run_checks();
+    } catch (const std::exception& e) {
+        MpiEnvironment::abort(std::string("ist_mpi_tests: uncaught: ") + e.what(), 2);
+    }
+}
