@@ -34,4 +34,5 @@ tw, tc = torch["ms_per_step_median"], torch["cpu_ms_per_step_median"]
 print(f"{t:<8} {iw:8.1f} ({ic:7.1f})      {tw:8.1f} ({tc:7.1f})        x{tw / iw:<12.2f} x{tc / ic:.2f}")
 EOF
 done
+echo "cpu: PyTorch counts every thread of the process; Google Benchmark only the calling thread, so compare cpu at 1 thread"
 echo "ist-micro also reports of_sgemm (step GFLOP/s / SGEMM GFLOP/s of the same run): $micro --benchmark_filter='Sgemm|Step'"
