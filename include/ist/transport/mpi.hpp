@@ -465,7 +465,8 @@ public:
         const detail::mpi::Channel& ch = st.channel;
         const int me = ch.rank();
         const std::size_t S = workers;
-        RoundResult<P> result{{}, RoundTraffic(S)};
+        RoundResult<P> result;
+        result.traffic = RoundTraffic(S);
         st.begin_round();
         detail::BlasThreadsGuard blas(options_.blas_threads);
 
