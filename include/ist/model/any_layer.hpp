@@ -2,6 +2,7 @@
 // Type erasure for layers, so one Network can hold library layers and users' own types.
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
 
 #include "ist/model/layer.hpp"
@@ -11,7 +12,10 @@ namespace ist {
 /// Owns any type that models ist::Layer behind one value-semantic handle.
 class AnyLayer {
 public:
-    template <Layer L>
+    // Excluding AnyLayer itself first stops the check of Layer<AnyLayer> (which asks whether
+    // AnyLayer is copyable, which looks at this constructor again): clang rejects that recursion.
+    template <class L>
+        requires(!std::is_same_v<L, AnyLayer> && Layer<L>)
     explicit AnyLayer(L layer) : impl_(std::make_unique<Impl<L>>(std::move(layer))) {}
 
     AnyLayer(const AnyLayer& other) : impl_(other.impl_->clone()) {}
