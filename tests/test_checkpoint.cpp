@@ -6,7 +6,9 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sys/wait.h>
+#include <sstream>
 #include <thread>
 #include <unistd.h>
 
@@ -105,6 +107,73 @@ TEST_CASE("checkpoint: bad files are refused and the model is untouched") {
     CHECK_THROWS_WITH_AS(target.load_checkpoint(scratch("missing.npz").string()), doctest::Contains("cannot open"), DataError);
     CHECK(test::same_parameters(other, before));
     CHECK(target.rounds_done() == 0);
+}
+
+namespace {
+
+/// A checkpoint for `net` and 3 workers written member by member, so a test can plant one bad
+/// member (the RNG texts and a sampler position) that save_checkpoint would never write.
+void write_checkpoint_with(const fs::path& path, const Network& net, const std::string& partition_rng,
+                           const std::string& sampler_rng, std::uint64_t position) {
+    NpzWriter npz;
+    npz.add("format", std::string(kCheckpointFormat));
+    for (std::size_t i = 0; i < net.parameter_count(); ++i)
+        npz.add("param_" + std::to_string(i), net.parameter(i).value);
+    npz.add("counters", std::vector<std::uint64_t>{2, 8, 100, 0, 300});
+    npz.add("partition_rng", partition_rng);
+    for (std::size_t s = 0; s < 3; ++s) {
+        const std::string key = "sampler_" + std::to_string(s);
+        npz.add(key + "_pool", std::vector<std::uint32_t>{1, 2, 3});
+        npz.add(key + "_position", std::vector<std::uint64_t>{s == 1 ? position : 0});
+        std::ostringstream valid;
+        valid << std::mt19937_64(s);
+        npz.add(key + "_rng", s == 1 ? sampler_rng : valid.str());
+    }
+    npz.write_atomically(path.string());
+}
+
+}  // namespace
+
+// Found by bench/fuzz/fuzz_checkpoint: a bad partition RNG was detected only after the
+// parameters had been replaced, and a bad sampler member gave a message without the file name.
+TEST_CASE("checkpoint: bad RNG states and positions name the file and leave the model untouched") {
+    std::ostringstream engine;
+    engine << std::mt19937_64(3);
+    const std::string good_rng = engine.str();
+
+    Network source = make_mlp({10, {14}, 3, Norm::Batch, 5});
+    Network net = make_mlp({10, {14}, 3});
+    const Network before = net;
+    IstTrainer trainer(net, options(4));
+
+    const fs::path ok = scratch("planted_ok.npz");
+    write_checkpoint_with(ok, source, good_rng, good_rng, 1);
+    {
+        Network copy = before;
+        IstTrainer check(copy, options(4));
+        check.load_checkpoint(ok.string());  // the planted layout itself is valid
+        CHECK(check.rounds_done() == 2);
+        CHECK(test::same_parameters(copy, source));
+    }
+
+    const fs::path bad_partition = scratch("bad_partition_rng.npz");
+    write_checkpoint_with(bad_partition, source, "not an engine", good_rng, 1);
+    CHECK_THROWS_WITH_AS(trainer.load_checkpoint(bad_partition.string()),
+                         doctest::Contains("bad_partition_rng.npz[partition_rng]"), DataError);
+    CHECK(test::same_parameters(net, before));
+
+    const fs::path bad_sampler = scratch("bad_sampler_rng.npz");
+    write_checkpoint_with(bad_sampler, source, good_rng, "12 x", 1);
+    CHECK_THROWS_WITH_AS(trainer.load_checkpoint(bad_sampler.string()),
+                         doctest::Contains("bad_sampler_rng.npz[sampler_1"), DataError);
+
+    const fs::path bad_position = scratch("bad_position.npz");
+    write_checkpoint_with(bad_position, source, good_rng, good_rng, 4);
+    CHECK_THROWS_WITH_AS(trainer.load_checkpoint(bad_position.string()),
+                         doctest::Contains("bad_position.npz[sampler_1"), DataError);
+
+    CHECK(test::same_parameters(net, before));
+    CHECK(trainer.rounds_done() == 0);
 }
 
 #ifdef IST_TRAIN_EXE

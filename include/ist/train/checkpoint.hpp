@@ -10,6 +10,8 @@
 //   partition_rng     uint8 text, the shared partition engine (std::mt19937_64 text form)
 //   sampler_<s>_pool, sampler_<s>_position, sampler_<s>_rng   worker s's data stream
 #include <bit>
+#include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -80,6 +82,13 @@ void read_checkpoint(const std::string& path, M& model, RunState& state, std::si
     loaded.seconds = std::bit_cast<double>(counters[3]);
     loaded.sampled_rows = counters[4];
     loaded.partition_rng = npz.text("partition_rng");
+    {
+        // Checked here, not by the caller after the model has been replaced.
+        std::istringstream in(loaded.partition_rng);
+        std::mt19937_64 engine;
+        in >> engine;
+        if (in.fail()) throw DataError(path + "[partition_rng]: corrupt RNG state (not a std::mt19937_64 text form)");
+    }
     if (npz.contains("sampler_" + std::to_string(workers) + "_pool") ||
         !npz.contains("sampler_" + std::to_string(workers - 1) + "_pool"))
         throw DataError(path + ": the checkpoint was not written for " + std::to_string(workers) + " workers");
@@ -91,8 +100,17 @@ void read_checkpoint(const std::string& path, M& model, RunState& state, std::si
             if (row >= loaded.sampled_rows)
                 throw DataError(path + "[" + key + "_pool]: row " + std::to_string(row) + " is out of range for " +
                                 std::to_string(loaded.sampled_rows) + " training rows");
+        const std::uint64_t position = npz.values<std::uint64_t>(key + "_position", &one)[0];
+        if (pool.empty() || position > pool.size())
+            throw DataError(path + "[" + key + "_position]: position " + std::to_string(position) +
+                            " is outside the pool of " + std::to_string(pool.size()) + " rows");
+        const std::string rng = npz.text(key + "_rng");
         BatchSampler sampler;
-        sampler.restore(std::move(pool), npz.values<std::uint64_t>(key + "_position", &one)[0], npz.text(key + "_rng"));
+        try {
+            sampler.restore(std::move(pool), static_cast<std::size_t>(position), rng);
+        } catch (const DataError& e) {
+            throw DataError(path + "[" + key + "_rng]: " + e.what());
+        }
         loaded.samplers.push_back(std::move(sampler));
     }
     for (std::size_t i = 0; i < params.size(); ++i) model.parameter(i).value = std::move(params[i]);
