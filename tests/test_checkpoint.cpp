@@ -178,7 +178,7 @@ TEST_CASE("checkpoint: bad RNG states and positions name the file and leave the 
 
 #ifdef IST_TRAIN_EXE
 TEST_CASE("checkpoint: a process killed with SIGKILL resumes to bit-identical weights") {
-    const std::vector<std::string> common{IST_TRAIN_EXE, "--quiet", "--hidden", "512,512", "--rounds", "40",
+    const std::vector<std::string> common{IST_TRAIN_EXE, "--quiet", "--hidden", "512,512", "--rounds", "60",
                                           "--carry-state", "--optimizer", "momentum", "--lr", "0.02"};
     auto run = [&](std::vector<std::string> extra, int kill_after_ms) {
         std::vector<std::string> args = common;
@@ -211,10 +211,10 @@ TEST_CASE("checkpoint: a process killed with SIGKILL resumes to bit-identical we
         kills += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     }
     MESSAGE("killed " << kills << " of 6 runs");
-    CHECK(kills >= 3);
+    CHECK(kills >= 2);  // runs that finish before their kill are fine; some must be killed
     CHECK(fs::exists(ckpt));  // some killed run got far enough to leave a checkpoint to resume from
-    CHECK_FALSE(fs::exists(ckpt.string() + ".tmp"));
     REQUIRE(run({"--checkpoint", ckpt.string(), "--save-model", resumed.string()}, 0) == 0);
     CHECK(file_bytes(reference) == file_bytes(resumed));
+    CHECK_FALSE(fs::exists(ckpt.string() + ".tmp"));  // a kill mid-write leaves one; the next write replaces it
 }
 #endif

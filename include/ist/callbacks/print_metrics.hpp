@@ -13,7 +13,7 @@ public:
         : out_(out), only_evaluated_(only_evaluated_rounds) {}
 
     void on_round_end(const RoundMetrics& m) {
-        if (only_evaluated_ && !m.test) return;
+        if (only_evaluated_ && !m.test && m.failures.empty()) return;
         char line[256];
         int n = std::snprintf(line, sizeof line, "round %4zu/%zu  train loss %.4f", m.round, m.rounds, m.train_loss);
         if (m.test)
@@ -21,7 +21,9 @@ public:
                                m.test->loss, m.test->accuracy);
         std::snprintf(line + n, sizeof line - static_cast<std::size_t>(n), "  %.2f MB/round  %.1f MB total  %.2fs",
                       static_cast<double>(m.bytes) / 1e6, static_cast<double>(m.total_bytes) / 1e6, m.seconds);
-        out_ << line << '\n' << std::flush;
+        out_ << line << '\n';
+        for (const auto& failure : m.failures) out_ << "  dropped " << failure << '\n';
+        out_ << std::flush;
     }
 
 private:

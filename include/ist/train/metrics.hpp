@@ -2,6 +2,7 @@
 // What the trainer reports after every round and at the end.
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace ist {
@@ -21,6 +22,8 @@ struct RoundMetrics {
     std::uint64_t total_bytes = 0;       ///< cumulative since training began
     double round_seconds = 0.0;          ///< wall time of this round (training, without evaluation)
     double seconds = 0.0;                ///< cumulative training wall time (evaluation excluded)
+    std::vector<std::size_t> dropped_workers;  ///< workers whose subnet did not come back (kept old values)
+    std::vector<std::string> failures;         ///< why each was dropped
 };
 
 struct TrainResult {

@@ -90,8 +90,13 @@ public:
                 break;
             }
         }
-        if (result.history.empty()) result.history.push_back(RoundMetrics{.round = rounds_done_, .rounds = options_.rounds,
-                                                                         .test = evaluate(test)});
+        wait_for_stragglers();  // nothing may run on the data after train() returns
+        if (result.history.empty()) {  // nothing left to train (a finished run resumed): just evaluate
+            RoundMetrics m;
+            m.round = m.rounds = rounds_done_;
+            if (coordinator) m.test = evaluate(test);
+            result.history.push_back(m);
+        }
         std::vector<Tensor*> final_state = tensor_list(model_);
         for (auto& t : master_state_) final_state.push_back(&t);
         transport_.broadcast(final_state);  // every process ends with the coordinator's model
@@ -121,8 +126,9 @@ public:
     /// Writes the model, carried optimizer state, counters and every RNG state to `path`
     /// atomically (see ist/train/checkpoint.hpp for the format). Call between rounds, e.g. from
     /// the Checkpoint callback, after train() has set up the workers.
-    void save_checkpoint(const std::string& path) const {
+    void save_checkpoint(const std::string& path) {
         detail::require(!samplers_.empty(), "save_checkpoint: nothing to save before train() has started");
+        wait_for_stragglers();  // their data streams must be at rest
         RunState state{rounds_done_, steps_taken_, total_bytes_, sampled_rows_, seconds_, {}, samplers_, master_state_};
         std::ostringstream rng;
         rng << partition_rng_;
@@ -202,6 +208,11 @@ private:
                             std::to_string(outputs));
     }
 
+    /// Workers a fault-tolerant transport dropped may still be running: wait for them.
+    void wait_for_stragglers() {
+        if constexpr (requires { transport_.wait_idle(); }) transport_.wait_idle();
+    }
+
     /// The output dimension: the last one that is never cut (dimension 0 is the input).
     std::size_t output_width() const {
         const auto& dims = model_.dimensions();
@@ -242,13 +253,14 @@ private:
         return pkg;
     }
 
-    void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data) {
+    void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data, std::size_t round,
+                       std::uint64_t steps_before) {
         O optimizer = optimizer_;
         const auto params = parameter_pointers(pkg.model);
         optimizer.reset(params);
         if (carries_state()) {
             optimizer.state() = std::move(pkg.optimizer_state);
-            if constexpr (CountsSteps<O>) optimizer.step_count() = steps_taken_;
+            if constexpr (CountsSteps<O>) optimizer.step_count() = steps_before;
         }
         BatchSampler& sampler = samplers_.at(comm.worker());
         Matrix x;
@@ -258,7 +270,7 @@ private:
             sampler.next(data, options_.batch_size, x, y);
             const float loss = pkg.model.loss_and_gradient(x, y);
             if (!std::isfinite(loss))
-                throw TrainingError("round " + std::to_string(rounds_done_ + 1) + ", worker " +
+                throw TrainingError("round " + std::to_string(round) + ", worker " +
                                     std::to_string(comm.worker()) + ", local step " + std::to_string(t + 1) +
                                     ": the loss is " + std::to_string(loss) + "; lower the learning rate");
             if constexpr (A::synchronises_gradients)
@@ -297,14 +309,27 @@ private:
     RoundMetrics run_round(const Dataset& train) {
         const auto start = std::chrono::steady_clock::now();
         const Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, partition_rng_);
+        // Captures by value: a straggler dropped by a fault-tolerant transport may still run them
+        // after this round is over.
+        const std::size_t round = rounds_done_ + 1;
+        const std::uint64_t steps_before = steps_taken_;
         auto result = transport_.round(
-            options_.workers, [&](std::size_t s) { return extract(plan, s); },
-            [&](WorkerPackage& pkg, Communicator& comm) { train_locally(pkg, comm, train); },
+            options_.workers, [this, plan](std::size_t s) { return extract(plan, s); },
+            [this, &train, round, steps_before](WorkerPackage& pkg, Communicator& comm) {
+                train_locally(pkg, comm, train, round, steps_before);
+            },
             !A::synchronises_gradients);
         RoundMetrics m;
+        m.dropped_workers = result.dropped;
+        m.failures = result.failures;
         if (!result.packages.empty()) {  // the coordinator, or every process when replicas persist
-            for (std::size_t s = 0; s < result.packages.size(); ++s) check_finite(result.packages[s], s);
-            merge(plan, result.packages);
+            Plan returned;  // the plans of the workers whose subnets came back, in package order
+            for (std::size_t k = 0; k < result.packages.size(); ++k) {
+                const std::size_t s = result.workers.empty() ? k : result.workers[k];
+                check_finite(result.packages[k], s);
+                returned.push_back(plan[s]);
+            }
+            merge(returned, result.packages);
             double loss = 0.0, steps = 0.0;
             for (auto& pkg : result.packages) loss += pkg.stats[0], steps += pkg.stats[1];
             m.train_loss = steps > 0 ? loss / steps : 0.0;

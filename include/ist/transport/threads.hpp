@@ -4,6 +4,11 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <exception>
 #include <optional>
 #include <semaphore>
@@ -105,15 +110,33 @@ private:
 ///
 /// BLAS threads: S workers already occupy the cores, so by default each round runs OpenBLAS
 /// single-threaded (restored afterwards); `blas_threads = 0` leaves it alone.
+///
+/// Faulty workers: by default a worker's exception aborts the round and is rethrown. With
+/// `drop_failed_workers`, a `round_timeout` or a `quorum`, a worker that throws, has not returned
+/// by the deadline, or is not among the first `quorum` to return is dropped for that round: its
+/// subnet keeps the previous values and RoundResult::dropped names it. A straggler keeps running
+/// in the background and its worker sits out the following rounds until it has finished (its
+/// data stream is not shared). Gradient-synchronised rounds (data parallel) cannot lose a worker
+/// mid-step: a failure there aborts the round whatever the options.
 class ThreadsTransport {
 public:
     struct Options {
         std::size_t concurrency = 0;  ///< workers computing at once; 0 = all
         int blas_threads = 1;         ///< OpenBLAS threads during a round; 0 = unchanged
+        bool drop_failed_workers = false;               ///< drop a throwing worker instead of aborting
+        std::chrono::milliseconds round_timeout{0};     ///< 0 = wait for every worker
+        std::size_t quorum = 0;                         ///< return once this many are back; 0 = all
     };
 
     ThreadsTransport() = default;
     explicit ThreadsTransport(Options options) : options_(options) {}
+    ThreadsTransport(const ThreadsTransport& other) : options_(other.options_) {}
+    ThreadsTransport& operator=(const ThreadsTransport& other) {
+        wait_idle();
+        options_ = other.options_;
+        return *this;
+    }
+    ~ThreadsTransport() { wait_idle(); }
 
     bool is_coordinator() const { return true; }
     // One process: nothing to check, agree on or copy.
@@ -121,40 +144,154 @@ public:
     bool agree(bool decision) { return decision; }
     void broadcast(std::span<Tensor* const>) {}
 
+    /// Blocks until every straggler from earlier rounds has finished.
+    void wait_idle() {
+        for (auto& t : stragglers_)
+            if (t.joinable()) t.join();
+    }
+
     template <class Extract, class Work>
     auto round(std::size_t workers, Extract&& extract, Work&& work, bool count_exchange) {
         using P = std::invoke_result_t<Extract&, std::size_t>;
-        RoundResult<P> result{{}, RoundTraffic(workers)};
         const std::size_t concurrency = options_.concurrency ? std::min(options_.concurrency, workers) : workers;
-        detail::ThreadGroup group(workers, concurrency, result.traffic);
-        std::vector<std::optional<P>> packages(workers);
-        std::vector<std::exception_ptr> errors(workers);
+        auto state = std::make_shared<RoundState<P>>(workers, concurrency, std::forward<Extract>(extract),
+                                                     std::forward<Work>(work));
+        if (busy_.size() < workers) {
+            busy_.resize(workers);
+            stragglers_.resize(workers);
+        }
+        std::vector<std::jthread> threads(workers);
         {
             detail::BlasThreadsGuard blas(options_.blas_threads);
-            std::vector<std::jthread> threads;
-            threads.reserve(workers);
-            for (std::size_t s = 0; s < workers; ++s)
-                threads.emplace_back([&, s] {
-                    group.acquire_turn();
-                    try {
-                        packages[s].emplace(extract(s));
-                        if (count_exchange) result.traffic.received[s] += payload_bytes(*packages[s]);
-                        detail::ThreadCommunicator comm(group, s, workers);
-                        work(*packages[s], comm);
-                        if (count_exchange) result.traffic.sent[s] += payload_bytes(*packages[s]);
-                    } catch (...) {
-                        errors[s] = std::current_exception();
-                        group.abandon();
-                    }
-                    group.release_turn();
+            for (std::size_t s = 0; s < workers; ++s) {
+                if (still_running(s)) {
+                    state->sit_out(s);
+                    continue;
+                }
+                busy_[s] = std::make_shared<std::atomic<bool>>(true);
+                threads[s] = std::jthread([state, s, count_exchange, busy = busy_[s]] {
+                    state->run_worker(s, count_exchange);
+                    *busy = false;
                 });
+            }
+            wait_for_workers(*state);
         }
-        rethrow_first_failure(errors);
-        for (auto& p : packages) result.packages.push_back(std::move(*p));
-        return result;
+        for (std::size_t s = 0; s < workers; ++s)  // the unfinished finish in the background
+            if (threads[s].joinable() && !state->returned(s)) stragglers_[s] = std::move(threads[s]);
+        threads.clear();
+        return state->collect(dropping());
     }
 
 private:
+    template <class P>
+    struct RoundState {
+        template <class E, class W>
+        RoundState(std::size_t workers, std::size_t concurrency, E&& e, W&& w)
+            : traffic(workers), group(workers, concurrency, traffic), packages(workers), errors(workers),
+              done(workers, 0), extract(std::forward<E>(e)), work(std::forward<W>(w)) {}
+
+        void run_worker(std::size_t s, bool count_exchange) {
+            group.acquire_turn();
+            std::optional<P> package;
+            std::exception_ptr error;
+            std::uint64_t received = 0, sent = 0;
+            try {
+                package.emplace(extract(s));
+                if (count_exchange) received = payload_bytes(*package);
+                detail::ThreadCommunicator comm(group, s, done.size());
+                work(*package, comm);
+                if (count_exchange) sent = payload_bytes(*package);
+            } catch (...) {
+                error = std::current_exception();
+                group.abandon();
+            }
+            group.release_turn();
+            std::lock_guard lock(mutex);
+            if (closed) return;  // the coordinator moved on: a straggler's result is discarded
+            packages[s] = std::move(package);
+            errors[s] = error;
+            traffic.received[s] += received;
+            traffic.sent[s] += sent;
+            done[s] = 1;
+            ++finished;
+            succeeded += error ? 0 : 1;
+            changed.notify_all();
+        }
+
+        void sit_out(std::size_t s) {
+            std::lock_guard lock(mutex);
+            errors[s] = std::make_exception_ptr(RoundAborted("worker " + std::to_string(s) + " is still busy with an earlier round"));
+            done[s] = 1;
+            ++finished;
+        }
+
+        bool returned(std::size_t s) {
+            std::lock_guard lock(mutex);
+            return done[s] != 0;
+        }
+
+        /// Closes the round and hands over what came back.
+        RoundResult<P> collect(bool dropping) {
+            std::lock_guard lock(mutex);
+            closed = true;
+            if (!dropping) rethrow_first_failure(errors);
+            RoundResult<P> result;
+            result.traffic = traffic;
+            for (std::size_t s = 0; s < packages.size(); ++s) {
+                if (done[s] && !errors[s]) {
+                    result.packages.push_back(std::move(*packages[s]));
+                    result.workers.push_back(s);
+                } else {
+                    result.dropped.push_back(s);
+                    result.failures.push_back(describe(s));
+                }
+            }
+            if (result.packages.empty()) rethrow_first_failure(errors);
+            if (result.packages.empty()) throw RoundAborted("round: no worker returned before the deadline");
+            return result;
+        }
+
+        std::string describe(std::size_t s) const {
+            if (!done[s]) return "worker " + std::to_string(s) + ": did not return in time";
+            try { std::rethrow_exception(errors[s]); }
+            catch (const std::exception& e) { return "worker " + std::to_string(s) + ": " + e.what(); }
+            catch (...) { return "worker " + std::to_string(s) + ": unknown exception"; }
+        }
+
+        RoundTraffic traffic;
+        detail::ThreadGroup group;
+        std::vector<std::optional<P>> packages;
+        std::vector<std::exception_ptr> errors;
+        std::vector<char> done;
+        std::function<P(std::size_t)> extract;
+        std::function<void(P&, Communicator&)> work;
+        std::mutex mutex;
+        std::condition_variable changed;
+        std::size_t finished = 0, succeeded = 0;
+        bool closed = false;
+    };
+
+    bool dropping() const {
+        return options_.drop_failed_workers || options_.round_timeout.count() > 0 || options_.quorum > 0;
+    }
+
+    /// Whether worker s's thread from an earlier round is still working (joins it if it is done).
+    bool still_running(std::size_t s) {
+        if (!stragglers_[s].joinable()) return false;
+        if (*busy_[s]) return true;
+        stragglers_[s].join();
+        return false;
+    }
+
+    template <class P>
+    void wait_for_workers(RoundState<P>& state) {
+        std::unique_lock lock(state.mutex);
+        const std::size_t all = state.done.size();
+        auto enough = [&] { return state.finished == all || (options_.quorum && state.succeeded >= options_.quorum); };
+        if (options_.round_timeout.count() > 0) state.changed.wait_for(lock, options_.round_timeout, enough);
+        else state.changed.wait(lock, enough);
+    }
+
     /// The original failure matters, not the RoundAborted it caused in the other workers.
     static void rethrow_first_failure(const std::vector<std::exception_ptr>& errors) {
         std::exception_ptr aborted;
@@ -168,6 +305,8 @@ private:
     }
 
     Options options_;
+    std::vector<std::jthread> stragglers_;                    ///< per worker, a thread still running
+    std::vector<std::shared_ptr<std::atomic<bool>>> busy_;   ///< per worker, set while its thread runs
 };
 
 /// The deterministic reference: the same worker threads, one computing at a time.

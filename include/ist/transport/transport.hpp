@@ -6,6 +6,7 @@
 #include <functional>
 #include <numeric>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
@@ -76,6 +77,9 @@ template <class P>
 struct RoundResult {
     std::vector<P> packages;
     RoundTraffic traffic;
+    std::vector<std::size_t> workers;    ///< the worker of each package (empty: 0..S-1 in order)
+    std::vector<std::size_t> dropped;    ///< workers whose subnet did not come back this round
+    std::vector<std::string> failures;   ///< why, one line per dropped worker
 };
 
 namespace detail {
