@@ -1,5 +1,9 @@
 #pragma once
 // IST's aggregation: each entry becomes the mean over the workers that held it.
+#include <bit>
+#include <cstdint>
+#include <vector>
+
 #include "ist/aggregate/aggregator.hpp"
 #include "ist/detail/gather.hpp"
 
@@ -9,6 +13,10 @@ namespace ist {
 /// divided by the holder count (never by S). Disjoint subnets thus overwrite, shared parameters
 /// and overlapping masks are averaged, and entries no worker held keep their previous value.
 /// With the FullModel partitioner this is local SGD's model averaging.
+///
+/// Entries with one holder are copied bit-exactly; entries with several become
+/// old + (sum over holders, in worker order, of copy - old) / holders, so equal copies average
+/// back to exactly the old value.
 class HolderAverage {
 public:
     static constexpr bool synchronises_gradients = false;
@@ -18,35 +26,114 @@ public:
     }
 
 private:
-    /// Entries with one holder are copied (bit-exact); entries with several become
-    /// old + mean(copy - old), so equal copies average back to exactly the old value.
+    /// Which workers hold each index of one axis (a bitset of `words` 64-bit words per index),
+    /// and where that index sits in each worker's compact tensor.
+    struct AxisHolders {
+        std::vector<std::uint64_t> masks;       // extent x words
+        std::vector<std::uint32_t> positions;   // workers x extent
+    };
+
+    /// One pass over the full tensor: an entry's holders are the AND of its indices' holder sets,
+    /// so no full-size count or sum buffer is needed (the merge used to cost more than a step).
     static void merge_one(MergeItem& item, const Plan& plan) {
         Tensor& master = *item.master;
-        const std::vector<DimId> dims(item.dims.begin(), item.dims.end());
-        std::vector<detail::AxisSelection> selections;
-        for (const auto& worker_plan : plan) selections.push_back(detail::select_axes(dims, worker_plan));
-
-        Tensor count = xt::zeros<float>(master.shape());
-        float* holders = count.data();
-        for (const auto& sel : selections)
-            detail::for_each_selected_run(master.shape(), sel, [&](std::size_t f, std::size_t, std::size_t n) {
-                for (std::size_t k = 0; k < n; ++k) holders[f + k] += 1.0f;
-            });
-
-        Tensor delta = xt::zeros<float>(master.shape());
-        float* out = master.data();
-        float* shift = delta.data();
-        for (std::size_t s = 0; s < selections.size(); ++s) {
-            const float* copy = item.workers[s]->data();
-            detail::for_each_selected_run(master.shape(), selections[s], [&](std::size_t f, std::size_t w, std::size_t n) {
-                for (std::size_t k = 0; k < n; ++k) {
-                    if (holders[f + k] == 1.0f) out[f + k] = copy[w + k];
-                    else shift[f + k] += copy[w + k] - out[f + k];
+        const std::size_t S = plan.size(), rank = master.dimension(), words = (S + 63) / 64;
+        if (S == 0 || master.size() == 0) return;
+        const auto& shape = master.shape();
+        std::vector<AxisHolders> axes(rank);
+        std::vector<std::size_t> sub_strides(S * rank, 1), full_strides(rank, 1);
+        for (std::size_t a = rank; a-- > 0;) {
+            const std::size_t extent = shape[a];
+            if (a + 1 < rank) full_strides[a] = full_strides[a + 1] * shape[a + 1];
+            AxisHolders& h = axes[a];
+            h.masks.assign(extent * words, 0);
+            h.positions.assign(S * extent, 0);
+            for (std::size_t s = 0; s < S; ++s) {
+                const std::vector<std::uint32_t>* held = nullptr;
+                if (item.dims[a] != kSharedDim) {
+                    const IndexSet& set = plan[s].dims.at(static_cast<std::size_t>(item.dims[a]));
+                    if (set) held = &*set;
                 }
-            });
+                const std::size_t count = held ? held->size() : extent;
+                for (std::size_t k = 0; k < count; ++k) {
+                    const std::size_t i = held ? (*held)[k] : k;
+                    h.masks[i * words + s / 64] |= std::uint64_t{1} << (s % 64);
+                    h.positions[s * extent + i] = static_cast<std::uint32_t>(k);
+                }
+                if (a + 1 < rank) sub_strides[s * rank + a] = sub_strides[s * rank + a + 1] * sub_extent(plan[s], item, a + 1, shape);
+            }
         }
-        for (std::size_t k = 0; k < master.size(); ++k)
-            if (holders[k] > 1.0f) out[k] += shift[k] / holders[k];
+        if (some_axis_disjoint(axes, words)) {  // no entry has two holders: plain scatters
+            const std::vector<DimId> dims(item.dims.begin(), item.dims.end());
+            for (std::size_t s = 0; s < S; ++s)
+                detail::scatter(*item.workers[s], detail::select_axes(dims, plan[s]), master);
+            return;
+        }
+        std::vector<const float*> copies;
+        for (const Tensor* t : item.workers) copies.push_back(t->data());
+        // Per depth: the holder set of the index prefix and each holder's offset into its copy.
+        std::vector<std::uint64_t> mask((rank + 1) * words, 0);
+        for (std::size_t s = 0; s < S; ++s) mask[s / 64] |= std::uint64_t{1} << (s % 64);
+        std::vector<std::size_t> base((rank + 1) * S, 0);
+        float* out = master.data();
+        if (rank == 0) return average_entry(out[0], mask.data(), words, base.data(), copies);
+        auto visit = [&](auto&& self, std::size_t a, std::size_t offset) -> void {
+            const AxisHolders& h = axes[a];
+            const std::uint64_t* outer = &mask[a * words];
+            std::uint64_t* inner = &mask[(a + 1) * words];
+            for (std::size_t i = 0; i < shape[a]; ++i) {
+                bool any = false;
+                for (std::size_t w = 0; w < words; ++w) any |= (inner[w] = outer[w] & h.masks[i * words + w]) != 0;
+                if (!any) continue;
+                for_each_holder(inner, words, [&](std::size_t s) {
+                    base[(a + 1) * S + s] = base[a * S + s] + h.positions[s * shape[a] + i] * sub_strides[s * rank + a];
+                });
+                if (a + 1 < rank) self(self, a + 1, offset + i * full_strides[a]);
+                else average_entry(out[offset + i], inner, words, &base[(a + 1) * S], copies);
+            }
+        };
+        visit(visit, 0, 0);
+    }
+
+    /// True when along some axis every index has at most one holder (IST's disjoint cut of a
+    /// hidden dimension): then no entry of the tensor has two.
+    static bool some_axis_disjoint(const std::vector<AxisHolders>& axes, std::size_t words) {
+        for (const AxisHolders& h : axes) {
+            bool disjoint = true;
+            for (std::size_t i = 0; disjoint && i < h.masks.size() / words; ++i) {
+                std::size_t holders = 0;
+                for (std::size_t w = 0; w < words; ++w) holders += static_cast<std::size_t>(std::popcount(h.masks[i * words + w]));
+                disjoint = holders <= 1;
+            }
+            if (disjoint) return true;
+        }
+        return false;
+    }
+
+    static std::size_t sub_extent(const WorkerPlan& wp, const MergeItem& item, std::size_t a, const Tensor::shape_type& shape) {
+        if (item.dims[a] == kSharedDim) return shape[a];
+        const IndexSet& set = wp.dims.at(static_cast<std::size_t>(item.dims[a]));
+        return set ? set->size() : shape[a];
+    }
+
+    template <class F>
+    static void for_each_holder(const std::uint64_t* mask, std::size_t words, F&& f) {
+        for (std::size_t w = 0; w < words; ++w)
+            for (std::uint64_t bits = mask[w]; bits; bits &= bits - 1)
+                f(w * 64 + static_cast<std::size_t>(std::countr_zero(bits)));
+    }
+
+    static void average_entry(float& entry, const std::uint64_t* mask, std::size_t words, const std::size_t* offsets,
+                              const std::vector<const float*>& copies) {
+        std::size_t holders = 0;
+        for (std::size_t w = 0; w < words; ++w) holders += static_cast<std::size_t>(std::popcount(mask[w]));
+        if (holders == 1) {
+            for_each_holder(mask, words, [&](std::size_t s) { entry = copies[s][offsets[s]]; });
+            return;
+        }
+        float shift = 0.0f;
+        for_each_holder(mask, words, [&](std::size_t s) { shift += copies[s][offsets[s]] - entry; });
+        entry += shift / static_cast<float>(holders);
     }
 };
 
