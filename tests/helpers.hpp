@@ -2,6 +2,8 @@
 // Shared test fixtures: small random data and parameter comparisons.
 #include <random>
 
+#include <doctest/doctest.h>
+
 #include <ist/ist.hpp>
 
 namespace ist::test {
@@ -43,6 +45,62 @@ float max_parameter_difference(const M& a, const M& b) {
     for (std::size_t i = 0; i < a.parameter_count(); ++i)
         worst = std::max(worst, xt::amax(xt::abs(a.parameter(i).value - b.parameter(i).value))());
     return worst;
+}
+
+/// Merges the workers' subnets `subs` (made with `plan`) into `merged` with HolderAverage.
+inline void merge_subnets(Network& merged, std::vector<Network>& subs, const Plan& plan) {
+    std::vector<MergeItem> items;
+    for (std::size_t i = 0; i < merged.parameter_count(); ++i) {
+        MergeItem item{&merged.parameter(i).value, merged.parameter_dims(i), {}};
+        for (auto& s : subs) item.workers.push_back(&s.parameter(i).value);
+        items.push_back(item);
+    }
+    HolderAverage{}.merge(items, plan);
+}
+
+/// Extracts every worker's subnet with `plan` and merges them back untrained.
+inline Network extract_then_merge(const Network& net, const Plan& plan) {
+    Network merged = net;
+    std::vector<Network> subs;
+    for (const auto& wp : plan) subs.push_back(net.subnet(wp));
+    merge_subnets(merged, subs, plan);
+    return merged;
+}
+
+/// Compares Network::loss_and_gradient's gradients with central differences of the loss for
+/// every parameter entry.
+inline void check_gradients(Network net, std::size_t inputs, std::size_t classes, std::uint64_t seed) {
+    const Matrix x = test::random_matrix(12, inputs, seed);
+    Labels y;
+    for (std::size_t i = 0; i < 12; ++i) y.push_back(static_cast<std::uint32_t>((i * 7 + seed) % classes));
+    net.loss_and_gradient(x, y);
+    std::vector<Tensor> analytic;
+    for (std::size_t i = 0; i < net.parameter_count(); ++i) analytic.push_back(net.parameter(i).grad);
+    REQUIRE(net.parameter_count() > 0);
+    // A step may carry a pre-activation across a ReLU kink, which spoils that difference but
+    // not a smaller one; a wrong gradient disagrees at every step size.
+    const float steps[] = {4e-3f, 1e-3f, 3e-4f};
+    for (std::size_t i = 0; i < net.parameter_count(); ++i) {
+        Tensor& w = net.parameter(i).value;
+        REQUIRE(analytic[i].shape() == w.shape());
+        for (std::size_t k = 0; k < w.size(); ++k) {
+            const double exact = analytic[i].data()[k];
+            double best_error = 1e9, numeric = 0.0;
+            for (float h : steps) {
+                const float saved = w.data()[k];
+                w.data()[k] = saved + h;
+                const double up = net.loss_and_gradient(x, y);
+                w.data()[k] = saved - h;
+                const double down = net.loss_and_gradient(x, y);
+                w.data()[k] = saved;
+                const double estimate = (up - down) / (2.0 * h);
+                if (std::abs(exact - estimate) < best_error) best_error = std::abs(exact - estimate), numeric = estimate;
+            }
+            INFO("parameter " << net.parameter(i).name << " #" << i << " entry " << k << " numeric " << numeric
+                              << " analytic " << exact);
+            CHECK(best_error <= 2e-3 + 2e-2 * std::abs(numeric));
+        }
+    }
 }
 
 }  // namespace ist::test

@@ -5,74 +5,34 @@
 
 using namespace ist;
 
-namespace {
-
-/// Compares Network::loss_and_gradient's gradients with central differences of the loss for
-/// every parameter entry.
-void check_gradients(Network net, std::size_t inputs, std::size_t classes, std::uint64_t seed) {
-    const Matrix x = test::random_matrix(12, inputs, seed);
-    Labels y;
-    for (std::size_t i = 0; i < 12; ++i) y.push_back(static_cast<std::uint32_t>((i * 7 + seed) % classes));
-    net.loss_and_gradient(x, y);
-    std::vector<Tensor> analytic;
-    for (std::size_t i = 0; i < net.parameter_count(); ++i) analytic.push_back(net.parameter(i).grad);
-    REQUIRE(net.parameter_count() > 0);
-    // A step may carry a pre-activation across a ReLU kink, which spoils that difference but
-    // not a smaller one; a wrong gradient disagrees at every step size.
-    const float steps[] = {4e-3f, 1e-3f, 3e-4f};
-    for (std::size_t i = 0; i < net.parameter_count(); ++i) {
-        Tensor& w = net.parameter(i).value;
-        REQUIRE(analytic[i].shape() == w.shape());
-        for (std::size_t k = 0; k < w.size(); ++k) {
-            const double exact = analytic[i].data()[k];
-            double best_error = 1e9, numeric = 0.0;
-            for (float h : steps) {
-                const float saved = w.data()[k];
-                w.data()[k] = saved + h;
-                const double up = net.loss_and_gradient(x, y);
-                w.data()[k] = saved - h;
-                const double down = net.loss_and_gradient(x, y);
-                w.data()[k] = saved;
-                const double estimate = (up - down) / (2.0 * h);
-                if (std::abs(exact - estimate) < best_error) best_error = std::abs(exact - estimate), numeric = estimate;
-            }
-            INFO("parameter " << net.parameter(i).name << " #" << i << " entry " << k << " numeric " << numeric
-                              << " analytic " << exact);
-            CHECK(best_error <= 2e-3 + 2e-2 * std::abs(numeric));
-        }
-    }
-}
-
-}  // namespace
-
 TEST_CASE("gradients: Dense with bias") {
     Network net;
     net.add(Dense(5, 4, true, 1));
-    check_gradients(net, 5, 4, 1);
+    test::check_gradients(net, 5, 4, 1);
 }
 
 TEST_CASE("gradients: Dense -> ReLU -> Dense") {
     Network net;
     net.add(Dense(5, 7, true, 2)).add(ReLU()).add(Dense(7, 3, true, 3));
-    check_gradients(net, 5, 3, 2);
+    test::check_gradients(net, 5, 3, 2);
 }
 
 TEST_CASE("gradients: Dense -> BatchNorm -> ReLU -> Dense -> parameter-free BatchNorm") {
     Network net;
     net.add(Dense(6, 8, false, 4)).add(BatchNorm(8)).add(ReLU()).add(Dense(8, 3, false, 5)).add(BatchNorm(3, false));
-    check_gradients(net, 6, 3, 3);
+    test::check_gradients(net, 6, 3, 3);
 }
 
 TEST_CASE("gradients: Dense -> LayerNorm -> ReLU -> Dense") {
     Network net;
     net.add(Dense(6, 9, true, 6)).add(LayerNorm()).add(ReLU()).add(Dense(9, 4, true, 7));
-    check_gradients(net, 6, 4, 4);
+    test::check_gradients(net, 6, 4, 4);
 }
 
 TEST_CASE("gradients: whole reference MLP, each normalisation") {
     for (Norm norm : {Norm::Batch, Norm::Layer, Norm::None}) {
         CAPTURE(static_cast<int>(norm));
-        check_gradients(make_mlp({7, {10, 9}, 4, norm, 11}), 7, 4, 5);
+        test::check_gradients(make_mlp({7, {10, 9}, 4, norm, 11}), 7, 4, 5);
     }
 }
 
@@ -83,7 +43,7 @@ TEST_CASE("gradients: scaled subnet Dense (activation scaling)") {
     const Plan plan = part.plan(net.dimensions(), 2, rng);
     Network sub = net.subnet(plan[1], /*scale_activations=*/true);
     REQUIRE(sub.layer(2).as<Dense>()->input_scale() == doctest::Approx(2.0f));
-    check_gradients(sub, 6, 3, 6);
+    test::check_gradients(sub, 6, 3, 6);
 }
 
 TEST_CASE("gradients: softmax cross-entropy matches its closed form") {

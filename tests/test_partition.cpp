@@ -7,24 +7,7 @@
 
 using namespace ist;
 
-namespace {
-
-/// Extracts every worker's subnet with `plan` and merges them back untrained.
-Network extract_then_merge(const Network& net, const Plan& plan) {
-    Network merged = net;
-    std::vector<Network> subs;
-    for (const auto& wp : plan) subs.push_back(net.subnet(wp));
-    std::vector<MergeItem> items;
-    for (std::size_t i = 0; i < merged.parameter_count(); ++i) {
-        MergeItem item{&merged.parameter(i).value, merged.parameter_dims(i), {}};
-        for (auto& s : subs) item.workers.push_back(&s.parameter(i).value);
-        items.push_back(item);
-    }
-    HolderAverage{}.merge(items, plan);
-    return merged;
-}
-
-}  // namespace
+using test::extract_then_merge;
 
 TEST_CASE("partition: NeuronPartition deals every hidden index to exactly one worker") {
     const Network net = make_mlp({5, {13, 10}, 3});
