@@ -2,7 +2,6 @@
 // Shared test fixtures: small random data and parameter comparisons.
 #include <random>
 
-#include <doctest/doctest.h>
 
 #include <ist/ist.hpp>
 
@@ -65,42 +64,6 @@ inline Network extract_then_merge(const Network& net, const Plan& plan) {
     for (const auto& wp : plan) subs.push_back(net.subnet(wp));
     merge_subnets(merged, subs, plan);
     return merged;
-}
-
-/// Compares Network::loss_and_gradient's gradients with central differences of the loss for
-/// every parameter entry.
-inline void check_gradients(Network net, std::size_t inputs, std::size_t classes, std::uint64_t seed) {
-    const Matrix x = test::random_matrix(12, inputs, seed);
-    Labels y;
-    for (std::size_t i = 0; i < 12; ++i) y.push_back(static_cast<std::uint32_t>((i * 7 + seed) % classes));
-    net.loss_and_gradient(x, y);
-    std::vector<Tensor> analytic;
-    for (std::size_t i = 0; i < net.parameter_count(); ++i) analytic.push_back(net.parameter(i).grad);
-    REQUIRE(net.parameter_count() > 0);
-    // A step may carry a pre-activation across a ReLU kink, which spoils that difference but
-    // not a smaller one; a wrong gradient disagrees at every step size.
-    const float steps[] = {4e-3f, 1e-3f, 3e-4f};
-    for (std::size_t i = 0; i < net.parameter_count(); ++i) {
-        Tensor& w = net.parameter(i).value;
-        REQUIRE(analytic[i].shape() == w.shape());
-        for (std::size_t k = 0; k < w.size(); ++k) {
-            const double exact = analytic[i].data()[k];
-            double best_error = 1e9, numeric = 0.0;
-            for (float h : steps) {
-                const float saved = w.data()[k];
-                w.data()[k] = saved + h;
-                const double up = net.loss_and_gradient(x, y);
-                w.data()[k] = saved - h;
-                const double down = net.loss_and_gradient(x, y);
-                w.data()[k] = saved;
-                const double estimate = (up - down) / (2.0 * h);
-                if (std::abs(exact - estimate) < best_error) best_error = std::abs(exact - estimate), numeric = estimate;
-            }
-            INFO("parameter " << net.parameter(i).name << " #" << i << " entry " << k << " numeric " << numeric
-                              << " analytic " << exact);
-            CHECK(best_error <= 2e-3 + 2e-2 * std::abs(numeric));
-        }
-    }
 }
 
 }  // namespace ist::test

@@ -7,7 +7,7 @@
 #include <ist/model/conv2d.hpp>
 #include <ist/model/pooling.hpp>
 
-#include "helpers.hpp"
+#include "gradient_check.hpp"
 
 using namespace ist;
 

@@ -1,7 +1,7 @@
 // Gradients of every layer and of whole MLPs against central finite differences.
 #include <doctest/doctest.h>
 
-#include "helpers.hpp"
+#include "gradient_check.hpp"
 
 using namespace ist;
 
