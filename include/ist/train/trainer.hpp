@@ -253,9 +253,9 @@ private:
         return pkg;
     }
 
+    /// `optimizer` is the round's copy of the prototype, taken when the round starts.
     void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data, std::size_t round,
-                       std::uint64_t steps_before) {
-        O optimizer = optimizer_;
+                       std::uint64_t steps_before, O optimizer) {
         const auto params = parameter_pointers(pkg.model);
         optimizer.reset(params);
         if (carries_state()) {
@@ -315,8 +315,8 @@ private:
         const std::uint64_t steps_before = steps_taken_;
         auto result = transport_.round(
             options_.workers, [this, plan](std::size_t s) { return extract(plan, s); },
-            [this, &train, round, steps_before](WorkerPackage& pkg, Communicator& comm) {
-                train_locally(pkg, comm, train, round, steps_before);
+            [this, &train, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg, Communicator& comm) {
+                train_locally(pkg, comm, train, round, steps_before, optimizer);
             },
             !A::synchronises_gradients);
         RoundMetrics m;

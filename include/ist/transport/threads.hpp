@@ -124,7 +124,7 @@ public:
         std::size_t concurrency = 0;  ///< workers computing at once; 0 = all
         int blas_threads = 1;         ///< OpenBLAS threads during a round; 0 = unchanged
         bool drop_failed_workers = false;               ///< drop a throwing worker instead of aborting
-        std::chrono::milliseconds round_timeout{0};     ///< 0 = wait for every worker
+        std::chrono::milliseconds round_timeout{0};     ///< from when all have their subnets; 0 = none
         std::size_t quorum = 0;                         ///< return once this many are back; 0 = all
     };
 
@@ -196,7 +196,13 @@ private:
             std::exception_ptr error;
             std::uint64_t received = 0, sent = 0;
             try {
-                package.emplace(extract(s));
+                try {
+                    package.emplace(extract(s));
+                } catch (...) {
+                    extracted_one();
+                    throw;
+                }
+                extracted_one();
                 if (count_exchange) received = payload_bytes(*package);
                 detail::ThreadCommunicator comm(group, s, done.size());
                 work(*package, comm);
@@ -218,8 +224,17 @@ private:
             changed.notify_all();
         }
 
+        /// Extraction reads the full model, which the coordinator overwrites once the round is
+        /// over: the round never ends before every started worker has its subnet.
+        void extracted_one() {
+            std::lock_guard lock(mutex);
+            ++extracted;
+            changed.notify_all();
+        }
+
         void sit_out(std::size_t s) {
             std::lock_guard lock(mutex);
+            ++extracted;
             errors[s] = std::make_exception_ptr(RoundAborted("worker " + std::to_string(s) + " is still busy with an earlier round"));
             done[s] = 1;
             ++finished;
@@ -267,7 +282,7 @@ private:
         std::function<void(P&, Communicator&)> work;
         std::mutex mutex;
         std::condition_variable changed;
-        std::size_t finished = 0, succeeded = 0;
+        std::size_t finished = 0, succeeded = 0, extracted = 0;
         bool closed = false;
     };
 
@@ -287,6 +302,7 @@ private:
     void wait_for_workers(RoundState<P>& state) {
         std::unique_lock lock(state.mutex);
         const std::size_t all = state.done.size();
+        state.changed.wait(lock, [&] { return state.extracted == all; });
         auto enough = [&] { return state.finished == all || (options_.quorum && state.succeeded >= options_.quorum); };
         if (options_.round_timeout.count() > 0) state.changed.wait_for(lock, options_.round_timeout, enough);
         else state.changed.wait(lock, enough);
