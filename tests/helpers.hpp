@@ -28,6 +28,19 @@ inline Matrix random_matrix(std::size_t rows, std::size_t cols, std::uint64_t se
     return m;
 }
 
+/// Small, quiet runs for tests: no evaluation until the end.
+inline TrainerOptions test_options(std::size_t S, std::size_t l, std::size_t rounds, std::size_t batch,
+                                   std::uint64_t seed) {
+    TrainerOptions o;
+    o.workers = S;
+    o.local_steps = l;
+    o.rounds = rounds;
+    o.batch_size = batch;
+    o.seed = seed;
+    o.eval_every = 0;
+    return o;
+}
+
 /// True when every parameter of a and b is bit-identical.
 template <class M>
 bool same_parameters(const M& a, const M& b) {

@@ -12,14 +12,7 @@ using namespace ist;
 namespace {
 
 TrainerOptions baseline_options(std::size_t S, std::size_t l, std::size_t rounds) {
-    TrainerOptions o;
-    o.workers = S;
-    o.local_steps = l;
-    o.rounds = rounds;
-    o.batch_size = 8;
-    o.seed = 11;
-    o.eval_every = 0;
-    return o;
+    return test::test_options(S, l, rounds, 8, 11);
 }
 
 struct Blobs {

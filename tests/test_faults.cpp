@@ -38,16 +38,7 @@ private:
     std::size_t round_ = 0;
 };
 
-TrainerOptions options(std::size_t S, std::size_t rounds) {
-    TrainerOptions o;
-    o.workers = S;
-    o.local_steps = 5;
-    o.rounds = rounds;
-    o.batch_size = 16;
-    o.seed = 3;
-    o.eval_every = 0;
-    return o;
-}
+TrainerOptions options(std::size_t S, std::size_t rounds) { return test::test_options(S, 5, rounds, 16, 3); }
 
 ThreadsTransport::Options dropping() {
     ThreadsTransport::Options o;

@@ -10,14 +10,7 @@ using namespace ist;
 namespace {
 
 TrainerOptions small_options(std::size_t S, std::size_t l, std::size_t rounds) {
-    TrainerOptions o;
-    o.workers = S;
-    o.local_steps = l;
-    o.rounds = rounds;
-    o.batch_size = 16;
-    o.seed = 7;
-    o.eval_every = 0;
-    return o;
+    return test::test_options(S, l, rounds, 16, 7);
 }
 
 struct Blobs {
