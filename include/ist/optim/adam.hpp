@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <xtensor/xmath.hpp>
+#include <xtensor/xnoalias.hpp>
 
 #include "ist/optim/sgd.hpp"
 
@@ -38,12 +39,14 @@ public:
         const float c2 = 1.0f - std::pow(beta2_, static_cast<float>(steps_));
         for (std::size_t i = 0; i < params.size(); ++i) {
             Parameter& p = *params[i];
-            Tensor g = weight_decay_ > 0.0f ? Tensor(p.grad + weight_decay_ * p.value) : p.grad;
+            // In place (xt::noalias): no temporaries of the tensor's size. L2 decay is added into the
+            // gradient, which this step consumes.
+            if (weight_decay_ > 0.0f) xt::noalias(p.grad) += weight_decay_ * p.value;
             Tensor& m = moments_[2 * i];
             Tensor& v = moments_[2 * i + 1];
-            m = beta1_ * m + (1.0f - beta1_) * g;
-            v = beta2_ * v + (1.0f - beta2_) * g * g;
-            p.value -= (lr_ / c1) * m / (xt::sqrt(v / c2) + eps_);
+            xt::noalias(m) = beta1_ * m + (1.0f - beta1_) * p.grad;
+            xt::noalias(v) = beta2_ * v + (1.0f - beta2_) * p.grad * p.grad;
+            xt::noalias(p.value) -= (lr_ / c1) * m / (xt::sqrt(v / c2) + eps_);
         }
     }
     std::vector<Tensor>& state() { return moments_; }
