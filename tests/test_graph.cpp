@@ -7,12 +7,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <numeric>
 #include <set>
+#include <thread>
 
 #include <ist/data/builtin.hpp>
+#include <ist/graph/clusters.hpp>
 #include <ist/graph/gcn.hpp>
 #include <ist/graph/loaders.hpp>
 
+#include "gradient_check.hpp"
 #include "helpers.hpp"
 
 using namespace ist;
@@ -373,4 +377,256 @@ TEST_CASE("graph: GraphConv on the karate club: one row per node, feature cut li
     std::size_t right = 0;
     for (std::size_t i = 0; i < 34; ++i) right += (logits(i, 1) > logits(i, 0)) == (karate.data.labels[i] == 1);
     CHECK(right >= 32);
+}
+
+namespace {
+
+using Nodes = std::vector<std::uint32_t>;
+
+/// Edges of `g` whose two ends share a cluster, as a fraction of all edges.
+double intra_fraction(const Graph& g, const Nodes& cluster) {
+    std::size_t inside = 0;
+    for (std::size_t i = 0; i < g.nodes(); ++i)
+        for (std::size_t e = g.row_offsets()[i]; e < g.row_offsets()[i + 1]; ++e) inside += cluster[i] == cluster[g.columns()[e]];
+    return static_cast<double>(inside) / static_cast<double>(g.entries());
+}
+
+/// Sets the batch rows of every GraphConv of `net` (the Network hook's job in training).
+void set_rows(Network& net, const Nodes& rows) {
+    for (std::size_t l = 0; l < net.layer_count(); ++l)
+        if (auto* conv = net.layer(l).as<GraphConv>()) conv->set_batch_rows(rows);
+}
+
+/// The rows of `x` listed in `rows`, in that order.
+Matrix take_rows(const Matrix& x, const Nodes& rows) {
+    Matrix out = Matrix::from_shape({rows.size(), x.shape()[1]});
+    for (std::size_t i = 0; i < rows.size(); ++i) xt::row(out, i) = xt::row(x, rows[i]);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("graph: induced_subgraph keeps exactly the edges among the listed nodes, numbered by position") {
+    // 0-1, 0-2, 1-2, 2-3, 3-4, 4-5, 1-5; on nodes (5, 2, 1, 4) only 1-2, 4-5 and 1-5 survive, as
+    // local 2-1, 3-0 and 2-0.
+    const Graph g = Graph::from_edges(6, {{0, 1}, {0, 2}, {1, 2}, {2, 3}, {3, 4}, {4, 5}, {1, 5}});
+    const Nodes nodes{5, 2, 1, 4};
+    const Graph s = induced_subgraph(g, nodes);
+    CHECK_FALSE(s.normalized());
+    CHECK(s.nodes() == 4);
+    CHECK(s.edges() == 3);
+    CHECK(s.row_offsets() == std::vector<std::size_t>{0, 2, 3, 5, 6});
+    CHECK(s.columns() == Nodes{2, 3, 2, 0, 1, 0});
+    CHECK(s.values() == std::vector<float>(6, 1.0f));
+    // Of a normalised graph: the principal submatrix, values and self-loops kept.
+    const Graph a = g.normalized_adjacency();
+    const Matrix full = dense(a), sub = dense(induced_subgraph(a, nodes));
+    CHECK(induced_subgraph(a, nodes).normalized());
+    for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t j = 0; j < 4; ++j) CHECK(sub(i, j) == full(nodes[i], nodes[j]));
+    // The karate club, a shuffled half of it: every pair agrees with the full adjacency.
+    const Graph karate = karate_club().graph;
+    Nodes half(34);
+    std::iota(half.begin(), half.end(), 0u);
+    std::shuffle(half.begin(), half.end(), std::mt19937_64(4));
+    half.resize(17);
+    const Graph ks = induced_subgraph(karate, half);
+    const Matrix kd = dense(karate), ksd = dense(ks);
+    std::size_t pairs = 0;
+    for (std::size_t i = 0; i < 17; ++i)
+        for (std::size_t j = 0; j < 17; ++j) {
+            CHECK(ksd(i, j) == kd(half[i], half[j]));
+            pairs += kd(half[i], half[j]) != 0.0f;
+        }
+    CHECK(ks.edges() == pairs / 2);
+    CHECK(ks.edges() > 0);
+    // All nodes in order: the graph itself.
+    Nodes all(34);
+    std::iota(all.begin(), all.end(), 0u);
+    CHECK(induced_subgraph(karate, all).columns() == karate.columns());
+    CHECK(induced_subgraph(karate, all).row_offsets() == karate.row_offsets());
+}
+
+TEST_CASE("graph: induced_subgraph rejects an empty list, ids out of range and repeated ids") {
+    const Graph g = Graph::from_edges(6, {{0, 1}, {1, 2}});
+    const auto sub = [&](const Nodes& nodes) { return induced_subgraph(g, nodes); };
+    CHECK_THROWS_WITH_AS(sub({}), "induced_subgraph: no nodes given", DataError);
+    CHECK_THROWS_WITH_AS(sub({1, 6}), "induced_subgraph: entry 1: node id 6 is out of range for 6 nodes", DataError);
+    CHECK_THROWS_WITH_AS(sub({3, 1, 3}), "induced_subgraph: entry 2: duplicate node id 3 (same as entry 0)", DataError);
+    CHECK(sub({3, 1, 0}).edges() == 1);
+}
+
+TEST_CASE("graph: cluster_nodes splits two triangles exactly, and rejects impossible cluster counts") {
+    const Graph g = Graph::from_edges(6, {{0, 1}, {1, 2}, {0, 2}, {3, 4}, {4, 5}, {3, 5}});
+    for (std::uint64_t seed = 0; seed < 8; ++seed) {
+        CAPTURE(seed);
+        const Nodes c = cluster_nodes(g, 2, seed);
+        CHECK(c[0] == c[1]);
+        CHECK(c[1] == c[2]);
+        CHECK(c[3] == c[4]);
+        CHECK(c[4] == c[5]);
+        CHECK(c[0] != c[3]);
+    }
+    CHECK(cluster_nodes(g, 1, 3) == Nodes(6, 0));
+    const Nodes singletons = cluster_nodes(g, 6, 3);
+    CHECK(std::set<std::uint32_t>(singletons.begin(), singletons.end()).size() == 6);
+    CHECK_THROWS_WITH_AS(cluster_nodes(g, 0, 1), "cluster_nodes: clusters must be in 1..6 for a graph of 6 nodes, got 0",
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(cluster_nodes(g, 7, 1), "cluster_nodes: clusters must be in 1..6 for a graph of 6 nodes, got 7",
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(cluster_members(Nodes{0, 2, 1}, 2),
+                         "cluster_members: node 1 is in cluster 2, but there are only 2 clusters", ConfigError);
+}
+
+TEST_CASE("graph: cluster_nodes on the digits kNN graph: balanced, seeded, and far more edges inside than at random") {
+    const Dataset digits = load_digits();
+    const Graph g = knn_graph(digits.features, 10);
+    for (std::size_t k : {std::size_t{7}, std::size_t{40}}) {
+        CAPTURE(k);
+        const Nodes c = cluster_nodes(g, k, 5);
+        REQUIRE(c.size() == g.nodes());
+        const auto members = cluster_members(c, k);
+        std::size_t smallest = g.nodes(), largest = 0, total = 0;
+        for (const Nodes& m : members) {
+            smallest = std::min(smallest, m.size());
+            largest = std::max(largest, m.size());
+            total += m.size();
+            CHECK(std::is_sorted(m.begin(), m.end()));
+            for (std::uint32_t v : m) CHECK(c[v] == &m - members.data());
+        }
+        CHECK(total == g.nodes());
+        // Each size within one of N / k rounded down or up.
+        CHECK(smallest + 1 >= g.nodes() / k);
+        CHECK(largest <= (g.nodes() + k - 1) / k + 1);
+        CHECK(cluster_nodes(g, k, 5) == c);
+        CHECK(cluster_nodes(g, k, 6) != c);
+        // The same cluster sizes dealt at random keep about 1/k of the edges inside.
+        Nodes shuffled = c;
+        std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937_64(1));
+        const double ours = intra_fraction(g, c), random = intra_fraction(g, shuffled);
+        MESSAGE(k << " clusters: " << 100.0 * ours << "% of edges inside, " << 100.0 * random << "% at random");
+        CHECK(ours > 3.0 * random);
+    }
+}
+
+TEST_CASE("graph: GraphConv on a batch equals GraphConv on the batch's induced subgraph, forward and backward") {
+    const Graph plain = random_graph(20, 0.3, 9);
+    const GcnGraph gcn(plain);
+    const Nodes rows{13, 2, 7, 19, 0, 5, 11, 8, 16, 3, 10, 14};
+    auto direct = std::make_shared<const Graph>(induced_subgraph(plain, rows).normalized_adjacency());
+    // 5 -> 8 aggregates first, 8 -> 3 transforms first: both paths.
+    for (const auto& [in, out] : {std::pair<std::size_t, std::size_t>{5, 8}, {8, 3}})
+        for (bool self : {false, true}) {
+            CAPTURE(in);
+            CAPTURE(self);
+            GraphConv batched(gcn, in, out, {true, self, 7});
+            GraphConv reference(direct, in, out, {true, self, 7});
+            batched.set_batch_rows(rows);
+            const Matrix x = test::random_matrix(rows.size(), in, 1), dy = test::random_matrix(rows.size(), out, 2);
+            Matrix y1, y2, dx1, dx2;
+            batched.forward(x, y1, Mode::Train);
+            reference.forward(x, y2, Mode::Train);
+            CHECK(y1 == y2);
+            batched.backward(x, y1, dy, &dx1);
+            reference.backward(x, y2, dy, &dx2);
+            CHECK(dx1 == dx2);
+            for (std::size_t p = 0; p < batched.parameters().size(); ++p)
+                CHECK(batched.parameters()[p].grad == reference.parameters()[p].grad);
+        }
+}
+
+TEST_CASE("graph: GraphConv batches: the whole graph uses A_hat, the same rows reuse their matrix, copies are apart") {
+    const GcnGraph gcn(random_graph(20, 0.3, 9));
+    GraphConv layer(gcn, 4, 3);
+    CHECK(&layer.propagation() == gcn.a_hat().get());
+    Nodes all(20);
+    std::iota(all.begin(), all.end(), 0u);
+    layer.set_batch_rows(all);
+    CHECK(&layer.propagation() == gcn.a_hat().get());
+    const Nodes rows{4, 1, 9, 17, 12}, other{4, 1, 9, 17, 11};
+    layer.set_batch_rows(rows);
+    const Graph* built = &layer.propagation();
+    CHECK(built != gcn.a_hat().get());
+    CHECK(built->nodes() == 5);
+    layer.set_batch_rows(Nodes(rows));  // equal rows in another vector: no rebuild
+    CHECK(&layer.propagation() == built);
+    GraphConv copy = layer;
+    copy.set_batch_rows(other);
+    CHECK(&layer.propagation() == built);
+    CHECK(&copy.propagation() != built);
+    Matrix y;
+    CHECK_THROWS_WITH_AS(layer.forward(test::random_matrix(6, 4, 1), y, Mode::Train),
+                         "GraphConv: the batch has 6 rows, set_batch_rows gave 5 nodes (one row per node, in that order)",
+                         DataError);
+    CHECK_THROWS_WITH_AS(layer.set_batch_rows(Nodes{}), "GraphConv::set_batch_rows: the batch has no rows", DataError);
+    CHECK_THROWS_WITH_AS(layer.set_batch_rows(Nodes{1, 20}),
+                         "induced_subgraph: entry 1: node id 20 is out of range for 20 nodes", DataError);
+    CHECK(&layer.propagation() == built);  // a rejected batch leaves the last one in place
+    layer.set_batch_rows(all);
+    CHECK(&layer.propagation() == gcn.a_hat().get());
+    CHECK_THROWS_WITH_AS(layer.forward(test::random_matrix(5, 4, 1), y, Mode::Train),
+                         "GraphConv: the batch has 5 rows, the graph has 20 nodes (a graph layer takes the whole graph, "
+                         "one row per node)",
+                         DataError);
+}
+
+TEST_CASE("graph: GraphConv from A_hat alone takes reorderings of all nodes, and names what a subset needs") {
+    const GcnGraph gcn(random_graph(20, 0.3, 9));
+    GraphConv from_a_hat(gcn.a_hat(), 4, 6, {true, true, 3}), from_plain(gcn, 4, 6, {true, true, 3});
+    Nodes perm(20);
+    std::iota(perm.begin(), perm.end(), 0u);
+    std::shuffle(perm.begin(), perm.end(), std::mt19937_64(2));
+    const Matrix x = test::random_matrix(20, 4, 5);
+    Matrix whole, y1, y2;
+    from_a_hat.forward(x, whole, Mode::Eval);
+    from_a_hat.set_batch_rows(perm);
+    from_plain.set_batch_rows(perm);
+    const Matrix xp = take_rows(x, perm);
+    from_a_hat.forward(xp, y1, Mode::Eval);
+    from_plain.forward(xp, y2, Mode::Eval);
+    CHECK(xt::amax(xt::abs(y1 - y2))() < 1e-6f);
+    // Reordering the nodes reorders the output rows (up to summation order).
+    CHECK(xt::amax(xt::abs(y1 - take_rows(whole, perm)))() < 1e-5f);
+    CHECK_THROWS_WITH_AS(from_a_hat.set_batch_rows(Nodes{3, 1, 4}),
+                         "GraphConv::set_batch_rows: a batch of 3 of the 20 nodes needs the plain graph to normalise its "
+                         "induced subgraph (build the layer from a GcnGraph)",
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(GcnGraph(gcn.a_hat()), "GcnGraph: needs the plain graph; it normalises it itself", ConfigError);
+}
+
+TEST_CASE("graph: GraphConv -> LayerNorm -> ReLU -> GraphConv gradients on a batch match finite differences") {
+    const GcnGraph gcn(random_graph(20, 0.3, 9));
+    const Nodes rows{13, 2, 7, 19, 0, 5, 11, 8, 16, 3, 10, 14};  // check_gradients takes 12 rows
+    Network net;
+    net.add(GraphConv(gcn, 5, 8, {true, false, 1})).add(LayerNorm()).add(ReLU()).add(GraphConv(gcn, 8, 3, {true, true, 2}));
+    set_rows(net, rows);
+    REQUIRE(net.layer(0).as<GraphConv>()->propagation().nodes() == 12);
+    REQUIRE(net.layer(3).as<GraphConv>()->propagation().nodes() == 12);
+    test::check_gradients(net, 5, 3, 4);
+}
+
+TEST_CASE("graph: GraphConv copies on two threads, each on its own batches, match a single-threaded run") {
+    const GcnGraph gcn(random_graph(40, 0.2, 3));
+    const GraphConv prototype(gcn, 6, 4, {true, false, 1});
+    const std::vector<Nodes> batches{{0, 5, 9, 12, 30}, {39, 1, 2, 3, 4, 20}, {7, 8, 33}};
+    const auto run = [&](GraphConv layer, std::size_t first) {
+        Matrix y, dx;
+        double sum = 0.0;
+        for (std::size_t step = 0; step < 30; ++step) {
+            const Nodes& rows = batches[(first + step) % batches.size()];
+            layer.set_batch_rows(rows);
+            const Matrix x = test::random_matrix(rows.size(), 6, step);
+            layer.forward(x, y, Mode::Train);
+            layer.backward(x, y, y, &dx);
+            sum += xt::sum(y)() + xt::sum(dx)();
+        }
+        return sum;
+    };
+    double a = 0.0, b = 0.0;
+    std::thread ta([&] { a = run(prototype, 0); }), tb([&] { b = run(prototype, 1); });
+    ta.join();
+    tb.join();
+    CHECK(a == run(prototype, 0));
+    CHECK(b == run(prototype, 1));
+    CHECK(a != b);
 }
