@@ -57,7 +57,8 @@ private:
 /// of Dense. Initialised like Dense: U(-1/sqrt(in), 1/sqrt(in)) from the seed.
 ///
 /// Cost per pass: one sparse product over the narrower side (A_hat (x W^T) when out < in,
-/// (A_hat x) W^T otherwise) plus the GEMMs of a dense layer on N rows.
+/// (A_hat x) W^T otherwise) plus the GEMMs of a dense layer on the batch's rows. A new batch
+/// costs O(N) plus its nodes' degrees to build its matrix.
 class GraphConv {
 public:
     static constexpr bool opens_dimension = true;
