@@ -19,7 +19,7 @@ inline void check_gradients(Network net, std::size_t inputs, std::size_t classes
     REQUIRE(net.parameter_count() > 0);
     // A step may carry a pre-activation across a ReLU kink, which spoils that difference but
     // not a smaller one; a wrong gradient disagrees at every step size.
-    const float steps[] = {4e-3f, 1e-3f, 3e-4f};
+    const float steps[] = {4e-3f, 1e-3f, 3e-4f, 1e-4f};
     for (std::size_t i = 0; i < net.parameter_count(); ++i) {
         Tensor& w = net.parameter(i).value;
         REQUIRE(analytic[i].shape() == w.shape());

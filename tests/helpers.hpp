@@ -11,7 +11,7 @@ namespace ist::test {
 inline Dataset blobs(std::size_t rows, std::size_t features, std::size_t classes, std::uint64_t seed, float shift = 2.0f) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> noise(0.0f, 1.0f);
-    Dataset d{Matrix::from_shape({rows, features}), {}, classes, "blobs"};
+    Dataset d{Matrix::from_shape({rows, features}), {}, classes, "blobs", {}};
     for (std::size_t i = 0; i < rows; ++i) {
         const auto c = static_cast<std::uint32_t>(i % classes);
         d.labels.push_back(c);
@@ -60,10 +60,11 @@ float max_parameter_difference(const M& a, const M& b) {
 }
 
 /// Merges the workers' subnets `subs` (made with `plan`) into `merged` with HolderAverage.
-inline void merge_subnets(Network& merged, std::vector<Network>& subs, const Plan& plan) {
+inline void merge_subnets(Network& merged, std::vector<Network>& subs, Plan plan) {
+    derive_indices(merged.dimensions(), plan);  // as the trainer does
     std::vector<MergeItem> items;
     for (std::size_t i = 0; i < merged.parameter_count(); ++i) {
-        MergeItem item{&merged.parameter(i).value, merged.parameter_dims(i), {}};
+        MergeItem item{&merged.parameter(i).value, merged.parameter_dims(i), {}, merged.parameter_unit(i)};
         for (auto& s : subs) item.workers.push_back(&s.parameter(i).value);
         items.push_back(item);
     }

@@ -6,6 +6,8 @@
 #include <ist/model/batch_norm2d.hpp>
 #include <ist/model/conv2d.hpp>
 #include <ist/model/pooling.hpp>
+#include <ist/callbacks/early_stop.hpp>
+#include <ist/train/trainer.hpp>
 
 #include "gradient_check.hpp"
 
@@ -192,43 +194,57 @@ TEST_CASE("conv: channel partition cuts channels, keeps kernels, and extract-the
     }
 }
 
-// IstTrainer::check_data compares the data's feature count with dimension 0, which for a CNN is
-// the input channel count (1), not C x H x W (64); until the trainer/Network learn an image input
-// (issue 6), this test runs the IST round by hand with the library's own parts: NeuronPartition
-// plans, Network::subnet, per-worker data shards and Sgd, HolderAverage merge.
-TEST_CASE("conv: IST with S = 2 channel subnets trains a CNN on the digits") {
+TEST_CASE("conv: IstTrainer trains a CNN by channel subnets on the digits (S = 2)") {
     auto [train, test_set] = train_test_split(load_digits(), 0.2, 1);
     Network net = small_cnn(8, 16, 32, 10, 40);
-    const std::size_t S = 2, local_steps = 10, max_rounds = 600, batch = 32;
-    NeuronPartition partitioner;
-    PartitionRng rng(7);
-    std::vector<BatchSampler> samplers;
-    for (std::size_t s = 0; s < S; ++s) {
-        std::vector<std::uint32_t> shard;
-        for (std::uint32_t r = static_cast<std::uint32_t>(s); r < train.size(); r += static_cast<std::uint32_t>(S)) shard.push_back(r);
-        samplers.emplace_back(std::move(shard), 100 + s);
-    }
-    Matrix x;
-    Labels y;
-    double acc = 0.0;
-    std::size_t rounds = 0;
-    while (rounds < max_rounds && acc < 0.9) {  // evaluated every 10 rounds, stops at 0.9
-        const Plan plan = partitioner.plan(net.dimensions(), S, rng);
-        std::vector<Network> subs;
-        for (std::size_t s = 0; s < S; ++s) {
-            subs.push_back(net.subnet(plan[s]));
-            MomentumSgd sgd(0.05f, 0.9f);  // fresh each round, as OptimizerState::Reset
-            const auto params = parameter_pointers(subs.back());
-            sgd.reset(params);
-            for (std::size_t step = 0; step < local_steps; ++step) {
-                samplers[s].next(train, batch, x, y);
-                subs.back().loss_and_gradient(x, y);
-                sgd.step(params);
-            }
+    CHECK(net.input_size() == 64);  // 1 channel of 8 x 8: the trainer takes the images as they are
+    TrainerOptions o = test::test_options(2, 10, 300, 32, 7);
+    o.eval_every = 10;
+    IstTrainer<Network, NeuronPartition, MomentumSgd> trainer(net, o, {}, MomentumSgd(0.05f, 0.9f));
+    const TrainResult result = trainer.train(train, test_set, StopAtAccuracy(0.9));
+    MESSAGE("digits test accuracy after " << trainer.rounds_done() << " IST rounds (S = 2, l = 10): "
+                                          << result.final_test->accuracy);
+    CHECK(result.final_test->accuracy >= 0.9);
+    CHECK(accuracy(net, test_set) == doctest::Approx(result.final_test->accuracy));
+}
+
+// A dense layer straight after image layers reads columns: the Network maps its input axis to a
+// Derived view of the channel dimension (each channel spans its pixels), so cutting channels cuts
+// the dense layer's matching column groups.
+TEST_CASE("conv: a dense head on flattened feature maps follows the channel cut") {
+    Network net;
+    net.add(Conv2d({.in_channels = 1, .out_channels = 4, .height = 4, .width = 4, .kernel = 3, .padding = 1, .seed = 1}))
+        .add(ReLU())
+        .add(MaxPool2d(4, 4, 2))
+        .add(Dense(4 * 2 * 2, 3, true, 2));
+    const auto& dims = net.dimensions();
+    REQUIRE(dims.size() == 4);  // input, conv channels, classes, conv channels seen as 16 columns
+    CHECK(dims[3].kind == DimKind::Derived);
+    CHECK(dims[3].parent == 1);
+    CHECK(dims[3].span == 4);
+    CHECK(dims[3].size == 16);
+    CHECK_FALSE(dims[3].partitionable);
+    CHECK(net.parameter_dims(2)[1] == 3);
+
+    WorkerPlan plan{{std::nullopt, std::vector<std::uint32_t>{1, 3}, std::nullopt, std::nullopt}};
+    Network sub = net.subnet(plan);
+    REQUIRE(sub.parameter(2).value.shape() == std::vector<std::size_t>{3, 8});
+    for (std::size_t o = 0; o < 3; ++o)
+        for (std::size_t k = 0; k < 4; ++k) {
+            CHECK(sub.parameter(2).value(o, k) == net.parameter(2).value(o, 4 + k));      // channel 1
+            CHECK(sub.parameter(2).value(o, 4 + k) == net.parameter(2).value(o, 12 + k)); // channel 3
         }
-        test::merge_subnets(net, subs, plan);
-        if (++rounds % 10 == 0) acc = accuracy(net, test_set);
+    test::check_gradients(net, 16, 3, 3);
+    PartitionRng rng(5);
+    for (std::size_t S = 1; S <= 4; ++S) {
+        CAPTURE(S);
+        CHECK(test::same_parameters(test::extract_then_merge(net, NeuronPartition{}.plan(dims, S, rng)), net));
     }
-    MESSAGE("digits test accuracy after " << rounds << " IST rounds (S = 2, l = 10): " << acc);
-    CHECK(acc >= 0.9);
+}
+
+TEST_CASE("conv: geometry mismatches between image layers are refused when the network is built") {
+    Network net;
+    net.add(Conv2d({.in_channels = 1, .out_channels = 2, .height = 8, .width = 8, .kernel = 3, .padding = 1}));
+    CHECK_THROWS_WITH_AS(net.add(MaxPool2d(6, 6, 2)),
+                         doctest::Contains("expects 36 pixels per channel, the layer before gives 64"), ConfigError);
 }

@@ -31,7 +31,7 @@ inline auto checkpoint_trainer(ist::Network& net) {
 inline ist::Dataset checkpoint_data(std::uint64_t seed) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<float> noise(0.0f, 1.0f);
-    ist::Dataset d{ist::Matrix::from_shape({24, 4}), {}, 3, "fuzz-seed-data"};
+    ist::Dataset d{ist::Matrix::from_shape({24, 4}), {}, 3, "fuzz-seed-data", {}};
     for (std::size_t i = 0; i < 24; ++i) {
         d.labels.push_back(static_cast<std::uint32_t>(i % 3));
         for (std::size_t j = 0; j < 4; ++j) d.features(i, j) = noise(rng) + (j % 3 == i % 3 ? 2.0f : 0.0f);

@@ -11,11 +11,13 @@
 namespace ist {
 
 /// One tensor to aggregate: the full (master) tensor, the dimension of each of its axes, and
-/// every worker's compact copy (workers[s] was extracted with plan[s]).
+/// every worker's compact copy (workers[s] was extracted with plan[s]), and the residual block it
+/// belongs to (workers without that block hold an empty copy).
 struct MergeItem {
     Tensor* master;
     std::span<const DimId> dims;
     std::vector<const Tensor*> workers;
+    UnitRef unit{};
 };
 
 /// Requirements:

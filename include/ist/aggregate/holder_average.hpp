@@ -22,10 +22,25 @@ public:
     static constexpr bool synchronises_gradients = false;
 
     void merge(std::span<MergeItem> items, const Plan& plan) {
-        for (MergeItem& item : items) merge_one(item, plan);
+        for (MergeItem& item : items) {
+            if (item.unit.dim == kSharedDim) merge_one(item, plan);
+            else merge_block(item, plan);
+        }
     }
 
 private:
+    /// A residual block's parameter: averaged over the workers that held the block.
+    static void merge_block(const MergeItem& item, const Plan& plan) {
+        MergeItem held{item.master, item.dims, {}, {}};
+        Plan holders;
+        for (std::size_t s = 0; s < plan.size(); ++s)
+            if (plan[s].holds(item.unit)) {
+                holders.push_back(plan[s]);
+                held.workers.push_back(item.workers[s]);
+            }
+        if (!holders.empty()) merge_one(held, holders);
+    }
+
     /// Which workers hold each index of one axis (a bitset of `words` 64-bit words per index),
     /// and where that index sits in each worker's compact tensor.
     struct AxisHolders {
@@ -35,7 +50,7 @@ private:
 
     /// One pass over the full tensor: an entry's holders are the AND of its indices' holder sets,
     /// so no full-size count or sum buffer is needed (the merge used to cost more than a step).
-    static void merge_one(MergeItem& item, const Plan& plan) {
+    static void merge_one(const MergeItem& item, const Plan& plan) {
         Tensor& master = *item.master;
         const std::size_t S = plan.size(), rank = master.dimension(), words = (S + 63) / 64;
         if (S == 0 || master.size() == 0) return;

@@ -1,9 +1,11 @@
 #pragma once
 // An in-memory labelled data set and the operations every trainer needs on it.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numeric>
 #include <random>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,9 +19,11 @@ namespace ist {
 /// Rows of features with one class label each.
 struct Dataset {
     Matrix features;      ///< samples x features, float
-    Labels labels;        ///< one per row, each < classes
+    Labels labels;        ///< one per row, each < classes or kUnlabeled (left out of loss and accuracy)
     std::size_t classes = 0;
     std::string name;     ///< where it came from, used in error messages
+    /// Optional cluster id per row, for Batches::Clusters (Cluster-GCN mini-batches of a graph).
+    std::vector<std::uint32_t> clusters;
 
     std::size_t size() const { return features.shape()[0]; }
     std::size_t feature_count() const { return features.shape()[1]; }
@@ -28,6 +32,9 @@ struct Dataset {
     void validate() const {
         if (size() == 0 || feature_count() == 0) throw DataError(name + ": the data set is empty");
         check_labels(labels, size(), classes);
+        if (!clusters.empty() && clusters.size() != size())
+            throw DataError(name + ": " + std::to_string(clusters.size()) + " cluster ids for " + std::to_string(size()) +
+                            " rows");
         const float* p = features.data();
         for (std::size_t k = 0; k < features.size(); ++k)
             if (!std::isfinite(p[k]))
@@ -38,12 +45,26 @@ struct Dataset {
 
 /// The rows `indices` of `data`, in that order.
 inline Dataset subset(const Dataset& data, const std::vector<std::uint32_t>& indices) {
-    Dataset out{Matrix::from_shape({indices.size(), data.feature_count()}), {}, data.classes, data.name};
+    Dataset out{Matrix::from_shape({indices.size(), data.feature_count()}), {}, data.classes, data.name, {}};
     out.labels.reserve(indices.size());
     const std::size_t f = data.feature_count();
     for (std::size_t r = 0; r < indices.size(); ++r) {
         std::memcpy(out.features.data() + r * f, data.features.data() + std::size_t{indices[r]} * f, f * sizeof(float));
         out.labels.push_back(data.labels.at(indices[r]));
+        if (!data.clusters.empty()) out.clusters.push_back(data.clusters[indices[r]]);
+    }
+    return out;
+}
+
+/// `data` with every label outside `rows` set to kUnlabeled: the training or test split of a
+/// graph's nodes, which keeps every node (a graph layer needs them all) but scores only these.
+inline Dataset keep_labels(const Dataset& data, const std::vector<std::uint32_t>& rows) {
+    Dataset out = data;
+    std::fill(out.labels.begin(), out.labels.end(), kUnlabeled);
+    for (std::uint32_t r : rows) {
+        detail::require<DataError>(r < data.size(), data.name + ": row " + std::to_string(r) + " is out of range for " +
+                                                        std::to_string(data.size()) + " rows");
+        out.labels[r] = data.labels[r];
     }
     return out;
 }
@@ -86,16 +107,31 @@ public:
         shuffle();
     }
 
-    /// Copies the next `batch` rows of `data` into x / y.
-    void next(const Dataset& data, std::size_t batch, Matrix& x, Labels& y) {
-        const std::size_t f = data.feature_count();
+    /// Copies the next `batch` rows of `data` into x / y (and their row numbers into `rows`).
+    void next(const Dataset& data, std::size_t batch, Matrix& x, Labels& y, std::vector<std::uint32_t>* rows = nullptr) {
+        const std::vector<std::uint32_t>& drawn = take(batch);
+        copy_rows(data, drawn, x, y);
+        if (rows) *rows = drawn;
+    }
+
+    /// The next `n` entries of the pool, reshuffling at the end of every pass over it.
+    const std::vector<std::uint32_t>& take(std::size_t n) {
+        taken_.resize(n);
+        for (std::size_t r = 0; r < n; ++r) {
+            if (pos_ == pool_.size()) shuffle();
+            taken_[r] = pool_[pos_++];
+        }
+        return taken_;
+    }
+
+    /// x / y = the rows `rows` of `data`.
+    static void copy_rows(const Dataset& data, std::span<const std::uint32_t> rows, Matrix& x, Labels& y) {
+        const std::size_t f = data.feature_count(), batch = rows.size();
         if (x.shape()[0] != batch || x.shape()[1] != f) x.resize({batch, f});
         y.resize(batch);
         for (std::size_t r = 0; r < batch; ++r) {
-            if (pos_ == pool_.size()) shuffle();
-            const std::uint32_t row = pool_[pos_++];
-            std::memcpy(x.data() + r * f, data.features.data() + std::size_t{row} * f, f * sizeof(float));
-            y[r] = data.labels[row];
+            std::memcpy(x.data() + r * f, data.features.data() + std::size_t{rows[r]} * f, f * sizeof(float));
+            y[r] = data.labels[rows[r]];
         }
     }
 
@@ -124,7 +160,7 @@ private:
         for (std::size_t i = pool_.size(); i > 1; --i) std::swap(pool_[i - 1], pool_[rng_() % i]);
         pos_ = 0;
     }
-    std::vector<std::uint32_t> pool_;
+    std::vector<std::uint32_t> pool_, taken_;
     std::size_t pos_ = 0;
     std::mt19937_64 rng_;
 };

@@ -68,6 +68,27 @@ inline Tensor gather(const Tensor& full, const AxisSelection& sel) {
     return sub;
 }
 
+/// out = the columns `columns` of x, in that order (a worker's share of the input features).
+inline void select_columns(const Matrix& x, const std::vector<std::uint32_t>& columns, Matrix& out) {
+    const std::size_t rows = x.shape()[0], cols = x.shape()[1], n = columns.size();
+    if (out.shape()[0] != rows || out.shape()[1] != n) out.resize({rows, n});
+    for (std::size_t r = 0; r < rows; ++r) {
+        const float* src = x.data() + r * cols;
+        float* dst = out.data() + r * n;
+        for (std::size_t j = 0; j < n; ++j) dst[j] = src[columns[j]];
+    }
+}
+
+/// A tensor of the same rank with no elements: what a worker holds of a block it lacks.
+inline Tensor absent_tensor(std::size_t rank) { return Tensor::from_shape(std::vector<std::size_t>(rank, 0)); }
+
+/// The compact slice of `full` a worker with `plan` trains: the gather of its indices, or an
+/// empty tensor when the parameter belongs to a unit (residual block) the worker does not hold.
+inline Tensor slice_for(const Tensor& full, const std::vector<DimId>& axis_dims, UnitRef unit, const WorkerPlan& plan) {
+    if (!plan.holds(unit)) return absent_tensor(full.dimension());
+    return gather(full, select_axes(axis_dims, plan));
+}
+
 /// full[sel] = sub: the inverse of gather.
 inline void scatter(const Tensor& sub, const AxisSelection& sel, Tensor& full) {
     const float* src = sub.data();

@@ -32,6 +32,10 @@ public:
     std::span<const Parameter> parameters() const { return std::as_const(*impl_).parameters(); }
     bool opens_dimension() const { return impl_->opens_dimension(); }
     void set_input_scale(float s) { impl_->set_input_scale(s); }
+    /// Columns per channel of the input / output, 0 for layers that are not Spatial.
+    std::size_t input_span() const { return impl_->input_span(); }
+    std::size_t output_span() const { return impl_->output_span(); }
+    void set_batch_rows(std::span<const std::uint32_t> rows) { impl_->set_batch_rows(rows); }
     std::string type_name() const { return impl_->type_name(); }
 
     /// The concrete layer, or nullptr when it is not an L.
@@ -54,6 +58,9 @@ private:
         virtual std::span<const Parameter> parameters() const = 0;
         virtual bool opens_dimension() const = 0;
         virtual void set_input_scale(float) = 0;
+        virtual std::size_t input_span() const = 0;
+        virtual std::size_t output_span() const = 0;
+        virtual void set_batch_rows(std::span<const std::uint32_t>) = 0;
         virtual std::string type_name() const = 0;
     };
 
@@ -70,6 +77,17 @@ private:
         bool opens_dimension() const override { return L::opens_dimension; }
         void set_input_scale(float s) override {
             if constexpr (InputScalable<L>) layer.set_input_scale(s);
+        }
+        std::size_t input_span() const override {
+            if constexpr (Spatial<L>) return layer.input_span();
+            else return 0;
+        }
+        std::size_t output_span() const override {
+            if constexpr (Spatial<L>) return layer.output_span();
+            else return 0;
+        }
+        void set_batch_rows(std::span<const std::uint32_t> rows) override {
+            if constexpr (BatchRowsAware<L>) layer.set_batch_rows(rows);
         }
         std::string type_name() const override { return typeid(L).name(); }
         L layer;

@@ -118,6 +118,9 @@ public:
     std::span<Parameter> parameters() { return {params_.data(), affine_ ? 2u : 0u}; }
     std::span<const Parameter> parameters() const { return {params_.data(), affine_ ? 2u : 0u}; }
 
+    std::size_t input_span() const { return height_ * width_; }
+    std::size_t output_span() const { return height_ * width_; }
+
 private:
     static void zero(xt::xtensor<float, 1>& v, std::size_t n) {
         if (v.size() != n) v.resize({n});

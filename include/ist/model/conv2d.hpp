@@ -88,6 +88,8 @@ public:
     std::size_t input_width() const { return width_; }
     std::size_t output_height() const { return out_height_; }
     std::size_t output_width() const { return out_width_; }
+    std::size_t input_span() const { return height_ * width_; }
+    std::size_t output_span() const { return out_height_ * out_width_; }
     std::size_t kernel() const { return params_[0].value.shape()[2]; }
     std::size_t stride() const { return stride_; }
     std::size_t padding() const { return padding_; }

@@ -1,6 +1,7 @@
 #pragma once
 // The Layer concept: what a user's own layer type must provide to be trained with IST.
 #include <concepts>
+#include <cstdint>
 #include <span>
 
 #include "ist/core/tensor.hpp"
@@ -18,8 +19,14 @@ namespace ist {
 ///    made by handing the layer smaller parameters, so no width may be stored elsewhere;
 ///  - `opens_dimension`: true when the output feature dimension is new (a dense or conv layer),
 ///    false when the layer keeps its input's feature dimension (norms, activations).
-/// Optional: `set_input_scale(float)`, called on subnets with (full input width / held width)
-/// when activation scaling is on.
+/// Optional:
+///  - `set_input_scale(float)`, called on subnets with (full input width / held width) when
+///    activation scaling is on;
+///  - `input_span()` / `output_span()`: layers over images (conv, pooling, 2-D norms) say how
+///    many columns one channel takes on each side (height x width), so the Network can check
+///    geometry and map a following dense layer's columns to channels;
+///  - `set_batch_rows(std::span<const std::uint32_t>)`: receives the data-set rows of the next
+///    batch before its forward pass (graph layers propagate over those nodes' subgraph).
 template <class L>
 concept Layer = std::copy_constructible<L> &&
     requires(L& layer, const L& const_layer, const Matrix& x, Matrix& y, const Matrix& dy, Matrix* dx, Mode mode) {
@@ -33,5 +40,16 @@ concept Layer = std::copy_constructible<L> &&
 /// Layers whose output should be rescaled when a subnet holds only part of their input.
 template <class L>
 concept InputScalable = requires(L& layer, float s) { layer.set_input_scale(s); };
+
+/// Layers over images: columns per channel of their input and of their output.
+template <class L>
+concept Spatial = requires(const L& layer) {
+    { layer.input_span() } -> std::convertible_to<std::size_t>;
+    { layer.output_span() } -> std::convertible_to<std::size_t>;
+};
+
+/// Layers that depend on which data-set rows form the batch (graph layers).
+template <class L>
+concept BatchRowsAware = requires(L& layer, std::span<const std::uint32_t> rows) { layer.set_batch_rows(rows); };
 
 }  // namespace ist

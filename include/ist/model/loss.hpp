@@ -1,6 +1,8 @@
 #pragma once
 // Softmax cross-entropy on logits, mean over the batch.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include <xtensor/xmath.hpp>
@@ -13,12 +15,16 @@
 
 namespace ist {
 
-/// Checks that every label indexes one of `classes` columns.
+/// The label of a row that takes no part in the loss or the accuracy: a graph node outside the
+/// training (or test) split keeps its row, since a graph layer needs every node.
+inline constexpr std::uint32_t kUnlabeled = 0xFFFFFFFFu;
+
+/// Checks that every label indexes one of `classes` columns (or is kUnlabeled).
 inline void check_labels(const Labels& labels, std::size_t rows, std::size_t classes) {
     if (labels.size() != rows)
         throw DataError("labels: " + std::to_string(labels.size()) + " labels for " + std::to_string(rows) + " rows");
     for (std::size_t i = 0; i < labels.size(); ++i)
-        if (labels[i] >= classes)
+        if (labels[i] >= classes && labels[i] != kUnlabeled)
             throw DataError("labels: label " + std::to_string(labels[i]) + " at row " + std::to_string(i) +
                             " is out of range for " + std::to_string(classes) + " classes");
 }
@@ -31,26 +37,39 @@ inline Matrix log_softmax(const Matrix& logits) {
     return shifted - xt::view(log_norm, xt::all(), xt::newaxis());
 }
 
-/// Mean cross-entropy of `logits` against `labels`; writes dLoss/dlogits into `grad` if given.
+/// Number of rows with a label (not kUnlabeled).
+inline std::size_t count_labelled(const Labels& labels) {
+    std::size_t n = 0;
+    for (std::uint32_t y : labels) n += y != kUnlabeled;
+    return n;
+}
+
+/// Mean cross-entropy of `logits` against `labels` over the labelled rows (0 when there are
+/// none); writes dLoss/dlogits into `grad` if given (zero rows for unlabelled ones).
 inline float softmax_cross_entropy(const Matrix& logits, const Labels& labels, Matrix* grad = nullptr) {
     const std::size_t rows = logits.shape()[0];
     check_labels(labels, rows, logits.shape()[1]);
+    const std::size_t labelled = count_labelled(labels);
     Matrix logp = log_softmax(logits);
     double loss = 0.0;
-    for (std::size_t i = 0; i < rows; ++i) loss -= logp(i, labels[i]);
+    for (std::size_t i = 0; i < rows; ++i)
+        if (labels[i] != kUnlabeled) loss -= logp(i, labels[i]);
     if (grad) {
         *grad = xt::exp(logp);
-        for (std::size_t i = 0; i < rows; ++i) (*grad)(i, labels[i]) -= 1.0f;
-        *grad /= static_cast<float>(rows);
+        for (std::size_t i = 0; i < rows; ++i) {
+            if (labels[i] != kUnlabeled) (*grad)(i, labels[i]) -= 1.0f;
+            else xt::view(*grad, i, xt::all()) = 0.0f;
+        }
+        *grad /= static_cast<float>(std::max<std::size_t>(labelled, 1));
     }
-    return static_cast<float>(loss / static_cast<double>(rows));
+    return static_cast<float>(loss / static_cast<double>(std::max<std::size_t>(labelled, 1)));
 }
 
-/// Number of rows whose arg-max logit equals the label.
+/// Number of labelled rows whose arg-max logit equals the label.
 inline std::size_t count_correct(const Matrix& logits, const Labels& labels) {
     auto predicted = xt::argmax(logits, 1);
     std::size_t correct = 0;
-    for (std::size_t i = 0; i < labels.size(); ++i) correct += predicted(i) == labels[i];
+    for (std::size_t i = 0; i < labels.size(); ++i) correct += labels[i] != kUnlabeled && predicted(i) == labels[i];
     return correct;
 }
 

@@ -18,6 +18,9 @@ namespace ist {
 ///    indices, with parameters in the same order;
 ///  - `loss_and_gradient(x, labels)`: one training forward/backward that fills every grad;
 ///  - `forward(x, Mode::Eval)`: logits for evaluation.
+/// Optional: `parameter_unit(i)` (a UnitRef: the residual block a parameter belongs to, which
+/// subnets without it receive empty), `set_unit_scale(dim, s)` (ResIST's evaluation scaling) and
+/// `set_batch_rows(rows)` (the data-set rows of the next batch, for graph layers).
 template <class M>
 concept Model = std::copy_constructible<M> &&
     requires(M& m, const M& cm, const Matrix& x, const Labels& y, const WorkerPlan& wp, std::size_t i) {
@@ -30,6 +33,13 @@ concept Model = std::copy_constructible<M> &&
         { m.loss_and_gradient(x, y) } -> std::convertible_to<float>;
         { m.forward(x, Mode::Eval) } -> std::convertible_to<const Matrix&>;
     };
+
+/// The residual block parameter i belongs to, for models with blocks (ist::Network); none otherwise.
+template <Model M>
+UnitRef unit_of(const M& model, std::size_t i) {
+    if constexpr (requires { { model.parameter_unit(i) } -> std::convertible_to<UnitRef>; }) return model.parameter_unit(i);
+    else return {};
+}
 
 /// Pointers to every parameter of a model, in order (what optimizers step over).
 template <Model M>

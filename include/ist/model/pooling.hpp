@@ -23,6 +23,8 @@ public:
     std::size_t input_width() const { return width_; }
     std::size_t output_height() const { return out_height_; }
     std::size_t output_width() const { return out_width_; }
+    std::size_t input_span() const { return height_ * width_; }
+    std::size_t output_span() const { return out_height_ * out_width_; }
     std::size_t kernel() const { return kernel_; }
     std::size_t stride() const { return stride_; }
 
@@ -177,6 +179,8 @@ public:
 
     std::size_t input_height() const { return height_; }
     std::size_t input_width() const { return width_; }
+    std::size_t input_span() const { return height_ * width_; }
+    std::size_t output_span() const { return 1; }
 
 private:
     std::size_t height_, width_;

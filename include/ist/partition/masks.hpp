@@ -27,7 +27,7 @@ public:
         Plan plan = full_plan(dims, workers);
         std::uniform_real_distribution<double> u(0.0, 1.0);
         for (std::size_t d = 0; d < dims.size(); ++d) {
-            if (!dims[d].partitionable) continue;
+            if (!cuts_features(dims[d])) continue;
             for (std::size_t s = 0; s < workers; ++s) {
                 std::vector<std::uint32_t> kept;
                 for (std::uint32_t i = 0; i < dims[d].size; ++i)
@@ -53,7 +53,7 @@ public:
     void validate(const DimensionTable& dims, std::size_t workers) const {
         detail::require(workers > 0, "CategoricalMasks: the number of workers S must be at least 1");
         for (const auto& d : dims)
-            if (d.partitionable && d.size < workers)
+            if (cuts_features(d) && d.size < workers)
                 throw ConfigError("CategoricalMasks: S = " + std::to_string(workers) +
                                   " workers but dimension '" + d.name + "' has only " +
                                   std::to_string(d.size) + " indices");
@@ -63,7 +63,7 @@ public:
         validate(dims, workers);
         Plan plan = full_plan(dims, workers);
         for (std::size_t d = 0; d < dims.size(); ++d) {
-            if (!dims[d].partitionable) continue;
+            if (!cuts_features(dims[d])) continue;
             std::vector<std::vector<std::uint32_t>> chunks(workers);
             for (std::uint32_t i = 0; i < dims[d].size; ++i) chunks[rng() % workers].push_back(i);
             for (auto& c : chunks) {

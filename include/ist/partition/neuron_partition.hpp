@@ -20,7 +20,7 @@ public:
     void validate(const DimensionTable& dims, std::size_t workers) const {
         detail::require(workers > 0, "NeuronPartition: the number of workers S must be at least 1");
         for (const auto& d : dims)
-            if (d.partitionable && d.size < workers)
+            if (cuts_features(d) && d.size < workers)
                 throw ConfigError("NeuronPartition: S = " + std::to_string(workers) +
                                   " workers but dimension '" + d.name + "' has only " +
                                   std::to_string(d.size) + " indices; each worker needs at least one");
@@ -30,7 +30,7 @@ public:
         validate(dims, workers);
         Plan plan = full_plan(dims, workers);
         for (std::size_t d = 0; d < dims.size(); ++d) {
-            if (!dims[d].partitionable) continue;
+            if (!cuts_features(dims[d])) continue;
             auto chunks = split(permutation(dims[d].size, rng), workers);
             for (std::size_t s = 0; s < workers; ++s) plan[s].dims[d] = std::move(chunks[s]);
         }

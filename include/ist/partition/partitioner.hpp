@@ -13,6 +13,10 @@ namespace ist {
 /// that all ranks agree on the plan without communicating it.
 using PartitionRng = std::mt19937_64;
 
+/// Whether feature partitioners (IST, GIST, channel IST) cut `d`: a partitionable dimension of
+/// neurons or channels, not a block section (ResIST's) nor a derived view.
+inline bool cuts_features(const Dimension& d) { return d.partitionable && d.kind == DimKind::Features; }
+
 /// A Partitioner maps (dimension table, worker count, shared RNG) to a Plan with one WorkerPlan
 /// per worker. It must throw ist::ConfigError for impossible requests (e.g. more workers than a
 /// dimension has indices when every worker needs at least one), before any training happens.

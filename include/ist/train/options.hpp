@@ -13,6 +13,13 @@ enum class Sampling {
     WholeSet,  ///< every worker samples the whole training set (the reference IST code)
 };
 
+/// What one local step trains on.
+enum class Batches {
+    Rows,      ///< batch_size rows drawn at random (without replacement within a pass)
+    FullSet,   ///< every row of the training set, in order: full-graph GCN training (GIST)
+    Clusters,  ///< the rows of clusters_per_batch clusters (Dataset::clusters): Cluster-GCN
+};
+
 /// What happens to the local optimizer's state (momentum, Adam moments) between rounds.
 enum class OptimizerState {
     Reset,  ///< fresh state every round, as the reference implementations do
@@ -25,11 +32,14 @@ struct TrainerOptions {
     std::size_t rounds = 50;       ///< T, synchronisation rounds
     std::size_t batch_size = 128;
     std::uint64_t seed = 42;       ///< partition RNG (shared by every rank) and worker data streams
-    Sampling sampling = Sampling::Shards;
+    Sampling sampling = Sampling::Shards;  ///< with Batches::Clusters, shards are of clusters
+    Batches batches = Batches::Rows;
+    std::size_t clusters_per_batch = 1;    ///< Batches::Clusters only
     OptimizerState optimizer_state = OptimizerState::Reset;
     bool scale_activations = false;  ///< multiply subnet pre-activations by full/held width
     std::size_t eval_every = 1;      ///< evaluate the full model every this many rounds (0 = only at the end)
-    std::size_t eval_batch = 1000;   ///< evaluation batch (batch statistics are taken over it)
+    std::size_t eval_batch = 1000;   ///< evaluation batch (batch statistics are taken over it); with
+                                     ///< Batches::FullSet or Clusters evaluation takes the whole set at once
 
     void validate() const {
         detail::require(workers > 0, "TrainerOptions: workers (S) must be at least 1, got 0");
@@ -38,6 +48,8 @@ struct TrainerOptions {
         detail::require(batch_size > 1, "TrainerOptions: batch_size must be at least 2 (batch statistics), got " +
                                             std::to_string(batch_size));
         detail::require(eval_batch > 1, "TrainerOptions: eval_batch must be at least 2");
+        detail::require(batches != Batches::Clusters || clusters_per_batch > 0,
+                        "TrainerOptions: clusters_per_batch must be at least 1");
     }
 };
 

@@ -5,7 +5,10 @@
 //                     for l local steps with LocalOptimizer;  model = Aggregator(subnets)
 //
 // Data parallel and local SGD are other policy choices of the same loop (see ist/baselines.hpp).
+#include <algorithm>
 #include <chrono>
+#include <numeric>
+#include <optional>
 #include <cmath>
 #include <random>
 #include <sstream>
@@ -58,6 +61,7 @@ public:
         optimizer_.validate();
         partitioner_.validate(model_.dimensions(), options_.workers);
         transport_.handshake(options_.workers, model_.parameter_count(), fingerprint());
+        apply_unit_scales();
     }
 
     /// Trains until rounds_done() reaches options().rounds (a run resumed from a checkpoint does
@@ -105,22 +109,31 @@ public:
         return result;
     }
 
-    /// Loss and accuracy of the full model on `data`, in near-equal batches of at most eval_batch.
+    /// Loss and accuracy of the full model on the labelled rows of `data`, in near-equal batches
+    /// of at most eval_batch (one batch of the whole set with Batches::FullSet or Clusters: a
+    /// graph is evaluated whole).
     Evaluation evaluate(const Dataset& data) {
         check_data(data);
-        const std::size_t n = data.size();
-        const std::size_t batches = (n + options_.eval_batch - 1) / options_.eval_batch;
+        const std::size_t n = data.size(), labelled = count_labelled(data.labels);
+        if (labelled == 0) throw DataError(data.name + ": no labelled rows to evaluate on");
+        const std::size_t batches =
+            options_.batches == Batches::Rows ? (n + options_.eval_batch - 1) / options_.eval_batch : 1;
         double loss = 0.0;
         std::size_t correct = 0;
+        std::vector<std::uint32_t> rows;
+        Matrix x;
+        Labels y;
         for (std::size_t b = 0; b < batches; ++b) {
-            std::vector<std::uint32_t> rows;
-            for (std::size_t i = n * b / batches; i < n * (b + 1) / batches; ++i) rows.push_back(static_cast<std::uint32_t>(i));
-            const Dataset batch = subset(data, rows);
-            const Matrix& logits = model_.forward(batch.features, Mode::Eval);
-            loss += softmax_cross_entropy(logits, batch.labels) * static_cast<double>(rows.size());
-            correct += count_correct(logits, batch.labels);
+            rows.resize(n * (b + 1) / batches - n * b / batches);
+            std::iota(rows.begin(), rows.end(), static_cast<std::uint32_t>(n * b / batches));
+            if (batches > 1) BatchSampler::copy_rows(data, rows, x, y);
+            const Labels& labels = batches > 1 ? y : data.labels;
+            if constexpr (requires { model_.set_batch_rows(rows); }) model_.set_batch_rows(rows);
+            const Matrix& logits = model_.forward(batches > 1 ? x : data.features, Mode::Eval);
+            loss += softmax_cross_entropy(logits, labels) * static_cast<double>(count_labelled(labels));
+            correct += count_correct(logits, labels);
         }
-        return {loss / static_cast<double>(n), static_cast<double>(correct) / static_cast<double>(n)};
+        return {loss / static_cast<double>(labelled), static_cast<double>(correct) / static_cast<double>(labelled)};
     }
 
     /// Writes the model, carried optimizer state, counters and every RNG state to `path`
@@ -189,6 +202,7 @@ private:
         }
         f.add(options_.workers).add(options_.local_steps).add(options_.rounds).add(options_.batch_size);
         f.add(options_.seed).add(options_.sampling).add(options_.optimizer_state).add(options_.scale_activations);
+        f.add(options_.batches).add(options_.clusters_per_batch);
         return f.value();
     }
 
@@ -199,7 +213,7 @@ private:
     void check_data(const Dataset& data) const {
         data.validate();
         const auto& dims = model_.dimensions();
-        const std::size_t inputs = dims.front().size, outputs = output_width();
+        const std::size_t inputs = dims.front().size * dims.front().span, outputs = output_width();
         if (data.feature_count() != inputs)
             throw DataError(data.name + ": " + std::to_string(data.feature_count()) + " features, the model takes " +
                             std::to_string(inputs));
@@ -213,19 +227,70 @@ private:
         if constexpr (requires { transport_.wait_idle(); }) transport_.wait_idle();
     }
 
-    /// The output dimension: the last one that is never cut (dimension 0 is the input).
+    /// The output dimension: the last feature dimension that is never cut (0 is the input).
     std::size_t output_width() const {
         const auto& dims = model_.dimensions();
         for (std::size_t d = dims.size(); d-- > 1;)
-            if (!dims[d].partitionable) return dims[d].size;
+            if (dims[d].kind == DimKind::Features && !dims[d].partitionable) return dims[d].size;
         return dims.front().size;
+    }
+
+    /// ResIST: the full model evaluates every block, each partitioned branch scaled as the
+    /// partitioner says (1/S by default), since each was trained in 1/S of the subnets.
+    void apply_unit_scales() {
+        if constexpr (requires(const DimensionTable& dims) {
+                          { partitioner_.unit_scale(dims, UnitRef{}, std::size_t{}) } -> std::convertible_to<float>;
+                          model_.set_unit_scale(UnitRef{}, 1.0f);
+                      }) {
+            const auto& dims = model_.dimensions();
+            for (std::size_t d = 0; d < dims.size(); ++d)
+                for (std::uint32_t i = 0; dims[d].kind == DimKind::Units && i < dims[d].size; ++i) {
+                    const UnitRef unit{static_cast<DimId>(d), i};
+                    model_.set_unit_scale(unit, partitioner_.unit_scale(dims, unit, options_.workers));
+                }
+        }
+    }
+
+    /// Batches::Clusters: the rows of every cluster of the training set.
+    void index_clusters(const Dataset& train) {
+        if (train.clusters.empty())
+            throw DataError(train.name + ": Batches::Clusters needs a cluster id per row (Dataset::clusters)");
+        const std::uint32_t count = *std::max_element(train.clusters.begin(), train.clusters.end()) + 1;
+        cluster_rows_.assign(count, {});
+        for (std::size_t r = 0; r < train.size(); ++r) cluster_rows_[train.clusters[r]].push_back(static_cast<std::uint32_t>(r));
+    }
+
+    /// The next local batch of a worker: its features and labels (the data set's own with
+    /// Batches::FullSet, else copies in x / y) and its row numbers in `rows`.
+    std::pair<const Matrix*, const Labels*> draw_batch(BatchSampler& sampler, const Dataset& data, Matrix& x, Labels& y,
+                                                       std::vector<std::uint32_t>& rows) const {
+        switch (options_.batches) {
+        case Batches::FullSet:
+            if (rows.size() != data.size()) {
+                rows.resize(data.size());
+                std::iota(rows.begin(), rows.end(), 0u);
+            }
+            return {&data.features, &data.labels};
+        case Batches::Clusters:
+            rows.clear();
+            for (std::uint32_t c : sampler.take(options_.clusters_per_batch))
+                rows.insert(rows.end(), cluster_rows_[c].begin(), cluster_rows_[c].end());
+            std::sort(rows.begin(), rows.end());
+            BatchSampler::copy_rows(data, rows, x, y);
+            return {&x, &y};
+        case Batches::Rows: break;
+        }
+        sampler.next(data, options_.batch_size, x, y, &rows);
+        return {&x, &y};
     }
 
     /// Worker data streams (once per training set) and carried optimizer state (once).
     void prepare_workers(const Dataset& train) {
-        if (samplers_.empty() || sampled_rows_ != train.size()) {
-            sampled_rows_ = train.size();
-            auto pools = worker_row_pools(train.size(), options_);
+        if (options_.batches == Batches::Clusters) index_clusters(train);
+        const std::size_t items = options_.batches == Batches::Clusters ? cluster_rows_.size() : train.size();
+        if (samplers_.empty() || sampled_rows_ != items) {
+            sampled_rows_ = items;
+            auto pools = worker_row_pools(items, options_);
             samplers_.clear();
             for (std::size_t s = 0; s < pools.size(); ++s) samplers_.push_back(worker_sampler(std::move(pools[s]), options_, s));
         }
@@ -246,16 +311,17 @@ private:
         if (carries_state())
             for (std::size_t i = 0; i < master.parameter_count(); ++i) {
                 const auto dims = master.parameter_dims(i);
-                const auto sel = detail::select_axes({dims.begin(), dims.end()}, plan[s]);
+                const std::vector<DimId> axis_dims(dims.begin(), dims.end());
                 for (std::size_t k = 0; k < O::state_per_parameter; ++k)
-                    pkg.optimizer_state.push_back(detail::gather(master_state_[i * O::state_per_parameter + k], sel));
+                    pkg.optimizer_state.push_back(detail::slice_for(master_state_[i * O::state_per_parameter + k],
+                                                                    axis_dims, unit_of(master, i), plan[s]));
             }
         return pkg;
     }
 
     /// `optimizer` is the round's copy of the prototype, taken when the round starts.
-    void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data, std::size_t round,
-                       std::uint64_t steps_before, O optimizer) {
+    void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data, const WorkerPlan& plan,
+                       std::size_t round, std::uint64_t steps_before, O optimizer) {
         const auto params = parameter_pointers(pkg.model);
         optimizer.reset(params);
         if (carries_state()) {
@@ -263,12 +329,22 @@ private:
             if constexpr (CountsSteps<O>) optimizer.step_count() = steps_before;
         }
         BatchSampler& sampler = samplers_.at(comm.worker());
-        Matrix x;
+        Matrix x, x_held;
         Labels y;
+        std::vector<std::uint32_t> rows;
+        // GIST's "split input features": a worker holding part of the input sees only its columns.
+        const auto& input = model_.dimensions().front();
+        const std::optional<std::vector<std::uint32_t>> columns =
+            plan.dims.front() ? std::optional(expand_indices(*plan.dims.front(), input.span)) : std::nullopt;
         double loss_sum = 0.0;
         for (std::size_t t = 0; t < options_.local_steps; ++t) {
-            sampler.next(data, options_.batch_size, x, y);
-            const float loss = pkg.model.loss_and_gradient(x, y);
+            auto [features, labels] = draw_batch(sampler, data, x, y, rows);
+            if (columns) {
+                detail::select_columns(*features, *columns, x_held);
+                features = &x_held;
+            }
+            if constexpr (requires { pkg.model.set_batch_rows(rows); }) pkg.model.set_batch_rows(rows);
+            const float loss = pkg.model.loss_and_gradient(*features, *labels);
             if (!std::isfinite(loss))
                 throw TrainingError("round " + std::to_string(round) + ", worker " +
                                     std::to_string(comm.worker()) + ", local step " + std::to_string(t + 1) +
@@ -294,11 +370,12 @@ private:
         std::vector<MergeItem> items;
         const std::size_t K = carries_state() ? O::state_per_parameter : 0;
         for (std::size_t i = 0; i < model_.parameter_count(); ++i) {
-            MergeItem item{&model_.parameter(i).value, model_.parameter_dims(i), {}};
+            const UnitRef unit = unit_of(model_, i);
+            MergeItem item{&model_.parameter(i).value, model_.parameter_dims(i), {}, unit};
             for (auto& pkg : packages) item.workers.push_back(&pkg.model.parameter(i).value);
             items.push_back(std::move(item));
             for (std::size_t k = 0; k < K; ++k) {
-                MergeItem state{&master_state_[i * K + k], model_.parameter_dims(i), {}};
+                MergeItem state{&master_state_[i * K + k], model_.parameter_dims(i), {}, unit};
                 for (auto& pkg : packages) state.workers.push_back(&pkg.optimizer_state[i * K + k]);
                 items.push_back(std::move(state));
             }
@@ -308,15 +385,16 @@ private:
 
     RoundMetrics run_round(const Dataset& train) {
         const auto start = std::chrono::steady_clock::now();
-        const Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, partition_rng_);
+        Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, partition_rng_);
+        derive_indices(model_.dimensions(), plan);
         // Captures by value: a straggler dropped by a fault-tolerant transport may still run them
         // after this round is over.
         const std::size_t round = rounds_done_ + 1;
         const std::uint64_t steps_before = steps_taken_;
         auto result = transport_.round(
             options_.workers, [this, plan](std::size_t s) { return extract(plan, s); },
-            [this, &train, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg, Communicator& comm) {
-                train_locally(pkg, comm, train, round, steps_before, optimizer);
+            [this, &train, plan, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg, Communicator& comm) {
+                train_locally(pkg, comm, train, plan[comm.worker()], round, steps_before, optimizer);
             },
             !A::synchronises_gradients);
         RoundMetrics m;
@@ -356,6 +434,7 @@ private:
     T transport_;
     PartitionRng partition_rng_;
     std::vector<BatchSampler> samplers_;
+    std::vector<std::vector<std::uint32_t>> cluster_rows_;
     std::size_t sampled_rows_ = 0;
     std::vector<Tensor> master_state_;
     std::size_t rounds_done_ = 0;

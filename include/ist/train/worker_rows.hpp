@@ -11,10 +11,12 @@
 
 namespace ist {
 
-/// Row pools per worker: disjoint shards of a seeded shuffle (Sampling::Shards) or the whole set.
+/// Pools per worker of the `rows` items a batch is drawn from (rows, or clusters with
+/// Batches::Clusters): disjoint shards of a seeded shuffle (Sampling::Shards) or all of them.
 inline std::vector<std::vector<std::uint32_t>> worker_row_pools(std::size_t rows, const TrainerOptions& options) {
     const std::size_t S = options.workers;
-    if (rows < S) throw DataError("training set has " + std::to_string(rows) + " rows, fewer than the " +
+    const char* items = options.batches == Batches::Clusters ? " clusters" : " rows";
+    if (rows < S) throw DataError("training set has " + std::to_string(rows) + items + ", fewer than the " +
                                   std::to_string(S) + " workers");
     std::vector<std::uint32_t> order(rows);
     std::iota(order.begin(), order.end(), 0u);
