@@ -18,19 +18,37 @@ namespace ist {
 class NeuronPartition {
 public:
     void validate(const DimensionTable& dims, std::size_t workers) const {
-        detail::require(workers > 0, "NeuronPartition: the number of workers S must be at least 1");
-        for (const auto& d : dims)
-            if (cuts_features(d) && d.size < workers)
-                throw ConfigError("NeuronPartition: S = " + std::to_string(workers) +
-                                  " workers but dimension '" + d.name + "' has only " +
-                                  std::to_string(d.size) + " indices; each worker needs at least one");
+        check_widths("NeuronPartition", dims, feature_dims(dims), workers);
     }
 
     Plan plan(const DimensionTable& dims, std::size_t workers, PartitionRng& rng) const {
         validate(dims, workers);
+        return disjoint_plan(dims, feature_dims(dims), workers, rng);
+    }
+
+    /// The dimensions IST cuts: every partitionable dimension of neurons or channels.
+    static std::vector<std::size_t> feature_dims(const DimensionTable& dims) {
+        std::vector<std::size_t> out;
+        for (std::size_t d = 0; d < dims.size(); ++d)
+            if (cuts_features(dims[d])) out.push_back(d);
+        return out;
+    }
+
+    /// Throws ConfigError, naming `who`, when S is 0 or a dimension in `cut` is narrower than S.
+    static void check_widths(const std::string& who, const DimensionTable& dims, const std::vector<std::size_t>& cut,
+                             std::size_t workers) {
+        detail::require(workers > 0, who + ": the number of workers S must be at least 1");
+        for (std::size_t d : cut)
+            if (dims[d].size < workers)
+                throw ConfigError(who + ": S = " + std::to_string(workers) + " workers but dimension '" + dims[d].name +
+                                  "' has only " + std::to_string(dims[d].size) + " indices; each worker needs at least one");
+    }
+
+    /// A plan cutting each dimension in `cut` by a fresh random permutation into S disjoint chunks.
+    static Plan disjoint_plan(const DimensionTable& dims, const std::vector<std::size_t>& cut, std::size_t workers,
+                              PartitionRng& rng) {
         Plan plan = full_plan(dims, workers);
-        for (std::size_t d = 0; d < dims.size(); ++d) {
-            if (!cuts_features(dims[d])) continue;
+        for (std::size_t d : cut) {
             auto chunks = split(permutation(dims[d].size, rng), workers);
             for (std::size_t s = 0; s < workers; ++s) plan[s].dims[d] = std::move(chunks[s]);
         }
