@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include <ist/ist.hpp>
 #include <ist/transport/mpi.hpp>
 
 #include "../helpers.hpp"
@@ -161,10 +162,10 @@ std::uint64_t weights_hash(const Network& net) {
     return f.value();
 }
 
+/// Trains `init` on `train` with MpiTransport and, on rank 0, with ThreadsTransport: both must agree.
 template <class Part, class Agg, class Opt>
-void equivalence(const std::string& name, Part part, Agg agg, Opt opt, TrainerOptions opts) {
-    const Dataset train = test::blobs(400, 12, 3, 1), test_set = test::blobs(120, 12, 3, 2);
-    const Network init = make_mlp({12, {16, 16}, 3, Norm::Batch, 5});
+void equivalence(const std::string& name, const Network& init, const Dataset& train, const Dataset& test_set, Part part,
+                 Agg agg, Opt opt, TrainerOptions opts) {
     Network reference = init;
     TrainResult ref;
     if (my_rank == 0) {
@@ -192,6 +193,29 @@ void equivalence(const std::string& name, Part part, Agg agg, Opt opt, TrainerOp
     check(mine == root, name + ": this rank ends with the coordinator's weights");
 }
 
+template <class Part, class Agg, class Opt>
+void equivalence(const std::string& name, Part part, Agg agg, Opt opt, TrainerOptions opts) {
+    equivalence(name, make_mlp({12, {16, 16}, 3, Norm::Batch, 5}), test::blobs(400, 12, 3, 1), test::blobs(120, 12, 3, 2),
+                part, agg, opt, opts);
+}
+
+/// ResIST (overlapping blocks: absent blocks travel as empty tensors) and GIST on a whole graph.
+void resist_and_gist_equivalence(std::size_t S) {
+    const Dataset blobs = test::blobs(400, 12, 3, 1);
+    equivalence("ResIST", make_residual_mlp({.inputs = 12, .width = 8, .hidden = 8, .classes = 3, .blocks = 5, .seed = 2}),
+                blobs, test::blobs(120, 12, 3, 2), ResistPartition({.min_depth = 2}), HolderAverage{}, Sgd(0.05f),
+                small_options(S));
+    const GcnGraph graph(knn_graph(blobs.features, 5));
+    Network gcn;
+    gcn.add(GraphConv(graph, 12, 16, {.seed = 1})).add(LayerNorm()).add(ReLU()).add(GraphConv(graph, 16, 3, {.seed = 2}));
+    std::vector<std::uint32_t> train_rows, test_rows;
+    for (std::uint32_t r = 0; r < blobs.size(); ++r) (r % 4 ? test_rows : train_rows).push_back(r);
+    TrainerOptions o = small_options(S);
+    o.batches = Batches::FullSet;
+    equivalence("GIST, split input", gcn, keep_labels(blobs, train_rows), keep_labels(blobs, test_rows),
+                GistPartition({.split_input = true}), HolderAverage{}, Adam(0.01f), o);
+}
+
 int run_checks() {
     const int np = MpiEnvironment::size();
     const auto S = static_cast<std::size_t>(np);
@@ -207,6 +231,7 @@ int run_checks() {
     TrainerOptions carry = small_options(S);
     carry.optimizer_state = OptimizerState::Carry;
     equivalence("IST, carried momentum", NeuronPartition{}, HolderAverage{}, MomentumSgd(0.05f, 0.9f), carry);
+    resist_and_gist_equivalence(S);
 
     // IST bytes per worker are the subnet sizes: hidden 16/S neurons per layer.
     {
