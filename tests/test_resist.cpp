@@ -266,3 +266,19 @@ TEST_CASE("resist: impossible configurations are refused with the reason") {
     bad.add(Dense(3, 4, true, 1));
     CHECK_THROWS_WITH_AS(bad.add(widening), doctest::Contains("has 6 entries along hidden1, which has 4"), ConfigError);
 }
+
+TEST_CASE("resist: channel IST cuts a pre-activation ResNet's channels through its blocks and projections") {
+    const Network net = make_preact_resnet(tiny_resnet());
+    const auto& dims = net.dimensions();
+    PartitionRng rng(6);
+    for (std::size_t S = 1; S <= 2; ++S) {
+        CAPTURE(S);
+        const Plan plan = NeuronPartition{}.plan(dims, S, rng);
+        for (const auto& wp : plan)
+            for (std::size_t d = 0; d < dims.size(); ++d)
+                if (dims[d].kind == DimKind::Units) CHECK_FALSE(wp.dims[d].has_value());  // every block kept
+        CHECK(test::same_parameters(test::extract_then_merge(net, plan), net));
+    }
+    const Plan plan = NeuronPartition{}.plan(dims, 2, rng);
+    test::check_gradients(net.subnet(plan[1]), 16, 3, 4);
+}
