@@ -12,11 +12,14 @@
 //    `of_sgemm` is that rate over BM_Sgemm's rate at the same thread count in this run;
 //  - BM_Extract / BM_Merge: one round's subnet extraction (S x Network::subnet) and HolderAverage
 //    merge at width 4096; `vs_full_step` / `vs_subnet_step` divide by the time of one full-width
-//    training step and of one step of a worker's subnet (width 4096 / S).
+//    training step and of one step of a worker's subnet (width 4096 / S);
+//  - BM_Spmm: GIST's sparse product A_hat x on a 70,000-node graph of degree 10 (no dense N x N
+//    anywhere); `of_copy` is its effective bandwidth over a plain memory copy's in the same run.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
 #include <map>
+#include <numeric>
 #include <random>
 #include <thread>
 
@@ -197,6 +200,50 @@ void BM_Merge(benchmark::State& state) {
     report_round_ratios(state, seconds, S, threads);
 }
 
+/// A 70,000-node graph of degree 10 (a ring lattice under a random relabelling, so neighbours are
+/// scattered in memory as in a kNN graph), normalised: the size of the Fashion-MNIST kNN graph.
+const ist::Graph& spmm_graph() {
+    static const ist::Graph g = [] {
+        constexpr std::uint32_t n = 70000;
+        std::vector<std::uint32_t> label(n);
+        std::iota(label.begin(), label.end(), 0u);
+        std::mt19937_64 rng(1);
+        for (std::size_t i = n; i > 1; --i) std::swap(label[i - 1], label[rng() % i]);
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;
+        for (std::uint32_t i = 0; i < n; ++i)
+            for (std::uint32_t d = 1; d <= 5; ++d) edges.emplace_back(label[i], label[(i + d) % n]);
+        return ist::Graph::from_edges(n, edges).normalized_adjacency();
+    }();
+    return g;
+}
+
+/// y = A_hat x at F features, against a plain copy of the same number of bytes in this run:
+/// `of_copy` is spmm's effective bandwidth (every x row it reads plus y) over the copy's.
+void BM_Spmm(benchmark::State& state) {
+    const auto features = static_cast<std::size_t>(state.range(0));
+    const ist::Graph& a = spmm_graph();
+    const ist::Matrix x = random_matrix(a.nodes(), features, 2);
+    ist::Matrix y;
+    const double bytes = static_cast<double>((a.entries() + a.nodes()) * features * sizeof(float));
+    std::vector<float> src(static_cast<std::size_t>(bytes / sizeof(float)), 1.0f), dst(src.size());
+    const auto c0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < 3; ++r) {
+        std::copy(src.begin(), src.end(), dst.begin());
+        benchmark::DoNotOptimize(dst.data());
+    }
+    const double copy_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count() / 3.0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+        ist::spmm(a, x, y);
+        benchmark::DoNotOptimize(y.data());
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                           static_cast<double>(state.iterations());
+    state.counters["GB/s"] = bytes / seconds / 1e9;
+    state.counters["of_copy"] = copy_seconds / seconds;
+    state.counters["entries"] = static_cast<double>(a.entries());
+}
+
 int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 void register_all() {
@@ -207,6 +254,8 @@ void register_all() {
         for (long w : {512L, 1024L, 2048L, 4096L})
             benchmark::RegisterBenchmark("BM_Step/784-W-W-10/b128", BM_Step)->Args({w, t})->Unit(benchmark::kMillisecond)->MinTime(1.0);
     }
+    for (long f : {64L, 256L})
+        benchmark::RegisterBenchmark("BM_Spmm/N70000-deg10", BM_Spmm)->Arg(f)->Unit(benchmark::kMillisecond);
     for (long S : {2L, 4L, 8L}) {
         benchmark::RegisterBenchmark("BM_Extract/W4096", BM_Extract)->Args({S, 1})->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark("BM_Merge/W4096", BM_Merge)->Args({S, 1})->Unit(benchmark::kMillisecond);
