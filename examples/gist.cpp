@@ -1,0 +1,455 @@
+// gist-train: node classification with a GCN trained by GIST (graph independent subnet
+// training), beside full training (one worker) and local SGD, on the same graph and split.
+//
+//   gist-train                                  # digits kNN graph (1,797 nodes), S = 4
+//   gist-train --data fashion --graph-cache fashion-knn10.edgelist
+//   gist-train --data karate                    # Zachary's karate club: a smoke test
+//   gist-train --clusters 20 --clusters-per-batch 4   # Cluster-GCN mini-batches
+//   gist-train --help
+//
+// Every method trains the same network (GraphConv -> LayerNorm -> ReLU -> ... -> GraphConv, from
+// the same initial weights) with Adam rebuilt every round, for the same rounds x local steps,
+// each local step on the whole graph (or on a Cluster-GCN batch). They differ only in the
+// partitioner and S: GistPartition with S workers, FullModel with 1, FullModel with S.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ist/ist.hpp>
+
+#include "gist_footprint.hpp"
+
+namespace {
+
+struct Config {
+    std::string data = "digits", graph_cache, methods = "gist,full,local-sgd";
+    std::vector<std::size_t> hidden{256, 256};
+    std::size_t layers = 0;  // 0: hidden.size() + 1
+    std::size_t workers = 4, rounds = 30, local_steps = 5, k = 10, clusters = 0, clusters_per_batch = 1;
+    std::size_t eval_every = 10, threads = 0;
+    std::uint64_t seed = 42;
+    float lr = 0.01f;
+    bool split_input = false, keep_last_hidden = false, quiet = false;
+};
+
+const char* kUsage = R"(usage: gist-train [options]
+Node classification with a GCN (GraphConv -> LayerNorm -> ReLU -> ... -> GraphConv, Adam rebuilt
+every round) trained by GIST, full training (S = 1) and local SGD (S full models averaged), on
+the same graph, split and initial weights. Prints test accuracy, training time, bytes exchanged
+and peak memory per worker for each.
+
+  --data NAME              digits (default: 1,797 nodes, kNN graph over the 64 pixels, 25% test)
+                           | fashion (Fashion-MNIST: 70,000 nodes, kNN graph over the 784 pixels,
+                             official 60,000 / 10,000 split; Debian's dataset-fashion-mnist)
+                           | karate (Zachary's club: 34 nodes, one-hot features, trained on the
+                             two leaders' labels, tested on the other 32)
+  --k K                    neighbours of the kNN graph (default 10)
+  --graph-cache PATH       load the graph from this edge list if it exists, else build the kNN
+                           graph and write it there (kNN on Fashion-MNIST takes minutes)
+  --methods LIST           which to run, comma-separated: gist,full,local-sgd (default all three)
+  --workers S              GIST subnets and local-SGD replicas (default 4)
+  --hidden W1,W2,...       hidden widths (default 256,256)
+  --layers L               GraphConv layers; with one --hidden width, L - 1 hidden layers of it
+  --rounds T               synchronisation rounds (default 30)
+  --local-steps N          local Adam steps per round (default 5)
+  --lr X                   Adam learning rate (default 0.01)
+  --split-input            GIST: also cut the input features among the workers
+  --keep-last-hidden       GIST: leave the last hidden layer whole (output layer shared, averaged)
+  --clusters K             Cluster-GCN: cut the graph into K clusters (cluster_nodes) and train
+                           each local step on --clusters-per-batch of them (default: whole graph)
+  --clusters-per-batch Q   clusters per Cluster-GCN batch (default 1)
+  --eval-every N           evaluate every N rounds (default 10; always after the last)
+  --threads N              cores to use (default: all); full training runs OpenBLAS on all of
+                           them, S workers get max(1, N / S) OpenBLAS threads each
+  --seed N                 seed of the split, graph clusters, weights and partitions (default 42)
+  --quiet                  print only the per-method summary lines
+  --help                   this text
+)";
+
+std::vector<std::size_t> parse_list(const std::string& s, const std::string& option) {
+    std::vector<std::size_t> out;
+    std::stringstream in(s);
+    for (std::string item; std::getline(in, item, ',');) {
+        std::size_t used = 0;
+        const unsigned long v = item.empty() ? 0 : std::stoul(item, &used);
+        if (used != item.size() || v == 0)
+            throw ist::ConfigError("" + option + " takes positive integers separated by commas, got '" + s + "'");
+        out.push_back(v);
+    }
+    if (out.empty()) throw ist::ConfigError("" + option + " needs at least one width");
+    return out;
+}
+
+std::size_t positive(const std::string& option, const std::string& v) {
+    std::size_t used = 0;
+    unsigned long long n = 0;
+    try {
+        n = std::stoull(v, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != v.size() || v.empty() || v[0] == '-' || n == 0)
+        throw ist::ConfigError("" + option + " takes a positive integer, got '" + v + "'");
+    return static_cast<std::size_t>(n);
+}
+
+Config parse(int argc, char** argv) {
+    Config c;
+    std::map<std::string, bool*> flags{{"--split-input", &c.split_input},
+                                       {"--keep-last-hidden", &c.keep_last_hidden},
+                                       {"--quiet", &c.quiet}};
+    std::map<std::string, std::size_t*> counts{{"--workers", &c.workers},
+                                               {"--rounds", &c.rounds},
+                                               {"--local-steps", &c.local_steps},
+                                               {"--k", &c.k},
+                                               {"--clusters", &c.clusters},
+                                               {"--clusters-per-batch", &c.clusters_per_batch},
+                                               {"--eval-every", &c.eval_every},
+                                               {"--threads", &c.threads},
+                                               {"--layers", &c.layers}};
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "--help" || arg == "-h") {
+            std::cout << kUsage;
+            std::exit(0);
+        }
+        if (flags.count(arg)) {
+            *flags[arg] = true;
+            continue;
+        }
+        const bool known = counts.count(arg) || arg == "--data" || arg == "--graph-cache" || arg == "--methods" ||
+                           arg == "--hidden" || arg == "--lr" || arg == "--seed";
+        if (!known) throw ist::ConfigError("unknown option " + arg + " (see --help)");
+        if (i + 1 >= argc) throw ist::ConfigError("" + arg + " needs a value (see --help)");
+        const std::string v = argv[++i];
+        if (counts.count(arg)) *counts[arg] = positive(arg, v);
+        else if (arg == "--data") c.data = v;
+        else if (arg == "--graph-cache") c.graph_cache = v;
+        else if (arg == "--methods") c.methods = v;
+        else if (arg == "--hidden") c.hidden = parse_list(v, arg);
+        else if (arg == "--seed") c.seed = positive(arg, v);
+        else if (arg == "--lr") {
+            std::size_t used = 0;
+            c.lr = std::stof(v, &used);
+            if (used != v.size() || !(c.lr > 0.0f)) throw ist::ConfigError("--lr takes a positive number, got '" + v + "'");
+        }
+    }
+    if (c.layers) {
+        if (c.layers < 2) throw ist::ConfigError("--layers must be at least 2 (one hidden layer)");
+        if (c.hidden.size() == 1) c.hidden.assign(c.layers - 1, c.hidden.front());
+        else if (c.hidden.size() != c.layers - 1)
+            throw ist::ConfigError("--layers " + std::to_string(c.layers) + " needs " +
+                                   std::to_string(c.layers - 1) + " hidden widths, --hidden gives " +
+                                   std::to_string(c.hidden.size()));
+    }
+    for (const std::string& m : [&] {
+             std::vector<std::string> out;
+             std::stringstream in(c.methods);
+             for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+             return out;
+         }())
+        if (m != "gist" && m != "full" && m != "local-sgd")
+            throw ist::ConfigError("unknown method '" + m + "' in --methods (gist, full, local-sgd)");
+    if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
+    return c;
+}
+
+/// A graph, its node data and the train / test node sets.
+struct Problem {
+    std::string name;
+    ist::Graph graph;
+    ist::Dataset all;  // every node, in graph order
+    std::vector<std::uint32_t> train_rows, test_rows;
+    double graph_seconds = 0.0;
+    std::string graph_source;
+};
+
+void write_edge_list(const ist::Graph& g, const std::string& path) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp);
+        out << "# " << g.nodes() << " nodes, " << g.edges() << " undirected edges, one per line (0-based ids)\n";
+        const auto& off = g.row_offsets();
+        const auto& cols = g.columns();
+        for (std::size_t i = 0; i < g.nodes(); ++i)
+            for (std::size_t e = off[i]; e < off[i + 1]; ++e)
+                if (cols[e] > i) out << i << ' ' << cols[e] << '\n';
+        if (!out.flush()) throw ist::DataError(tmp + ": cannot write the edge list");
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw ist::DataError(path + ": cannot rename " + tmp);
+}
+
+/// The kNN graph over the raw features, or the cached one.
+ist::Graph knn_or_cache(const Config& c, const ist::Matrix& points, Problem& p) {
+    const auto start = std::chrono::steady_clock::now();
+    ist::Graph g;
+    if (!c.graph_cache.empty() && std::ifstream(c.graph_cache).good()) {
+        g = ist::load_edge_list(c.graph_cache, {points.shape()[0], false, false});
+        p.graph_source = "loaded from " + c.graph_cache;
+    } else {
+        g = ist::knn_graph(points, c.k);
+        p.graph_source = std::to_string(c.k) + "-NN graph over the raw features";
+        if (!c.graph_cache.empty()) {
+            write_edge_list(g, c.graph_cache);
+            p.graph_source += ", written to " + c.graph_cache;
+        }
+    }
+    p.graph_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return g;
+}
+
+/// Every column to zero mean and unit variance over all nodes (transductive: the features of
+/// every node are known, only labels are split).
+void standardize_columns(ist::Matrix& x) {
+    const std::size_t n = x.shape()[0], f = x.shape()[1];
+    for (std::size_t j = 0; j < f; ++j) {
+        double s = 0.0, s2 = 0.0;
+        for (std::size_t i = 0; i < n; ++i) s += x(i, j);
+        const double mean = s / static_cast<double>(n);
+        for (std::size_t i = 0; i < n; ++i) s2 += (x(i, j) - mean) * (x(i, j) - mean);
+        const double sd = std::sqrt(s2 / static_cast<double>(n));
+        const float scale = sd > 1e-6 ? static_cast<float>(1.0 / sd) : 1.0f;
+        for (std::size_t i = 0; i < n; ++i) x(i, j) = static_cast<float>((x(i, j) - mean)) * scale;
+    }
+}
+
+Problem load(const Config& c) {
+    Problem p;
+    if (c.data == "karate") {
+        ist::GraphDataset club = ist::karate_club();
+        p.name = "karate club";
+        p.graph = std::move(club.graph);
+        p.all = std::move(club.data);
+        p.graph_source = "data/karate.edgelist";
+        p.train_rows = {0, 33};  // the instructor and the administrator
+        for (std::uint32_t i = 1; i < 33; ++i) p.test_rows.push_back(i);
+        return p;
+    }
+    if (c.data == "digits") {
+        p.all = ist::load_digits();
+        p.name = "digits";
+        p.graph = knn_or_cache(c, p.all.features, p);
+        std::vector<std::uint32_t> order(p.all.size());
+        std::iota(order.begin(), order.end(), 0u);
+        std::mt19937_64 rng(c.seed);
+        std::shuffle(order.begin(), order.end(), rng);
+        const std::size_t test = order.size() / 4;
+        p.test_rows.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(test));
+        p.train_rows.assign(order.begin() + static_cast<std::ptrdiff_t>(test), order.end());
+        std::sort(p.test_rows.begin(), p.test_rows.end());
+        std::sort(p.train_rows.begin(), p.train_rows.end());
+    } else if (c.data == "fashion" || c.data == "fashion-mnist") {
+        auto [train, test] = ist::load_fashion_mnist();
+        const std::size_t n1 = train.size(), n2 = test.size(), f = train.feature_count();
+        p.name = "Fashion-MNIST";
+        p.all.name = "fashion-mnist";
+        p.all.classes = train.classes;
+        p.all.features = ist::Matrix::from_shape({n1 + n2, f});
+        std::copy(train.features.data(), train.features.data() + n1 * f, p.all.features.data());
+        std::copy(test.features.data(), test.features.data() + n2 * f, p.all.features.data() + n1 * f);
+        p.all.labels = train.labels;
+        p.all.labels.insert(p.all.labels.end(), test.labels.begin(), test.labels.end());
+        p.graph = knn_or_cache(c, p.all.features, p);
+        p.train_rows.resize(n1);
+        std::iota(p.train_rows.begin(), p.train_rows.end(), 0u);
+        p.test_rows.resize(n2);
+        std::iota(p.test_rows.begin(), p.test_rows.end(), static_cast<std::uint32_t>(n1));
+    } else {
+        throw ist::ConfigError("unknown --data " + c.data + " (digits | fashion | karate)");
+    }
+    standardize_columns(p.all.features);
+    return p;
+}
+
+std::string widths_text(std::size_t in, const std::vector<std::size_t>& hidden, std::size_t out) {
+    std::string s = std::to_string(in);
+    for (std::size_t w : hidden) s += " -> " + std::to_string(w);
+    return s + " -> " + std::to_string(out);
+}
+
+ist::Network build_gcn(const ist::GcnGraph& g, std::size_t in, const std::vector<std::size_t>& hidden,
+                       std::size_t classes, std::uint64_t seed) {
+    ist::Network net;
+    std::size_t prev = in;
+    for (std::size_t l = 0; l <= hidden.size(); ++l) {
+        const std::size_t out = l < hidden.size() ? hidden[l] : classes;
+        net.add(ist::GraphConv(g, prev, out, {.bias = true, .self_weight = false, .seed = seed * 1000 + l}));
+        if (l < hidden.size()) net.add(ist::LayerNorm()).add(ist::ReLU());
+        prev = out;
+    }
+    return net;
+}
+
+std::string fixed(double v, int digits) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+    return buf;
+}
+std::string percent(double fraction) { return fixed(100.0 * fraction, 1) + "%"; }
+
+struct MethodResult {
+    std::string method;
+    std::size_t workers = 0;
+    double accuracy = 0.0, seconds = 0.0;
+    std::uint64_t bytes = 0;
+    std::size_t rounds = 0;
+    long long measured = 0;   // peak heap bytes of the busiest worker thread (counted)
+    double formula = 0.0;     // gist::worker_footprint of worker 0 (the widest)
+    std::size_t worker_params = 0;
+};
+
+int run(const Config& c) {
+    gist::mark_coordinator();
+    Problem p = load(c);
+    const std::size_t N = p.all.size(), F = p.all.feature_count(), C = p.all.classes;
+    const ist::Dataset train = ist::keep_labels(p.all, p.train_rows);
+    ist::Dataset test = ist::keep_labels(p.all, p.test_rows);
+    ist::GcnGraph gcn(std::move(p.graph));
+    const ist::Graph& a_hat = *gcn.a_hat();
+    ist::TrainerOptions options{.workers = c.workers, .local_steps = c.local_steps, .rounds = c.rounds};
+    options.seed = c.seed;
+    options.sampling = ist::Sampling::WholeSet;  // every worker's batches come from the whole graph
+    options.batches = ist::Batches::FullSet;
+    options.eval_every = c.eval_every;
+    ist::Dataset train_set = train;
+    std::size_t batch_rows = N, batch_entries = 0;
+    if (c.clusters) {
+        options.batches = ist::Batches::Clusters;
+        options.clusters_per_batch = c.clusters_per_batch;
+        if (c.clusters_per_batch > c.clusters)
+            throw ist::ConfigError("--clusters-per-batch " + std::to_string(c.clusters_per_batch) +
+                                   " exceeds --clusters " + std::to_string(c.clusters));
+        train_set.clusters = ist::cluster_nodes(*gcn.plain(), c.clusters, c.seed);
+        // The largest batch: the q largest clusters (the memory formula's B), and the edges the
+        // clusters keep inside (their batch matrices' size).
+        const auto members = ist::cluster_members(train_set.clusters, c.clusters);
+        std::vector<std::size_t> sizes;
+        for (const auto& m : members) sizes.push_back(m.size());
+        std::sort(sizes.rbegin(), sizes.rend());
+        batch_rows = std::accumulate(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(c.clusters_per_batch),
+                                     std::size_t{0});
+        // Entries of a batch's matrix: at most its nodes' self-loops plus their degrees (edges
+        // leaving the batch are dropped), bounded by the q clusters with the largest degree sums.
+        std::vector<std::size_t> degree_sums(c.clusters, 0);
+        std::size_t inside = 0;
+        const ist::Graph& plain = *gcn.plain();
+        for (std::size_t i = 0; i < N; ++i) {
+            degree_sums[train_set.clusters[i]] += plain.degree(i);
+            for (std::size_t e = plain.row_offsets()[i]; e < plain.row_offsets()[i + 1]; ++e)
+                inside += train_set.clusters[i] == train_set.clusters[plain.columns()[e]];
+        }
+        std::sort(degree_sums.rbegin(), degree_sums.rend());
+        batch_entries = batch_rows + std::accumulate(degree_sums.begin(),
+                                                     degree_sums.begin() + static_cast<std::ptrdiff_t>(c.clusters_per_batch),
+                                                     std::size_t{0});
+        if (!c.quiet)
+            std::cout << "clusters: " << c.clusters << " (sizes " << sizes.back() << ".." << sizes.front() << "), "
+                      << percent(static_cast<double>(inside) / static_cast<double>(plain.entries()))
+                      << " of the edges inside one; batches of " << c.clusters_per_batch << " (up to " << batch_rows
+                      << " nodes)\n";
+    }
+    if (!c.quiet) {
+        std::cout << "gist-train: " << p.name << ", " << N << " nodes, " << a_hat.edges() << " edges ("
+                  << p.graph_source;
+        if (p.graph_seconds > 0) std::cout << ", " << fixed(p.graph_seconds, 1) << " s";
+        std::cout << "), " << p.train_rows.size() << " train / " << p.test_rows.size() << " test nodes\n"
+                  << "GCN " << widths_text(F, c.hidden, C) << " (GraphConv -> LayerNorm -> ReLU), Adam lr " << c.lr
+                  << " rebuilt every round, " << c.rounds << " rounds x " << c.local_steps << " local steps on "
+                  << (c.clusters ? "Cluster-GCN batches" : "the whole graph") << "; " << c.threads << " cores\n";
+    }
+
+    std::vector<MethodResult> results;
+    const auto wanted = [&](const std::string& m) { return ("," + c.methods + ",").find("," + m + ",") != std::string::npos; };
+    const auto run_method = [&](const std::string& name, std::size_t S, auto partitioner, const std::vector<std::size_t>& held) {
+        ist::Network net = build_gcn(gcn, F, c.hidden, C, c.seed);
+        ist::TrainerOptions o = options;
+        o.workers = S;
+        ist::ThreadsTransport::Options t;
+        t.blas_threads = static_cast<int>(std::max<std::size_t>(1, c.threads / S));
+        ist::IstTrainer trainer(net, o, partitioner, ist::Adam(c.lr), ist::HolderAverage(), ist::ThreadsTransport(t));
+        if (!c.quiet) std::cout << "-- " << name << ", S = " << S << '\n';
+        const std::uint64_t generation = gist::new_generation();
+        ist::TrainResult r = c.quiet ? trainer.train(train_set, test) : trainer.train(train_set, test, ist::PrintMetrics());
+        MethodResult m;
+        m.method = name;
+        m.workers = S;
+        m.accuracy = r.final_test->accuracy;
+        m.seconds = trainer.seconds();
+        m.bytes = trainer.total_bytes();
+        m.rounds = trainer.rounds_done();
+        m.measured = gist::worker_peak(generation);
+        gist::WorkerShape shape{held, batch_rows, N, F, held.front() != F, c.clusters > 0, batch_entries};
+        m.formula = gist::worker_footprint(shape).total();
+        for (std::size_t l = 1; l < held.size(); ++l) m.worker_params += held[l - 1] * held[l] + held[l];
+        results.push_back(m);
+        char line[320];
+        std::snprintf(line, sizeof line,
+                      "%-9s S = %zu: test accuracy %.4f, %.2f s training, %.2f MB exchanged (%.3f MB/round), "
+                      "worker peak %s measured / %s formula\n",
+                      name.c_str(), S, m.accuracy, m.seconds, static_cast<double>(m.bytes) / 1e6,
+                      static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds),
+                      gist::human(static_cast<double>(m.measured)).c_str(), gist::human(m.formula).c_str());
+        std::cout << line << std::flush;
+    };
+
+    std::vector<std::size_t> full_widths{F};
+    full_widths.insert(full_widths.end(), c.hidden.begin(), c.hidden.end());
+    full_widths.push_back(C);
+    if (wanted("gist")) {
+        std::vector<std::size_t> held = full_widths;
+        if (c.split_input) held[0] = gist::held(F, c.workers);
+        for (std::size_t l = 1; l + 1 < held.size(); ++l)
+            if (!(c.keep_last_hidden && l + 2 == held.size())) held[l] = gist::held(held[l], c.workers);
+        run_method("GIST", c.workers, ist::GistPartition({c.split_input, c.keep_last_hidden}), held);
+    }
+    if (wanted("full")) run_method("full", 1, ist::FullModel(), full_widths);
+    if (wanted("local-sgd")) run_method("local SGD", c.workers, ist::FullModel(), full_widths);
+
+    if (!c.quiet) {
+        std::cout << "\nmethod     S  test acc  train s  MB total  MB/round  worker params  worker peak: measured    formula\n";
+        for (const auto& m : results) {
+            char line[256];
+            std::snprintf(line, sizeof line, "%-9s %2zu  %8.4f %8.2f %9.2f %9.3f %14zu  %20s %10s\n",
+                          m.method.c_str(), m.workers, m.accuracy, m.seconds, static_cast<double>(m.bytes) / 1e6,
+                          static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds), m.worker_params,
+                          gist::human(static_cast<double>(m.measured)).c_str(), gist::human(m.formula).c_str());
+            std::cout << line;
+        }
+        rusage usage{};
+        getrusage(RUSAGE_SELF, &usage);
+        std::cout << "shared by every worker of this process (graph, features, labels): "
+                  << gist::human(gist::shared_bytes(N, F, a_hat.entries())) << "; process peak RSS "
+                  << gist::human(static_cast<double>(usage.ru_maxrss) * 1024.0) << "\n"
+                  << "worker peak = heap bytes live at once in the worker's thread (counted by a replaced operator "
+                     "new; OpenBLAS buffers and stacks excluded); formula = gist::worker_footprint from the subnet's "
+                     "shapes. Bytes = what the transport counts (each worker receives and returns its subnet, "
+                     "S = 1 included).\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(parse(argc, argv));
+    } catch (const std::exception& e) {
+        const std::string what = e.what();
+        std::cerr << "gist-train: error: " << what << '\n';
+        return 2;
+    }
+}
