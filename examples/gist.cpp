@@ -327,6 +327,7 @@ int run(const Config& c) {
     options.eval_every = c.eval_every;
     ist::Dataset train_set = train;
     std::size_t batch_rows = N, batch_entries = 0;
+    std::string cluster_text;
     if (c.clusters) {
         options.batches = ist::Batches::Clusters;
         options.clusters_per_batch = c.clusters_per_batch;
@@ -356,11 +357,11 @@ int run(const Config& c) {
         batch_entries = batch_rows + std::accumulate(degree_sums.begin(),
                                                      degree_sums.begin() + static_cast<std::ptrdiff_t>(c.clusters_per_batch),
                                                      std::size_t{0});
-        if (!c.quiet)
-            std::cout << "clusters: " << c.clusters << " (sizes " << sizes.back() << ".." << sizes.front() << "), "
-                      << percent(static_cast<double>(inside) / static_cast<double>(plain.entries()))
-                      << " of the edges inside one; batches of " << c.clusters_per_batch << " (up to " << batch_rows
-                      << " nodes)\n";
+        cluster_text = "clusters: " + std::to_string(c.clusters) + " (sizes " + std::to_string(sizes.back()) + ".." +
+                       std::to_string(sizes.front()) + "), " +
+                       percent(static_cast<double>(inside) / static_cast<double>(plain.entries())) +
+                       " of the edges inside one; batches of " + std::to_string(c.clusters_per_batch) + " (up to " +
+                       std::to_string(batch_rows) + " nodes)\n";
     }
     if (!c.quiet) {
         std::cout << "gist-train: " << p.name << ", " << N << " nodes, " << a_hat.edges() << " edges ("
@@ -369,7 +370,8 @@ int run(const Config& c) {
         std::cout << "), " << p.train_rows.size() << " train / " << p.test_rows.size() << " test nodes\n"
                   << "GCN " << widths_text(F, c.hidden, C) << " (GraphConv -> LayerNorm -> ReLU), Adam lr " << c.lr
                   << " rebuilt every round, " << c.rounds << " rounds x " << c.local_steps << " local steps on "
-                  << (c.clusters ? "Cluster-GCN batches" : "the whole graph") << "; " << c.threads << " cores\n";
+                  << (c.clusters ? "Cluster-GCN batches" : "the whole graph") << "; " << c.threads << " cores\n"
+                  << cluster_text;
     }
 
     std::vector<MethodResult> results;

@@ -44,7 +44,7 @@ struct Footprint {
     double activations = 0;  ///< forward outputs and backward input-gradients the Network keeps per layer
     double scratch = 0;      ///< GraphConv's product buffer, LayerNorm's 1/std, dlogits, the batch's row list
     double batch = 0;        ///< input copies (split input / cluster batch) and per-layer batch matrices
-    double transient = 0;    ///< the largest short-lived allocation on top (loss temporaries, batch build)
+    double transient = 0;    ///< the largest short-lived allocation on top (loss temporaries, a new batch)
     double total() const { return parameters + gradients + adam + activations + scratch + batch + transient; }
 };
 
@@ -83,9 +83,16 @@ inline Footprint worker_footprint(const WorkerShape& w) {
         out.batch += f * B * static_cast<double>(w.input_features) + u32 * B;  // x and y copies
         const double matrix = u64 * (B + 1) + (u32 + f) * static_cast<double>(w.batch_entries);
         out.batch += static_cast<double>(L) * (matrix + u32 * B);             // each layer: matrix + its rows
-        // set_batch_rows: an O(N) position table and the subgraph before normalisation.
-        batch_build = u32 * static_cast<double>(w.nodes) + u64 * (B + 1) +
-                      (u32 + f) * static_cast<double>(w.batch_entries - std::min(w.batch_entries, w.rows));
+        // A new batch (set_batch_rows) builds its matrix while the old one still exists: an O(N)
+        // position table, the subgraph before normalisation and the new matrix. Batches differ in
+        // size, so a buffer resized to a new batch exists twice for a moment (xtensor allocates
+        // the new storage before freeing the old): at most the input copy or the widest layer.
+        double widest = 0;
+        for (std::size_t width : w.widths) widest = std::max(widest, static_cast<double>(width));
+        batch_build = std::max({u32 * static_cast<double>(w.nodes) + u64 * (B + 1) +
+                                    (u32 + f) * static_cast<double>(w.batch_entries - std::min(w.batch_entries, w.rows)) +
+                                    matrix,
+                                f * B * static_cast<double>(w.input_features), f * B * widest});
     }
     out.transient = std::max(f * (2 * B * C + 2 * B), batch_build);
     return out;
