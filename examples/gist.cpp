@@ -40,7 +40,7 @@ struct Config {
     std::vector<std::size_t> hidden{256, 256};
     std::size_t layers = 0;  // 0: hidden.size() + 1
     std::size_t workers = 4, rounds = 30, local_steps = 5, k = 10, clusters = 0, clusters_per_batch = 1;
-    std::size_t eval_every = 10, threads = 0;
+    std::size_t eval_every = 10, blas_threads = 1;
     std::uint64_t seed = 42;
     float lr = 0.01f;
     bool split_input = false, keep_last_hidden = false, quiet = false;
@@ -73,8 +73,8 @@ and peak memory per worker for each.
                            each local step on --clusters-per-batch of them (default: whole graph)
   --clusters-per-batch Q   clusters per Cluster-GCN batch (default 1)
   --eval-every N           evaluate every N rounds (default 10; always after the last)
-  --threads N              cores to use (default: all); full training runs OpenBLAS on all of
-                           them, S workers get max(1, N / S) OpenBLAS threads each
+  --blas-threads N         OpenBLAS threads of every worker while it trains (default 1: with
+                           S workers on few cores, more threads only wait for each other)
   --seed N                 seed of the split, graph clusters, weights and partitions (default 42)
   --quiet                  print only the per-method summary lines
   --help                   this text
@@ -119,7 +119,7 @@ Config parse(int argc, char** argv) {
                                                {"--clusters", &c.clusters},
                                                {"--clusters-per-batch", &c.clusters_per_batch},
                                                {"--eval-every", &c.eval_every},
-                                               {"--threads", &c.threads},
+                                               {"--blas-threads", &c.blas_threads},
                                                {"--layers", &c.layers}};
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
@@ -164,7 +164,6 @@ Config parse(int argc, char** argv) {
          }())
         if (m != "gist" && m != "full" && m != "local-sgd")
             throw ist::ConfigError("unknown method '" + m + "' in --methods (gist, full, local-sgd)");
-    if (c.threads == 0) c.threads = std::max(1u, std::thread::hardware_concurrency());
     return c;
 }
 
@@ -301,10 +300,18 @@ std::string fixed(double v, int digits) {
 }
 std::string percent(double fraction) { return fixed(100.0 * fraction, 1) + "%"; }
 
+/// CPU time of the whole process so far (every thread, user + system).
+double cpu_seconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+           1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
 struct MethodResult {
     std::string method;
     std::size_t workers = 0;
-    double accuracy = 0.0, seconds = 0.0;
+    double accuracy = 0.0, seconds = 0.0, cpu = 0.0;
     std::uint64_t bytes = 0;
     std::size_t rounds = 0;
     long long measured = 0;   // peak heap bytes of the busiest worker thread (counted)
@@ -370,7 +377,8 @@ int run(const Config& c) {
         std::cout << "), " << p.train_rows.size() << " train / " << p.test_rows.size() << " test nodes\n"
                   << "GCN " << widths_text(F, c.hidden, C) << " (GraphConv -> LayerNorm -> ReLU), Adam lr " << c.lr
                   << " rebuilt every round, " << c.rounds << " rounds x " << c.local_steps << " local steps on "
-                  << (c.clusters ? "Cluster-GCN batches" : "the whole graph") << "; " << c.threads << " cores\n"
+                  << (c.clusters ? "Cluster-GCN batches" : "the whole graph") << "; " << c.blas_threads << " OpenBLAS thread(s) per worker, "
+                  << std::max(1u, std::thread::hardware_concurrency()) << " cores\n"
                   << cluster_text;
     }
 
@@ -381,16 +389,18 @@ int run(const Config& c) {
         ist::TrainerOptions o = options;
         o.workers = S;
         ist::ThreadsTransport::Options t;
-        t.blas_threads = static_cast<int>(std::max<std::size_t>(1, c.threads / S));
+        t.blas_threads = static_cast<int>(c.blas_threads);
         ist::IstTrainer trainer(net, o, partitioner, ist::Adam(c.lr), ist::HolderAverage(), ist::ThreadsTransport(t));
         if (!c.quiet) std::cout << "-- " << name << ", S = " << S << '\n';
         const std::uint64_t generation = gist::new_generation();
+        const double cpu_before = cpu_seconds();
         ist::TrainResult r = c.quiet ? trainer.train(train_set, test) : trainer.train(train_set, test, ist::PrintMetrics());
         MethodResult m;
         m.method = name;
         m.workers = S;
         m.accuracy = r.final_test->accuracy;
         m.seconds = trainer.seconds();
+        m.cpu = cpu_seconds() - cpu_before;
         m.bytes = trainer.total_bytes();
         m.rounds = trainer.rounds_done();
         m.measured = gist::worker_peak(generation);
@@ -400,9 +410,9 @@ int run(const Config& c) {
         results.push_back(m);
         char line[320];
         std::snprintf(line, sizeof line,
-                      "%-9s S = %zu: test accuracy %.4f, %.2f s training, %.2f MB exchanged (%.3f MB/round), "
+                      "%-9s S = %zu: test accuracy %.4f, %.2f s training (%.2f s CPU), %.2f MB exchanged (%.3f MB/round), "
                       "worker peak %s measured / %s formula\n",
-                      name.c_str(), S, m.accuracy, m.seconds, static_cast<double>(m.bytes) / 1e6,
+                      name.c_str(), S, m.accuracy, m.seconds, m.cpu, static_cast<double>(m.bytes) / 1e6,
                       static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds),
                       gist::human(static_cast<double>(m.measured)).c_str(), gist::human(m.formula).c_str());
         std::cout << line << std::flush;
@@ -422,11 +432,11 @@ int run(const Config& c) {
     if (wanted("local-sgd")) run_method("local SGD", c.workers, ist::FullModel(), full_widths);
 
     if (!c.quiet) {
-        std::cout << "\nmethod     S  test acc  train s  MB total  MB/round  worker params  worker peak: measured    formula\n";
+        std::cout << "\nmethod     S  test acc  train s    CPU s  MB total  MB/round  worker params  worker peak: measured    formula\n";
         for (const auto& m : results) {
             char line[256];
-            std::snprintf(line, sizeof line, "%-9s %2zu  %8.4f %8.2f %9.2f %9.3f %14zu  %20s %10s\n",
-                          m.method.c_str(), m.workers, m.accuracy, m.seconds, static_cast<double>(m.bytes) / 1e6,
+            std::snprintf(line, sizeof line, "%-9s %2zu  %8.4f %8.2f %8.2f %9.2f %9.3f %14zu  %20s %10s\n",
+                          m.method.c_str(), m.workers, m.accuracy, m.seconds, m.cpu, static_cast<double>(m.bytes) / 1e6,
                           static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds), m.worker_params,
                           gist::human(static_cast<double>(m.measured)).c_str(), gist::human(m.formula).c_str());
             std::cout << line;
@@ -438,7 +448,8 @@ int run(const Config& c) {
                   << gist::human(static_cast<double>(usage.ru_maxrss) * 1024.0) << "\n"
                   << "worker peak = heap bytes live at once in the worker's thread (counted by a replaced operator "
                      "new; OpenBLAS buffers and stacks excluded); formula = gist::worker_footprint from the subnet's "
-                     "shapes. Bytes = what the transport counts (each worker receives and returns its subnet, "
+                     "shapes. train s = wall time of the rounds (evaluation excluded); CPU s = the process's CPU time over "
+                     "train(), evaluations included. Bytes = what the transport counts (each worker receives and returns its subnet, "
                      "S = 1 included).\n";
     }
     return 0;
