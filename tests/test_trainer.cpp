@@ -208,3 +208,37 @@ TEST_CASE("trainer: IST with S = 4 reaches 0.95 test accuracy on the embedded di
     MESSAGE("digits test accuracy " << result.final_test->accuracy);
     CHECK(result.final_test->accuracy >= 0.95);
 }
+
+TEST_CASE("trainer: a step-decay schedule sets each round's learning rate, as SGD with the same drops") {
+    const LearningRateSchedule decay = step_decay(8, {0.5, 0.75}, 0.1f);
+    CHECK(decay(1, 1.0f) == 1.0f);
+    CHECK(decay(4, 1.0f) == 1.0f);
+    CHECK(decay(5, 1.0f) == doctest::Approx(0.1f));
+    CHECK(decay(6, 1.0f) == doctest::Approx(0.1f));
+    CHECK(decay(7, 1.0f) == doctest::Approx(0.01f));
+    CHECK_THROWS_WITH_AS(step_decay(8, {1.5}), "step_decay: milestones are fractions of training in (0, 1), got 1.500000",
+                         ConfigError);
+
+    Blobs data;
+    Network reference = make_mlp({12, {16}, 3});
+    Network ist_net = reference;
+    const TrainerOptions opts = small_options(1, 2, 8);
+    IstTrainer trainer(ist_net, opts, NeuronPartition{}, Sgd(0.2f));
+    trainer.set_schedule(decay);
+    trainer.train(data.train, data.test);
+    CHECK(trainer.optimizer().learning_rate() == doctest::Approx(0.002f));
+
+    BatchSampler sampler = worker_sampler(worker_row_pools(data.train.size(), opts)[0], opts, 0);
+    Matrix x;
+    Labels y;
+    const auto params = parameter_pointers(reference);
+    for (std::size_t round = 1; round <= 8; ++round) {
+        Sgd sgd(decay(round, 0.2f));
+        for (int step = 0; step < 2; ++step) {
+            sampler.next(data.train, opts.batch_size, x, y);
+            reference.loss_and_gradient(x, y);
+            sgd.step(params);
+        }
+    }
+    CHECK(test::same_parameters(ist_net, reference));
+}

@@ -42,6 +42,7 @@
 #include "ist/io/npz.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
+#include "ist/train/schedule.hpp"
 #include "ist/train/checkpoint.hpp"
 #include "ist/train/trainer.hpp"
 #include "ist/train/worker_rows.hpp"

@@ -27,6 +27,7 @@
 #include "ist/train/checkpoint.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
+#include "ist/train/schedule.hpp"
 #include "ist/train/worker_rows.hpp"
 #include "ist/transport/threads.hpp"
 
@@ -168,6 +169,14 @@ public:
         sampled_rows_ = state.sampled_rows;
         samplers_ = std::move(state.samplers);
         master_state_ = std::move(state.optimizer_state);
+    }
+
+    /// Sets the learning rate of round r (1-based) to `schedule(r, base)`, base being the
+    /// optimizer's rate now. Applied on every process before the workers copy the optimizer, so
+    /// it is the same under every transport and on resume. See step_decay (schedule.hpp).
+    void set_schedule(LearningRateSchedule schedule) {
+        base_learning_rate_ = optimizer_.learning_rate();
+        schedule_ = std::move(schedule);
     }
 
     /// Changes the total number of rounds train() runs to.
@@ -391,6 +400,7 @@ private:
         // after this round is over.
         const std::size_t round = rounds_done_ + 1;
         const std::uint64_t steps_before = steps_taken_;
+        if (schedule_) optimizer_.set_learning_rate(schedule_(round, base_learning_rate_));
         auto result = transport_.round(
             options_.workers, [this, plan](std::size_t s) { return extract(plan, s); },
             [this, &train, plan, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg, Communicator& comm) {
@@ -437,6 +447,8 @@ private:
     std::vector<std::vector<std::uint32_t>> cluster_rows_;
     std::size_t sampled_rows_ = 0;
     std::vector<Tensor> master_state_;
+    LearningRateSchedule schedule_;
+    float base_learning_rate_ = 0.0f;
     std::size_t rounds_done_ = 0;
     std::uint64_t steps_taken_ = 0;
     std::uint64_t total_bytes_ = 0;
