@@ -58,8 +58,9 @@ and peak memory per worker for each.
                            | karate (Zachary's club: 34 nodes, one-hot features, trained on the
                              two leaders' labels, tested on the other 32)
   --k K                    neighbours of the kNN graph (default 10)
-  --graph-cache PATH       load the graph from this edge list if it exists, else build the kNN
-                           graph and write it there (kNN on Fashion-MNIST takes minutes)
+  --graph-cache PATH       load the graph from PATH if it exists, else build the kNN graph and
+                           write it there: a "u v" edge list, or scipy CSR (indptr, indices) if
+                           PATH ends in .npz (the kNN graph of Fashion-MNIST takes minutes)
   --methods LIST           which to run, comma-separated: gist,full,local-sgd (default all three)
   --workers S              GIST subnets and local-SGD replicas (default 4)
   --hidden W1,W2,...       hidden widths (default 256,256)
@@ -192,18 +193,36 @@ void write_edge_list(const ist::Graph& g, const std::string& path) {
     if (std::rename(tmp.c_str(), path.c_str()) != 0) throw ist::DataError(path + ": cannot rename " + tmp);
 }
 
+/// The plain graph as a scipy-style CSR .npz (indptr, indices): what load_csr_graph reads.
+void write_csr(const ist::Graph& g, const std::string& path) {
+    ist::NpzWriter npz;
+    const std::vector<std::uint64_t> indptr(g.row_offsets().begin(), g.row_offsets().end());
+    npz.add("indptr", indptr.data(), {indptr.size()});
+    npz.add("indices", g.columns().data(), {g.columns().size()});
+    npz.write_atomically(path);
+}
+
+bool ends_with(const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
 /// The kNN graph over the raw features, or the cached one.
 ist::Graph knn_or_cache(const Config& c, const ist::Matrix& points, Problem& p) {
     const auto start = std::chrono::steady_clock::now();
     ist::Graph g;
     if (!c.graph_cache.empty() && std::ifstream(c.graph_cache).good()) {
-        g = ist::load_edge_list(c.graph_cache, {points.shape()[0], false, false});
+        g = ends_with(c.graph_cache, ".npz") ? ist::load_csr_graph(c.graph_cache)
+                                             : ist::load_edge_list(c.graph_cache, {points.shape()[0], false, false});
+        if (g.nodes() != points.shape()[0])
+            throw ist::DataError(c.graph_cache + ": " + std::to_string(g.nodes()) + " nodes, the data set has " +
+                                 std::to_string(points.shape()[0]));
         p.graph_source = "loaded from " + c.graph_cache;
     } else {
         g = ist::knn_graph(points, c.k);
         p.graph_source = std::to_string(c.k) + "-NN graph over the raw features";
         if (!c.graph_cache.empty()) {
-            write_edge_list(g, c.graph_cache);
+            if (ends_with(c.graph_cache, ".npz")) write_csr(g, c.graph_cache);
+            else write_edge_list(g, c.graph_cache);
             p.graph_source += ", written to " + c.graph_cache;
         }
     }
