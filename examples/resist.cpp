@@ -85,7 +85,7 @@ std::size_t parse_count(const std::string& option, const std::string& v) {
         pos = 0;
     }
     if (pos != v.size() || v.empty() || v[0] == '-')
-        throw ist::ConfigError("resist-train: " + option + " needs a non-negative integer, got '" + v + "'");
+        throw ist::ConfigError(option + " needs a non-negative integer, got '" + v + "'");
     return static_cast<std::size_t>(n);
 }
 
@@ -97,7 +97,7 @@ float parse_float(const std::string& option, const std::string& v) {
     } catch (const std::exception&) {
         pos = 0;
     }
-    if (pos != v.size() || v.empty()) throw ist::ConfigError("resist-train: " + option + " needs a number, got '" + v + "'");
+    if (pos != v.size() || v.empty()) throw ist::ConfigError(option + " needs a number, got '" + v + "'");
     return x;
 }
 
@@ -111,7 +111,7 @@ std::vector<std::string> split(const std::string& s) {
 std::vector<std::size_t> parse_counts(const std::string& option, const std::string& s) {
     std::vector<std::size_t> out;
     for (const auto& item : split(s)) out.push_back(parse_count(option, item));
-    if (out.empty()) throw ist::ConfigError("resist-train: " + option + " needs a comma-separated list");
+    if (out.empty()) throw ist::ConfigError(option + " needs a comma-separated list");
     return out;
 }
 
@@ -136,9 +136,10 @@ Config parse(int argc, char** argv) {
                            arg == "--lr" || arg == "--momentum" || arg == "--weight-decay" || arg == "--batch" ||
                            arg == "--stages" || arg == "--blocks" || arg == "--min-depth" || arg == "--sections" ||
                            arg == "--ablation-workers" || arg == "--ablation-l" || arg == "--train-rows" ||
-                           arg == "--test-rows" || arg == "--eval-every" || arg == "--threads" || arg == "--seed" || arg == "--seeds";
-        if (!known) throw ist::ConfigError("resist-train: unknown option " + arg + " (see --help)");
-        if (i + 1 >= argc) throw ist::ConfigError("resist-train: " + arg + " needs a value (see --help)");
+                           arg == "--test-rows" || arg == "--eval-every" || arg == "--threads" || arg == "--seed" ||
+                           arg == "--seeds";
+        if (!known) throw ist::ConfigError("unknown option " + arg + " (see --help)");
+        if (i + 1 >= argc) throw ist::ConfigError(arg + " needs a value (see --help)");
         const std::string v = argv[++i];
         if (arg == "--data") c.data = v;
         else if (arg == "--workers") c.options.workers = parse_count(arg, v);
@@ -162,10 +163,10 @@ Config parse(int argc, char** argv) {
         else if (arg == "--seeds") c.seeds = std::max<std::size_t>(1, parse_count(arg, v));
     }
     if (c.stages.size() != c.blocks.size())
-        throw ist::ConfigError("resist-train: --stages has " + std::to_string(c.stages.size()) + " entries, --blocks " +
+        throw ist::ConfigError("--stages has " + std::to_string(c.stages.size()) + " entries, --blocks " +
                                std::to_string(c.blocks.size()) + "; give one of each per stage");
     if (c.data != "digits" && c.data != "fashion")
-        throw ist::ConfigError("resist-train: unknown --data " + c.data + " (digits | fashion)");
+        throw ist::ConfigError("unknown --data " + c.data + " (digits | fashion)");
     return c;
 }
 
@@ -338,7 +339,9 @@ int run_ablation(const Config& c, const Data& d) {
                 d.train.name.c_str(), d.train.size(), d.test.size(), joined(c.stages, "-").c_str(),
                 joined(c.blocks, "-").c_str(), c.options.rounds, c.options.batch_size, c.lr,
                 c.constant_lr ? "" : " (/10 at 50% and 75%)");
-    if (c.seeds > 1) std::printf(", mean (sd) over seeds %zu..%zu", std::size_t(c.options.seed), std::size_t(c.options.seed + c.seeds - 1));
+    if (c.seeds > 1)
+        std::printf(", mean (sd) over seeds %zu..%zu", static_cast<std::size_t>(c.options.seed),
+                    static_cast<std::size_t>(c.options.seed + c.seeds - 1));
     std::printf("\n%-52s %4s %4s", "rule", "l", "D");
     for (std::size_t s : c.ablation_workers) std::printf(c.seeds > 1 ? "   S = %-10zu" : "   S = %-3zu", s);
     std::printf("\n");
