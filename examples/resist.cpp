@@ -212,23 +212,6 @@ ist::ResistOptions resist_options(const Config& c) {
             .min_depth = c.min_depth, .scale_branches = c.scale};
 }
 
-/// The reference schedule: the learning rate divided by 10 at 50% and 75% of the rounds. The
-/// trainer copies its optimizer prototype at the start of every round, so changing the
-/// prototype's rate between rounds changes what every worker uses next.
-struct StepDecay {
-    float lr;
-    bool on = true;
-    template <class Trainer>
-    void on_round_end(const ist::RoundMetrics& m, Trainer& trainer) {
-        if (!on) return;
-        const std::size_t next = m.round + 1;  // the round the new rate applies to
-        float rate = lr;
-        if (2 * (next - 1) >= m.rounds) rate = lr / 10;
-        if (4 * (next - 1) >= 3 * m.rounds) rate = lr / 100;
-        trainer.optimizer().set_learning_rate(rate);
-    }
-};
-
 struct Outcome {
     double accuracy = 0.0, seconds = 0.0;
     std::uint64_t total_bytes = 0;
@@ -244,11 +227,11 @@ Outcome train_one(const Config& c, const ist::Network& initial, const Data& d, P
     ist::ThreadsTransport transport({.concurrency = cores});
     ist::IstTrainer trainer(net, c.options, std::move(partitioner), ist::MomentumSgd(c.lr, c.momentum, c.weight_decay),
                             ist::HolderAverage(), std::move(transport));
-    StepDecay decay{c.lr, !c.constant_lr};
+    if (!c.constant_lr) trainer.set_schedule(ist::step_decay(c.options.rounds));  // /10 at 50% and 75%
     ist::TrainResult r;
-    if (!verbose) r = trainer.train(d.train, d.test, decay);
-    else if (c.progress) r = trainer.train(d.train, d.test, decay, ist::ProgressBar());
-    else r = trainer.train(d.train, d.test, decay, ist::PrintMetrics());
+    if (!verbose) r = trainer.train(d.train, d.test);
+    else if (c.progress) r = trainer.train(d.train, d.test, ist::ProgressBar());
+    else r = trainer.train(d.train, d.test, ist::PrintMetrics());
     const auto& last = r.history.back();
     return {r.final_test->accuracy, last.seconds, last.total_bytes, last.round};
 }
