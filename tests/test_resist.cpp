@@ -48,7 +48,7 @@ bool same_tensor(const Tensor& a, const Tensor& b) { return a.shape() == b.shape
 
 }  // namespace
 
-TEST_CASE("resist: each stage of a pre-activation ResNet is a section of blocks; projecting blocks are marked") {
+TEST_CASE("resist: each stage of a pre-activation ResNet is a section of blocks, and projecting blocks are marked") {
     const Network net = make_preact_resnet(tiny_resnet());
     const auto units = sections(net);
     REQUIRE(units.size() == 2);
@@ -194,7 +194,7 @@ TEST_CASE("resist: evaluation scales each dealt branch by max(1/S, min_depth/n) 
     CHECK(xt::allclose(model.forward(x, Mode::Eval), model.subnet(none).forward(x, Mode::Eval), 1e-6, 1e-6));
 }
 
-TEST_CASE("resist: blocks outside every subnet keep their values; held blocks and shared layers train") {
+TEST_CASE("resist: blocks outside every subnet keep their values, held blocks and shared layers train") {
     auto [train, test_set] = train_test_split(load_digits(), 0.2, 3);
     Network net = residual_mlp(64, 4, 10, 7);
     const Network before = net;
