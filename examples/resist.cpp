@@ -36,6 +36,7 @@ struct Config {
     std::vector<std::size_t> ablation_workers{2, 4};
     std::size_t ablation_l = 0;  // 0: twice --local-steps
     std::size_t seeds = 1;       // ablation: runs per cell, seeds seed, seed + 1, ...
+    bool blocks_given = false, rounds_given = false;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 40, .batch_size = 32, .eval_every = 0};
 };
 
@@ -61,7 +62,9 @@ ResIST rules (ist::ResistOptions):
   --sections N1,N2       deal these sections by name (blocks<k>, see the printed table)
   --no-scale             evaluate without scaling dealt branches by max(1/S, min_depth/n)
 Run:
-  --ablation             the ablation ladder instead (one line per rule, ResIST only)
+  --ablation             the ablation ladder instead (one line per rule, ResIST only); unless
+                         given, --blocks 2,8,2 (a long middle section, like ResNet101's) and
+                         --rounds 20
   --ablation-workers L   S values of the ablation (default 2,4)
   --ablation-l L         l of the ladder's last rule (default 2 x --local-steps)
   --seeds N              ablation: mean (and standard deviation) over N seeds (default 1)
@@ -144,7 +147,7 @@ Config parse(int argc, char** argv) {
         if (arg == "--data") c.data = v;
         else if (arg == "--workers") c.options.workers = parse_count(arg, v);
         else if (arg == "--local-steps") c.options.local_steps = parse_count(arg, v);
-        else if (arg == "--rounds") c.options.rounds = parse_count(arg, v);
+        else if (arg == "--rounds") c.options.rounds = parse_count(arg, v), c.rounds_given = true;
         else if (arg == "--batch") c.options.batch_size = parse_count(arg, v);
         else if (arg == "--seed") c.options.seed = parse_count(arg, v);
         else if (arg == "--eval-every") c.options.eval_every = parse_count(arg, v);
@@ -152,7 +155,7 @@ Config parse(int argc, char** argv) {
         else if (arg == "--momentum") c.momentum = parse_float(arg, v);
         else if (arg == "--weight-decay") c.weight_decay = parse_float(arg, v);
         else if (arg == "--stages") c.stages = parse_counts(arg, v);
-        else if (arg == "--blocks") c.blocks = parse_counts(arg, v);
+        else if (arg == "--blocks") c.blocks = parse_counts(arg, v), c.blocks_given = true;
         else if (arg == "--min-depth") c.min_depth = parse_count(arg, v);
         else if (arg == "--sections") c.sections = split(v);
         else if (arg == "--ablation-workers") c.ablation_workers = parse_counts(arg, v);
@@ -162,6 +165,8 @@ Config parse(int argc, char** argv) {
         else if (arg == "--threads") c.threads = parse_count(arg, v);
         else if (arg == "--seeds") c.seeds = std::max<std::size_t>(1, parse_count(arg, v));
     }
+    if (c.ablation && !c.blocks_given) c.blocks = {2, 8, 2};
+    if (c.ablation && !c.rounds_given) c.options.rounds = 20;
     if (c.stages.size() != c.blocks.size())
         throw ist::ConfigError("--stages has " + std::to_string(c.stages.size()) + " entries, --blocks " +
                                std::to_string(c.blocks.size()) + "; give one of each per stage");
@@ -264,8 +269,21 @@ void describe(const Config& c, const ist::Network& net) {
     }
 }
 
+/// --sections names must be sections of this network; the error lists the ones it has.
+void check_sections(const Config& c, const ist::Network& net) {
+    std::string have;
+    for (const auto& dim : net.dimensions())
+        if (dim.kind == ist::DimKind::Units)
+            have += (have.empty() ? "" : ", ") + dim.name + " (" + std::to_string(dim.size) +
+                    (dim.size == 1 ? " block)" : " blocks)");
+    for (const auto& name : c.sections)
+        if (have.find(name + " (") == std::string::npos)
+            throw ist::ConfigError("--sections: this network has no section '" + name + "'; its sections are " + have);
+}
+
 int run_comparison(const Config& c, const Data& d) {
     const ist::Network initial = make_model(c, d);
+    check_sections(c, initial);
     if (!c.quiet) {
         std::printf("resist-train: %s (%zu train / %zu test rows), pre-activation ResNet 1x%zux%zu, stages %s channels, "
                     "%s blocks, %zu parameters\n",
