@@ -263,7 +263,7 @@ void describe(const Config& c, const ist::Network& net) {
             float scale = 1.0f;  // the smallest, i.e. that of the dealt (not shared) blocks
             for (std::uint32_t b = 0; b < dims[d].size; ++b)
                 scale = std::min(scale, resist.unit_scale(dims, {static_cast<ist::DimId>(d), b}, c.options.workers));
-            std::printf(", blocks per subnet %s, evaluation scale %.3g", held.c_str(), scale);
+            std::printf(", blocks per subnet (shared ones included) %s, evaluation scale %.3g", held.c_str(), scale);
         }
         std::printf("\n");
     }
@@ -276,8 +276,10 @@ void check_sections(const Config& c, const ist::Network& net) {
         if (dim.kind == ist::DimKind::Units)
             have += (have.empty() ? "" : ", ") + dim.name + " (" + std::to_string(dim.size) +
                     (dim.size == 1 ? " block)" : " blocks)");
+    const auto& dims = net.dimensions();
     for (const auto& name : c.sections)
-        if (have.find(name + " (") == std::string::npos)
+        if (std::none_of(dims.begin(), dims.end(),
+                         [&](const ist::Dimension& d) { return d.kind == ist::DimKind::Units && d.name == name; }))
             throw ist::ConfigError("--sections: this network has no section '" + name + "'; its sections are " + have);
 }
 
