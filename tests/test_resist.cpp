@@ -54,6 +54,8 @@ TEST_CASE("resist: each stage of a pre-activation ResNet is a section of blocks,
     REQUIRE(units.size() == 2);
     const Dimension& first = net.dimensions()[static_cast<std::size_t>(units[0])];
     const Dimension& second = net.dimensions()[static_cast<std::size_t>(units[1])];
+    CHECK(first.name == "section1");
+    CHECK(second.name == "section2");
     CHECK(first.size == 2);
     CHECK(first.projecting.empty());
     CHECK(second.size == 3);
@@ -187,6 +189,12 @@ TEST_CASE("resist: evaluation scales each dealt branch by max(1/S, min_depth/n) 
     const Matrix train_mode = model.forward(x, Mode::Train);
     CHECK(xt::allclose(train_mode, before_eval));
     CHECK_FALSE(xt::allclose(model.forward(x, Mode::Eval), before_eval, 1e-3, 1e-3));
+    // A later trainer without ResIST (fine-tuning the whole model) resets every scale to 1.
+    {
+        Network copy = model;
+        IstTrainer<Network, FullModel> fine_tune(copy, test::test_options(1, 1, 1, 8, 1));
+        CHECK(xt::allclose(copy.forward(x, Mode::Eval), copy.forward(x, Mode::Train)));
+    }
     // Scale 0 everywhere is the network with no blocks at all.
     for (std::uint32_t b = 0; b < 8; ++b) model.set_unit_scale({section, b}, 0.0f);
     WorkerPlan none{std::vector<IndexSet>(model.dimensions().size())};
@@ -264,7 +272,14 @@ TEST_CASE("resist: impossible configurations are refused with the reason") {
     widening.add(Dense(4, 6, true, 1));  // changes the width with no projection
     Network bad;
     bad.add(Dense(3, 4, true, 1));
-    CHECK_THROWS_WITH_AS(bad.add(widening), doctest::Contains("has 6 entries along hidden1, which has 4"), ConfigError);
+    CHECK_THROWS_WITH_AS(bad.add(widening),
+                         "Network::add: layer 1 (ist::Dense): parameter 'weight' has 6 entries along hidden1, which has 4",
+                         ConfigError);
+    // The refused block left nothing behind: the network still builds and trains as before.
+    CHECK(bad.layer_count() == 1);
+    CHECK(bad.dimensions().size() == 2);
+    bad.add(residual_mlp_block(4, 5, 3)).add(Dense(4, 2, true, 4));
+    test::check_gradients(bad, 3, 2, 5);
 }
 
 TEST_CASE("resist: channel IST cuts a pre-activation ResNet's channels through its blocks and projections") {

@@ -1,5 +1,7 @@
 #pragma once
 // Type erasure for layers, so one Network can hold library layers and users' own types.
+#include <cstdlib>
+#include <cxxabi.h>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -8,6 +10,15 @@
 #include "ist/model/layer.hpp"
 
 namespace ist {
+
+namespace detail {
+/// "ist::Dense" rather than the ABI's "N3ist5DenseE", for error messages.
+inline std::string demangled_name(const char* mangled) {
+    int status = 0;
+    std::unique_ptr<char, void (*)(void*)> name(abi::__cxa_demangle(mangled, nullptr, nullptr, &status), std::free);
+    return status == 0 && name ? std::string(name.get()) : std::string(mangled);
+}
+}  // namespace detail
 
 /// Owns any type that models ist::Layer behind one value-semantic handle.
 class AnyLayer {
@@ -89,7 +100,7 @@ private:
         void set_batch_rows(std::span<const std::uint32_t> rows) override {
             if constexpr (BatchRowsAware<L>) layer.set_batch_rows(rows);
         }
-        std::string type_name() const override { return typeid(L).name(); }
+        std::string type_name() const override { return detail::demangled_name(typeid(L).name()); }
         L layer;
     };
 

@@ -1,5 +1,6 @@
 #pragma once
 // A feed-forward network of layers and residual blocks that knows its dimensions, so IST can cut it.
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <span>
@@ -60,20 +61,26 @@ private:
 /// Sequential model of ist::Layer values and ist::Residual blocks. Dimension 0 is the input;
 /// every layer that opens a dimension adds one; the last output dimension is the output. Every
 /// Features dimension in between may be cut; each section of residual blocks adds a Units
-/// dimension; a dense layer after image layers sees a Derived view of the channel dimension.
+/// dimension ("section1", "section2", ... in order); a dense layer after image layers sees a
+/// Derived view of the channel dimension.
 class Network {
 public:
     Network() = default;
 
+    /// Appends a layer or a Residual block. A layer that does not fit (widths, geometry) throws
+    /// ist::ConfigError and leaves the network as it was.
     template <class L>
     Network& add(L&& layer) {
         if constexpr (std::is_same_v<std::remove_cvref_t<L>, Residual>) {
-            add_block(Residual(std::forward<L>(layer)));
+            all_or_nothing([&] { add_block(Residual(std::forward<L>(layer))); });
         } else {
-            steps_.push_back({layers_.size(), -1});
-            if (dims_.empty()) dims_.push_back(named_dim("input", DimKind::Features));
-            output_dim_ = append_layer(detail::make_layer(std::forward<L>(layer)), output_dim_, std::nullopt, span_, {});
-            update_partitionable();
+            AnyLayer erased = detail::make_layer(std::forward<L>(layer));
+            all_or_nothing([&] {
+                steps_.push_back({layers_.size(), -1});
+                if (dims_.empty()) dims_.push_back(named_dim("input", DimKind::Features));
+                output_dim_ = append_layer(std::move(erased), output_dim_, std::nullopt, span_, {});
+                update_partitionable();
+            });
         }
         return *this;
     }
@@ -198,6 +205,31 @@ private:
 
     static void require(bool ok, const std::string& msg) { detail::require(ok, msg); }
 
+    /// Runs `change`; if it throws, puts the structure back as it was (strong guarantee).
+    template <class F>
+    void all_or_nothing(F&& change) {
+        const std::size_t layers = layers_.size(), slots = slots_.size(), layer_dims = layer_dims_.size();
+        const std::size_t blocks = blocks_.size(), steps = steps_.size();
+        const DimensionTable dims = dims_;
+        const auto skeleton = skeleton_;
+        const DimId output = output_dim_;
+        const std::size_t span = span_;
+        try {
+            change();
+        } catch (...) {
+            layers_.erase(layers_.begin() + static_cast<std::ptrdiff_t>(layers), layers_.end());
+            slots_.resize(slots);
+            layer_dims_.resize(layer_dims);
+            blocks_.resize(blocks);
+            steps_.resize(steps);
+            dims_ = dims;
+            skeleton_ = skeleton;
+            output_dim_ = output;
+            span_ = span;
+            throw;
+        }
+    }
+
     const Matrix& forward_chain(std::size_t begin, std::size_t end, const Matrix& x, Mode mode) {
         const Matrix* cur = &x;
         for (std::size_t l = begin; l < end; ++l) {
@@ -274,6 +306,11 @@ private:
         return new_dim(std::move(view));
     }
 
+    std::size_t section_count() const {
+        return static_cast<std::size_t>(
+            std::count_if(dims_.begin(), dims_.end(), [](const Dimension& d) { return d.kind == DimKind::Units; }));
+    }
+
     void update_partitionable() {
         for (std::size_t d = 1; d < dims_.size(); ++d) {
             Dimension& dim = dims_[d];
@@ -342,7 +379,7 @@ private:
         const bool projecting = !block.shortcut_.empty();
         const bool continues = !steps_.empty() && steps_.back().block >= 0 && !projecting;
         const DimId section = continues ? blocks_.back().unit.dim
-                                        : new_dim(named_dim("blocks" + std::to_string(dims_.size()), DimKind::Units));
+                                        : new_dim(named_dim("section" + std::to_string(section_count() + 1), DimKind::Units));
         Dimension& units = dims_[static_cast<std::size_t>(section)];
         const UnitRef unit{section, static_cast<std::uint32_t>(units.size++)};
         if (projecting) units.projecting.push_back(unit.index);

@@ -13,7 +13,7 @@ namespace ist {
 /// Every rule of the talk's ablation is an option, so it can be re-run.
 struct ResistOptions {
     /// Which sections (Units dimensions, i.e. runs of residual blocks) are dealt to workers, by
-    /// dimension name ("blocks3", ...). Empty: the longest section only (the reference cuts
+    /// dimension name ("section2", ...). Empty: the longest section only (the reference cuts
     /// ResNet101's 23-block section 3). Sections not named are shared by every worker.
     std::vector<std::string> sections;
     bool all_sections = false;      ///< deal every section (overrides `sections`)

@@ -245,19 +245,27 @@ private:
     }
 
     /// ResIST: the full model evaluates every block, each partitioned branch scaled as the
-    /// partitioner says (1/S by default), since each was trained in 1/S of the subnets.
+    /// partitioner says (1/S by default), since each was trained in 1/S of the subnets. Every
+    /// trainer sets every block's scale, 1 when its partitioner has no unit_scale, so a model
+    /// fine-tuned by another trainer does not keep an earlier trainer's scales.
     void apply_unit_scales() {
-        if constexpr (requires(const DimensionTable& dims) {
-                          { partitioner_.unit_scale(dims, UnitRef{}, std::size_t{}) } -> std::convertible_to<float>;
-                          model_.set_unit_scale(UnitRef{}, 1.0f);
-                      }) {
+        if constexpr (requires { model_.set_unit_scale(UnitRef{}, 1.0f); }) {
             const auto& dims = model_.dimensions();
             for (std::size_t d = 0; d < dims.size(); ++d)
                 for (std::uint32_t i = 0; dims[d].kind == DimKind::Units && i < dims[d].size; ++i) {
                     const UnitRef unit{static_cast<DimId>(d), i};
-                    model_.set_unit_scale(unit, partitioner_.unit_scale(dims, unit, options_.workers));
+                    model_.set_unit_scale(unit, unit_scale(dims, unit));
                 }
         }
+    }
+
+    float unit_scale(const DimensionTable& dims, UnitRef unit) const {
+        if constexpr (requires {
+                          { partitioner_.unit_scale(dims, unit, std::size_t{}) } -> std::convertible_to<float>;
+                      })
+            return partitioner_.unit_scale(dims, unit, options_.workers);
+        else
+            return 1.0f;
     }
 
     /// Batches::Clusters: the rows of every cluster of the training set.
