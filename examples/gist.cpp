@@ -44,7 +44,7 @@ struct Config {
     std::size_t eval_every = 10, blas_threads = 1;
     std::uint64_t seed = 42;
     float lr = 0.01f;
-    bool split_input = false, keep_last_hidden = false, quiet = false;
+    bool split_input = false, keep_last_hidden = false, scale_activations = false, quiet = false;
 };
 
 const char* kUsage = R"(usage: gist-train [options]
@@ -71,6 +71,9 @@ and peak memory per worker for each.
   --lr X                   Adam learning rate (default 0.01)
   --split-input            GIST: also cut the input features among the workers
   --keep-last-hidden       GIST: leave the last hidden layer whole (output layer shared, averaged)
+  --scale-activations      GIST: subnets multiply each GraphConv's output by full / held input
+                           width, so their logits have the full model's scale (LayerNorm already
+                           absorbs it in the hidden layers)
   --clusters K             Cluster-GCN: cut the graph into K clusters (cluster_nodes) and train
                            each local step on --clusters-per-batch of them (default: whole graph)
   --clusters-per-batch Q   clusters per Cluster-GCN batch (default 1)
@@ -113,6 +116,7 @@ Config parse(int argc, char** argv) {
     Config c;
     std::map<std::string, bool*> flags{{"--split-input", &c.split_input},
                                        {"--keep-last-hidden", &c.keep_last_hidden},
+                                       {"--scale-activations", &c.scale_activations},
                                        {"--quiet", &c.quiet}};
     std::map<std::string, std::size_t*> counts{{"--workers", &c.workers},
                                                {"--rounds", &c.rounds},
@@ -362,6 +366,7 @@ int run(const Config& c) {
     options.sampling = ist::Sampling::WholeSet;  // every worker's batches come from the whole graph
     options.batches = ist::Batches::FullSet;
     options.eval_every = c.eval_every;
+    options.scale_activations = c.scale_activations;  // a no-op for FullModel (held = full)
     ist::Dataset train_set = train;
     std::size_t batch_rows = N, batch_entries = 0;
     std::string cluster_text;
