@@ -29,7 +29,10 @@ test: build
 
 # `make check`: the suite under sanitizers, each in a build directory of its own (debug info, -O1).
 # ASan+UBSan: every test of ist_tests and the examples. TSan: the tests that train on worker
-# threads (ThreadsTransport); tests/tsan.supp is for system-library false positives only.
+# threads (ThreadsTransport); tests/tsan.supp is for system-library false positives only. TSan
+# runs OpenBLAS single-threaded: its own thread pool hands work over through spin flags TSan
+# cannot see (a GEMM on the main thread, e.g. an evaluation, showed as a race with OpenBLAS's
+# pool thread in sgemm_beta); our worker threads already run OpenBLAS with one thread each.
 # Neither builds the consumer projects (IST_INSTALL=OFF), the benchmarks or the MPI tests.
 SAN_CMAKE := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DIST_BUILD_BENCHMARKS=OFF \
   -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
@@ -52,7 +55,8 @@ check-asan: deps
 check-tsan: deps
 	cmake -S . -B build-tsan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)"
 	cmake --build build-tsan -j $(JOBS) --target ist_tests
-	cd build-tsan && TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	cd build-tsan && OPENBLAS_NUM_THREADS=1 \
+	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure --no-tests=error -j $(JOBS) -R '$(TSAN_TESTS)' -E '$(SAN_SKIP)'
 
 clean:
