@@ -447,10 +447,11 @@ int run(const Config& c) {
         char line[320];
         std::snprintf(line, sizeof line,
                       "%-9s S = %zu: test accuracy %.4f, %.2f s training (%.2f s CPU per worker), %.2f MB exchanged (%.3f MB/round), "
-                      "worker peak %s measured / %s formula\n",
+                      "worker peak %s measured / %s formula, weights %s\n",
                       name.c_str(), S, m.accuracy, m.seconds, m.worker_cpu, static_cast<double>(m.bytes) / 1e6,
                       static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds),
-                      gist::human(static_cast<double>(m.measured)).c_str(), gist::human(m.formula).c_str());
+                      gist::human(static_cast<double>(m.measured)).c_str(), gist::human(m.formula).c_str(),
+                      ist::weights_checksum_hex(trainer.model()).c_str());
         std::cout << line << std::flush;
     };
 

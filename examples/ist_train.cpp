@@ -214,7 +214,8 @@ int run(const Config& c) {
     }
     const auto& last = result.history.back();
     std::cout << "final test accuracy " << result.final_test->accuracy << " after " << last.round << " rounds, "
-              << last.seconds << " s training, " << static_cast<double>(last.total_bytes) / 1e6 << " MB exchanged\n";
+              << last.seconds << " s training, " << static_cast<double>(last.total_bytes) / 1e6 << " MB exchanged\n"
+              << "weights checksum " << ist::weights_checksum_hex(net) << '\n';
     if (c.target > 0)
         std::cout << (stop_at.reached() ? "target reached after " + std::to_string(stop_at.seconds()) + " s"
                                         : std::string("target not reached"))

@@ -221,6 +221,7 @@ struct Outcome {
     double accuracy = 0.0, seconds = 0.0;
     std::uint64_t total_bytes = 0;
     std::size_t rounds = 0;
+    std::string checksum;  ///< of the final weights (ist::weights_checksum)
     double bytes_per_round() const { return rounds ? static_cast<double>(total_bytes) / static_cast<double>(rounds) : 0.0; }
 };
 
@@ -238,12 +239,13 @@ Outcome train_one(const Config& c, const ist::Network& initial, const Data& d, P
     else if (c.progress) r = trainer.train(d.train, d.test, ist::ProgressBar());
     else r = trainer.train(d.train, d.test, ist::PrintMetrics());
     const auto& last = r.history.back();
-    return {r.final_test->accuracy, last.seconds, last.total_bytes, last.round};
+    return {r.final_test->accuracy, last.seconds, last.total_bytes, last.round, ist::weights_checksum_hex(net)};
 }
 
 void print_outcome(const char* name, const Outcome& o) {
-    std::printf("%-9s  final test accuracy %.4f, %.2f s training, %.3f MB/round, %.2f MB total (%zu rounds)\n", name,
-                o.accuracy, o.seconds, o.bytes_per_round() / 1e6, static_cast<double>(o.total_bytes) / 1e6, o.rounds);
+    std::printf("%-9s  final test accuracy %.4f, %.2f s training, %.3f MB/round, %.2f MB total (%zu rounds), weights %s\n",
+                name, o.accuracy, o.seconds, o.bytes_per_round() / 1e6, static_cast<double>(o.total_bytes) / 1e6, o.rounds,
+                o.checksum.c_str());
 }
 
 /// The sections (Units dimensions) of the network and what the partitioner does with them.

@@ -18,6 +18,7 @@
 #include "ist/graph/loaders.hpp"
 #include "ist/model/activation.hpp"
 #include "ist/model/batch_norm.hpp"
+#include "ist/model/checksum.hpp"
 #include "ist/model/batch_norm2d.hpp"
 #include "ist/model/conv2d.hpp"
 #include "ist/model/dense.hpp"

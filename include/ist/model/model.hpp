@@ -2,6 +2,7 @@
 // The Model concept: what IstTrainer needs of the thing it trains. ist::Network models it; a
 // user's own model type can too.
 #include <concepts>
+#include <cstdint>
 #include <span>
 #include <vector>
 
@@ -18,9 +19,7 @@ namespace ist {
 ///    indices, with parameters in the same order;
 ///  - `loss_and_gradient(x, labels)`: one training forward/backward that fills every grad;
 ///  - `forward(x, Mode::Eval)`: logits for evaluation.
-/// Optional: `parameter_unit(i)` (a UnitRef: the residual block a parameter belongs to, which
-/// subnets without it receive empty), `set_unit_scale(dim, s)` (ResIST's evaluation scaling) and
-/// `set_batch_rows(rows)` (the data-set rows of the next batch, for graph layers).
+/// Optional hooks, each a named concept below: HasParameterUnits, ScalesUnits, TakesBatchRows.
 template <class M>
 concept Model = std::copy_constructible<M> &&
     requires(M& m, const M& cm, const Matrix& x, const Labels& y, const WorkerPlan& wp, std::size_t i) {
@@ -34,10 +33,27 @@ concept Model = std::copy_constructible<M> &&
         { m.forward(x, Mode::Eval) } -> std::convertible_to<const Matrix&>;
     };
 
+/// Optional hook: `parameter_unit(i)` names the residual block (unit) parameter i belongs to;
+/// a subnet without that block receives the parameter empty.
+template <class M>
+concept HasParameterUnits = requires(const M& m, std::size_t i) {
+    { m.parameter_unit(i) } -> std::convertible_to<UnitRef>;
+};
+
+/// Optional hook: `set_unit_scale(unit, s)` multiplies a block's branch by s in evaluation
+/// (ResIST evaluates the full model with each partitioned branch scaled by 1/S).
+template <class M>
+concept ScalesUnits = requires(M& m, UnitRef unit, float s) { m.set_unit_scale(unit, s); };
+
+/// Optional hook: `set_batch_rows(rows)` tells the model which data-set rows the next batch
+/// holds (graph layers gather their neighbourhoods by row number).
+template <class M>
+concept TakesBatchRows = requires(M& m, std::span<const std::uint32_t> rows) { m.set_batch_rows(rows); };
+
 /// The residual block parameter i belongs to, for models with blocks (ist::Network); none otherwise.
 template <Model M>
 UnitRef unit_of(const M& model, std::size_t i) {
-    if constexpr (requires { { model.parameter_unit(i) } -> std::convertible_to<UnitRef>; }) return model.parameter_unit(i);
+    if constexpr (HasParameterUnits<M>) return model.parameter_unit(i);
     else return {};
 }
 

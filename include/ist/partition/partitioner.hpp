@@ -28,4 +28,12 @@ concept Partitioner = std::copy_constructible<P> &&
         p.validate(dims, workers);
     };
 
+/// Optional hook: `unit_scale(dims, unit, workers)` is the factor the full model applies in
+/// evaluation to the branch of residual block `unit` (ResIST: 1/S, or max(1/S, min_depth/n)).
+/// Partitioners without it leave every block at 1.
+template <class P>
+concept HasUnitScale = requires(const P& p, const DimensionTable& dims, UnitRef unit, std::size_t workers) {
+    { p.unit_scale(dims, unit, workers) } -> std::convertible_to<float>;
+};
+
 }  // namespace ist

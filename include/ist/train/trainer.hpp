@@ -129,7 +129,7 @@ public:
             std::iota(rows.begin(), rows.end(), static_cast<std::uint32_t>(n * b / batches));
             if (batches > 1) BatchSampler::copy_rows(data, rows, x, y);
             const Labels& labels = batches > 1 ? y : data.labels;
-            if constexpr (requires { model_.set_batch_rows(rows); }) model_.set_batch_rows(rows);
+            if constexpr (TakesBatchRows<M>) model_.set_batch_rows(rows);
             const Matrix& logits = model_.forward(batches > 1 ? x : data.features, Mode::Eval);
             loss += softmax_cross_entropy(logits, labels) * static_cast<double>(count_labelled(labels));
             correct += count_correct(logits, labels);
@@ -233,7 +233,7 @@ private:
 
     /// Workers a fault-tolerant transport dropped may still be running: wait for them.
     void wait_for_stragglers() {
-        if constexpr (requires { transport_.wait_idle(); }) transport_.wait_idle();
+        if constexpr (HasStragglers<T>) transport_.wait_idle();
     }
 
     /// The output dimension: the last feature dimension that is never cut (0 is the input).
@@ -249,7 +249,7 @@ private:
     /// trainer sets every block's scale, 1 when its partitioner has no unit_scale, so a model
     /// fine-tuned by another trainer does not keep an earlier trainer's scales.
     void apply_unit_scales() {
-        if constexpr (requires { model_.set_unit_scale(UnitRef{}, 1.0f); }) {
+        if constexpr (ScalesUnits<M>) {
             const auto& dims = model_.dimensions();
             for (std::size_t d = 0; d < dims.size(); ++d)
                 for (std::uint32_t i = 0; dims[d].kind == DimKind::Units && i < dims[d].size; ++i) {
@@ -260,9 +260,7 @@ private:
     }
 
     float unit_scale(const DimensionTable& dims, UnitRef unit) const {
-        if constexpr (requires {
-                          { partitioner_.unit_scale(dims, unit, std::size_t{}) } -> std::convertible_to<float>;
-                      })
+        if constexpr (HasUnitScale<P>)
             return partitioner_.unit_scale(dims, unit, options_.workers);
         else
             return 1.0f;
@@ -360,7 +358,7 @@ private:
                 detail::select_columns(*features, *columns, x_held);
                 features = &x_held;
             }
-            if constexpr (requires { pkg.model.set_batch_rows(rows); }) pkg.model.set_batch_rows(rows);
+            if constexpr (TakesBatchRows<M>) pkg.model.set_batch_rows(rows);
             const float loss = pkg.model.loss_and_gradient(*features, *labels);
             if (!std::isfinite(loss))
                 throw TrainingError("round " + std::to_string(round) + ", worker " +

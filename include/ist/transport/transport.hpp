@@ -114,4 +114,9 @@ concept Transport = requires(T& t, std::size_t workers,
     t.broadcast(tensors);
 };
 
+/// Optional hook: `wait_idle()` blocks until workers a fault-tolerant transport dropped from a
+/// round (stragglers still running in the background) have finished.
+template <class T>
+concept HasStragglers = requires(T& t) { t.wait_idle(); };
+
 }  // namespace ist
