@@ -83,14 +83,13 @@ inline float parse_feature(std::string_view cell, const std::string& path, std::
 
 }  // namespace csv_detail
 
-/// Loads `path` (CSV, optionally gzip-compressed). Rows are lines; blank lines are skipped so a
-/// trailing newline or an empty last line is harmless. Throws ist::DataError for malformed data
-/// and ist::ConfigError when `options` do not fit the file.
-inline Dataset load_csv(const std::string& path, const CsvOptions& options = {}) {
+/// Parses CSV `text` (`path` names it in messages and becomes the data set's name). Rows are
+/// lines; blank lines are skipped so a trailing newline or an empty last line is harmless. Throws
+/// ist::DataError for malformed data and ist::ConfigError when `options` do not fit the text.
+inline Dataset parse_csv(std::string_view text, const std::string& path, const CsvOptions& options = {}) {
     using namespace csv_detail;
     detail::require(options.label_column >= -1,
                     "load_csv: label_column must be >= 0 or -1 (last), got " + std::to_string(options.label_column));
-    const std::string text = detail::read_file_text(path);
 
     std::vector<float> values;
     Labels labels;
@@ -149,6 +148,13 @@ inline Dataset load_csv(const std::string& path, const CsvOptions& options = {})
     data.classes = options.classes != 0 ? options.classes : std::size_t{max_label} + 1;
     data.labels = std::move(labels);
     return data;
+}
+
+/// Loads `path` (CSV, optionally gzip-compressed); see parse_csv for the rules and errors.
+inline Dataset load_csv(const std::string& path, const CsvOptions& options = {}) {
+    detail::require(options.label_column >= -1,
+                    "load_csv: label_column must be >= 0 or -1 (last), got " + std::to_string(options.label_column));
+    return parse_csv(detail::read_file_text(path), path, options);
 }
 
 }  // namespace ist

@@ -4,8 +4,10 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <climits>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +61,30 @@ void read_into(const std::string& path, Buffer& out) {
 }
 
 }  // namespace file_bytes_impl
+
+/// Inflates gzip data held in memory (`name` is only for messages). Throws ist::DataError for
+/// data that is not gzip, is corrupt or ends early.
+inline std::string gunzip(std::span<const unsigned char> in, const std::string& name) {
+    z_stream z{};
+    // 15 + 16: a gzip wrapper only (zlib's inflateInit2 convention).
+    if (inflateInit2(&z, 15 + 16) != Z_OK) throw DataError(name + ": zlib could not start inflating");
+    std::string out;
+    z.next_in = const_cast<unsigned char*>(in.data());  // zlib's API is not const-correct
+    z.avail_in = static_cast<uInt>(in.size());
+    int code = Z_OK;
+    while (code == Z_OK) {
+        const std::size_t old = out.size();
+        out.resize(old + std::max<std::size_t>(in.size() * 4, 1u << 16));
+        z.next_out = reinterpret_cast<unsigned char*>(out.data() + old);
+        z.avail_out = static_cast<uInt>(out.size() - old);
+        code = inflate(&z, Z_NO_FLUSH);
+        out.resize(out.size() - z.avail_out);
+        if (code == Z_BUF_ERROR && z.avail_in == 0) break;  // input ended before the stream did
+    }
+    inflateEnd(&z);
+    if (code != Z_STREAM_END) throw DataError(name + ": corrupt or truncated gzip data");
+    return out;
+}
 
 /// The bytes of `path`, decompressed if it is gzip. Throws ist::DataError naming the file.
 inline std::vector<unsigned char> read_file_bytes(const std::string& path) {
