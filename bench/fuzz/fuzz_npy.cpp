@@ -1,7 +1,7 @@
 // libFuzzer harness for ist::load_npy. Byte 0: bit 0 picks which file is fuzzed (features, with
 // valid labels of 3 rows; or labels, with valid 3 x 2 float32 features), bit 1 gzips the fuzzed
 // file, bits 2-3 the class count. The rest of the input is the fuzzed .npy.
-#include <ist/data/npy.hpp>
+#include <ist/data/numpy.hpp>
 
 #include "fuzz_common.hpp"
 

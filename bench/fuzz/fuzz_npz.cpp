@@ -2,7 +2,7 @@
 // inside). Byte 0: bit 0 recomputes the members' CRC-32 before loading so mutations inside a
 // member get past the CRC check, bit 1 gzips the file, bits 2-3 the class count. The rest is the
 // archive. Checks as for load_npy.
-#include <ist/data/npy.hpp>
+#include <ist/data/numpy.hpp>
 
 #include "fuzz_common.hpp"
 

@@ -107,7 +107,7 @@ Bytes npz_of(const std::function<void(ist::NpzWriter&)>& fill) {
 }
 
 Bytes npy_image(const std::vector<float>& v, std::vector<std::size_t> shape) {
-    return ist::npz_detail::npy_image(v.data(), shape);
+    return ist::detail::npy::npy_image(v.data(), shape);
 }
 
 void put_be32(Bytes& b, std::uint32_t v) {
@@ -134,9 +134,9 @@ int main(int argc, char** argv) {
     seed("npy", "features_f4.npy", with_prefix({0}, npy_image(x, {3, 2})));
     seed("npy", "features_3d.npy", with_prefix({2}, npy_image(x, {3, 1, 2})));
     const std::vector<std::uint32_t> y{2, 0, 1};
-    seed("npy", "labels_u4.npy", with_prefix({1 | 4}, ist::npz_detail::npy_image(y.data(), {3})));
+    seed("npy", "labels_u4.npy", with_prefix({1 | 4}, ist::detail::npy::npy_image(y.data(), {3})));
     const std::vector<std::uint64_t> y64{2, 0, 1};
-    seed("npy", "labels_u8.npy", with_prefix({1}, ist::npz_detail::npy_image(y64.data(), {3})));
+    seed("npy", "labels_u8.npy", with_prefix({1}, ist::detail::npy::npy_image(y64.data(), {3})));
 
     // .npz: stored (NpzWriter) and deflated copies; byte 0 = 1 recomputes CRCs after mutation.
     const Bytes npz = npz_of([&](ist::NpzWriter& w) {

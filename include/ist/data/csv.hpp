@@ -1,6 +1,7 @@
 #pragma once
 // Load a numeric CSV file (plain or gzip) into a Dataset: every column a float feature except one
 // integer label column. Errors say file, line and column so a bad cell can be found in an editor.
+// Why not xtensor's xcsv.hpp: its errors carry no position, it reads no gzip, and it is not fuzzed.
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -24,7 +25,7 @@ struct CsvOptions {
     std::size_t classes = 0;    ///< 0 = infer as max label + 1
 };
 
-namespace csv_detail {
+namespace detail::csv {
 
 /// Where a cell is, as text for error messages: "<path>: line L, column C".
 inline std::string where(const std::string& path, std::size_t line, std::size_t column) {
@@ -81,13 +82,13 @@ inline float parse_feature(std::string_view cell, const std::string& path, std::
     return f;
 }
 
-}  // namespace csv_detail
+}  // namespace detail::csv
 
 /// Parses CSV `text` (`path` names it in messages and becomes the data set's name). Rows are
 /// lines; blank lines are skipped so a trailing newline or an empty last line is harmless. Throws
 /// ist::DataError for malformed data and ist::ConfigError when `options` do not fit the text.
 inline Dataset parse_csv(std::string_view text, const std::string& path, const CsvOptions& options = {}) {
-    using namespace csv_detail;
+    using namespace detail::csv;
     detail::require(options.label_column >= -1,
                     "load_csv: label_column must be >= 0 or -1 (last), got " + std::to_string(options.label_column));
 

@@ -13,7 +13,7 @@
 
 namespace ist {
 
-namespace idx_detail {
+namespace detail::idx {
 
 /// The big-endian 32-bit word at `offset` (IDX stores every header field this way).
 inline std::uint32_t read_be32(const std::vector<unsigned char>& b, std::size_t offset) {
@@ -56,13 +56,13 @@ inline std::vector<std::size_t> read_header(const std::vector<unsigned char>& b,
     return shape;
 }
 
-}  // namespace idx_detail
+}  // namespace detail::idx
 
 /// Loads an IDX image file (magic 0x00000803: N x rows x cols uint8) and its label file (magic
 /// 0x00000801: N uint8) into an N x (rows*cols) Dataset with pixels scaled to [0, 1].
 /// `classes` 0 infers max label + 1. Throws ist::DataError naming file and problem.
 inline Dataset load_idx(const std::string& images_path, const std::string& labels_path, std::size_t classes = 10) {
-    using namespace idx_detail;
+    using namespace detail::idx;
     const std::vector<unsigned char> images = detail::read_file_bytes(images_path);
     const std::vector<unsigned char> label_bytes = detail::read_file_bytes(labels_path);
     const auto ishape = read_header(images, images_path, 0x00000803, "uint8 images, 3 dimensions");

@@ -4,4 +4,4 @@
 #include "ist/data/csv.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/data/idx.hpp"
-#include "ist/data/npy.hpp"
+#include "ist/data/numpy.hpp"

@@ -15,7 +15,7 @@
 
 namespace ist::detail {
 
-namespace file_bytes_impl {
+namespace file_bytes {
 
 /// Owns a gzFile so every early throw still closes it.
 struct GzHandle {
@@ -60,7 +60,7 @@ void read_into(const std::string& path, Buffer& out) {
         throw DataError(path + ": corrupt or truncated gzip data (" + (message ? message : "zlib error") + ")");
 }
 
-}  // namespace file_bytes_impl
+}  // namespace file_bytes
 
 /// Inflates gzip data held in memory (`name` is only for messages). Throws ist::DataError for
 /// data that is not gzip, is corrupt or ends early.
@@ -89,14 +89,14 @@ inline std::string gunzip(std::span<const unsigned char> in, const std::string& 
 /// The bytes of `path`, decompressed if it is gzip. Throws ist::DataError naming the file.
 inline std::vector<unsigned char> read_file_bytes(const std::string& path) {
     std::vector<unsigned char> out;
-    file_bytes_impl::read_into(path, out);
+    file_bytes::read_into(path, out);
     return out;
 }
 
 /// The text of `path`, decompressed if it is gzip. Throws ist::DataError naming the file.
 inline std::string read_file_text(const std::string& path) {
     std::string out;
-    file_bytes_impl::read_into(path, out);
+    file_bytes::read_into(path, out);
     return out;
 }
 

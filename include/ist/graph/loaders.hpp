@@ -13,7 +13,7 @@
 #include "ist/core/error.hpp"
 #include "ist/data/builtin.hpp"
 #include "ist/data/dataset.hpp"
-#include "ist/data/npy.hpp"
+#include "ist/data/numpy.hpp"
 #include "ist/detail/blas.hpp"
 #include "ist/detail/file_bytes.hpp"
 #include "ist/graph/graph.hpp"
@@ -90,16 +90,16 @@ inline Graph load_edge_list(const std::string& path, const EdgeListOptions& opti
                              [&](std::size_t k) { return "line " + std::to_string(lines[k]); });
 }
 
-namespace graph_detail {
+namespace detail::graph_files {
 
 /// The 1-D integer array `a` as unsigned values; floats, negatives and other ranks are errors.
-inline std::vector<std::uint64_t> to_indices(const npy_detail::Array& a) {
+inline std::vector<std::uint64_t> to_indices(const detail::npy::Array& a) {
     if (a.dtype.kind != 'i' && a.dtype.kind != 'u')
         throw DataError(a.name + ": dtype " + a.dtype.descr + ", expected integers");
     if (a.shape.size() != 1)
-        throw DataError(a.name + ": expected a 1-D array, got shape " + npy_detail::shape_text(a.shape));
+        throw DataError(a.name + ": expected a 1-D array, got shape " + detail::npy::shape_text(a.shape));
     std::vector<std::uint64_t> out(a.count);
-    npy_detail::for_each_element(a, [&](std::size_t i, auto v) {
+    detail::npy::for_each_element(a, [&](std::size_t i, auto v) {
         if constexpr (std::is_signed_v<decltype(v)>)
             if (v < 0) throw DataError(a.name + ": entry " + std::to_string(i) + " is negative (" + std::to_string(v) + ")");
         out[i] = static_cast<std::uint64_t>(v);
@@ -107,7 +107,7 @@ inline std::vector<std::uint64_t> to_indices(const npy_detail::Array& a) {
     return out;
 }
 
-}  // namespace graph_detail
+}  // namespace detail::graph_files
 
 /// Loads an undirected graph stored as a symmetric CSR adjacency in an .npz archive (as
 /// scipy.sparse.save_npz writes one: arrays `indptr` and `indices`; `data` and `shape` are not
@@ -116,15 +116,15 @@ inline std::vector<std::uint64_t> to_indices(const npy_detail::Array& a) {
 inline Graph load_csr_graph(const std::string& path, const std::string& indptr_key = "indptr",
                             const std::string& indices_key = "indices") {
     const std::vector<unsigned char> bytes = detail::read_file_bytes(path);
-    const npy_detail::ZipReader zip{bytes, path};
-    const auto entries = npy_detail::zip_directory(zip);
+    const detail::ZipReader zip{bytes, path};
+    const auto entries = detail::zip_directory(zip);
     std::string members[2];  // as named in the archive ("indptr.npy", ...)
     std::vector<std::uint64_t> arrays[2];
     for (int a = 0; a < 2; ++a) {
-        const auto& entry = npy_detail::find_member(entries, a == 0 ? indptr_key : indices_key, path);
-        const auto member = npy_detail::zip_extract(zip, entry);
+        const auto& entry = detail::find_npy_member(entries, a == 0 ? indptr_key : indices_key, path);
+        const auto member = detail::zip_extract(zip, entry);
         members[a] = entry.name;
-        arrays[a] = graph_detail::to_indices(npy_detail::parse_npy(member.data, member.size, path + "[" + entry.name + "]"));
+        arrays[a] = detail::graph_files::to_indices(detail::npy::parse_npy(member.data, member.size, path + "[" + entry.name + "]"));
     }
     const std::vector<std::uint64_t>& indptr = arrays[0];
     const std::vector<std::uint64_t>& indices = arrays[1];

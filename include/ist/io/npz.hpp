@@ -13,44 +13,12 @@
 #include <zlib.h>
 
 #include "ist/core/error.hpp"
-#include "ist/data/npy.hpp"
+#include "ist/core/tensor.hpp"
 #include "ist/detail/file_bytes.hpp"
+#include "ist/io/npy.hpp"
+#include "ist/io/zip.hpp"
 
 namespace ist {
-
-namespace npz_detail {
-
-template <class T> constexpr const char* descr() {
-    if constexpr (std::is_same_v<T, float>) return "<f4";
-    else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
-    else if constexpr (std::is_same_v<T, std::uint32_t>) return "<u4";
-    else if constexpr (std::is_same_v<T, std::uint64_t>) return "<u8";
-    else static_assert(sizeof(T) == 0, "npz: unsupported element type");
-}
-
-inline void put_le(std::vector<unsigned char>& out, std::uint64_t v, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i) out.push_back(static_cast<unsigned char>(v >> (8 * i)));
-}
-
-/// A version-1 .npy image: magic, padded header dictionary, little-endian payload.
-template <class T>
-std::vector<unsigned char> npy_image(const T* data, const std::vector<std::size_t>& shape) {
-    std::string dict = std::string("{'descr': '") + descr<T>() + "', 'fortran_order': False, 'shape': " +
-                       npy_detail::shape_text(shape) + ", }";
-    const std::size_t unpadded = 10 + dict.size() + 1;
-    dict.append((64 - unpadded % 64) % 64, ' ');
-    dict += '\n';
-    std::vector<unsigned char> out{0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
-    put_le(out, dict.size(), 2);
-    out.insert(out.end(), dict.begin(), dict.end());
-    std::size_t count = 1;
-    for (std::size_t s : shape) count *= s;
-    const auto* bytes = reinterpret_cast<const unsigned char*>(data);
-    out.insert(out.end(), bytes, bytes + count * sizeof(T));  // x86-64 and aarch64 are little-endian
-    return out;
-}
-
-}  // namespace npz_detail
 
 /// Collects arrays, then writes them as one .npz atomically: a temporary file in the same
 /// folder, flushed to disk, then renamed over `path`, so a crash leaves the old file or the new
@@ -59,7 +27,7 @@ class NpzWriter {
 public:
     template <class T>
     void add(const std::string& name, const T* data, const std::vector<std::size_t>& shape) {
-        members_.emplace_back(name + ".npy", npz_detail::npy_image(data, shape));
+        members_.emplace_back(name + ".npy", detail::npy::npy_image(data, shape));
     }
     void add(const std::string& name, const Tensor& t) {
         add(name, t.data(), std::vector<std::size_t>(t.shape().begin(), t.shape().end()));
@@ -89,7 +57,7 @@ public:
 private:
     /// Stored (uncompressed) zip: local headers + data, central directory, end record.
     std::vector<unsigned char> archive() const {
-        using npz_detail::put_le;
+        using detail::put_le;
         std::vector<unsigned char> out, central;
         for (const auto& [name, data] : members_) {
             const auto crc = static_cast<std::uint32_t>(::crc32(0L, data.data(), static_cast<uInt>(data.size())));
@@ -125,9 +93,9 @@ private:
 class NpzArchive {
 public:
     explicit NpzArchive(const std::string& path) : path_(path), bytes_(detail::read_file_bytes(path)) {
-        const npy_detail::ZipReader zip{bytes_, path_};
-        for (const auto& entry : npy_detail::zip_directory(zip)) {
-            auto member = npy_detail::zip_extract(zip, entry);
+        const detail::ZipReader zip{bytes_, path_};
+        for (const auto& entry : detail::zip_directory(zip)) {
+            auto member = detail::zip_extract(zip, entry);
             members_.emplace(entry.name, std::move(member));
         }
     }
@@ -137,14 +105,14 @@ public:
     /// Array `name` as elements of T (its dtype must be T's), with shape checked if given.
     template <class T>
     std::vector<T> values(const std::string& name, const std::vector<std::size_t>* shape = nullptr) const {
-        const npy_detail::Array a = array(name);
-        if (a.dtype.descr != npz_detail::descr<T>() && !(a.dtype.descr == "<u1" && npz_detail::descr<T>()[0] == '|'))
-            throw DataError(path_ + "[" + name + "]: dtype " + a.dtype.descr + ", expected " + npz_detail::descr<T>());
+        const detail::npy::Array a = array(name);
+        if (a.dtype.descr != detail::npy::descr<T>() && !(a.dtype.descr == "<u1" && detail::npy::descr<T>()[0] == '|'))
+            throw DataError(path_ + "[" + name + "]: dtype " + a.dtype.descr + ", expected " + detail::npy::descr<T>());
         if (shape && a.shape != *shape)
-            throw DataError(path_ + "[" + name + "]: shape " + npy_detail::shape_text(a.shape) + ", expected " +
-                            npy_detail::shape_text(*shape));
+            throw DataError(path_ + "[" + name + "]: shape " + detail::npy::shape_text(a.shape) + ", expected " +
+                            detail::npy::shape_text(*shape));
         std::vector<T> out(a.count);
-        for (std::size_t i = 0; i < a.count; ++i) out[i] = npy_detail::element<T>(a, i);
+        for (std::size_t i = 0; i < a.count; ++i) out[i] = detail::npy::element<T>(a, i);
         return out;
     }
 
@@ -169,15 +137,15 @@ public:
     const std::string& path() const { return path_; }
 
 private:
-    npy_detail::Array array(const std::string& name) const {
+    detail::npy::Array array(const std::string& name) const {
         const auto it = members_.find(name + ".npy");
         if (it == members_.end()) throw DataError(path_ + ": missing array '" + name + "'");
-        return npy_detail::parse_npy(it->second.data, it->second.size, path_ + "[" + name + "]");
+        return detail::npy::parse_npy(it->second.data, it->second.size, path_ + "[" + name + "]");
     }
 
     std::string path_;
     std::vector<unsigned char> bytes_;
-    std::map<std::string, npy_detail::MemberBytes> members_;
+    std::map<std::string, detail::MemberBytes> members_;
 };
 
 }  // namespace ist
