@@ -12,7 +12,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/core/tensor.hpp"
-#include "ist/model/loss.hpp"
+#include "ist/core/labels.hpp"
 
 namespace ist {
 
