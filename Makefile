@@ -62,6 +62,18 @@ check-tsan: deps
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan
 
+# `make docs-check` (CI): re-runs every command a page of README.md / docs/ writes beside a number
+# (<!-- docs-check: ... --> blocks: deterministic runs, errors, --help lists) and fails on any
+# difference. `make docs-update` rewrites those blocks from today's binaries; `make docs-timing`
+# regenerates the timing blocks (<!-- docs-timing: ... -->, never in CI) and stamps date and load.
+.PHONY: docs-check docs-update docs-timing
+docs-check: build
+	/usr/bin/python3 tests/docs/docs_check.py check --build $(BUILD_DIR)
+docs-update: build
+	/usr/bin/python3 tests/docs/docs_check.py update --build $(BUILD_DIR)
+docs-timing: build
+	/usr/bin/python3 tests/docs/docs_check.py timing --build $(BUILD_DIR)
+
 # `make fuzz`: the libFuzzer harnesses of bench/fuzz (docs/fuzzing.md), built with clang in
 # build-fuzz and run one after another for FUZZ_SECONDS each on a corpus kept in build-fuzz/corpus.
 # clang and libFuzzer's runtime are installed here only, not by `make deps`.
