@@ -12,7 +12,7 @@
 #include <ist/data/loaders.hpp>
 #include <ist/detail/file_bytes.hpp>
 
-TEST_CASE("the built-in digits are the bytes of data/digits.csv.gz") {
+TEST_CASE("data: the built-in digits are the bytes of data/digits.csv.gz") {
     // Fails when the data file changes without `cmake -P cmake/embed_digits.cmake`.
     const std::string path = std::string(IST_DATA_DIR) + "/digits.csv.gz";
     std::vector<unsigned char> file;
@@ -26,7 +26,7 @@ TEST_CASE("the built-in digits are the bytes of data/digits.csv.gz") {
     CHECK(std::equal(file.begin(), file.end(), std::begin(ist::detail::kDigitsCsvGz)));
 }
 
-TEST_CASE("load_digits() needs no file and equals load_digits(dir)") {
+TEST_CASE("data: load_digits() needs no file and equals load_digits(dir)") {
     const ist::Dataset built_in = ist::load_digits();
     const ist::Dataset from_file = ist::load_digits(IST_DATA_DIR);
     CHECK(built_in.size() == 1797);
@@ -37,7 +37,7 @@ TEST_CASE("load_digits() needs no file and equals load_digits(dir)") {
     CHECK(built_in.features == from_file.features);
 }
 
-TEST_CASE("gunzip from memory refuses truncated and non-gzip bytes, naming the source") {
+TEST_CASE("data: gunzip from memory refuses truncated and non-gzip bytes, naming the source") {
     const std::span<const unsigned char> all(ist::detail::kDigitsCsvGz);
     CHECK(ist::detail::gunzip(all, "x").size() > all.size());
     CHECK_THROWS_WITH_AS(ist::detail::gunzip(all.first(all.size() / 2), "half.gz"),
