@@ -21,7 +21,7 @@ public:
         : ThreadsTransport(options), failures_(std::move(failures)), stalls_(std::move(stalls)), stall_(stall) {}
 
     template <class Extract, class Work>
-    auto round(std::size_t workers, Extract&& extract, Work work, bool count_exchange) {
+    auto round(std::size_t workers, Extract&& extract, Work work, Replicas replicas) {
         ++round_;
         auto faulty = [work, r = round_, failures = failures_, stalls = stalls_, stall = stall_](auto& pkg,
                                                                                                 Communicator& comm) {
@@ -29,7 +29,7 @@ public:
             if (stalls.count({r, comm.worker()})) std::this_thread::sleep_for(stall);
             work(pkg, comm);
         };
-        return ThreadsTransport::round(workers, std::forward<Extract>(extract), faulty, count_exchange);
+        return ThreadsTransport::round(workers, std::forward<Extract>(extract), faulty, replicas);
     }
 
 private:

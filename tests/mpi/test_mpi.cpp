@@ -72,7 +72,8 @@ void transport_checks(MpiTransport& transport, std::size_t S) {
     const bool coordinator = transport.is_coordinator();
     const std::size_t me = static_cast<std::size_t>(transport.rank());
     // Exchange round: each worker sees the coordinator's values, trains, and they come back.
-    for (bool exchange : {true, false}) {
+    for (Replicas replicas : {Replicas::PerRound, Replicas::Persistent}) {
+        const bool exchange = replicas == Replicas::PerRound;
         bool saw_coordinator_values = true, mean_ok = true;
         auto result = transport.round(
             S, [&](std::size_t s) { return make_toy(s, coordinator); },
@@ -87,7 +88,7 @@ void transport_checks(MpiTransport& transport, std::size_t S) {
                 mean_ok = v[0] == static_cast<float>(S - 1) * 0.5f && v[1] == 1.0f && v[2] == -2.5f;
                 p.stat[0] = 10.0 * static_cast<double>(comm.worker());
             },
-            exchange);
+            replicas);
         const std::string tag = exchange ? "exchange round" : "replica round";
         check(saw_coordinator_values, tag + ": worker saw the coordinator's values");
         check(mean_ok, tag + ": allreduce_mean is the mean over workers");
@@ -124,7 +125,7 @@ void transport_checks(MpiTransport& transport, std::size_t S) {
                         if (comm.worker() == bad) throw TrainingError("boom from worker " + std::to_string(bad));
                         if (sync) comm.allreduce_mean(v);
                     },
-                    !sync);
+                    sync ? Replicas::Persistent : Replicas::PerRound);
                 check(false, what + ": nothing thrown");
             } catch (const TrainingError& e) {
                 check(std::string(e.what()) == "boom from worker " + std::to_string(bad), what + ": message " + e.what());
@@ -135,7 +136,7 @@ void transport_checks(MpiTransport& transport, std::size_t S) {
     // And the transport is usable afterwards.
     auto after = transport.round(
         S, [&](std::size_t s) { return make_toy(s, coordinator); },
-        [&](Toy&, Communicator& comm) { std::vector<float> v{1.0f}; comm.allreduce_mean(v); }, true);
+        [&](Toy&, Communicator& comm) { std::vector<float> v{1.0f}; comm.allreduce_mean(v); }, Replicas::PerRound);
     check(!coordinator || after.packages.size() == S, "a round after failures works");
 }
 
@@ -305,7 +306,7 @@ int die() {
                 std::vector<float> v{1.0f};
                 comm.allreduce_mean(v);
             },
-            true);
+            Replicas::PerRound);
     return 1;
 }
 

@@ -412,7 +412,7 @@ private:
             [this, &train, plan, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg, Communicator& comm) {
                 train_locally(pkg, comm, train, plan[comm.worker()], round, steps_before, optimizer);
             },
-            !A::synchronises_gradients);
+            A::synchronises_gradients ? Replicas::Persistent : Replicas::PerRound);
         RoundMetrics m;
         m.dropped_workers = result.dropped;
         m.failures = result.failures;

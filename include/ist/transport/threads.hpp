@@ -16,16 +16,12 @@
 #include <thread>
 #include <type_traits>
 
+#include "ist/core/error.hpp"
 #include "ist/detail/blas_threads.hpp"
+#include "ist/transport/ordered_mean.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {
-
-/// Thrown in the surviving workers of a round in which another worker failed.
-class RoundAborted : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
 
 namespace detail {
 
@@ -46,17 +42,17 @@ public:
         barrier_.arrive_and_drop();
     }
 
+    /// Each worker averages its own slice of the elements over every worker's buffer.
     void allreduce_mean(std::size_t s, std::span<float> data) {
         slots_[s] = data;
         sync();
-        if (data.size() != result_.size()) fail("allreduce_mean: workers passed buffers of different lengths");
+        // Every worker sees every length, so all of them refuse a mismatch (no slice reads past a buffer).
+        for (const auto& slot : slots_)
+            if (slot.size() != result_.size()) fail("allreduce_mean: workers passed buffers of different lengths");
         const std::size_t n = data.size(), lo = n * s / workers_, hi = n * (s + 1) / workers_;
-        const float inv = 1.0f / static_cast<float>(workers_);
-        for (std::size_t k = lo; k < hi; ++k) {
-            float sum = 0.0f;
-            for (const auto& slot : slots_) sum += slot[k];
-            result_[k] = sum * inv;
-        }
+        OrderedMean mean(std::span<float>(result_).subspan(lo, hi - lo));
+        for (const auto& slot : slots_) mean.add(slot.subspan(lo, hi - lo));
+        mean.finish(std::span<float>(result_).subspan(lo, hi - lo));
         sync();
         std::copy(result_.begin(), result_.end(), data.begin());
         traffic_.received[s] += n * sizeof(float);
@@ -88,19 +84,6 @@ private:
     std::counting_semaphore<> turn_;
     std::atomic<bool> failed_{false};
     RoundTraffic& traffic_;
-};
-
-class ThreadCommunicator final : public Communicator {
-public:
-    ThreadCommunicator(ThreadGroup& group, std::size_t worker, std::size_t workers)
-        : group_(group), worker_(worker), workers_(workers) {}
-    std::size_t worker() const override { return worker_; }
-    std::size_t workers() const override { return workers_; }
-    void allreduce_mean(std::span<float> data) override { group_.allreduce_mean(worker_, data); }
-
-private:
-    ThreadGroup& group_;
-    std::size_t worker_, workers_;
 };
 
 }  // namespace detail
@@ -151,7 +134,7 @@ public:
     }
 
     template <class Extract, class Work>
-    auto round(std::size_t workers, Extract&& extract, Work&& work, bool count_exchange) {
+    auto round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas) {
         using P = std::invoke_result_t<Extract&, std::size_t>;
         const std::size_t concurrency = options_.concurrency ? std::min(options_.concurrency, workers) : workers;
         auto state = std::make_shared<RoundState<P>>(workers, concurrency, std::forward<Extract>(extract),
@@ -169,8 +152,8 @@ public:
                     continue;
                 }
                 busy_[s] = std::make_shared<std::atomic<bool>>(true);
-                threads[s] = std::jthread([state, s, count_exchange, busy = busy_[s]] {
-                    state->run_worker(s, count_exchange);
+                threads[s] = std::jthread([state, s, replicas, busy = busy_[s]] {
+                    state->run_worker(s, replicas);
                     *busy = false;
                 });
             }
@@ -190,7 +173,8 @@ private:
             : traffic(workers), group(workers, concurrency, traffic), packages(workers), errors(workers),
               done(workers, 0), extract(std::forward<E>(e)), work(std::forward<W>(w)) {}
 
-        void run_worker(std::size_t s, bool count_exchange) {
+        void run_worker(std::size_t s, Replicas replicas) {
+            const bool counted = replicas == Replicas::PerRound;
             group.acquire_turn();
             std::optional<P> package;
             std::exception_ptr error;
@@ -203,10 +187,10 @@ private:
                     throw;
                 }
                 extracted_one();
-                if (count_exchange) received = payload_bytes(*package);
-                detail::ThreadCommunicator comm(group, s, done.size());
+                if (counted) received = payload_bytes(*package);
+                detail::GroupCommunicator<detail::ThreadGroup> comm(group, s, done.size());
                 work(*package, comm);
-                if (count_exchange) sent = payload_bytes(*package);
+                if (counted) sent = payload_bytes(*package);
             } catch (...) {
                 error = std::current_exception();
                 group.abandon();
@@ -249,7 +233,7 @@ private:
         RoundResult<P> collect(bool dropping) {
             std::lock_guard lock(mutex);
             closed = true;
-            if (!dropping) rethrow_first_failure(errors);
+            if (!dropping) rethrow_deciding_failure(errors);
             RoundResult<P> result;
             result.traffic = traffic;
             for (std::size_t s = 0; s < packages.size(); ++s) {
@@ -261,16 +245,14 @@ private:
                     result.failures.push_back(describe(s));
                 }
             }
-            if (result.packages.empty()) rethrow_first_failure(errors);
+            if (result.packages.empty()) rethrow_deciding_failure(errors);
             if (result.packages.empty()) throw RoundAborted("round: no worker returned before the deadline");
             return result;
         }
 
         std::string describe(std::size_t s) const {
             if (!done[s]) return "worker " + std::to_string(s) + ": did not return in time";
-            try { std::rethrow_exception(errors[s]); }
-            catch (const std::exception& e) { return "worker " + std::to_string(s) + ": " + e.what(); }
-            catch (...) { return "worker " + std::to_string(s) + ": unknown exception"; }
+            return "worker " + std::to_string(s) + ": " + detail::report_error(errors[s]).message;
         }
 
         RoundTraffic traffic;
@@ -309,15 +291,10 @@ private:
     }
 
     /// The original failure matters, not the RoundAborted it caused in the other workers.
-    static void rethrow_first_failure(const std::vector<std::exception_ptr>& errors) {
-        std::exception_ptr aborted;
-        for (const auto& e : errors) {
-            if (!e) continue;
-            try { std::rethrow_exception(e); }
-            catch (const RoundAborted&) { aborted = e; }
-            catch (...) { throw; }
-        }
-        if (aborted) std::rethrow_exception(aborted);
+    static void rethrow_deciding_failure(const std::vector<std::exception_ptr>& errors) {
+        std::vector<detail::ErrorKind> kinds;
+        for (const auto& e : errors) kinds.push_back(detail::report_error(e).kind);
+        if (const auto s = detail::deciding_failure(kinds)) std::rethrow_exception(errors[*s]);
     }
 
     Options options_;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ist/core/tensor.hpp"
+#include "ist/transport/pack.hpp"
 
 namespace ist {
 
@@ -22,10 +23,28 @@ public:
     virtual std::size_t worker() const = 0;
     virtual std::size_t workers() const = 0;
     /// Replaces `data` by its element-wise mean over all workers. Every worker must call it the
-    /// same number of times with the same lengths. The sum runs over workers 0..S-1 in order, so
-    /// the result is identical on every transport.
+    /// same number of times with the same lengths. The sum runs over workers 0..S-1 in order
+    /// (detail::OrderedMean, shared by every transport), so the result is identical on all of them.
     virtual void allreduce_mean(std::span<float> data) = 0;
 };
+
+namespace detail {
+/// Worker `worker`'s Communicator in a round whose all-reduces `Group` carries out
+/// (`group.allreduce_mean(worker, data)`, called by every worker).
+template <class Group>
+class GroupCommunicator final : public Communicator {
+public:
+    GroupCommunicator(Group& group, std::size_t worker, std::size_t workers)
+        : group_(group), worker_(worker), workers_(workers) {}
+    std::size_t worker() const override { return worker_; }
+    std::size_t workers() const override { return workers_; }
+    void allreduce_mean(std::span<float> data) override { group_.allreduce_mean(worker_, data); }
+
+private:
+    Group& group_;
+    std::size_t worker_, workers_;
+};
+}  // namespace detail
 
 /// Bytes each worker received from and sent to the rest of the system in one round.
 struct RoundTraffic {
@@ -44,12 +63,17 @@ concept Package = std::movable<P> && requires(P& p) {
     { p.scalars() } -> std::convertible_to<std::span<double>>;
 };
 
+/// The bytes a package's transfer counts: its tensors (scalars are bookkeeping, not counted).
 template <Package P>
 std::uint64_t payload_bytes(P& package) {
-    std::uint64_t n = 0;
-    for (const Tensor* t : package.tensors()) n += t->size() * sizeof(float);
-    return n;
+    return detail::tensor_bytes(package.tensors());
 }
+
+/// Where the workers' models live between rounds, which decides what a round moves.
+enum class Replicas {
+    PerRound,    ///< subnets are cut, sent and returned every round, and their bytes counted (IST, local SGD)
+    Persistent,  ///< every process keeps its replica: nothing travels but gradients (data parallel)
+};
 
 /// FNV-1a hash of a run's settings, compared between processes before a distributed run starts.
 class Fingerprint {
@@ -90,13 +114,14 @@ struct ArchetypePackage {
 }  // namespace detail
 
 /// Requirements:
-///  - `round(S, extract, work, count_exchange)`: for every worker s, the package `extract(s)`
+///  - `round(S, extract, work, replicas)`: for every worker s, the package `extract(s)`
 ///    (made on the coordinator from the full model) reaches worker s, `work(package,
 ///    communicator)` trains it there, and it comes back; returns the packages in worker order
-///    on the coordinator. `count_exchange = false` when replicas persist (data parallel): the
-///    exchange is then bookkeeping only and not counted, and a distributed transport may return
-///    the packages on every process (each its own replica's copies) so every process can merge.
-///    A worker's exception is rethrown (on every process).
+///    on the coordinator. With `Replicas::Persistent` (data parallel) every process keeps its
+///    replica: the exchange is bookkeeping only and not counted, and a distributed transport may
+///    return the packages on every process (each its own replica's copies) so every process can
+///    merge. A worker's exception is rethrown (on every process): the first real failure in
+///    worker order, else the first RoundAborted.
 ///  - `is_coordinator()`: whether this process holds the full model (always, in-process).
 ///  - `handshake(S, parameter_count, config_fingerprint)`: called once by the trainer before
 ///    training; a distributed transport checks that every process agrees (no-op in-process).
@@ -107,7 +132,7 @@ concept Transport = requires(T& t, std::size_t workers,
                              std::function<detail::ArchetypePackage(std::size_t)> extract,
                              std::function<void(detail::ArchetypePackage&, Communicator&)> work,
                              std::span<Tensor* const> tensors) {
-    { t.round(workers, extract, work, true) } -> std::same_as<RoundResult<detail::ArchetypePackage>>;
+    { t.round(workers, extract, work, Replicas::PerRound) } -> std::same_as<RoundResult<detail::ArchetypePackage>>;
     { t.is_coordinator() } -> std::convertible_to<bool>;
     t.handshake(workers, std::uint64_t{0}, std::uint64_t{0});
     { t.agree(true) } -> std::convertible_to<bool>;

@@ -1,0 +1,230 @@
+#pragma once
+// MpiTransport's wire: message tags, how a worker's outcome is encoded, the build fingerprint
+// compared in the handshake, and Channel, point-to-point messages whose every wait has a
+// deadline (a timeout or an MPI error prints a message naming the rank and what it waited for,
+// then MPI_Abort ends the whole job: nothing hangs).
+#include <mpi.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "ist/core/error.hpp"
+#include "ist/transport/transport.hpp"
+
+namespace ist::detail::mpi {
+
+enum Tag : int {
+    kHello = 0x1570,  // handshake record, on the user's communicator
+    kWelcome,         // handshake verdict
+    kDown,            // coordinator -> worker: the worker's package
+    kUp,              // worker -> coordinator: the trained package (or only its scalars)
+    kStatus,          // worker -> coordinator: how the local work ended
+    kVerdict,         // coordinator -> worker: how the round ended
+    kReduce,          // worker -> coordinator: an allreduce_mean contribution
+    kResult,          // coordinator -> worker: the allreduce_mean result
+    kReduceAbort,     // coordinator -> worker: the allreduce_mean was abandoned
+    kAgree,           // coordinator -> worker: a decision
+    kBroadcast,       // coordinator -> worker: tensors
+};
+
+/// How a worker's local work ended; `kind` picks the exception type rethrown on every rank.
+struct Outcome {
+    ErrorKind kind = ErrorKind::None;
+    std::int32_t worker = 0;
+    std::string message;
+
+    bool ok() const { return kind == ErrorKind::None; }
+
+    static Outcome from(std::exception_ptr error, std::size_t worker) {
+        ErrorReport report = report_error(error);
+        return {report.kind, static_cast<std::int32_t>(worker), std::move(report.message)};
+    }
+
+    [[noreturn]] void rethrow() const { throw_error(kind, message); }
+
+    /// Wire format: kind (int32), worker (int32), then the message's characters.
+    std::vector<char> encode() const {
+        std::vector<char> out(kHeader + message.size());
+        std::memcpy(out.data(), &kind, sizeof kind);
+        std::memcpy(out.data() + sizeof kind, &worker, sizeof worker);
+        if (!message.empty()) std::memcpy(out.data() + kHeader, message.data(), message.size());
+        return out;
+    }
+    static Outcome decode(const std::vector<char>& in) {
+        Outcome o;
+        if (in.size() < kHeader) return {ErrorKind::Other, 0, "malformed status message"};
+        std::memcpy(&o.kind, in.data(), sizeof o.kind);
+        std::memcpy(&o.worker, in.data() + sizeof o.kind, sizeof o.worker);
+        o.message.assign(in.data() + kHeader, in.size() - kHeader);
+        return o;
+    }
+
+private:
+    static constexpr std::size_t kHeader = sizeof(ErrorKind) + sizeof(std::int32_t);
+    static_assert(sizeof(ErrorKind) == sizeof(std::int32_t));
+};
+
+/// Identifies the build for the handshake: protocol, compiler, MPI implementation, type sizes.
+inline std::uint64_t build_fingerprint() {
+    Fingerprint f;
+    f.add(std::string_view("ist-mpi-protocol-1"));
+#ifdef __VERSION__
+    f.add(std::string_view(__VERSION__));
+#endif
+#ifdef OMPI_MAJOR_VERSION
+    f.add(OMPI_MAJOR_VERSION).add(OMPI_MINOR_VERSION).add(OMPI_RELEASE_VERSION);
+#endif
+    f.add(MPI_VERSION).add(MPI_SUBVERSION).add(sizeof(void*)).add(sizeof(float)).add(sizeof(double));
+    return f.value();
+}
+
+/// Point-to-point messages with a deadline: every wait polls (yielding, then sleeping briefly)
+/// and ends the job with a clear message when the peer does not answer in time.
+class Channel {
+public:
+    Channel(MPI_Comm comm, double timeout_seconds) : comm_(comm), timeout_(timeout_seconds) {
+        MPI_Comm_rank(comm_, &rank_);
+        MPI_Comm_size(comm_, &size_);
+    }
+
+    int rank() const { return rank_; }
+    int size() const { return size_; }
+    MPI_Comm comm() const { return comm_; }
+    void set_comm(MPI_Comm comm) { comm_ = comm; }
+    double timeout() const { return timeout_; }
+
+    [[noreturn]] void fatal(const std::string& message) const {
+        std::fprintf(stderr, "ist::MpiTransport: rank %d of %d: %s; aborting the job\n", rank_, size_, message.c_str());
+        std::fflush(stderr);
+        MPI_Abort(comm_, 3);
+        std::abort();
+    }
+
+    void check(int rc, const char* call) const {
+        if (rc == MPI_SUCCESS) return;
+        char text[MPI_MAX_ERROR_STRING];
+        int length = 0;
+        MPI_Error_string(rc, text, &length);
+        fatal(std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(length)));
+    }
+
+    /// Polls `ready()` until it returns true or the timeout expires.
+    template <class Ready>
+    void poll(Ready&& ready, const std::string& what) const {
+        using clock = std::chrono::steady_clock;
+        const auto start = clock::now();
+        for (;;) {
+            if (ready()) return;
+            const double waited = std::chrono::duration<double>(clock::now() - start).count();
+            if (waited > timeout_)
+                fatal("timed out after " + std::to_string(static_cast<long>(timeout_)) + " s waiting for " + what +
+                      " (a rank died or stalled, or the ranks run different programs or options; "
+                      "raise the timeout with IST_MPI_TIMEOUT=seconds if rounds are this slow)");
+            if (waited < 2e-3) std::this_thread::yield();
+            else if (waited < 0.2) std::this_thread::sleep_for(std::chrono::microseconds(50));
+            else std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    }
+
+    void wait_all(std::vector<MPI_Request>& requests, const std::string& what) const {
+        if (requests.empty()) return;
+        poll([&] {
+            int done = 0;
+            check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
+                  "MPI_Testall");
+            return done != 0;
+        }, what);
+        requests.clear();
+    }
+
+    MPI_Request isend(const void* data, std::size_t bytes, int dest, int tag) const {
+        MPI_Request request;
+        check(MPI_Isend(data, count(bytes), MPI_BYTE, dest, tag, comm_, &request), "MPI_Isend");
+        return request;
+    }
+
+    void send(const void* data, std::size_t bytes, int dest, int tag, const std::string& what) const {
+        std::vector<MPI_Request> request{isend(data, bytes, dest, tag)};
+        wait_all(request, what + " to be taken by rank " + std::to_string(dest));
+    }
+
+    /// Coordinator: sends the same bytes to every other rank and waits until all have taken them.
+    void send_to_others(const void* data, std::size_t bytes, int tag, const std::string& what) const {
+        std::vector<MPI_Request> sends;
+        for (int k = 1; k < size_; ++k) sends.push_back(isend(data, bytes, k, tag));
+        wait_all(sends, what);
+    }
+
+    /// Waits for the next message from `source` with one of `tags`; returns its tag and size.
+    std::pair<int, std::size_t> probe(int source, std::initializer_list<int> tags, const std::string& what) const {
+        int tag = -1, bytes = 0;
+        poll([&] {
+            for (int t : tags) {
+                int flag = 0;
+                MPI_Status status;
+                check(MPI_Iprobe(source, t, comm_, &flag, &status), "MPI_Iprobe");
+                if (flag) {
+                    tag = t;
+                    MPI_Get_count(&status, MPI_BYTE, &bytes);
+                    return true;
+                }
+            }
+            return false;
+        }, what + " from rank " + std::to_string(source));
+        return {tag, static_cast<std::size_t>(bytes)};
+    }
+
+    /// Receives a probed message (its size is known) into `out`.
+    void receive(int source, int tag, void* out, std::size_t bytes) const {
+        check(MPI_Recv(out, count(bytes), MPI_BYTE, source, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+    }
+
+    std::vector<char> receive(int source, int tag, const std::string& what) const {
+        const auto [t, bytes] = probe(source, {tag}, what);
+        std::vector<char> out(bytes);
+        receive(source, t, out.data(), bytes);
+        return out;
+    }
+
+    /// Receives exactly `bytes` bytes; any other size means the ranks disagree on the model.
+    void receive_exact(int source, int tag, void* out, std::size_t bytes, const std::string& what) const {
+        const auto [t, got] = probe(source, {tag}, what);
+        if (got != bytes)
+            fatal(what + " from rank " + std::to_string(source) + " has " + std::to_string(got) + " bytes, " +
+                  std::to_string(bytes) + " expected: the ranks do not hold the same model");
+        receive(source, t, out, bytes);
+    }
+
+private:
+    int count(std::size_t bytes) const {
+        if (bytes > static_cast<std::size_t>(INT_MAX))
+            fatal("a message of " + std::to_string(bytes) + " bytes exceeds MPI's 2 GiB count limit");
+        return static_cast<int>(bytes);
+    }
+
+    MPI_Comm comm_;
+    double timeout_;
+    int rank_ = 0, size_ = 1;
+};
+
+inline double default_timeout() {
+    if (const char* env = std::getenv("IST_MPI_TIMEOUT")) {
+        char* end = nullptr;
+        const double seconds = std::strtod(env, &end);
+        if (end != env && seconds > 0) return seconds;
+    }
+    return 300.0;
+}
+
+}  // namespace ist::detail::mpi
