@@ -175,8 +175,9 @@ private:
 
     /// The topology, an empty one before the first add (or after a move).
     const Topology& structure() const {
+        if (topology_) return *topology_;
         static const Topology empty;
-        return topology_ ? *topology_ : empty;
+        return empty;
     }
 
     static void require(bool ok, const std::string& msg) { detail::require(ok, msg); }
