@@ -148,10 +148,8 @@ std::string with_commas(std::size_t n) {
 /// A graph of `nodes` nodes, every node of degree `degree` (rounded down to even): a ring lattice
 /// under a random relabelling, so neighbours are scattered in memory as in a kNN graph.
 ist::Graph lattice(std::size_t nodes, std::size_t degree, std::uint64_t seed) {
-    std::vector<std::uint32_t> label(nodes);
-    std::iota(label.begin(), label.end(), 0u);
-    std::mt19937_64 rng(seed);
-    std::shuffle(label.begin(), label.end(), rng);
+    ist::detail::RandomEngine rng(seed);
+    const std::vector<std::uint32_t> label = ist::detail::random_permutation(nodes, rng);
     std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;
     for (std::size_t i = 0; i < nodes; ++i)
         for (std::size_t d = 1; d <= degree / 2; ++d) edges.emplace_back(label[i], label[(i + d) % nodes]);

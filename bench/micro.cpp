@@ -205,10 +205,8 @@ void BM_Merge(benchmark::State& state) {
 const ist::Graph& spmm_graph() {
     static const ist::Graph g = [] {
         constexpr std::uint32_t n = 70000;
-        std::vector<std::uint32_t> label(n);
-        std::iota(label.begin(), label.end(), 0u);
-        std::mt19937_64 rng(1);
-        for (std::size_t i = n; i > 1; --i) std::swap(label[i - 1], label[rng() % i]);
+        ist::detail::RandomEngine rng(1);
+        const std::vector<std::uint32_t> label = ist::detail::random_permutation(n, rng);
         std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;
         for (std::uint32_t i = 0; i < n; ++i)
             for (std::uint32_t d = 1; d <= 5; ++d) edges.emplace_back(label[i], label[(i + d) % n]);

@@ -24,7 +24,6 @@
 #include <map>
 #include <numeric>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -266,10 +265,9 @@ Problem load(const Config& c) {
         p.all = ist::load_digits();
         p.name = "digits";
         p.graph = knn_or_cache(c, p.all.features, p);
-        std::vector<std::uint32_t> order(p.all.size());
-        std::iota(order.begin(), order.end(), 0u);
-        std::mt19937_64 rng(c.seed);
-        std::shuffle(order.begin(), order.end(), rng);
+        // The library's portable shuffle: the same split with every standard library.
+        ist::detail::RandomEngine rng(c.seed);
+        const std::vector<std::uint32_t> order = ist::detail::random_permutation(p.all.size(), rng);
         const std::size_t test = order.size() / 4;
         p.test_rows.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(test));
         p.train_rows.assign(order.begin() + static_cast<std::ptrdiff_t>(test), order.end());

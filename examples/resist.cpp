@@ -253,7 +253,8 @@ void describe(const Config& c, const ist::Network& net) {
     const auto& dims = net.dimensions();
     ist::ResistPartition resist(resist_options(c));
     ist::PartitionRng rng(c.options.seed);
-    const ist::Plan plan = resist.plan(dims, c.options.workers, rng);  // validates the options too
+    resist.validate(dims, c.options.workers);  // plan() assumes a validated configuration
+    const ist::Plan plan = resist.plan(dims, c.options.workers, rng);
     for (std::size_t d = 0; d < dims.size(); ++d) {
         if (dims[d].kind != ist::DimKind::Units) continue;
         const bool dealt = plan[0].dims[d].has_value();

@@ -39,10 +39,8 @@ struct NodeSplit {
 };
 
 NodeSplit split_nodes(const Dataset& nodes, double train_fraction, std::uint64_t seed) {
-    std::vector<std::uint32_t> order(nodes.size());
-    std::iota(order.begin(), order.end(), 0u);
-    std::mt19937_64 rng(seed);
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    detail::RandomEngine rng(seed);
+    const std::vector<std::uint32_t> order = detail::random_permutation(nodes.size(), rng);
     const auto cut = static_cast<std::ptrdiff_t>(train_fraction * static_cast<double>(nodes.size()));
     return {keep_labels(nodes, {order.begin(), order.begin() + cut}), keep_labels(nodes, {order.begin() + cut, order.end()})};
 }

@@ -66,12 +66,11 @@ Matrix dense(const Graph& a) {
 
 /// A random simple graph: each pair joined with probability p.
 Graph random_graph(std::size_t n, double p, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    std::bernoulli_distribution coin(p);
+    detail::RandomEngine rng(seed);
     EdgeVec edges;
     for (std::uint32_t i = 0; i < n; ++i)
         for (std::uint32_t j = i + 1; j < n; ++j)
-            if (coin(rng)) edges.emplace_back(i, j);
+            if (detail::bernoulli(rng, p)) edges.emplace_back(i, j);
     return Graph::from_edges(n, edges);
 }
 
@@ -428,7 +427,8 @@ TEST_CASE("graph: induced_subgraph keeps exactly the edges among the listed node
     const Graph karate = karate_club().graph;
     Nodes half(34);
     std::iota(half.begin(), half.end(), 0u);
-    std::shuffle(half.begin(), half.end(), std::mt19937_64(4));
+    detail::RandomEngine half_rng(4);
+    detail::shuffle(half, half_rng);
     half.resize(17);
     const Graph ks = induced_subgraph(karate, half);
     const Matrix kd = dense(karate), ksd = dense(ks);
@@ -502,7 +502,8 @@ TEST_CASE("graph: cluster_nodes on the digits kNN graph: balanced, seeded, and f
         CHECK(cluster_nodes(g, k, 6) != c);
         // The same cluster sizes dealt at random keep about 1/k of the edges inside.
         Nodes shuffled = c;
-        std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937_64(1));
+        detail::RandomEngine shuffle_rng(1);
+        detail::shuffle(shuffled, shuffle_rng);
         const double ours = intra_fraction(g, c), random = intra_fraction(g, shuffled);
         MESSAGE(k << " clusters: " << 100.0 * ours << "% of edges inside, " << 100.0 * random << "% at random");
         CHECK(ours > 3.0 * random);
@@ -575,7 +576,8 @@ TEST_CASE("graph: GraphConv from A_hat alone takes reorderings of all nodes, and
     GraphConv from_a_hat(gcn.a_hat(), 4, 6, {true, true, 3}), from_plain(gcn, 4, 6, {true, true, 3});
     Nodes perm(20);
     std::iota(perm.begin(), perm.end(), 0u);
-    std::shuffle(perm.begin(), perm.end(), std::mt19937_64(2));
+    detail::RandomEngine perm_rng(2);
+    detail::shuffle(perm, perm_rng);
     const Matrix x = test::random_matrix(20, 4, 5);
     Matrix whole, y1, y2;
     from_a_hat.forward(x, whole, Mode::Eval);

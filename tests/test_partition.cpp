@@ -89,14 +89,14 @@ TEST_CASE("partition: holder average divides by holders, and nobody's entries ke
 TEST_CASE("partition: impossible requests throw a clear ConfigError") {
     const Network net = make_mlp({5, {8, 16}, 3});
     PartitionRng rng(1);
-    CHECK_THROWS_WITH_AS(NeuronPartition{}.plan(net.dimensions(), 9, rng),
+    CHECK_THROWS_WITH_AS(NeuronPartition{}.validate(net.dimensions(), 9),
                          "NeuronPartition: S = 9 workers but dimension 'hidden1' has only 8 indices; each worker needs at least one",
                          ConfigError);
-    CHECK_THROWS_WITH_AS(NeuronPartition{}.plan(net.dimensions(), 0, rng),
+    CHECK_THROWS_WITH_AS(NeuronPartition{}.validate(net.dimensions(), 0),
                          "NeuronPartition: the number of workers S must be at least 1", ConfigError);
-    CHECK_THROWS_WITH_AS(BernoulliMasks(0.0).plan(net.dimensions(), 2, rng),
+    CHECK_THROWS_WITH_AS(BernoulliMasks(0.0).validate(net.dimensions(), 2),
                          doctest::Contains("keep probability must be in (0, 1]"), ConfigError);
-    CHECK_THROWS_AS(CategoricalMasks{}.plan(net.dimensions(), 9, rng), ConfigError);
+    CHECK_THROWS_AS(CategoricalMasks{}.validate(net.dimensions(), 9), ConfigError);
 }
 
 TEST_CASE("partition: the same seed gives the same plan") {

@@ -3,16 +3,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <numeric>
-#include <random>
 #include <span>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/core/tensor.hpp"
 #include "ist/core/labels.hpp"
+#include "ist/core/tensor.hpp"
+#include "ist/detail/random.hpp"
 
 namespace ist {
 
@@ -73,10 +72,8 @@ inline Dataset keep_labels(const Dataset& data, const std::vector<std::uint32_t>
 inline std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction, std::uint64_t seed) {
     detail::require(test_fraction > 0.0 && test_fraction < 1.0,
                     "train_test_split: test fraction must be in (0, 1), got " + std::to_string(test_fraction));
-    std::vector<std::uint32_t> order(data.size());
-    std::iota(order.begin(), order.end(), 0u);
-    std::mt19937_64 rng(seed);
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    detail::RandomEngine rng(seed);
+    const std::vector<std::uint32_t> order = detail::random_permutation(data.size(), rng);
     const auto test_rows = static_cast<std::size_t>(std::lround(test_fraction * static_cast<double>(data.size())));
     detail::require<DataError>(test_rows > 0 && test_rows < data.size(),
                                data.name + ": too few rows (" + std::to_string(data.size()) + ") to split");
@@ -135,7 +132,7 @@ public:
         }
     }
 
-    std::mt19937_64& rng() { return rng_; }
+    detail::RandomEngine& rng() { return rng_; }
     const std::vector<std::uint32_t>& pool() const { return pool_; }
     std::size_t position() const { return pos_; }
 
@@ -157,12 +154,12 @@ public:
 
 private:
     void shuffle() {
-        for (std::size_t i = pool_.size(); i > 1; --i) std::swap(pool_[i - 1], pool_[rng_() % i]);
+        detail::shuffle(pool_, rng_);
         pos_ = 0;
     }
     std::vector<std::uint32_t> pool_, taken_;
     std::size_t pos_ = 0;
-    std::mt19937_64 rng_;
+    detail::RandomEngine rng_;
 };
 
 }  // namespace ist

@@ -3,13 +3,12 @@
 // clusters keeps most of its nodes' edges, so its induced subgraph loses little of the graph.
 #include <algorithm>
 #include <cstdint>
-#include <numeric>
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "ist/core/error.hpp"
+#include "ist/detail/random.hpp"
 #include "ist/graph/graph.hpp"
 
 namespace ist {
@@ -101,10 +100,8 @@ inline std::vector<std::uint32_t> cluster_nodes(const Graph& g, std::size_t clus
     detail::require(clusters >= 1 && clusters <= n, "cluster_nodes: clusters must be in 1.." + std::to_string(n) +
                                                         " for a graph of " + std::to_string(n) + " nodes, got " +
                                                         std::to_string(clusters));
-    std::vector<std::uint32_t> order(n);
-    std::iota(order.begin(), order.end(), 0u);
-    std::mt19937_64 rng(seed);
-    std::shuffle(order.begin(), order.end(), rng);
+    detail::RandomEngine rng(seed);
+    const std::vector<std::uint32_t> order = detail::random_permutation(n, rng);
     std::vector<std::uint32_t> cluster = cluster_detail::grow(g, clusters, order);
     cluster_detail::refine(g, cluster, clusters, order, 5);
     return cluster;

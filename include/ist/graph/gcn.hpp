@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <random>
 #include <span>
 #include <vector>
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas.hpp"
+#include "ist/detail/random.hpp"
 #include "ist/graph/graph.hpp"
 #include "ist/model/layer.hpp"
 
@@ -158,12 +158,11 @@ private:
         detail::require(graph_ != nullptr && graph_->nodes() > 0, "GraphConv: needs a graph with nodes");
         detail::require(inputs > 0 && outputs > 0, "GraphConv: inputs and outputs must be positive, got " +
                                                        std::to_string(inputs) + " x " + std::to_string(outputs));
-        std::mt19937_64 rng(options.seed);
+        detail::RandomEngine rng(options.seed);
         const float bound = 1.0f / std::sqrt(static_cast<float>(inputs));
-        std::uniform_real_distribution<float> u(-bound, bound);
         const auto add = [&](const char* name, std::vector<std::size_t> shape, std::vector<Axis> axes) {
             Parameter p{name, Tensor::from_shape(shape), {}, std::move(axes)};
-            for (auto& w : p.value) w = u(rng);
+            detail::fill_uniform(p.value, rng, -bound, bound);
             params_.push_back(std::move(p));
         };
         add("weight", {outputs, inputs}, {Axis::Out, Axis::In});

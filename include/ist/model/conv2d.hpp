@@ -4,13 +4,13 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <random>
 #include <string>
 
 #include <xtensor/xnoalias.hpp>
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas.hpp"
+#include "ist/detail/random.hpp"
 #include "ist/model/layer.hpp"
 
 namespace ist {
@@ -72,15 +72,14 @@ public:
         detail::require(o.height > 0 && o.width > 0, "Conv2d: the input height and width must be positive");
         out_height_ = detail::window_count(o.height, o.kernel, o.stride, o.padding, "Conv2d");
         out_width_ = detail::window_count(o.width, o.kernel, o.stride, o.padding, "Conv2d");
-        std::mt19937_64 rng(o.seed);
+        detail::RandomEngine rng(o.seed);
         const float bound = 1.0f / std::sqrt(static_cast<float>(o.in_channels * o.kernel * o.kernel));
-        std::uniform_real_distribution<float> u(-bound, bound);
         params_[0] = {"weight", Tensor::from_shape({o.out_channels, o.in_channels, o.kernel, o.kernel}), {},
                       {Axis::Out, Axis::In, Axis::Shared, Axis::Shared}};
-        for (auto& w : params_[0].value) w = u(rng);
+        detail::fill_uniform(params_[0].value, rng, -bound, bound);
         if (has_bias_) {
             params_[1] = {"bias", Tensor::from_shape({o.out_channels}), {}, {Axis::Out}};
-            for (auto& b : params_[1].value) b = u(rng);
+            detail::fill_uniform(params_[1].value, rng, -bound, bound);
         }
     }
 

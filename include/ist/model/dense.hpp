@@ -2,12 +2,12 @@
 // Fully connected layer y = s * x W^T (+ b), the unit IST partitions by neurons.
 #include <array>
 #include <cmath>
-#include <random>
 
 #include <xtensor/xnoalias.hpp>
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas.hpp"
+#include "ist/detail/random.hpp"
 #include "ist/model/layer.hpp"
 
 namespace ist {
@@ -21,14 +21,13 @@ public:
     Dense(std::size_t inputs, std::size_t outputs, bool bias = true, std::uint64_t seed = 0) : has_bias_(bias) {
         detail::require(inputs > 0 && outputs > 0, "Dense: inputs and outputs must be positive, got " +
                                                         std::to_string(inputs) + " x " + std::to_string(outputs));
-        std::mt19937_64 rng(seed);
+        detail::RandomEngine rng(seed);
         const float bound = 1.0f / std::sqrt(static_cast<float>(inputs));
-        std::uniform_real_distribution<float> u(-bound, bound);
         params_[0] = {"weight", Tensor::from_shape({outputs, inputs}), {}, {Axis::Out, Axis::In}};
-        for (auto& w : params_[0].value) w = u(rng);
+        detail::fill_uniform(params_[0].value, rng, -bound, bound);
         if (has_bias_) {
             params_[1] = {"bias", Tensor::from_shape({outputs}), {}, {Axis::Out}};
-            for (auto& b : params_[1].value) b = u(rng);
+            detail::fill_uniform(params_[1].value, rng, -bound, bound);
         }
     }
 

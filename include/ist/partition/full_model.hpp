@@ -14,7 +14,6 @@ public:
         detail::require(workers > 0, "FullModel: the number of workers S must be at least 1");
     }
     Plan plan(const DimensionTable& dims, std::size_t workers, PartitionRng&) const {
-        validate(dims, workers);
         return full_plan(dims, workers);
     }
 };

@@ -1,6 +1,6 @@
 #pragma once
 // GIST: graph convolutional networks cut along their hidden feature dimensions, exactly as IST
-// cuts neurons, with the two options of the reference implementation (CONTEXT §3).
+// cuts neurons, with the two options of the reference implementation (GIST: Wolfe et al. 2021).
 #include "ist/partition/neuron_partition.hpp"
 
 namespace ist {
@@ -27,8 +27,8 @@ public:
         NeuronPartition::check_widths("GistPartition", dims, cut_dims(dims), workers);
     }
 
+    /// Assumes validate(dims, workers) passed.
     Plan plan(const DimensionTable& dims, std::size_t workers, PartitionRng& rng) const {
-        validate(dims, workers);
         return NeuronPartition::disjoint_plan(dims, cut_dims(dims), workers, rng);
     }
 

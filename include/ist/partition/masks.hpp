@@ -2,6 +2,7 @@
 // Overlapping decompositions (Liao & Kyrillidis): neurons kept by independent Bernoulli masks,
 // or each neuron sent to one random worker (categorical).
 #include <algorithm>
+#include <cassert>
 #include <string>
 
 #include "ist/partition/partitioner.hpp"
@@ -22,17 +23,16 @@ public:
                         "BernoulliMasks: keep probability must be in (0, 1], got " + std::to_string(keep_));
     }
 
+    /// Assumes validate(dims, workers) passed.
     Plan plan(const DimensionTable& dims, std::size_t workers, PartitionRng& rng) const {
-        validate(dims, workers);
         Plan plan = full_plan(dims, workers);
-        std::uniform_real_distribution<double> u(0.0, 1.0);
         for (std::size_t d = 0; d < dims.size(); ++d) {
             if (!cuts_features(dims[d])) continue;
             for (std::size_t s = 0; s < workers; ++s) {
                 std::vector<std::uint32_t> kept;
                 for (std::uint32_t i = 0; i < dims[d].size; ++i)
-                    if (u(rng) < keep_) kept.push_back(i);
-                if (kept.empty()) kept.push_back(static_cast<std::uint32_t>(rng() % dims[d].size));
+                    if (detail::bernoulli(rng, keep_)) kept.push_back(i);
+                if (kept.empty()) kept.push_back(static_cast<std::uint32_t>(detail::uniform_below(rng, dims[d].size)));
                 plan[s].dims[d] = std::move(kept);
             }
         }
@@ -59,13 +59,14 @@ public:
                                   std::to_string(d.size) + " indices");
     }
 
+    /// Assumes validate(dims, workers) passed.
     Plan plan(const DimensionTable& dims, std::size_t workers, PartitionRng& rng) const {
-        validate(dims, workers);
         Plan plan = full_plan(dims, workers);
         for (std::size_t d = 0; d < dims.size(); ++d) {
             if (!cuts_features(dims[d])) continue;
+            assert(dims[d].size >= workers);  // else refilling an empty chunk takes from an empty one
             std::vector<std::vector<std::uint32_t>> chunks(workers);
-            for (std::uint32_t i = 0; i < dims[d].size; ++i) chunks[rng() % workers].push_back(i);
+            for (std::uint32_t i = 0; i < dims[d].size; ++i) chunks[detail::uniform_below(rng, workers)].push_back(i);
             for (auto& c : chunks) {
                 if (!c.empty()) continue;
                 auto& largest = *std::max_element(chunks.begin(), chunks.end(),

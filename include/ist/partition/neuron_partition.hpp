@@ -2,14 +2,14 @@
 // IST's default decomposition: every partitionable dimension gets a fresh random permutation,
 // cut into S disjoint chunks, one per worker.
 #include <algorithm>
-#include <numeric>
+#include <cassert>
 #include <string>
 
 #include "ist/partition/partitioner.hpp"
 
 namespace ist {
 
-/// Disjoint partition of every hidden dimension (CONTEXT §3, fully connected IST).
+/// Disjoint partition of every hidden dimension (IST: Yuan et al. 2019, fully connected networks).
 ///
 /// Width not divisible by S: the first (width % S) workers get one index more than the others,
 /// so chunk sizes differ by at most one and every index belongs to exactly one worker.
@@ -21,8 +21,8 @@ public:
         check_widths("NeuronPartition", dims, feature_dims(dims), workers);
     }
 
+    /// Assumes validate(dims, workers) passed.
     Plan plan(const DimensionTable& dims, std::size_t workers, PartitionRng& rng) const {
-        validate(dims, workers);
         return disjoint_plan(dims, feature_dims(dims), workers, rng);
     }
 
@@ -44,30 +44,24 @@ public:
                                   "' has only " + std::to_string(dims[d].size) + " indices; each worker needs at least one");
     }
 
-    /// A plan cutting each dimension in `cut` by a fresh random permutation into S disjoint chunks.
+    /// A plan cutting each dimension in `cut` by a fresh random permutation into S disjoint chunks
+    /// (check_widths must have passed).
     static Plan disjoint_plan(const DimensionTable& dims, const std::vector<std::size_t>& cut, std::size_t workers,
                               PartitionRng& rng) {
         Plan plan = full_plan(dims, workers);
         for (std::size_t d : cut) {
-            auto chunks = split(permutation(dims[d].size, rng), workers);
+            assert(dims[d].size >= workers);
+            auto chunks = split(detail::random_permutation(dims[d].size, rng), workers);
             for (std::size_t s = 0; s < workers; ++s) plan[s].dims[d] = std::move(chunks[s]);
         }
         return plan;
-    }
-
-    /// A permutation drawn with our own Fisher-Yates so that it is identical on every platform
-    /// (std::shuffle's algorithm is implementation-defined).
-    static std::vector<std::uint32_t> permutation(std::size_t n, PartitionRng& rng) {
-        std::vector<std::uint32_t> p(n);
-        std::iota(p.begin(), p.end(), 0u);
-        for (std::size_t i = n; i > 1; --i) std::swap(p[i - 1], p[rng() % i]);
-        return p;
     }
 
     /// Cut `order` into `parts` chunks of near-equal size, each sorted (sorted indices make
     /// gathers cache friendly and plans easy to read).
     static std::vector<std::vector<std::uint32_t>> split(const std::vector<std::uint32_t>& order,
                                                          std::size_t parts) {
+        assert(parts > 0);
         std::vector<std::vector<std::uint32_t>> out(parts);
         const std::size_t base = order.size() / parts, extra = order.size() % parts;
         std::size_t pos = 0;

@@ -1,6 +1,6 @@
 #pragma once
 // ResIST: subnets of a residual network are shallower copies of it, each with some of the
-// residual blocks of the partitioned section(s) (CONTEXT §3, "Residual networks").
+// residual blocks of the partitioned section(s) (ResIST: Dun et al. 2022).
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -46,8 +46,8 @@ public:
         }
     }
 
+    /// Assumes validate(dims, workers) passed.
     Plan plan(const DimensionTable& dims, std::size_t workers, PartitionRng& rng) const {
-        validate(dims, workers);
         Plan plan = full_plan(dims, workers);
         for (std::size_t d = 0; d < dims.size(); ++d) {
             if (!dealt(dims, d)) continue;
@@ -109,8 +109,8 @@ private:
     std::vector<std::vector<std::uint32_t>> deal(const std::vector<std::uint32_t>& blocks, std::size_t workers,
                                                  PartitionRng& rng) const {
         const std::size_t n = blocks.size();
-        std::vector<std::uint32_t> order;
-        for (std::uint32_t i : NeuronPartition::permutation(n, rng)) order.push_back(blocks[i]);
+        std::vector<std::uint32_t> order = blocks;
+        detail::shuffle(order, rng);
         if (options_.min_depth * workers <= n) return NeuronPartition::split(order, workers);
         const std::size_t depth = std::min(options_.min_depth, n);
         std::vector<std::vector<std::uint32_t>> out(workers);

@@ -1,11 +1,10 @@
 #pragma once
 // Which training rows each worker samples from, and its sampling seed: reproducible from the
 // options alone, so every rank of a distributed run builds the same streams independently.
-#include <numeric>
-#include <random>
 #include <vector>
 
 #include "ist/data/dataset.hpp"
+#include "ist/detail/random.hpp"
 #include "ist/detail/seed.hpp"
 #include "ist/train/options.hpp"
 
@@ -18,10 +17,8 @@ inline std::vector<std::vector<std::uint32_t>> worker_row_pools(std::size_t rows
     const char* items = options.batches == Batches::Clusters ? " clusters" : " rows";
     if (rows < S) throw DataError("training set has " + std::to_string(rows) + items + ", fewer than the " +
                                   std::to_string(S) + " workers");
-    std::vector<std::uint32_t> order(rows);
-    std::iota(order.begin(), order.end(), 0u);
-    std::mt19937_64 rng(detail::derive_seed(options.seed, 0));
-    for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    detail::RandomEngine rng(detail::derive_seed(options.seed, 0));
+    const std::vector<std::uint32_t> order = detail::random_permutation(rows, rng);
     std::vector<std::vector<std::uint32_t>> pools(S);
     for (std::size_t s = 0; s < S; ++s) {
         if (options.sampling == Sampling::WholeSet) pools[s] = order;

@@ -1,0 +1,133 @@
+#pragma once
+// Portable random draws: every number the library draws comes from here, so a seed gives the
+// same plans, initial weights and batches with libstdc++, libc++ or any other standard library.
+//
+// The engine is std::mt19937_64, whose output sequence and stream text format the C++ standard
+// fixes (checkpoints store engine states as that text). The std distributions and std::shuffle
+// are *not* fixed by the standard (implementations differ), so the algorithms on top of the
+// engine are written out below.
+#include <cassert>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <iterator>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <ranges>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ist/core/error.hpp"
+
+namespace ist::detail {
+
+/// The engine behind every draw of the library.
+using RandomEngine = std::mt19937_64;
+
+/// The high 64 bits of the 128-bit product a * b, from 32-bit halves (no compiler extension).
+inline std::uint64_t multiply_high(std::uint64_t a, std::uint64_t b) {
+    const std::uint64_t a_lo = a & 0xFFFFFFFFu, a_hi = a >> 32, b_lo = b & 0xFFFFFFFFu, b_hi = b >> 32;
+    const std::uint64_t lo_lo = a_lo * b_lo, hi_lo = a_hi * b_lo, lo_hi = a_lo * b_hi, hi_hi = a_hi * b_hi;
+    const std::uint64_t middle = (lo_lo >> 32) + (hi_lo & 0xFFFFFFFFu) + lo_hi;
+    return hi_hi + (hi_lo >> 32) + (middle >> 32);
+}
+
+/// Uniform integer in [0, n), exactly unbiased: Lemire's multiply-and-reject ("Fast random
+/// integer generation in an interval", 2019). The high word of x * n is the draw; x is redrawn
+/// while the low word falls in the 2^64 mod n values that would over-represent some results.
+/// Throws ConfigError for n = 0 (the interval is empty).
+inline std::uint64_t uniform_below(RandomEngine& rng, std::uint64_t n) {
+    if (n == 0) throw ConfigError("uniform_below: the interval [0, n) is empty (n = 0)");
+    std::uint64_t x = rng(), low = x * n;
+    if (low < n) {
+        const std::uint64_t threshold = (0 - n) % n;  // 2^64 mod n
+        while (low < threshold) {
+            x = rng();
+            low = x * n;
+        }
+    }
+    return multiply_high(x, n);
+}
+
+/// Uniform in [0, 1) on the grid of multiples of 2^-24 (float) or 2^-53 (double): the top bits
+/// of one engine output, so every value is exact and equally likely.
+template <class Real>
+    requires std::same_as<Real, float> || std::same_as<Real, double>
+Real uniform01(RandomEngine& rng) {
+    constexpr int bits = std::numeric_limits<Real>::digits;  // 24 or 53
+    return static_cast<Real>(rng() >> (64 - bits)) * (Real{1} / static_cast<Real>(std::uint64_t{1} << bits));
+}
+
+/// Uniform in [a, b), a < b: a + (b - a) * uniform01. Rounding could land exactly on b; such a
+/// draw is moved to the largest value below b, so b itself never occurs.
+template <class Real>
+    requires std::same_as<Real, float> || std::same_as<Real, double>
+Real uniform(RandomEngine& rng, Real a, Real b) {
+    assert(a < b);
+    const Real x = a + (b - a) * uniform01<Real>(rng);
+    return x < b ? x : std::nextafter(b, a);
+}
+
+/// True with probability p (p outside [0, 1] acts as 0 or 1).
+inline bool bernoulli(RandomEngine& rng, double p) { return uniform01<double>(rng) < p; }
+
+/// Standard normal N(0, 1) by Marsaglia's polar method: draw (u, v) uniform in the square
+/// [-1, 1)^2 until it falls inside the unit disc (s = u^2 + v^2 in (0, 1)); then
+/// u * sqrt(-2 ln s / s) is normal. The second normal of the pair (v * ...) is discarded so
+/// that the function keeps no state beside the engine.
+inline double normal(RandomEngine& rng) {
+    double u, v, s;
+    do {
+        u = 2.0 * uniform01<double>(rng) - 1.0;
+        v = 2.0 * uniform01<double>(rng) - 1.0;
+        s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    return u * std::sqrt(-2.0 * std::log(s) / s);
+}
+
+/// Normal with mean `mean` and standard deviation `sd`.
+inline double normal(RandomEngine& rng, double mean, double sd) { return mean + sd * normal(rng); }
+
+/// Every element of `values` set to a draw of uniform(rng, a, b), in iteration order.
+template <std::ranges::range Range, class Real>
+void fill_uniform(Range&& values, RandomEngine& rng, Real a, Real b) {
+    for (auto& v : values) v = uniform<Real>(rng, a, b);
+}
+
+/// Fisher-Yates shuffle (Durstenfeld's form): for i = n-1 down to 1, swap element i with a
+/// uniform element of [0, i]. Every permutation is equally likely.
+template <std::ranges::random_access_range Range>
+void shuffle(Range&& values, RandomEngine& rng) {
+    const auto first = std::ranges::begin(values);
+    const auto n = static_cast<std::uint64_t>(std::ranges::size(values));
+    for (std::uint64_t i = n; i > 1; --i) {
+        const auto j = uniform_below(rng, i);
+        std::ranges::iter_swap(first + static_cast<std::ptrdiff_t>(i - 1), first + static_cast<std::ptrdiff_t>(j));
+    }
+}
+
+/// A uniformly random permutation of 0, ..., n-1.
+inline std::vector<std::uint32_t> random_permutation(std::size_t n, RandomEngine& rng) {
+    std::vector<std::uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0u);
+    shuffle(order, rng);
+    return order;
+}
+
+/// k distinct indices of [0, n), uniformly among all k-subsets, in random order: the first k
+/// steps of a forward Fisher-Yates (step i swaps i with a uniform element of [i, n)).
+/// Throws ConfigError when k > n.
+inline std::vector<std::uint32_t> sample_without_replacement(std::size_t n, std::size_t k, RandomEngine& rng) {
+    if (k > n)
+        throw ConfigError("sample_without_replacement: cannot draw " + std::to_string(k) + " distinct indices of " +
+                          std::to_string(n));
+    std::vector<std::uint32_t> pool(n);
+    std::iota(pool.begin(), pool.end(), 0u);
+    for (std::size_t i = 0; i < k; ++i) std::swap(pool[i], pool[i + uniform_below(rng, n - i)]);
+    pool.resize(k);
+    return pool;
+}
+
+}  // namespace ist::detail
