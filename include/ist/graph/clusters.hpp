@@ -13,7 +13,7 @@
 
 namespace ist {
 
-namespace cluster_detail {
+namespace detail::clusters {
 
 constexpr std::uint32_t unassigned = UINT32_MAX;
 
@@ -85,14 +85,14 @@ inline void refine(const Graph& g, std::vector<std::uint32_t>& cluster, std::siz
     }
 }
 
-}  // namespace cluster_detail
+}  // namespace detail::clusters
 
 /// The cluster, in [0, clusters), of every node of `g`: near-equal sizes (each within one of
 /// N / clusters rounded down or up, never empty), grown so that most edges stay inside one.
 ///
-/// Method: BFS growth from random seeds with a size quota per cluster (cluster_detail::grow),
+/// Method: BFS growth from random seeds with a size quota per cluster (detail::clusters::grow),
 /// then a few passes of greedy moves of single nodes to the cluster most of their neighbours
-/// are in (cluster_detail::refine). On the digits 10-NN graph this keeps about 80% of the edges
+/// are in (detail::clusters::refine). On the digits 10-NN graph this keeps about 80% of the edges
 /// inside 7 clusters (METIS does better; a random split keeps 1/7). O(N + E) per pass, at most
 /// 5 passes; deterministic for a given seed. Throws ist::ConfigError unless 1 <= clusters <= nodes.
 inline std::vector<std::uint32_t> cluster_nodes(const Graph& g, std::size_t clusters, std::uint64_t seed) {
@@ -102,8 +102,8 @@ inline std::vector<std::uint32_t> cluster_nodes(const Graph& g, std::size_t clus
                                                         std::to_string(clusters));
     detail::RandomEngine rng(seed);
     const std::vector<std::uint32_t> order = detail::random_permutation(n, rng);
-    std::vector<std::uint32_t> cluster = cluster_detail::grow(g, clusters, order);
-    cluster_detail::refine(g, cluster, clusters, order, 5);
+    std::vector<std::uint32_t> cluster = detail::clusters::grow(g, clusters, order);
+    detail::clusters::refine(g, cluster, clusters, order, 5);
     return cluster;
 }
 

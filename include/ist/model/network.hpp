@@ -16,7 +16,7 @@
 #include "ist/model/loss.hpp"
 #include "ist/model/residual.hpp"
 #include "ist/model/topology.hpp"
-#include "ist/partition/plan.hpp"
+#include "ist/core/plan.hpp"
 
 namespace ist {
 

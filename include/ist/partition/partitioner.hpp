@@ -5,7 +5,7 @@
 
 #include "ist/core/dimension.hpp"
 #include "ist/detail/random.hpp"
-#include "ist/partition/plan.hpp"
+#include "ist/core/plan.hpp"
 
 namespace ist {
 
