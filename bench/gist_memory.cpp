@@ -193,7 +193,7 @@ double emulate_worker(ist::Network& master, const Partitioner& partitioner, std:
         ist::Network sub = master.subnet(plan[0]);
         ist::Adam adam(1e-3f);
         const auto params = ist::parameter_pointers(sub);
-        adam.reset(params);
+        auto run = adam.start(params);
         std::optional<std::vector<std::uint32_t>> columns;
         if (plan[0].dims.front()) columns = ist::expand_indices(*plan[0].dims.front(), 1);
         ist::Matrix x, x_held;
@@ -217,7 +217,7 @@ double emulate_worker(ist::Network& master, const Partitioner& partitioner, std:
             }
             sub.set_batch_rows(rows);
             sub.loss_and_gradient(*features, *labels);
-            adam.step(params);
+            run.step(params);
         }
     }
     return static_cast<double>(gist::thread_peak() - before);

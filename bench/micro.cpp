@@ -96,11 +96,11 @@ struct StepFixture {
     ist::Matrix x;
     ist::Labels y;
     std::vector<ist::Parameter*> params;
-    ist::Sgd sgd{0.01f};
+    ist::Sgd::Run sgd;
 
     explicit StepFixture(ist::Network n)
         : net(std::move(n)), x(random_matrix(kBatch, kInputs, 3)), y(random_labels(kBatch, 4)),
-          params(ist::parameter_pointers(net)) {}
+          params(ist::parameter_pointers(net)), sgd(ist::Sgd(0.01f).start(params)) {}
     void step() {
         benchmark::DoNotOptimize(net.loss_and_gradient(x, y));
         sgd.step(params);

@@ -168,7 +168,7 @@ void with_transport(const Config& c, F&& f) {
 template <class F>
 void with_method(const Config& c, F&& f) {
     if (c.method == "local-sgd") return f(ist::FullModel(), ist::HolderAverage());
-    if (c.method == "data-parallel") return f(ist::FullModel(), ist::GradientAverage());
+    if (c.method == "data-parallel") return f(ist::FullModel(), ist::GradientAllReduce());
     if (c.method != "ist") throw ist::ConfigError("ist-train: unknown --method " + c.method);
     if (c.partition == "neuron") return f(ist::NeuronPartition(), ist::HolderAverage());
     if (c.partition == "bernoulli") return f(ist::BernoulliMasks(c.keep), ist::HolderAverage());

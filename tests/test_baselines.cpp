@@ -29,8 +29,8 @@ Network large_batch_sgd(Network net, const Dataset& data, const TrainerOptions& 
     const std::size_t B = opts.batch_size, f = data.feature_count();
     Matrix x = Matrix::from_shape({opts.workers * B, f}), xs;
     Labels y(opts.workers * B), ys;
-    Sgd sgd(lr);
     const auto params = parameter_pointers(net);
+    auto sgd = Sgd(lr).start(params);
     for (std::size_t t = 0; t < steps; ++t) {
         for (std::size_t s = 0; s < opts.workers; ++s) {
             samplers[s].next(data, B, xs, ys);

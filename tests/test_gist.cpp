@@ -137,10 +137,10 @@ TEST_CASE("gist: S = 1 on the whole graph is full-batch training, bit for bit, w
     Adam adam(0.01f);
     const detail::BlasThreadsGuard one_thread(1);  // as the trainer's workers: the same sums in the same order
     const auto params = parameter_pointers(manual);
-    adam.reset(params);
+    auto run = adam.start(params);
     for (int t = 0; t < 3; ++t) {
         manual.loss_and_gradient(split.train.features, split.train.labels);
-        adam.step(params);
+        run.step(params);
     }
     CHECK(test::same_parameters(a, manual));
 }

@@ -367,10 +367,10 @@ TEST_CASE("graph: GraphConv on the karate club: one row per node, feature cut li
     std::vector<Parameter*> params;
     for (std::size_t i = 0; i < net.parameter_count(); ++i) params.push_back(&net.parameter(i));
     Adam adam(0.01f);
-    adam.reset(params);
+    auto run = adam.start(params);
     for (int step = 0; step < 100; ++step) {
         net.loss_and_gradient(karate.data.features, karate.data.labels);
-        adam.step(params);
+        run.step(params);
     }
     const Matrix& logits = net.forward(karate.data.features, Mode::Eval);
     std::size_t right = 0;

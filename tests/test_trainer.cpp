@@ -29,10 +29,10 @@ TEST_CASE("trainer: S = 1, l = 1 IST is plain SGD on the full model, step for st
     trainer.train(data.train, data.test);
 
     BatchSampler sampler = worker_sampler(worker_row_pools(data.train.size(), opts)[0], opts, 0);
-    Sgd sgd(0.05f);
     Matrix x;
     Labels y;
     const auto params = parameter_pointers(reference);
+    auto sgd = Sgd(0.05f).start(params);
     for (int step = 0; step < 25; ++step) {
         sampler.next(data.train, opts.batch_size, x, y);
         reference.loss_and_gradient(x, y);
@@ -53,13 +53,13 @@ TEST_CASE("trainer: carried momentum state, S = 1, l = 1, equals momentum SGD ac
     BatchSampler sampler = worker_sampler(worker_row_pools(data.train.size(), opts)[0], opts, 0);
     MomentumSgd momentum(0.05f, 0.9f);
     const auto params = parameter_pointers(reference);
-    momentum.reset(params);
+    auto run = momentum.start(params);
     Matrix x;
     Labels y;
     for (int step = 0; step < 10; ++step) {
         sampler.next(data.train, opts.batch_size, x, y);
         reference.loss_and_gradient(x, y);
-        momentum.step(params);
+        run.step(params);
     }
     CHECK(test::same_parameters(ist_net, reference));
 
@@ -233,7 +233,7 @@ TEST_CASE("trainer: a step-decay schedule sets each round's learning rate, as SG
     Labels y;
     const auto params = parameter_pointers(reference);
     for (std::size_t round = 1; round <= 8; ++round) {
-        Sgd sgd(decay(round, 0.2f));
+        auto sgd = Sgd(decay(round, 0.2f)).start(params);
         for (int step = 0; step < 2; ++step) {
             sampler.next(data.train, opts.batch_size, x, y);
             reference.loss_and_gradient(x, y);

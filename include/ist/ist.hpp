@@ -1,6 +1,7 @@
 #pragma once
 // Umbrella header: everything a user of ist needs.
 #include "ist/aggregate/aggregator.hpp"
+#include "ist/aggregate/gradient_all_reduce.hpp"
 #include "ist/aggregate/holder_average.hpp"
 #include "ist/baselines.hpp"
 #include "ist/callbacks/checkpoint.hpp"
@@ -45,7 +46,10 @@
 #include "ist/train/options.hpp"
 #include "ist/train/schedule.hpp"
 #include "ist/train/checkpoint.hpp"
+#include "ist/train/evaluate.hpp"
+#include "ist/train/exchange.hpp"
 #include "ist/train/trainer.hpp"
 #include "ist/train/worker_rows.hpp"
+#include "ist/train/worker_streams.hpp"
 #include "ist/transport/threads.hpp"
 #include "ist/transport/transport.hpp"

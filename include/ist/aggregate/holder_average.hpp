@@ -152,15 +152,4 @@ private:
     }
 };
 
-/// Data parallel's aggregation: gradients were averaged every step, so all replicas are equal;
-/// the master takes worker 0's copy (bit-exact, no re-averaging of equal values).
-class GradientAverage {
-public:
-    static constexpr bool synchronises_gradients = true;
-
-    void merge(std::span<MergeItem> items, const Plan&) {
-        for (MergeItem& item : items) *item.master = *item.workers.front();
-    }
-};
-
 }  // namespace ist

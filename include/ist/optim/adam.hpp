@@ -1,6 +1,8 @@
 #pragma once
 // Adam (Kingma & Ba), GIST's local optimiser.
 #include <cmath>
+#include <cstdint>
+#include <utility>
 
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
@@ -13,6 +15,7 @@ namespace ist {
 /// State per parameter: m then v. Weight decay is L2 added to the gradient.
 class Adam {
 public:
+    class Run;
     static constexpr std::size_t state_per_parameter = 2;
     explicit Adam(float lr = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float eps = 1e-8f,
                   float weight_decay = 0.0f)
@@ -25,39 +28,46 @@ public:
         detail::require(eps_ > 0.0f, "Adam: eps must be > 0");
         detail::require(weight_decay_ >= 0.0f, "Adam: weight decay must be >= 0");
     }
-    void reset(std::span<Parameter* const> params) {
-        moments_.clear();
-        for (const Parameter* p : params) {
-            moments_.push_back(xt::zeros<float>(p->value.shape()));
-            moments_.push_back(xt::zeros<float>(p->value.shape()));
-        }
-        steps_ = 0;
-    }
-    void step(std::span<Parameter* const> params) {
-        ++steps_;
-        const float c1 = 1.0f - std::pow(beta1_, static_cast<float>(steps_));
-        const float c2 = 1.0f - std::pow(beta2_, static_cast<float>(steps_));
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            Parameter& p = *params[i];
-            // In place (xt::noalias): no temporaries of the tensor's size. L2 decay is added into the
-            // gradient, which this step consumes.
-            if (weight_decay_ > 0.0f) xt::noalias(p.grad) += weight_decay_ * p.value;
-            Tensor& m = moments_[2 * i];
-            Tensor& v = moments_[2 * i + 1];
-            xt::noalias(m) = beta1_ * m + (1.0f - beta1_) * p.grad;
-            xt::noalias(v) = beta2_ * v + (1.0f - beta2_) * p.grad * p.grad;
-            xt::noalias(p.value) -= (lr_ / c1) * m / (xt::sqrt(v / c2) + eps_);
-        }
-    }
-    std::vector<Tensor>& state() { return moments_; }
-    std::uint64_t& step_count() { return steps_; }
+    /// The carried step count continues the bias correction where the last round left it.
+    Run start(std::span<Parameter* const> params, CarriedState carried = {}) const;
     float learning_rate() const { return lr_; }
     void set_learning_rate(float lr) { lr_ = lr; }
 
 private:
     float lr_, beta1_, beta2_, eps_, weight_decay_;
-    std::vector<Tensor> moments_;
-    std::uint64_t steps_ = 0;
 };
+
+/// One run of Adam: owns the moments (m then v per parameter) and the step count.
+class Adam::Run : public detail::OptimizerRunBase {
+public:
+    Run(const Adam& settings, std::vector<Tensor> moments, std::uint64_t steps)
+        : OptimizerRunBase(std::move(moments), steps), settings_(settings) {}
+
+    void step(std::span<Parameter* const> params) {
+        const Adam& a = settings_;
+        ++steps_;
+        const float c1 = 1.0f - std::pow(a.beta1_, static_cast<float>(steps_));
+        const float c2 = 1.0f - std::pow(a.beta2_, static_cast<float>(steps_));
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            Parameter& p = *params[i];
+            // In place (xt::noalias): no temporaries of the tensor's size. L2 decay is added into the
+            // gradient, which this step consumes.
+            if (a.weight_decay_ > 0.0f) xt::noalias(p.grad) += a.weight_decay_ * p.value;
+            Tensor& m = state_[2 * i];
+            Tensor& v = state_[2 * i + 1];
+            xt::noalias(m) = a.beta1_ * m + (1.0f - a.beta1_) * p.grad;
+            xt::noalias(v) = a.beta2_ * v + (1.0f - a.beta2_) * p.grad * p.grad;
+            xt::noalias(p.value) -= (a.lr_ / c1) * m / (xt::sqrt(v / c2) + a.eps_);
+        }
+    }
+    const std::vector<Tensor>& moments() const { return state_; }
+
+private:
+    Adam settings_;
+};
+
+inline Adam::Run Adam::start(std::span<Parameter* const> params, CarriedState carried) const {
+    return Run(*this, detail::start_state(params, std::move(carried.tensors), state_per_parameter, "Adam"), carried.steps);
+}
 
 }  // namespace ist

@@ -1,7 +1,9 @@
 #pragma once
 // Stochastic gradient descent, with optional momentum and L2 weight decay.
 #include <cmath>
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include <xtensor/xnoalias.hpp>
 
@@ -24,6 +26,7 @@ inline void check_fraction(float v, const char* who, const char* what) {
 /// w -= lr * (g + weight_decay * w). The reference IST optimiser (lr 0.01).
 class Sgd {
 public:
+    class Run;
     static constexpr std::size_t state_per_parameter = 0;
     explicit Sgd(float lr = 0.01f, float weight_decay = 0.0f) : lr_(lr), weight_decay_(weight_decay) {}
 
@@ -31,27 +34,43 @@ public:
         detail::check_learning_rate(lr_, "Sgd");
         detail::require(weight_decay_ >= 0.0f, "Sgd: weight decay must be >= 0");
     }
-    void reset(std::span<Parameter* const>) {}
-    void step(std::span<Parameter* const> params) {
-        // noalias: one in-place pass; a plain assignment would build a parameter-sized temporary.
-        for (Parameter* p : params) {
-            if (weight_decay_ > 0.0f) xt::noalias(p->value) = (1.0f - lr_ * weight_decay_) * p->value - lr_ * p->grad;
-            else xt::noalias(p->value) -= lr_ * p->grad;
-        }
-    }
-    std::vector<Tensor>& state() { return state_; }
+    Run start(std::span<Parameter* const> params, CarriedState carried = {}) const;
     float learning_rate() const { return lr_; }
     void set_learning_rate(float lr) { lr_ = lr; }
 
 private:
     float lr_, weight_decay_;
-    std::vector<Tensor> state_;
 };
+
+/// One run of Sgd: no state besides the step count.
+class Sgd::Run : public detail::OptimizerRunBase {
+public:
+    Run(const Sgd& settings, std::uint64_t steps) : OptimizerRunBase({}, steps), settings_(settings) {}
+
+    void step(std::span<Parameter* const> params) {
+        const float lr = settings_.lr_, weight_decay = settings_.weight_decay_;
+        // noalias: one in-place pass; a plain assignment would build a parameter-sized temporary.
+        for (Parameter* p : params) {
+            if (weight_decay > 0.0f) xt::noalias(p->value) = (1.0f - lr * weight_decay) * p->value - lr * p->grad;
+            else xt::noalias(p->value) -= lr * p->grad;
+        }
+        ++steps_;
+    }
+
+private:
+    Sgd settings_;
+};
+
+inline Sgd::Run Sgd::start(std::span<Parameter* const> params, CarriedState carried) const {
+    detail::start_state(params, std::move(carried.tensors), state_per_parameter, "Sgd");  // checks nothing was carried
+    return Run(*this, carried.steps);
+}
 
 /// Heavy-ball momentum (PyTorch convention): v = mu v + g + wd w; w -= lr v. ResIST uses mu 0.9,
 /// weight decay 5e-4.
 class MomentumSgd {
 public:
+    class Run;
     static constexpr std::size_t state_per_parameter = 1;
     explicit MomentumSgd(float lr = 0.01f, float momentum = 0.9f, float weight_decay = 0.0f)
         : lr_(lr), momentum_(momentum), weight_decay_(weight_decay) {}
@@ -61,25 +80,40 @@ public:
         detail::check_fraction(momentum_, "MomentumSgd", "momentum");
         detail::require(weight_decay_ >= 0.0f, "MomentumSgd: weight decay must be >= 0");
     }
-    void reset(std::span<Parameter* const> params) {
-        velocity_.clear();
-        for (const Parameter* p : params) velocity_.push_back(xt::zeros<float>(p->value.shape()));
-    }
-    void step(std::span<Parameter* const> params) {
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            Parameter& p = *params[i];
-            if (weight_decay_ > 0.0f) xt::noalias(velocity_[i]) = momentum_ * velocity_[i] + p.grad + weight_decay_ * p.value;
-            else xt::noalias(velocity_[i]) = momentum_ * velocity_[i] + p.grad;
-            xt::noalias(p.value) -= lr_ * velocity_[i];
-        }
-    }
-    std::vector<Tensor>& state() { return velocity_; }
+    Run start(std::span<Parameter* const> params, CarriedState carried = {}) const;
     float learning_rate() const { return lr_; }
     void set_learning_rate(float lr) { lr_ = lr; }
 
 private:
     float lr_, momentum_, weight_decay_;
-    std::vector<Tensor> velocity_;
 };
+
+/// One run of MomentumSgd: owns the velocity, one tensor per parameter.
+class MomentumSgd::Run : public detail::OptimizerRunBase {
+public:
+    Run(const MomentumSgd& settings, std::vector<Tensor> velocity, std::uint64_t steps)
+        : OptimizerRunBase(std::move(velocity), steps), settings_(settings) {}
+
+    void step(std::span<Parameter* const> params) {
+        const float lr = settings_.lr_, momentum = settings_.momentum_, weight_decay = settings_.weight_decay_;
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            Parameter& p = *params[i];
+            Tensor& v = state_[i];
+            if (weight_decay > 0.0f) xt::noalias(v) = momentum * v + p.grad + weight_decay * p.value;
+            else xt::noalias(v) = momentum * v + p.grad;
+            xt::noalias(p.value) -= lr * v;
+        }
+        ++steps_;
+    }
+    const std::vector<Tensor>& velocity() const { return state_; }
+
+private:
+    MomentumSgd settings_;
+};
+
+inline MomentumSgd::Run MomentumSgd::start(std::span<Parameter* const> params, CarriedState carried) const {
+    return Run(*this, detail::start_state(params, std::move(carried.tensors), state_per_parameter, "MomentumSgd"),
+               carried.steps);
+}
 
 }  // namespace ist

@@ -1,16 +1,16 @@
 #pragma once
-// IstTrainer: the IST meta-algorithm over compile-time policies (CONTEXT §2).
+// IstTrainer: the IST meta-algorithm (Yuan et al. 2019; Wolfe et al.) over compile-time policies.
 //
 //   for t in rounds:  plan = Partitioner(dims, S);  each worker s trains model.subnet(plan[s])
 //                     for l local steps with LocalOptimizer;  model = Aggregator(subnets)
 //
 // Data parallel and local SGD are other policy choices of the same loop (see ist/baselines.hpp).
+// The pieces live beside it: the workers' data streams (worker_streams.hpp), what travels each
+// round (exchange.hpp) and evaluation (evaluate.hpp).
 #include <algorithm>
 #include <chrono>
-#include <numeric>
-#include <optional>
 #include <cmath>
-#include <random>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -25,10 +25,12 @@
 #include "ist/partition/neuron_partition.hpp"
 #include "ist/train/callback.hpp"
 #include "ist/train/checkpoint.hpp"
+#include "ist/train/evaluate.hpp"
+#include "ist/train/exchange.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/schedule.hpp"
-#include "ist/train/worker_rows.hpp"
+#include "ist/train/worker_streams.hpp"
 #include "ist/transport/threads.hpp"
 
 namespace ist {
@@ -40,24 +42,14 @@ public:
     using ModelType = M;
 
     /// What travels between the coordinator and a worker each round.
-    struct WorkerPackage {
-        M model;
-        std::vector<Tensor> optimizer_state;  ///< only with OptimizerState::Carry
-        std::array<double, 2> stats{};        ///< loss sum, steps
-
-        std::vector<Tensor*> tensors() {
-            std::vector<Tensor*> out = tensor_list(model);
-            for (auto& t : optimizer_state) out.push_back(&t);
-            return out;
-        }
-        std::span<double> scalars() { return stats; }
-    };
+    using WorkerPackage = ist::WorkerPackage<M>;
 
     /// Trains `model` in place (the trainer keeps a reference; the model must outlive it).
     explicit IstTrainer(M& model, TrainerOptions options = TrainerOptions(), P partitioner = P(),
                         O optimizer = O(), A aggregator = A(), T transport = T())
         : model_(model), options_(options), partitioner_(std::move(partitioner)), optimizer_(std::move(optimizer)),
-          aggregator_(std::move(aggregator)), transport_(std::move(transport)), partition_rng_(options.seed) {
+          aggregator_(std::move(aggregator)), transport_(std::move(transport)), partition_rng_(options.seed),
+          streams_(options) {
         options_.validate();
         optimizer_.validate();
         partitioner_.validate(model_.dimensions(), options_.workers);
@@ -73,8 +65,8 @@ public:
     /// process takes the coordinator's stop decision and ends with the coordinator's model.
     template <class... Callbacks>
     TrainResult train(const Dataset& train, const Dataset& test, Callbacks&&... callbacks) {
-        check_data(train);
-        check_data(test);
+        check_data_fits(model_, train);
+        check_data_fits(model_, test);
         prepare_workers(train);
         const bool coordinator = transport_.is_coordinator();
         TrainResult result;
@@ -102,7 +94,7 @@ public:
             if (coordinator) m.test = evaluate(test);
             result.history.push_back(m);
         }
-        std::vector<Tensor*> final_state = tensor_list(model_);
+        std::vector<Tensor*> final_state = parameter_values(model_);
         for (auto& t : master_state_) final_state.push_back(&t);
         transport_.broadcast(final_state);  // every process ends with the coordinator's model
         result.final_test = result.history.back().test;
@@ -110,40 +102,17 @@ public:
         return result;
     }
 
-    /// Loss and accuracy of the full model on the labelled rows of `data`, in near-equal batches
-    /// of at most eval_batch (one batch of the whole set with Batches::FullSet or Clusters: a
-    /// graph is evaluated whole).
-    Evaluation evaluate(const Dataset& data) {
-        check_data(data);
-        const std::size_t n = data.size(), labelled = count_labelled(data.labels);
-        if (labelled == 0) throw DataError(data.name + ": no labelled rows to evaluate on");
-        const std::size_t batches =
-            options_.batches == Batches::Rows ? (n + options_.eval_batch - 1) / options_.eval_batch : 1;
-        double loss = 0.0;
-        std::size_t correct = 0;
-        std::vector<std::uint32_t> rows;
-        Matrix x;
-        Labels y;
-        for (std::size_t b = 0; b < batches; ++b) {
-            rows.resize(n * (b + 1) / batches - n * b / batches);
-            std::iota(rows.begin(), rows.end(), static_cast<std::uint32_t>(n * b / batches));
-            if (batches > 1) BatchSampler::copy_rows(data, rows, x, y);
-            const Labels& labels = batches > 1 ? y : data.labels;
-            if constexpr (TakesBatchRows<M>) model_.set_batch_rows(rows);
-            const Matrix& logits = model_.forward(batches > 1 ? x : data.features, Mode::Eval);
-            loss += softmax_cross_entropy(logits, labels) * static_cast<double>(count_labelled(labels));
-            correct += count_correct(logits, labels);
-        }
-        return {loss / static_cast<double>(labelled), static_cast<double>(correct) / static_cast<double>(labelled)};
-    }
+    /// Loss and accuracy of the full model on the labelled rows of `data` (see ist::evaluate).
+    Evaluation evaluate(const Dataset& data) { return ist::evaluate(model_, data, options_); }
 
     /// Writes the model, carried optimizer state, counters and every RNG state to `path`
     /// atomically (see ist/train/checkpoint.hpp for the format). Call between rounds, e.g. from
     /// the Checkpoint callback, after train() has set up the workers.
     void save_checkpoint(const std::string& path) {
-        detail::require(!samplers_.empty(), "save_checkpoint: nothing to save before train() has started");
+        detail::require(streams_.ready(), "save_checkpoint: nothing to save before train() has started");
         wait_for_stragglers();  // their data streams must be at rest
-        RunState state{rounds_done_, steps_taken_, total_bytes_, sampled_rows_, seconds_, {}, samplers_, master_state_};
+        RunState state{rounds_done_, steps_taken_, total_bytes_, 0, seconds_, {}, {}, master_state_};
+        streams_.save(state);
         std::ostringstream rng;
         rng << partition_rng_;
         state.partition_rng = rng.str();
@@ -166,8 +135,7 @@ public:
         steps_taken_ = state.steps_taken;
         total_bytes_ = state.total_bytes;
         seconds_ = state.seconds;
-        sampled_rows_ = state.sampled_rows;
-        samplers_ = std::move(state.samplers);
+        streams_.restore(state);
         master_state_ = std::move(state.optimizer_state);
     }
 
@@ -196,12 +164,6 @@ public:
     double seconds() const { return seconds_; }
 
 private:
-    static std::vector<Tensor*> tensor_list(M& m) {
-        std::vector<Tensor*> out;
-        for (std::size_t i = 0; i < m.parameter_count(); ++i) out.push_back(&m.parameter(i).value);
-        return out;
-    }
-
     /// What every process of a distributed run must agree on (checked by Transport::handshake).
     std::uint64_t fingerprint() const {
         Fingerprint f;
@@ -219,29 +181,12 @@ private:
         return options_.optimizer_state == OptimizerState::Carry && O::state_per_parameter > 0;
     }
 
-    void check_data(const Dataset& data) const {
-        data.validate();
-        const auto& dims = model_.dimensions();
-        const std::size_t inputs = dims.front().size * dims.front().span, outputs = output_width();
-        if (data.feature_count() != inputs)
-            throw DataError(data.name + ": " + std::to_string(data.feature_count()) + " features, the model takes " +
-                            std::to_string(inputs));
-        if (data.classes > outputs)
-            throw DataError(data.name + ": " + std::to_string(data.classes) + " classes, the model outputs " +
-                            std::to_string(outputs));
-    }
+    /// Optimizer state tensors per parameter that travel with the subnets (0 unless carried).
+    std::size_t carried_per_parameter() const { return carries_state() ? O::state_per_parameter : 0; }
 
     /// Workers a fault-tolerant transport dropped may still be running: wait for them.
     void wait_for_stragglers() {
         if constexpr (HasStragglers<T>) transport_.wait_idle();
-    }
-
-    /// The output dimension: the last feature dimension that is never cut (0 is the input).
-    std::size_t output_width() const {
-        const auto& dims = model_.dimensions();
-        for (std::size_t d = dims.size(); d-- > 1;)
-            if (dims[d].kind == DimKind::Features && !dims[d].partitionable) return dims[d].size;
-        return dims.front().size;
     }
 
     /// ResIST: the full model evaluates every block, each partitioned branch scaled as the
@@ -266,49 +211,9 @@ private:
             return 1.0f;
     }
 
-    /// Batches::Clusters: the rows of every cluster of the training set.
-    void index_clusters(const Dataset& train) {
-        if (train.clusters.empty())
-            throw DataError(train.name + ": Batches::Clusters needs a cluster id per row (Dataset::clusters)");
-        const std::uint32_t count = *std::max_element(train.clusters.begin(), train.clusters.end()) + 1;
-        cluster_rows_.assign(count, {});
-        for (std::size_t r = 0; r < train.size(); ++r) cluster_rows_[train.clusters[r]].push_back(static_cast<std::uint32_t>(r));
-    }
-
-    /// The next local batch of a worker: its features and labels (the data set's own with
-    /// Batches::FullSet, else copies in x / y) and its row numbers in `rows`.
-    std::pair<const Matrix*, const Labels*> draw_batch(BatchSampler& sampler, const Dataset& data, Matrix& x, Labels& y,
-                                                       std::vector<std::uint32_t>& rows) const {
-        switch (options_.batches) {
-        case Batches::FullSet:
-            if (rows.size() != data.size()) {
-                rows.resize(data.size());
-                std::iota(rows.begin(), rows.end(), 0u);
-            }
-            return {&data.features, &data.labels};
-        case Batches::Clusters:
-            rows.clear();
-            for (std::uint32_t c : sampler.take(options_.clusters_per_batch))
-                rows.insert(rows.end(), cluster_rows_[c].begin(), cluster_rows_[c].end());
-            std::sort(rows.begin(), rows.end());
-            BatchSampler::copy_rows(data, rows, x, y);
-            return {&x, &y};
-        case Batches::Rows: break;
-        }
-        sampler.next(data, options_.batch_size, x, y, &rows);
-        return {&x, &y};
-    }
-
     /// Worker data streams (once per training set) and carried optimizer state (once).
     void prepare_workers(const Dataset& train) {
-        if (options_.batches == Batches::Clusters) index_clusters(train);
-        const std::size_t items = options_.batches == Batches::Clusters ? cluster_rows_.size() : train.size();
-        if (samplers_.empty() || sampled_rows_ != items) {
-            sampled_rows_ = items;
-            auto pools = worker_row_pools(items, options_);
-            samplers_.clear();
-            for (std::size_t s = 0; s < pools.size(); ++s) samplers_.push_back(worker_sampler(std::move(pools[s]), options_, s));
-        }
+        streams_.prepare(train);
         allocate_optimizer_state();
     }
 
@@ -321,39 +226,30 @@ private:
     }
 
     WorkerPackage extract(const Plan& plan, std::size_t s) const {
-        const M& master = model_;
-        WorkerPackage pkg{master.subnet(plan[s], options_.scale_activations), {}, {}};
-        if (carries_state())
-            for (std::size_t i = 0; i < master.parameter_count(); ++i) {
-                const auto dims = master.parameter_dims(i);
-                const std::vector<DimId> axis_dims(dims.begin(), dims.end());
-                for (std::size_t k = 0; k < O::state_per_parameter; ++k)
-                    pkg.optimizer_state.push_back(detail::slice_for(master_state_[i * O::state_per_parameter + k],
-                                                                    axis_dims, unit_of(master, i), plan[s]));
-            }
-        return pkg;
+        return extract_package(model_, master_state_, carried_per_parameter(), plan[s],
+                               options_.scale_activations);
+    }
+
+    /// GIST's "split input features": a worker holding part of the input sees only its columns.
+    std::optional<std::vector<std::uint32_t>> held_input_columns(const WorkerPlan& plan) const {
+        if (!plan.dims.front()) return std::nullopt;
+        return expand_indices(*plan.dims.front(), model_.dimensions().front().span);
     }
 
     /// `optimizer` is the round's copy of the prototype, taken when the round starts.
     void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data, const WorkerPlan& plan,
-                       std::size_t round, std::uint64_t steps_before, O optimizer) {
+                       std::size_t round, std::uint64_t steps_before, const O& optimizer) {
         const auto params = parameter_pointers(pkg.model);
-        optimizer.reset(params);
-        if (carries_state()) {
-            optimizer.state() = std::move(pkg.optimizer_state);
-            if constexpr (CountsSteps<O>) optimizer.step_count() = steps_before;
-        }
-        BatchSampler& sampler = samplers_.at(comm.worker());
+        CarriedState carried;
+        if (carries_state()) carried = {std::move(pkg.optimizer_state), steps_before};
+        auto run = optimizer.start(params, std::move(carried));
         Matrix x, x_held;
         Labels y;
         std::vector<std::uint32_t> rows;
-        // GIST's "split input features": a worker holding part of the input sees only its columns.
-        const auto& input = model_.dimensions().front();
-        const std::optional<std::vector<std::uint32_t>> columns =
-            plan.dims.front() ? std::optional(expand_indices(*plan.dims.front(), input.span)) : std::nullopt;
+        const auto columns = held_input_columns(plan);
         double loss_sum = 0.0;
         for (std::size_t t = 0; t < options_.local_steps; ++t) {
-            auto [features, labels] = draw_batch(sampler, data, x, y, rows);
+            auto [features, labels] = streams_.draw_batch(comm.worker(), data, x, y, rows);
             if (columns) {
                 detail::select_columns(*features, *columns, x_held);
                 features = &x_held;
@@ -366,36 +262,15 @@ private:
                                     ": the loss is " + std::to_string(loss) + "; lower the learning rate");
             if constexpr (A::synchronises_gradients)
                 for (Parameter* p : params) comm.allreduce_mean({p->grad.data(), p->grad.size()});
-            optimizer.step(params);
+            run.step(params);
             loss_sum += loss;
         }
         pkg.stats = {loss_sum, static_cast<double>(options_.local_steps)};
-        if (carries_state()) pkg.optimizer_state = std::move(optimizer.state());
-    }
-
-    static void check_finite(WorkerPackage& pkg, std::size_t worker) {
-        for (const Tensor* t : pkg.tensors())
-            for (float v : *t)
-                if (!std::isfinite(v))
-                    throw TrainingError("worker " + std::to_string(worker) +
-                                        " returned non-finite parameters; the model keeps its previous values");
+        if (carries_state()) pkg.optimizer_state = run.take_state().tensors;
     }
 
     void merge(const Plan& plan, std::vector<WorkerPackage>& packages) {
-        std::vector<MergeItem> items;
-        const std::size_t K = carries_state() ? O::state_per_parameter : 0;
-        for (std::size_t i = 0; i < model_.parameter_count(); ++i) {
-            const UnitRef unit = unit_of(model_, i);
-            MergeItem item{&model_.parameter(i).value, model_.parameter_dims(i), {}, unit};
-            for (auto& pkg : packages) item.workers.push_back(&pkg.model.parameter(i).value);
-            items.push_back(std::move(item));
-            for (std::size_t k = 0; k < K; ++k) {
-                MergeItem state{&master_state_[i * K + k], model_.parameter_dims(i), {}, unit};
-                for (auto& pkg : packages) state.workers.push_back(&pkg.optimizer_state[i * K + k]);
-                items.push_back(std::move(state));
-            }
-        }
-        aggregator_.merge(items, plan);
+        merge_packages(model_, master_state_, carried_per_parameter(), aggregator_, plan, packages);
     }
 
     RoundMetrics run_round(const Dataset& train) {
@@ -425,7 +300,7 @@ private:
             }
             merge(returned, result.packages);
             double loss = 0.0, steps = 0.0;
-            for (auto& pkg : result.packages) loss += pkg.stats[0], steps += pkg.stats[1];
+            for (auto& pkg : result.packages) loss += pkg.stats.loss_sum, steps += pkg.stats.steps;
             m.train_loss = steps > 0 ? loss / steps : 0.0;
         }
         ++rounds_done_;
@@ -449,9 +324,7 @@ private:
     A aggregator_;
     T transport_;
     PartitionRng partition_rng_;
-    std::vector<BatchSampler> samplers_;
-    std::vector<std::vector<std::uint32_t>> cluster_rows_;
-    std::size_t sampled_rows_ = 0;
+    WorkerStreams streams_;
     std::vector<Tensor> master_state_;
     LearningRateSchedule schedule_;
     float base_learning_rate_ = 0.0f;

@@ -1,0 +1,69 @@
+#pragma once
+// Evaluation of a full model on a data set, and the check that a data set fits a model.
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "ist/core/error.hpp"
+#include "ist/data/dataset.hpp"
+#include "ist/model/loss.hpp"
+#include "ist/model/model.hpp"
+#include "ist/train/metrics.hpp"
+#include "ist/train/options.hpp"
+
+namespace ist {
+
+namespace detail {
+
+/// The output dimension: the last feature dimension that is never cut (0 is the input).
+inline std::size_t output_width(const DimensionTable& dims) {
+    for (std::size_t d = dims.size(); d-- > 1;)
+        if (dims[d].kind == DimKind::Features && !dims[d].partitionable) return dims[d].size;
+    return dims.front().size;
+}
+
+}  // namespace detail
+
+/// Throws DataError unless `data` is valid, has the model's input width and no more classes
+/// than the model outputs.
+template <Model M>
+void check_data_fits(const M& model, const Dataset& data) {
+    data.validate();
+    const auto& dims = model.dimensions();
+    const std::size_t inputs = dims.front().size * dims.front().span, outputs = detail::output_width(dims);
+    if (data.feature_count() != inputs)
+        throw DataError(data.name + ": " + std::to_string(data.feature_count()) + " features, the model takes " +
+                        std::to_string(inputs));
+    if (data.classes > outputs)
+        throw DataError(data.name + ": " + std::to_string(data.classes) + " classes, the model outputs " +
+                        std::to_string(outputs));
+}
+
+/// Loss and accuracy of the full model on the labelled rows of `data`, in near-equal batches of
+/// at most options.eval_batch (one batch of the whole set with Batches::FullSet or Clusters: a
+/// graph is evaluated whole).
+template <Model M>
+Evaluation evaluate(M& model, const Dataset& data, const TrainerOptions& options) {
+    check_data_fits(model, data);
+    const std::size_t n = data.size(), labelled = count_labelled(data.labels);
+    if (labelled == 0) throw DataError(data.name + ": no labelled rows to evaluate on");
+    const std::size_t batches = options.batches == Batches::Rows ? (n + options.eval_batch - 1) / options.eval_batch : 1;
+    double loss = 0.0;
+    std::size_t correct = 0;
+    std::vector<std::uint32_t> rows;
+    Matrix x;
+    Labels y;
+    for (std::size_t b = 0; b < batches; ++b) {
+        rows.resize(n * (b + 1) / batches - n * b / batches);
+        std::iota(rows.begin(), rows.end(), static_cast<std::uint32_t>(n * b / batches));
+        if (batches > 1) BatchSampler::copy_rows(data, rows, x, y);
+        const Labels& labels = batches > 1 ? y : data.labels;
+        if constexpr (TakesBatchRows<M>) model.set_batch_rows(rows);
+        const Matrix& logits = model.forward(batches > 1 ? x : data.features, Mode::Eval);
+        loss += softmax_cross_entropy(logits, labels) * static_cast<double>(count_labelled(labels));
+        correct += count_correct(logits, labels);
+    }
+    return {loss / static_cast<double>(labelled), static_cast<double>(correct) / static_cast<double>(labelled)};
+}
+
+}  // namespace ist
