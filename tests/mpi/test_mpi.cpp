@@ -228,7 +228,7 @@ int run_checks() {
     equivalence("IST", NeuronPartition{}, HolderAverage{}, Sgd(0.05f), small_options(S));
     equivalence("IST bernoulli masks", BernoulliMasks(0.6f), HolderAverage{}, Sgd(0.05f), small_options(S));
     equivalence("local SGD", FullModel{}, HolderAverage{}, Sgd(0.05f), small_options(S));
-    equivalence("data parallel", FullModel{}, GradientAverage{}, Sgd(0.05f), small_options(S));
+    equivalence("data parallel", FullModel{}, GradientAllReduce{}, Sgd(0.05f), small_options(S));
     TrainerOptions carry = small_options(S);
     carry.optimizer_state = OptimizerState::Carry;
     equivalence("IST, carried momentum", NeuronPartition{}, HolderAverage{}, MomentumSgd(0.05f, 0.9f), carry);
