@@ -62,7 +62,7 @@ check-tsan: deps
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-tsan
 
-# `make fuzz`: the libFuzzer harnesses of bench/fuzz (docs/fuzzing.md), built with clang in
+# `make fuzz`: the libFuzzer harnesses of tests/fuzz (docs/fuzzing.md), built with clang in
 # build-fuzz and run one after another for FUZZ_SECONDS each on a corpus kept in build-fuzz/corpus.
 # clang and libFuzzer's runtime are installed here only, not by `make deps`.
 FUZZ_SECONDS ?= 60
@@ -79,10 +79,10 @@ fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DIST_FUZZ=ON -DIST_BUILD_TESTS=OFF -DIST_BUILD_EXAMPLES=OFF \
 	  -DIST_BUILD_BENCHMARKS=OFF -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
 	cmake --build build-fuzz -j $(JOBS)
-	build-fuzz/bench/fuzz/ist_fuzz_seeds build-fuzz/corpus
+	build-fuzz/tests/fuzz/ist_fuzz_seeds build-fuzz/corpus
 	mkdir -p build-fuzz/artifacts
 	for h in $(FUZZ_HARNESSES); do \
 	  echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \
-	  build-fuzz/bench/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  build-fuzz/tests/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$h- build-fuzz/corpus/$$h || exit 1; \
 	done
