@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ make cmake pkg-config zlib1g-dev libopenblas-dev xtl-dev libxtensor-dev \
-  libxtensor-blas-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox
+  libxtensor-blas-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps configure build demo test check check-asan check-tsan clean
@@ -74,7 +74,7 @@ docs-update: build
 docs-timing: build
 	/usr/bin/python3 tests/docs/docs_check.py timing --build $(BUILD_DIR)
 
-# `make fuzz`: the libFuzzer harnesses of bench/fuzz (docs/fuzzing.md), built with clang in
+# `make fuzz`: the libFuzzer harnesses of tests/fuzz (docs/fuzzing.md), built with clang in
 # build-fuzz and run one after another for FUZZ_SECONDS each on a corpus kept in build-fuzz/corpus.
 # clang and libFuzzer's runtime are installed here only, not by `make deps`.
 FUZZ_SECONDS ?= 60
@@ -91,10 +91,10 @@ fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DIST_FUZZ=ON -DIST_BUILD_TESTS=OFF -DIST_BUILD_EXAMPLES=OFF \
 	  -DIST_BUILD_BENCHMARKS=OFF -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
 	cmake --build build-fuzz -j $(JOBS)
-	build-fuzz/bench/fuzz/ist_fuzz_seeds build-fuzz/corpus
+	build-fuzz/tests/fuzz/ist_fuzz_seeds build-fuzz/corpus
 	mkdir -p build-fuzz/artifacts
 	for h in $(FUZZ_HARNESSES); do \
 	  echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \
-	  build-fuzz/bench/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+	  build-fuzz/tests/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$h- build-fuzz/corpus/$$h || exit 1; \
 	done

@@ -5,7 +5,7 @@
 //   gist-memory --no-verify          # only the tables (instant)
 //   gist-memory --help
 //
-// The tables come from gist::worker_footprint (examples/gist_footprint.hpp): the bytes one worker
+// The tables come from ist::gist_worker_footprint (<ist/graph/footprint.hpp>): the bytes one worker
 // holds while it trains its sub-GCN (parameters, gradients, Adam's m and v, every activation and
 // input gradient ist keeps, scratch, batch copies), plus what every worker machine holds anyway
 // (node features, labels, the graph). The verification trains real sub-GCNs on a graph of the
@@ -23,15 +23,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 #include <numeric>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <ist/graph/footprint.hpp>
 #include <ist/ist.hpp>
 
-#include "../examples/gist_footprint.hpp"
+#include "cli.hpp"
+#include "heap_counter.hpp"
 
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
@@ -43,49 +44,25 @@ struct Config {
     bool verify = true;
 };
 
-const char* kUsage = R"(usage: gist-memory [options]
-The widest hidden layer (every hidden layer of width H) whose per-worker footprint fits a memory
-budget, for full training (S = 1; local SGD's workers are the same) and GIST with S = 2, 4, 8; and
-the footprint of a GCN 32,768 wide. Default sizes are the Fashion-MNIST kNN graph's.
-
-  --budget GIB       memory per worker in GiB, graph and features included (default 1)
-  --nodes N          graph nodes (default 70000)
-  --features F       input features per node (default 784)
-  --classes C        classes (default 10)
-  --degree D         average degree of the graph (default 16: Fashion-MNIST's 10-NN graph has 16.3)
-  --batch B          nodes in a Cluster-GCN batch (default 2000, e.g. 35 clusters, or 350 x 10)
-  --no-verify        skip the measured check of the formula (minutes at N = 70,000)
-  --help             this text
-)";
-
 Config parse(int argc, char** argv) {
+    using namespace ist::cli;
     Config c;
-    std::map<std::string, std::size_t*> counts{{"--nodes", &c.nodes},       {"--features", &c.features},
-                                               {"--classes", &c.classes},   {"--degree", &c.degree},
-                                               {"--batch", &c.batch}};
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
-            std::exit(0);
-        }
-        if (arg == "--no-verify") {
-            c.verify = false;
-            continue;
-        }
-        if (!counts.count(arg) && arg != "--budget") throw ist::ConfigError("unknown option " + arg + " (see --help)");
-        if (i + 1 >= argc) throw ist::ConfigError(arg + " needs a value (see --help)");
-        const std::string v = argv[++i];
-        std::size_t used = 0;
-        if (arg == "--budget") {
-            c.budget_gib = std::stod(v, &used);
-            if (used != v.size() || !(c.budget_gib > 0)) throw ist::ConfigError("--budget takes a positive number of GiB");
-        } else {
-            const unsigned long long n = std::stoull(v, &used);
-            if (used != v.size() || n == 0 || v[0] == '-') throw ist::ConfigError(arg + " takes a positive integer");
-            *counts[arg] = static_cast<std::size_t>(n);
-        }
-    }
+    bool skip_verify = false;
+    Options cli("gist-memory",
+                "The widest hidden layer (every hidden layer of width H) whose per-worker footprint fits a memory\n"
+                "budget, for full training (S = 1; local SGD's workers are the same) and GIST with S = 2, 4, 8; and\n"
+                "the footprint of a GCN 32,768 wide. Default sizes are the Fashion-MNIST kNN graph's.");
+    cli.value("--budget", c.budget_gib, kPositiveDouble, "GIB",
+              "memory per worker in GiB, graph and features included (default 1)");
+    cli.value("--nodes", c.nodes, kPositive, "N", "graph nodes (default 70000)");
+    cli.value("--features", c.features, kPositive, "F", "input features per node (default 784)");
+    cli.value("--classes", c.classes, kPositive, "C", "classes (default 10)");
+    cli.value("--degree", c.degree, kPositive, "D",
+              "average degree of the graph (default 16: Fashion-MNIST's 10-NN graph has 16.3)");
+    cli.value("--batch", c.batch, kPositive, "B", "nodes in a Cluster-GCN batch (default 2000, e.g. 35 clusters, or 350 x 10)");
+    cli.flag("--no-verify", skip_verify, "skip the measured check of the formula (minutes at N = 70,000)");
+    cli.parse(argc, argv);
+    c.verify = !skip_verify;
     if (c.batch > c.nodes) throw ist::ConfigError("--batch exceeds --nodes");
     return c;
 }
@@ -98,11 +75,11 @@ struct Variant {
 };
 
 /// Worker 0's shape (the widest share) for hidden width H on S workers.
-gist::WorkerShape worker_shape(const Config& c, const Variant& v, std::size_t H, std::size_t S, std::size_t batch_entries) {
-    gist::WorkerShape w;
-    w.widths.push_back(v.split_input ? gist::held(c.features, S) : c.features);
+ist::GistWorkerShape worker_shape(const Config& c, const Variant& v, std::size_t H, std::size_t S, std::size_t batch_entries) {
+    ist::GistWorkerShape w;
+    w.widths.push_back(v.split_input ? ist::gist_widest_share(c.features, S) : c.features);
     for (std::size_t l = 0; l < v.hidden_layers; ++l)
-        w.widths.push_back(v.keep_last_hidden && l + 1 == v.hidden_layers ? H : gist::held(H, S));
+        w.widths.push_back(v.keep_last_hidden && l + 1 == v.hidden_layers ? H : ist::gist_widest_share(H, S));
     w.widths.push_back(c.classes);
     w.nodes = c.nodes;
     w.input_features = c.features;
@@ -113,11 +90,11 @@ gist::WorkerShape worker_shape(const Config& c, const Variant& v, std::size_t H,
     return w;
 }
 
-double machine_bytes(const Config& c) { return gist::shared_bytes(c.nodes, c.features, c.nodes * (c.degree + 1)); }
+double machine_bytes(const Config& c) { return ist::gist_shared_bytes(c.nodes, c.features, c.nodes * (c.degree + 1)); }
 
 double worker_bytes(const Config& c, const Variant& v, std::size_t H, std::size_t S) {
     // A batch's matrix: at most its nodes' self-loops and all their edges.
-    return gist::worker_footprint(worker_shape(c, v, H, S, c.batch * (c.degree + 1))).total() + machine_bytes(c);
+    return ist::gist_worker_footprint(worker_shape(c, v, H, S, c.batch * (c.degree + 1))).total() + machine_bytes(c);
 }
 
 /// The widest H whose worker fits the budget (0: not even H = S).
@@ -184,8 +161,8 @@ struct Measured {
 template <class Partitioner>
 double emulate_worker(ist::Network& master, const Partitioner& partitioner, std::size_t S, const ist::Dataset& data,
                       const std::vector<std::vector<std::uint32_t>>& clusters, std::size_t steps) {
-    const long long before = gist::thread_live();
-    gist::reset_thread_peak();
+    const long long before = heap_counter::thread_live();
+    heap_counter::reset_thread_peak();
     {
         ist::PartitionRng rng(11);
         ist::Plan plan = partitioner.plan(master.dimensions(), S, rng);
@@ -220,7 +197,7 @@ double emulate_worker(ist::Network& master, const Partitioner& partitioner, std:
             run.step(params);
         }
     }
-    return static_cast<double>(gist::thread_peak() - before);
+    return static_cast<double>(heap_counter::thread_peak() - before);
 }
 
 template <class Partitioner>
@@ -228,7 +205,7 @@ Measured measure(const Config& c, const Check& k, const ist::GcnGraph& gcn, cons
                  const Partitioner& partitioner, const std::vector<std::uint32_t>& assignment, std::size_t batch_entries) {
     Measured m;
     const auto& v = k.variant;
-    m.formula = gist::worker_footprint(worker_shape(c, v, k.H, k.S, batch_entries)).total();
+    m.formula = ist::gist_worker_footprint(worker_shape(c, v, k.H, k.S, batch_entries)).total();
     std::vector<std::size_t> hidden(v.hidden_layers, k.H);
     ist::Dataset train = data;
     std::vector<std::vector<std::uint32_t>> clusters;
@@ -253,12 +230,12 @@ Measured measure(const Config& c, const Check& k, const ist::GcnGraph& gcn, cons
         ist::ThreadsTransport::Options t;
         t.blas_threads = 1;
         ist::IstTrainer trainer(net, o, partitioner, ist::Adam(1e-3f), ist::HolderAverage(), ist::ThreadsTransport(t));
-        const std::uint64_t generation = gist::new_generation();
+        const std::uint64_t generation = heap_counter::new_generation();
         ist::Dataset test = train;
         test.labels.assign(test.size(), ist::kUnlabeled);
         test.labels[0] = 0;  // evaluation needs a labelled row; it runs the master on the whole graph
         trainer.train(train, test);
-        m.counted = static_cast<double>(gist::worker_peak(generation));
+        m.counted = static_cast<double>(heap_counter::worker_peak(generation));
         m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     }
 
@@ -280,10 +257,10 @@ Measured measure(const Config& c, const Check& k, const ist::GcnGraph& gcn, cons
                 ist::Matrix a = xt::ones<float>({std::size_t{2048}, std::size_t{2048}}), b = a, r;
                 ist::detail::gemm(a, b, r, false, true);
             }
-            gist::reset_peak_rss();
-            const long long base = gist::proc_status_kib("VmRSS");
+            heap_counter::reset_peak_rss();
+            const long long base = heap_counter::proc_status_kib("VmRSS");
             out[0] = emulate_worker(master, partitioner, k.S, train, clusters, 2);
-            out[1] = 1024.0 * static_cast<double>(gist::proc_status_kib("VmHWM") - base);
+            out[1] = 1024.0 * static_cast<double>(heap_counter::proc_status_kib("VmHWM") - base);
         } catch (...) {
         }
         if (write(fd[1], out, sizeof out) != static_cast<ssize_t>(sizeof out)) _exit(3);
@@ -311,7 +288,7 @@ std::string describe(const Config& c, const Variant& v, std::size_t H) {
 }
 
 int run(const Config& c) {
-    gist::mark_coordinator();
+    heap_counter::mark_coordinator();
     const double budget = c.budget_gib * 1024.0 * 1024.0 * 1024.0;
     const std::vector<std::size_t> Ss{1, 2, 4, 8};
     const std::vector<Variant> variants{
@@ -327,7 +304,7 @@ int run(const Config& c) {
               << with_commas(c.nodes) << " nodes, F = " << c.features << ", C = " << c.classes << ", average degree "
               << c.degree << ", Cluster-GCN batch " << with_commas(c.batch) << " nodes\n"
               << "every worker machine also holds the node features, labels and graph: "
-              << gist::human(machine_bytes(c)) << " (counted in the budget)\n\n";
+              << heap_counter::human(machine_bytes(c)) << " (counted in the budget)\n\n";
 
     std::cout << "Widest hidden width H per worker within " << c.budget_gib << " GiB (S = 1: full training; a "
               << "local-SGD worker is the same):\n\n"
@@ -349,7 +326,7 @@ int run(const Config& c) {
         std::cout << "| " << v.name << " |";
         for (std::size_t S : Ss_wide) {
             const double b = worker_bytes(c, v, wide, S);
-            std::cout << ' ' << (b <= budget ? "**" + gist::human(b) + "**" : gist::human(b)) << " |";
+            std::cout << ' ' << (b <= budget ? "**" + heap_counter::human(b) + "**" : heap_counter::human(b)) << " |";
         }
         std::cout << '\n';
     }
@@ -363,11 +340,11 @@ int run(const Config& c) {
                   << "| S | params | grads | Adam | activations | scratch | batch | transient | worker total |\n"
                   << "|---|---|---|---|---|---|---|---|---|\n";
         for (std::size_t S : Ss) {
-            const gist::Footprint f = gist::worker_footprint(worker_shape(c, v, H, S, 0));
-            std::cout << "| " << S << " | " << gist::human(f.parameters) << " | " << gist::human(f.gradients) << " | "
-                      << gist::human(f.adam) << " | " << gist::human(f.activations) << " | " << gist::human(f.scratch)
-                      << " | " << gist::human(f.batch) << " | " << gist::human(f.transient) << " | "
-                      << gist::human(f.total()) << " |\n";
+            const ist::GistFootprint f = ist::gist_worker_footprint(worker_shape(c, v, H, S, 0));
+            std::cout << "| " << S << " | " << heap_counter::human(f.parameters) << " | " << heap_counter::human(f.gradients) << " | "
+                      << heap_counter::human(f.adam) << " | " << heap_counter::human(f.activations) << " | " << heap_counter::human(f.scratch)
+                      << " | " << heap_counter::human(f.batch) << " | " << heap_counter::human(f.transient) << " | "
+                      << heap_counter::human(f.total()) << " |\n";
         }
     }
     if (!c.verify) return 0;
@@ -416,8 +393,8 @@ int run(const Config& c) {
                         assignment, entries);
         char line[400];
         std::snprintf(line, sizeof line, "| %s | %zu | %s | %s | %s | %s | %.3f | %.3f | %.0f |\n",
-                      describe(sized, k.variant, k.H).c_str(), k.S, gist::human(m.formula).c_str(),
-                      gist::human(m.counted).c_str(), gist::human(m.emulated).c_str(), gist::human(m.rss).c_str(),
+                      describe(sized, k.variant, k.H).c_str(), k.S, heap_counter::human(m.formula).c_str(),
+                      heap_counter::human(m.counted).c_str(), heap_counter::human(m.emulated).c_str(), heap_counter::human(m.rss).c_str(),
                       m.counted / m.formula, m.rss / m.formula, m.seconds);
         std::cout << line << std::flush;
     }
@@ -432,10 +409,5 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        return run(parse(argc, argv));
-    } catch (const std::exception& e) {
-        std::cerr << "gist-memory: error: " << e.what() << '\n';
-        return 2;
-    }
+    return ist::cli::run_main("gist-memory", [&] { return run(parse(argc, argv)); });
 }

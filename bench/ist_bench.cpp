@@ -6,6 +6,7 @@
 //   ist-bench compare            # 784 -> 4096 -> 4096 -> 10, all 60,000 training rows
 //   ist-bench compare --quick    # 784 -> 512 -> 512 -> 10, 12,000 rows: under 2 minutes here
 //   ist-bench compare --help
+//   ist-bench --help
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,8 @@
 
 #include <ist/data/loaders.hpp>
 #include <ist/ist.hpp>
+
+#include "cli.hpp"
 
 namespace {
 
@@ -34,57 +37,34 @@ struct Config {
     std::string out = "bench-results";
 };
 
-const char* kUsage = R"(usage: ist-bench compare [options]
-  --quick            784-512-512-10 on 12,000 training rows, 6 s per run: < 2 minutes on 2 cores
-  --hidden W1,W2     hidden widths (default 4096,4096: the talk's 2-layer Speech net)
-  --workers LIST     S values (default 2,4,8)
-  --targets LIST     target test accuracies (default 0.80,0.84)
-  --budget SEC       training seconds per run, the same for every method (default 60)
-  --local-steps L    local steps per round, IST and local SGD (default 20)
-  --dp-report K      data parallel all-reduces every step; it reports (and is evaluated)
-                     every K steps (default 5)
-  --batch B          mini-batch per worker (default 128)
-  --lr X             SGD learning rate, every method (default 0.05)
-  --train-rows N     first N training rows (default all 60,000)
-  --test-rows N      first N test rows used for evaluation (default 2000)
-  --seed N           seed of initialisation, partitions and sampling (default 42)
-  --out DIR          where CSV / JSON / PNG go (default bench-results)
-)";
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream in(s);
-    for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-    return out;
-}
-
 Config parse(int argc, char** argv) {
+    using namespace ist::cli;
     Config c;
-    bool budget_set = false, hidden_set = false, rows_set = false;
-    for (int i = 2; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") { std::cout << kUsage; std::exit(0); }
-        if (arg == "--quick") { c.quick = true; continue; }
-        if (i + 1 >= argc) throw ist::ConfigError("ist-bench: " + arg + " needs a value (see --help)");
-        const std::string v = argv[++i];
-        if (arg == "--hidden") { c.hidden.clear(); for (auto& w : split(v)) c.hidden.push_back(std::stoul(w)); hidden_set = true; }
-        else if (arg == "--workers") { c.workers.clear(); for (auto& w : split(v)) c.workers.push_back(std::stoul(w)); }
-        else if (arg == "--targets") { c.targets.clear(); for (auto& t : split(v)) c.targets.push_back(std::stod(t)); }
-        else if (arg == "--budget") { c.budget = std::stod(v); budget_set = true; }
-        else if (arg == "--local-steps") c.local_steps = std::stoul(v);
-        else if (arg == "--dp-report") c.dp_report_steps = std::stoul(v);
-        else if (arg == "--batch") c.batch = std::stoul(v);
-        else if (arg == "--lr") c.lr = std::stof(v);
-        else if (arg == "--train-rows") { c.train_rows = std::stoul(v); rows_set = true; }
-        else if (arg == "--test-rows") c.test_rows = std::stoul(v);
-        else if (arg == "--seed") c.seed = std::stoull(v);
-        else if (arg == "--out") c.out = v;
-        else throw ist::ConfigError("ist-bench: unknown option " + arg + " (see --help)");
-    }
+    Options cli("ist-bench", "Benchmarks of IST against its baselines.");
+    cli.subcommand("compare",
+                   "IST, local SGD and data parallel at S = 2, 4, 8 train the same MLP on the same Fashion-MNIST\n"
+                   "data for the same training-time budget; prints seconds to each target accuracy, final\n"
+                   "accuracy and bytes, measured here and under a network model; writes CSV, JSON and a PNG.");
+    cli.flag("--quick", c.quick, "784-512-512-10 on 12,000 training rows, 6 s per run: < 2 minutes on 2 cores");
+    cli.list("--hidden", c.hidden, kWidth, "W1,W2", "hidden widths (default 4096,4096: the talk's 2-layer Speech net)");
+    cli.list("--workers", c.workers, kCount, "LIST", "S values (default 2,4,8)");
+    cli.list("--targets", c.targets, kDouble, "LIST", "target test accuracies (default 0.80,0.84)");
+    cli.value("--budget", c.budget, kDouble, "SEC", "training seconds per run, the same for every method (default 60)");
+    cli.value("--local-steps", c.local_steps, kCount, "L", "local steps per round, IST and local SGD (default 20)");
+    cli.value("--dp-report", c.dp_report_steps, kCount, "K",
+              "data parallel all-reduces every step; it reports (and is evaluated)\n"
+              "every K steps (default 5)");
+    cli.value("--batch", c.batch, kCount, "B", "mini-batch per worker (default 128)");
+    cli.value("--lr", c.lr, kFloat, "X", "SGD learning rate, every method (default 0.05)");
+    cli.value("--train-rows", c.train_rows, kCount, "N", "first N training rows (default all 60,000)");
+    cli.value("--test-rows", c.test_rows, kCount, "N", "first N test rows used for evaluation (default 2000)");
+    cli.value("--seed", c.seed, kCount, "N", "seed of initialisation, partitions and sampling (default 42)");
+    cli.text("--out", c.out, "DIR", "where CSV / JSON / PNG go (default bench-results)");
+    cli.parse(argc, argv);
     if (c.quick) {
-        if (!hidden_set) c.hidden = {512, 512};
-        if (!budget_set) c.budget = 6.0;
-        if (!rows_set) c.train_rows = 12000;
+        if (!cli.given("--hidden")) c.hidden = {512, 512};
+        if (!cli.given("--budget")) c.budget = 6.0;
+        if (!cli.given("--train-rows")) c.train_rows = 12000;
     }
     std::sort(c.targets.begin(), c.targets.end());
     return c;
@@ -399,14 +379,5 @@ int compare(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        if (argc < 2 || std::string(argv[1]) != "compare") {
-            std::cerr << "usage: ist-bench compare [--quick] [options]   (ist-bench compare --help)\n";
-            return 2;
-        }
-        return compare(parse(argc, argv));
-    } catch (const std::exception& e) {
-        std::cerr << "ist-bench: error: " << e.what() << '\n';
-        return 2;
-    }
+    return ist::cli::run_main("ist-bench", [&] { return compare(parse(argc, argv)); });
 }

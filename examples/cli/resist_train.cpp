@@ -11,17 +11,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <iostream>
-#include <map>
 #include <numeric>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <ist/data/loaders.hpp>
 #include <ist/ist.hpp>
+
+#include "cli.hpp"
 
 namespace {
 
@@ -36,142 +35,63 @@ struct Config {
     std::vector<std::size_t> ablation_workers{2, 4};
     std::size_t ablation_l = 0;  // 0: twice --local-steps
     std::size_t seeds = 1;       // ablation: runs per cell, seeds seed, seed + 1, ...
-    bool blocks_given = false, rounds_given = false;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 40, .batch_size = 32, .eval_every = 0};
 };
 
-const char* kUsage = R"(usage: resist-train [options]
-Trains a pre-activation ResNet with ResIST and, with the same model, data, transport, rounds and
-local steps, with local SGD; prints test accuracy, training time and bytes for both.
-  --data NAME            digits (embedded 8x8, default) | fashion (Debian's dataset-fashion-mnist)
-  --workers S            workers = subnets (default 4)
-  --local-steps L        local steps per round (default 10)
-  --rounds T             synchronisation rounds (default 40)
-  --lr X                 learning rate (default 0.05), divided by 10 at 50% and 75% of the rounds
-  --constant-lr          no learning-rate decay
-  --momentum X           momentum, state reset every round (default 0.9)
-  --weight-decay X       L2 weight decay (default 5e-4, the reference)
-  --batch B              mini-batch per worker (default 32)
-  --stages C1,C2,...     channels per stage (default 8,16,32)
-  --blocks N1,N2,...     residual blocks per stage (default 1,4,1); stages after the first
-                         start with a stride-2 projecting block; each stage is a section
-ResIST rules (ist::ResistOptions):
-  --min-depth D          each subnet gets at least D blocks of a dealt section (default 1)
-  --no-share-projecting  deal the projecting (strided) blocks too
-  --all-sections         deal every section (default: only the longest)
-  --sections N1,N2       deal these sections by name (blocks<k>, see the printed table)
-  --no-scale             evaluate without scaling dealt branches by max(1/S, min_depth/n)
-Run:
-  --ablation             the ablation ladder instead (one line per rule, ResIST only); unless
-                         given, --blocks 2,8,2 (a long middle section, like ResNet101's) and
-                         --rounds 20
-  --ablation-workers L   S values of the ablation (default 2,4)
-  --ablation-l L         l of the ladder's last rule (default 2 x --local-steps)
-  --seeds N              ablation: mean (and standard deviation) over N seeds (default 1)
-  --resist-only          skip the local SGD baseline
-  --train-rows N         use only the first N training rows
-  --test-rows N          evaluate on the first N test rows only
-  --eval-every K         evaluate every K rounds (default 0: at the end only)
-  --threads N            workers computing at once (default: the number of cores)
-  --seed N               seed of initialisation, partitions and sampling (default 42)
-  --progress             progress bar instead of one line per evaluation
-  --quiet                print only the summary
-  --help
-)";
-
-std::size_t parse_count(const std::string& option, const std::string& v) {
-    std::size_t pos = 0;
-    unsigned long long n = 0;
-    try {
-        n = std::stoull(v, &pos);
-    } catch (const std::exception&) {
-        pos = 0;
-    }
-    if (pos != v.size() || v.empty() || v[0] == '-')
-        throw ist::ConfigError(option + " needs a non-negative integer, got '" + v + "'");
-    return static_cast<std::size_t>(n);
-}
-
-float parse_float(const std::string& option, const std::string& v) {
-    std::size_t pos = 0;
-    float x = 0.0f;
-    try {
-        x = std::stof(v, &pos);
-    } catch (const std::exception&) {
-        pos = 0;
-    }
-    if (pos != v.size() || v.empty()) throw ist::ConfigError(option + " needs a number, got '" + v + "'");
-    return x;
-}
-
-std::vector<std::string> split(const std::string& s) {
-    std::vector<std::string> out;
-    std::stringstream in(s);
-    for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-    return out;
-}
-
-std::vector<std::size_t> parse_counts(const std::string& option, const std::string& s) {
-    std::vector<std::size_t> out;
-    for (const auto& item : split(s)) out.push_back(parse_count(option, item));
-    if (out.empty()) throw ist::ConfigError(option + " needs a comma-separated list");
-    return out;
-}
-
 Config parse(int argc, char** argv) {
+    using namespace ist::cli;
     Config c;
-    std::map<std::string, bool*> flags{{"--quiet", &c.quiet},           {"--progress", &c.progress},
-                                       {"--ablation", &c.ablation},     {"--all-sections", &c.all_sections},
-                                       {"--constant-lr", &c.constant_lr}, {"--resist-only", &c.skip_baseline}};
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
-            std::exit(0);
-        }
-        if (flags.count(arg)) {
-            *flags[arg] = true;
-            continue;
-        }
-        if (arg == "--no-share-projecting") { c.share_projecting = false; continue; }
-        if (arg == "--no-scale") { c.scale = false; continue; }
-        const bool known = arg == "--data" || arg == "--workers" || arg == "--local-steps" || arg == "--rounds" ||
-                           arg == "--lr" || arg == "--momentum" || arg == "--weight-decay" || arg == "--batch" ||
-                           arg == "--stages" || arg == "--blocks" || arg == "--min-depth" || arg == "--sections" ||
-                           arg == "--ablation-workers" || arg == "--ablation-l" || arg == "--train-rows" ||
-                           arg == "--test-rows" || arg == "--eval-every" || arg == "--threads" || arg == "--seed" ||
-                           arg == "--seeds";
-        if (!known) throw ist::ConfigError("unknown option " + arg + " (see --help)");
-        if (i + 1 >= argc) throw ist::ConfigError(arg + " needs a value (see --help)");
-        const std::string v = argv[++i];
-        if (arg == "--data") c.data = v;
-        else if (arg == "--workers") c.options.workers = parse_count(arg, v);
-        else if (arg == "--local-steps") c.options.local_steps = parse_count(arg, v);
-        else if (arg == "--rounds") c.options.rounds = parse_count(arg, v), c.rounds_given = true;
-        else if (arg == "--batch") c.options.batch_size = parse_count(arg, v);
-        else if (arg == "--seed") c.options.seed = parse_count(arg, v);
-        else if (arg == "--eval-every") c.options.eval_every = parse_count(arg, v);
-        else if (arg == "--lr") c.lr = parse_float(arg, v);
-        else if (arg == "--momentum") c.momentum = parse_float(arg, v);
-        else if (arg == "--weight-decay") c.weight_decay = parse_float(arg, v);
-        else if (arg == "--stages") c.stages = parse_counts(arg, v);
-        else if (arg == "--blocks") c.blocks = parse_counts(arg, v), c.blocks_given = true;
-        else if (arg == "--min-depth") c.min_depth = parse_count(arg, v);
-        else if (arg == "--sections") c.sections = split(v);
-        else if (arg == "--ablation-workers") c.ablation_workers = parse_counts(arg, v);
-        else if (arg == "--ablation-l") c.ablation_l = parse_count(arg, v);
-        else if (arg == "--train-rows") c.train_rows = parse_count(arg, v);
-        else if (arg == "--test-rows") c.test_rows = parse_count(arg, v);
-        else if (arg == "--threads") c.threads = parse_count(arg, v);
-        else if (arg == "--seeds") c.seeds = std::max<std::size_t>(1, parse_count(arg, v));
-    }
-    if (c.ablation && !c.blocks_given) c.blocks = {2, 8, 2};
-    if (c.ablation && !c.rounds_given) c.options.rounds = 20;
+    auto& o = c.options;
+    Options cli("resist-train",
+                "Trains a pre-activation ResNet with ResIST and, with the same model, data, transport, rounds and\n"
+                "local steps, with local SGD; prints test accuracy, training time and bytes for both.");
+    cli.choice("--data", c.data, {"digits", "fashion"}, "NAME",
+               "digits (embedded 8x8, default) | fashion (Debian's dataset-fashion-mnist)");
+    cli.value("--workers", o.workers, kCount, "S", "workers = subnets (default 4)");
+    cli.value("--local-steps", o.local_steps, kCount, "L", "local steps per round (default 10)");
+    cli.value("--rounds", o.rounds, kCount, "T", "synchronisation rounds (default 40)");
+    cli.value("--lr", c.lr, kFloat, "X", "learning rate (default 0.05), divided by 10 at 50% and 75% of the rounds");
+    cli.flag("--constant-lr", c.constant_lr, "no learning-rate decay");
+    cli.value("--momentum", c.momentum, kFloat, "X", "momentum, state reset every round (default 0.9)");
+    cli.value("--weight-decay", c.weight_decay, kFloat, "X", "L2 weight decay (default 5e-4, the reference)");
+    cli.value("--batch", o.batch_size, kCount, "B", "mini-batch per worker (default 32)");
+    cli.list("--stages", c.stages, kCount, "C1,C2,...", "channels per stage (default 8,16,32)");
+    cli.list("--blocks", c.blocks, kCount, "N1,N2,...",
+             "residual blocks per stage (default 1,4,1); stages after the first\n"
+             "start with a stride-2 projecting block; each stage is a section");
+    cli.group("ResIST rules (ist::ResistOptions)");
+    cli.value("--min-depth", c.min_depth, kCount, "D", "each subnet gets at least D blocks of a dealt section (default 1)");
+    bool deal_projecting = false, no_scale = false;
+    cli.flag("--no-share-projecting", deal_projecting, "deal the projecting (strided) blocks too");
+    cli.flag("--all-sections", c.all_sections, "deal every section (default: only the longest)");
+    cli.list("--sections", c.sections, kName, "N1,N2",
+             "deal these sections by name (section<k>, see the printed table)");
+    cli.flag("--no-scale", no_scale, "evaluate without scaling dealt branches by max(1/S, min_depth/n)");
+    cli.group("Run");
+    cli.flag("--ablation", c.ablation,
+             "the ablation ladder instead (one line per rule, ResIST only); unless\n"
+             "given, --blocks 2,8,2 (a long middle section, like ResNet101's) and\n"
+             "--rounds 20");
+    cli.list("--ablation-workers", c.ablation_workers, kCount, "L", "S values of the ablation (default 2,4)");
+    cli.value("--ablation-l", c.ablation_l, kCount, "L", "l of the ladder's last rule (default 2 x --local-steps)");
+    cli.value("--seeds", c.seeds, kCount, "N", "ablation: mean (and standard deviation) over N seeds (default 1)");
+    cli.flag("--resist-only", c.skip_baseline, "skip the local SGD baseline");
+    cli.value("--train-rows", c.train_rows, kCount, "N", "use only the first N training rows");
+    cli.value("--test-rows", c.test_rows, kCount, "N", "evaluate on the first N test rows only");
+    cli.value("--eval-every", o.eval_every, kCount, "K", "evaluate every K rounds (default 0: at the end only)");
+    cli.value("--threads", c.threads, kCount, "N", "workers computing at once (default: the number of cores)");
+    cli.value("--seed", o.seed, kCount, "N", "seed of initialisation, partitions and sampling (default 42)");
+    cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
+    cli.flag("--quiet", c.quiet, "print only the summary");
+    cli.parse(argc, argv);
+    c.share_projecting = !deal_projecting;
+    c.scale = !no_scale;
+    c.seeds = std::max<std::size_t>(1, c.seeds);
+    if (c.ablation && !cli.given("--blocks")) c.blocks = {2, 8, 2};
+    if (c.ablation && !cli.given("--rounds")) o.rounds = 20;
     if (c.stages.size() != c.blocks.size())
         throw ist::ConfigError("--stages has " + std::to_string(c.stages.size()) + " entries, --blocks " +
                                std::to_string(c.blocks.size()) + "; give one of each per stage");
-    if (c.data != "digits" && c.data != "fashion")
-        throw ist::ConfigError("unknown --data " + c.data + " (digits | fashion)");
     return c;
 }
 
@@ -381,12 +301,9 @@ int run_ablation(const Config& c, const Data& d) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return ist::cli::run_main("resist-train", [&] {
         const Config c = parse(argc, argv);
         const Data d = load(c);
         return c.ablation ? run_ablation(c, d) : run_comparison(c, d);
-    } catch (const std::exception& e) {
-        std::cerr << "resist-train: error: " << e.what() << '\n';
-        return 2;
-    }
+    });
 }

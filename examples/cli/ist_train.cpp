@@ -4,12 +4,9 @@
 //   ist-train --data fashion-mnist --hidden 4096,4096 --workers 8
 //   ist-train --method local-sgd | data-parallel
 //   ist-train --help
-#include <charconv>
 #include <filesystem>
-#include <cstdlib>
 #include <iostream>
-#include <map>
-#include <sstream>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -18,6 +15,8 @@
 #ifdef IST_WITH_MPI
 #include <ist/transport/mpi.hpp>
 #endif
+
+#include "cli.hpp"
 
 namespace {
 
@@ -33,82 +32,53 @@ struct Config {
     std::size_t train_rows = 0;
 };
 
-const char* kUsage = R"(usage: ist-train [options]
-  --data NAME          digits (embedded, default) | fashion-mnist | csv:PATH (label in last column)
-  --method NAME        ist (default) | local-sgd | data-parallel
-  --partition NAME     neuron (default, disjoint) | bernoulli | categorical   (ist only)
-  --keep XI            keep probability of --partition bernoulli (default 0.5)
-  --workers S          workers = subnets (default 4)
-  --local-steps L      local SGD steps per round (default 10)
-  --rounds T           synchronisation rounds (default 60)
-  --batch B            mini-batch per worker (default 64)
-  --hidden W1,W2,...   hidden widths (default 256,256)
-  --norm NAME          batch (default, reference IST MLP) | layer | none
-  --scale-activations  multiply subnet pre-activations by full/held width
-  --optimizer NAME     sgd (default) | momentum | adam
-  --lr X               learning rate (default 0.05)
-  --momentum X         momentum of --optimizer momentum (default 0.9)
-  --weight-decay X     L2 weight decay (default 0)
-  --carry-state        carry optimizer state across rounds (default: reset each round)
-  --whole-set          every worker samples the whole training set (default: disjoint shards)
-  --transport NAME     threads (default) | serial | mpi (under mpirun -np S: one worker per rank,
-                       rank 0 prints; IST_MPI_TIMEOUT=seconds bounds every wait, default 300)
-  --seed N             seed of partitions, initialisation and sampling (default 42)
-  --eval-every K       evaluate every K rounds (default 1)
-  --train-rows N       use only the first N training rows (quick runs)
-  --target ACC         stop at the first evaluation reaching this test accuracy
-  --log PATH           write per-round metrics (CSV, or JSON if PATH ends in .json)
-  --checkpoint PATH    save a checkpoint every --checkpoint-every rounds; if PATH exists,
-                       resume from it (bit-identical to an unbroken run)
-  --checkpoint-every K rounds between checkpoints (default 1)
-  --save-model PATH    write the final parameters as .npz (param_0, param_1, ...)
-  --progress           progress bar instead of one line per evaluation
-  --quiet              print only the final summary
-)";
-
-std::vector<std::size_t> parse_widths(const std::string& s) {
-    std::vector<std::size_t> out;
-    std::stringstream in(s);
-    for (std::string item; std::getline(in, item, ',');) out.push_back(std::stoul(item));
-    return out;
-}
+#ifdef IST_WITH_MPI
+const std::vector<std::string> kTransports{"threads", "serial", "mpi"};
+#else
+const std::vector<std::string> kTransports{"threads", "serial"};
+#endif
 
 Config parse(int argc, char** argv) {
     Config c;
-    std::map<std::string, std::string*> strings{{"--data", &c.data},       {"--method", &c.method},
-                                                {"--partition", &c.partition}, {"--optimizer", &c.optimizer},
-                                                {"--transport", &c.transport}, {"--norm", &c.norm},
-                                                {"--log", &c.log}, {"--checkpoint", &c.checkpoint},
-                                                {"--save-model", &c.save_model}};
-    std::map<std::string, bool*> flags{{"--quiet", &c.quiet}, {"--progress", &c.progress},
-                                       {"--whole-set", &c.whole_set}, {"--carry-state", &c.carry_state},
-                                       {"--scale-activations", &c.scale_activations}};
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") { std::cout << kUsage; std::exit(0); }
-        if (flags.count(arg)) { *flags[arg] = true; continue; }
-        if (i + 1 >= argc) throw ist::ConfigError("ist-train: " + arg + " needs a value (see --help)");
-        const std::string v = argv[++i];
-        if (strings.count(arg)) *strings[arg] = v;
-        else if (arg == "--workers") c.options.workers = std::stoul(v);
-        else if (arg == "--local-steps") c.options.local_steps = std::stoul(v);
-        else if (arg == "--rounds") c.options.rounds = std::stoul(v);
-        else if (arg == "--batch") c.options.batch_size = std::stoul(v);
-        else if (arg == "--seed") c.options.seed = std::stoull(v);
-        else if (arg == "--eval-every") c.options.eval_every = std::stoul(v);
-        else if (arg == "--hidden") c.hidden = parse_widths(v);
-        else if (arg == "--lr") c.lr = std::stof(v);
-        else if (arg == "--momentum") c.momentum = std::stof(v);
-        else if (arg == "--weight-decay") c.weight_decay = std::stof(v);
-        else if (arg == "--keep") c.keep = std::stof(v);
-        else if (arg == "--target") c.target = std::stod(v);
-        else if (arg == "--train-rows") c.train_rows = std::stoul(v);
-        else if (arg == "--checkpoint-every") c.checkpoint_every = std::stoul(v);
-        else throw ist::ConfigError("ist-train: unknown option " + arg + " (see --help)");
-    }
-    c.options.sampling = c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
-    c.options.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
-    c.options.scale_activations = c.scale_activations;
+    auto& o = c.options;
+    ist::cli::Options cli("ist-train", "Trains an MLP with IST (or a baseline) and prints its test accuracy.");
+    cli.text("--data", c.data, "NAME", "digits (embedded, default) | fashion-mnist | csv:PATH (label in last column)");
+    cli.choice("--method", c.method, {"ist", "local-sgd", "data-parallel"}, "NAME", "ist (default) | local-sgd | data-parallel");
+    cli.choice("--partition", c.partition, {"neuron", "bernoulli", "categorical"}, "NAME",
+               "neuron (default, disjoint) | bernoulli | categorical   (ist only)");
+    cli.value("--keep", c.keep, ist::cli::kFloat, "XI", "keep probability of --partition bernoulli (default 0.5)");
+    cli.value("--workers", o.workers, ist::cli::kCount, "S", "workers = subnets (default 4)");
+    cli.value("--local-steps", o.local_steps, ist::cli::kCount, "L", "local SGD steps per round (default 10)");
+    cli.value("--rounds", o.rounds, ist::cli::kCount, "T", "synchronisation rounds (default 60)");
+    cli.value("--batch", o.batch_size, ist::cli::kCount, "B", "mini-batch per worker (default 64)");
+    cli.list("--hidden", c.hidden, ist::cli::kWidth, "W1,W2,...", "hidden widths (default 256,256)");
+    cli.choice("--norm", c.norm, {"batch", "layer", "none"}, "NAME", "batch (default, reference IST MLP) | layer | none");
+    cli.flag("--scale-activations", c.scale_activations, "multiply subnet pre-activations by full/held width");
+    cli.choice("--optimizer", c.optimizer, {"sgd", "momentum", "adam"}, "NAME", "sgd (default) | momentum | adam");
+    cli.value("--lr", c.lr, ist::cli::kFloat, "X", "learning rate (default 0.05)");
+    cli.value("--momentum", c.momentum, ist::cli::kFloat, "X", "momentum of --optimizer momentum (default 0.9)");
+    cli.value("--weight-decay", c.weight_decay, ist::cli::kFloat, "X", "L2 weight decay (default 0)");
+    cli.flag("--carry-state", c.carry_state, "carry optimizer state across rounds (default: reset each round)");
+    cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
+    cli.choice("--transport", c.transport, kTransports, "NAME",
+               "threads (default) | serial | mpi (under mpirun -np S: one worker per rank,\n"
+               "rank 0 prints; IST_MPI_TIMEOUT=seconds bounds every wait, default 300)");
+    cli.value("--seed", o.seed, ist::cli::kCount, "N", "seed of partitions, initialisation and sampling (default 42)");
+    cli.value("--eval-every", o.eval_every, ist::cli::kCount, "K", "evaluate every K rounds (default 1)");
+    cli.value("--train-rows", c.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
+    cli.value("--target", c.target, ist::cli::kDouble, "ACC", "stop at the first evaluation reaching this test accuracy");
+    cli.text("--log", c.log, "PATH", "write per-round metrics (CSV, or JSON if PATH ends in .json)");
+    cli.text("--checkpoint", c.checkpoint, "PATH",
+             "save a checkpoint every --checkpoint-every rounds; if PATH exists,\n"
+             "resume from it (bit-identical to an unbroken run)");
+    cli.value("--checkpoint-every", c.checkpoint_every, ist::cli::kCount, "K", "rounds between checkpoints (default 1)");
+    cli.text("--save-model", c.save_model, "PATH", "write the final parameters as .npz (param_0, param_1, ...)");
+    cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
+    cli.flag("--quiet", c.quiet, "print only the final summary");
+    cli.parse(argc, argv);
+    o.sampling = c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
+    o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
+    o.scale_activations = c.scale_activations;
     return c;
 }
 
@@ -226,7 +196,7 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
+    return ist::cli::run_main("ist-train", [&] {
         const Config config = parse(argc, argv);
 #ifdef IST_WITH_MPI
         if (config.transport == "mpi") {
@@ -234,13 +204,10 @@ int main(int argc, char** argv) {
             try {
                 return run(config);
             } catch (const std::exception& e) {  // the other ranks may wait for this one: end the job
-                ist::MpiEnvironment::abort(std::string("ist-train: error: ") + e.what(), 2);
+                ist::MpiEnvironment::abort(ist::cli::error_line("ist-train", e), 2);
             }
         }
 #endif
         return run(config);
-    } catch (const std::exception& e) {
-        std::cerr << "ist-train: error: " << e.what() << '\n';
-        return 2;
-    }
+    });
 }

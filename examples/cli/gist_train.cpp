@@ -21,17 +21,18 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <numeric>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <ist/ist.hpp>
 
-#include "gist_footprint.hpp"
+#include <ist/graph/footprint.hpp>
+
+#include "cli.hpp"
+#include "heap_counter.hpp"
 
 namespace {
 
@@ -46,113 +47,50 @@ struct Config {
     bool split_input = false, keep_last_hidden = false, scale_activations = false, quiet = false;
 };
 
-const char* kUsage = R"(usage: gist-train [options]
-Node classification with a GCN (GraphConv -> LayerNorm -> ReLU -> ... -> GraphConv, Adam rebuilt
-every round) trained by GIST, full training (S = 1) and local SGD (S full models averaged), on
-the same graph, split and initial weights. Prints test accuracy, training time, bytes exchanged
-and peak memory per worker for each.
-
-  --data NAME              digits (default: 1,797 nodes, kNN graph over the 64 pixels, 25% test)
-                           | fashion (Fashion-MNIST: 70,000 nodes, kNN graph over the 784 pixels,
-                             official 60,000 / 10,000 split; Debian's dataset-fashion-mnist)
-                           | karate (Zachary's club: 34 nodes, one-hot features, trained on the
-                             two leaders' labels, tested on the other 32)
-  --k K                    neighbours of the kNN graph (default 10)
-  --graph-cache PATH       load the graph from PATH if it exists, else build the kNN graph and
-                           write it there: a "u v" edge list, or scipy CSR (indptr, indices) if
-                           PATH ends in .npz (the kNN graph of Fashion-MNIST takes minutes)
-  --methods LIST           which to run, comma-separated: gist,full,local-sgd (default all three)
-  --workers S              GIST subnets and local-SGD replicas (default 4)
-  --hidden W1,W2,...       hidden widths (default 256,256)
-  --layers L               GraphConv layers; with one --hidden width, L - 1 hidden layers of it
-  --rounds T               synchronisation rounds (default 30)
-  --local-steps N          local Adam steps per round (default 5)
-  --lr X                   Adam learning rate (default 0.01)
-  --split-input            GIST: also cut the input features among the workers
-  --keep-last-hidden       GIST: leave the last hidden layer whole (output layer shared, averaged)
-  --scale-activations      GIST: subnets multiply each GraphConv's output by full / held input
-                           width, so their logits have the full model's scale (LayerNorm already
-                           absorbs it in the hidden layers)
-  --clusters K             Cluster-GCN: cut the graph into K clusters (cluster_nodes) and train
-                           each local step on --clusters-per-batch of them (default: whole graph)
-  --clusters-per-batch Q   clusters per Cluster-GCN batch (default 1)
-  --eval-every N           evaluate every N rounds (default 10; always after the last)
-  --blas-threads N         OpenBLAS threads of every worker while it trains (default 1: with
-                           S workers on few cores, more threads only wait for each other)
-  --seed N                 seed of the split, graph clusters, weights and partitions (default 42)
-  --quiet                  print only the per-method summary lines
-  --help                   this text
-)";
-
-std::vector<std::size_t> parse_list(const std::string& s, const std::string& option) {
-    std::vector<std::size_t> out;
-    std::stringstream in(s);
-    for (std::string item; std::getline(in, item, ',');) {
-        std::size_t used = 0;
-        const unsigned long v = item.empty() ? 0 : std::stoul(item, &used);
-        if (used != item.size() || v == 0)
-            throw ist::ConfigError("" + option + " takes positive integers separated by commas, got '" + s + "'");
-        out.push_back(v);
-    }
-    if (out.empty()) throw ist::ConfigError("" + option + " needs at least one width");
-    return out;
-}
-
-std::size_t positive(const std::string& option, const std::string& v) {
-    std::size_t used = 0;
-    unsigned long long n = 0;
-    try {
-        n = std::stoull(v, &used);
-    } catch (const std::exception&) {
-        used = 0;
-    }
-    if (used != v.size() || v.empty() || v[0] == '-' || n == 0)
-        throw ist::ConfigError("" + option + " takes a positive integer, got '" + v + "'");
-    return static_cast<std::size_t>(n);
-}
-
 Config parse(int argc, char** argv) {
+    using namespace ist::cli;
     Config c;
-    std::map<std::string, bool*> flags{{"--split-input", &c.split_input},
-                                       {"--keep-last-hidden", &c.keep_last_hidden},
-                                       {"--scale-activations", &c.scale_activations},
-                                       {"--quiet", &c.quiet}};
-    std::map<std::string, std::size_t*> counts{{"--workers", &c.workers},
-                                               {"--rounds", &c.rounds},
-                                               {"--local-steps", &c.local_steps},
-                                               {"--k", &c.k},
-                                               {"--clusters", &c.clusters},
-                                               {"--clusters-per-batch", &c.clusters_per_batch},
-                                               {"--eval-every", &c.eval_every},
-                                               {"--blas-threads", &c.blas_threads},
-                                               {"--layers", &c.layers}};
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        if (arg == "--help" || arg == "-h") {
-            std::cout << kUsage;
-            std::exit(0);
-        }
-        if (flags.count(arg)) {
-            *flags[arg] = true;
-            continue;
-        }
-        const bool known = counts.count(arg) || arg == "--data" || arg == "--graph-cache" || arg == "--methods" ||
-                           arg == "--hidden" || arg == "--lr" || arg == "--seed";
-        if (!known) throw ist::ConfigError("unknown option " + arg + " (see --help)");
-        if (i + 1 >= argc) throw ist::ConfigError("" + arg + " needs a value (see --help)");
-        const std::string v = argv[++i];
-        if (counts.count(arg)) *counts[arg] = positive(arg, v);
-        else if (arg == "--data") c.data = v;
-        else if (arg == "--graph-cache") c.graph_cache = v;
-        else if (arg == "--methods") c.methods = v;
-        else if (arg == "--hidden") c.hidden = parse_list(v, arg);
-        else if (arg == "--seed") c.seed = positive(arg, v);
-        else if (arg == "--lr") {
-            std::size_t used = 0;
-            c.lr = std::stof(v, &used);
-            if (used != v.size() || !(c.lr > 0.0f)) throw ist::ConfigError("--lr takes a positive number, got '" + v + "'");
-        }
-    }
+    Options cli("gist-train",
+                "Node classification with a GCN (GraphConv -> LayerNorm -> ReLU -> ... -> GraphConv, Adam rebuilt\n"
+                "every round) trained by GIST, full training (S = 1) and local SGD (S full models averaged), on\n"
+                "the same graph, split and initial weights. Prints test accuracy, training time, bytes exchanged\n"
+                "and peak memory per worker for each.");
+    cli.choice("--data", c.data, {"digits", "fashion", "fashion-mnist", "karate"}, "NAME",
+               "digits (default: 1,797 nodes, kNN graph over the 64 pixels, 25% test)\n"
+               "| fashion (Fashion-MNIST: 70,000 nodes, kNN graph over the 784 pixels,\n"
+               "  official 60,000 / 10,000 split; Debian's dataset-fashion-mnist)\n"
+               "| karate (Zachary's club: 34 nodes, one-hot features, trained on the\n"
+               "  two leaders' labels, tested on the other 32)");
+    cli.value("--k", c.k, kPositive, "K", "neighbours of the kNN graph (default 10)");
+    cli.text("--graph-cache", c.graph_cache, "PATH",
+             "load the graph from PATH if it exists, else build the kNN graph and\n"
+             "write it there: a \"u v\" edge list, or scipy CSR (indptr, indices) if\n"
+             "PATH ends in .npz (the kNN graph of Fashion-MNIST takes minutes)");
+    cli.choices("--methods", c.methods, {"gist", "full", "local-sgd"}, "LIST",
+                "which to run, comma-separated: gist,full,local-sgd (default all three)");
+    cli.value("--workers", c.workers, kPositive, "S", "GIST subnets and local-SGD replicas (default 4)");
+    cli.list("--hidden", c.hidden, kWidth, "W1,W2,...", "hidden widths (default 256,256)");
+    cli.value("--layers", c.layers, kPositive, "L", "GraphConv layers; with one --hidden width, L - 1 hidden layers of it");
+    cli.value("--rounds", c.rounds, kPositive, "T", "synchronisation rounds (default 30)");
+    cli.value("--local-steps", c.local_steps, kPositive, "N", "local Adam steps per round (default 5)");
+    cli.value("--lr", c.lr, kPositiveFloat, "X", "Adam learning rate (default 0.01)");
+    cli.flag("--split-input", c.split_input, "GIST: also cut the input features among the workers");
+    cli.flag("--keep-last-hidden", c.keep_last_hidden, "GIST: leave the last hidden layer whole (output layer shared, averaged)");
+    cli.flag("--scale-activations", c.scale_activations,
+             "GIST: subnets multiply each GraphConv's output by full / held input\n"
+             "width, so their logits have the full model's scale (LayerNorm already\n"
+             "absorbs it in the hidden layers)");
+    cli.value("--clusters", c.clusters, kPositive, "K",
+              "Cluster-GCN: cut the graph into K clusters (cluster_nodes) and train\n"
+              "each local step on --clusters-per-batch of them (default: whole graph)");
+    cli.value("--clusters-per-batch", c.clusters_per_batch, kPositive, "Q", "clusters per Cluster-GCN batch (default 1)");
+    cli.value("--eval-every", c.eval_every, kPositive, "N", "evaluate every N rounds (default 10; always after the last)");
+    cli.value("--blas-threads", c.blas_threads, kPositive, "N",
+              "OpenBLAS threads of every worker while it trains (default 1: with\n"
+              "S workers on few cores, more threads only wait for each other)");
+    cli.value("--seed", c.seed, kPositive, "N", "seed of the split, graph clusters, weights and partitions (default 42)");
+    cli.flag("--quiet", c.quiet, "print only the per-method summary lines");
+    cli.parse(argc, argv);
     if (c.layers) {
         if (c.layers < 2) throw ist::ConfigError("--layers must be at least 2 (one hidden layer)");
         if (c.hidden.size() == 1) c.hidden.assign(c.layers - 1, c.hidden.front());
@@ -161,14 +99,6 @@ Config parse(int argc, char** argv) {
                                    std::to_string(c.layers - 1) + " hidden widths, --hidden gives " +
                                    std::to_string(c.hidden.size()));
     }
-    for (const std::string& m : [&] {
-             std::vector<std::string> out;
-             std::stringstream in(c.methods);
-             for (std::string item; std::getline(in, item, ',');) out.push_back(item);
-             return out;
-         }())
-        if (m != "gist" && m != "full" && m != "local-sgd")
-            throw ist::ConfigError("unknown method '" + m + "' in --methods (gist, full, local-sgd)");
     return c;
 }
 
@@ -344,12 +274,12 @@ struct MethodResult {
     std::uint64_t bytes = 0;
     std::size_t rounds = 0;
     long long measured = 0;   // peak heap bytes of the busiest worker thread (counted)
-    double formula = 0.0;     // gist::worker_footprint of worker 0 (the widest)
+    double formula = 0.0;     // ist::gist_worker_footprint of worker 0 (the widest)
     std::size_t worker_params = 0;
 };
 
 int run(const Config& c) {
-    gist::mark_coordinator();
+    heap_counter::mark_coordinator();
     // The coordinator's evaluations too: the CPU time of OpenBLAS helper threads would be
     // charged to the workers.
     ist::detail::BlasThreadsGuard blas(static_cast<int>(c.blas_threads));
@@ -425,7 +355,7 @@ int run(const Config& c) {
         t.blas_threads = static_cast<int>(c.blas_threads);
         ist::IstTrainer trainer(net, o, partitioner, ist::Adam(c.lr), ist::HolderAverage(), ist::ThreadsTransport(t));
         if (!c.quiet) std::cout << "-- " << name << ", S = " << S << '\n';
-        const std::uint64_t generation = gist::new_generation();
+        const std::uint64_t generation = heap_counter::new_generation();
         const double cpu_before = cpu_seconds(), coordinator_before = thread_cpu_seconds();
         ist::TrainResult r = c.quiet ? trainer.train(train_set, test) : trainer.train(train_set, test, ist::PrintMetrics());
         MethodResult m;
@@ -437,9 +367,9 @@ int run(const Config& c) {
         m.worker_cpu = (m.cpu - (thread_cpu_seconds() - coordinator_before)) / static_cast<double>(S);
         m.bytes = trainer.total_bytes();
         m.rounds = trainer.rounds_done();
-        m.measured = gist::worker_peak(generation);
-        gist::WorkerShape shape{held, batch_rows, N, F, held.front() != F, c.clusters > 0, batch_entries};
-        m.formula = gist::worker_footprint(shape).total();
+        m.measured = heap_counter::worker_peak(generation);
+        ist::GistWorkerShape shape{held, batch_rows, N, F, held.front() != F, c.clusters > 0, batch_entries};
+        m.formula = ist::gist_worker_footprint(shape).total();
         for (std::size_t l = 1; l < held.size(); ++l) m.worker_params += held[l - 1] * held[l] + held[l];
         results.push_back(m);
         char line[320];
@@ -448,7 +378,7 @@ int run(const Config& c) {
                       "worker peak %s measured / %s formula, weights %s\n",
                       name.c_str(), S, m.accuracy, m.seconds, m.worker_cpu, static_cast<double>(m.bytes) / 1e6,
                       static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds),
-                      gist::human(static_cast<double>(m.measured)).c_str(), gist::human(m.formula).c_str(),
+                      heap_counter::human(static_cast<double>(m.measured)).c_str(), heap_counter::human(m.formula).c_str(),
                       ist::weights_checksum_hex(trainer.model()).c_str());
         std::cout << line << std::flush;
     };
@@ -458,9 +388,9 @@ int run(const Config& c) {
     full_widths.push_back(C);
     if (wanted("gist")) {
         std::vector<std::size_t> held = full_widths;
-        if (c.split_input) held[0] = gist::held(F, c.workers);
+        if (c.split_input) held[0] = ist::gist_widest_share(F, c.workers);
         for (std::size_t l = 1; l + 1 < held.size(); ++l)
-            if (!(c.keep_last_hidden && l + 2 == held.size())) held[l] = gist::held(held[l], c.workers);
+            if (!(c.keep_last_hidden && l + 2 == held.size())) held[l] = ist::gist_widest_share(held[l], c.workers);
         run_method("GIST", c.workers, ist::GistPartition({c.split_input, c.keep_last_hidden}), held);
     }
     if (wanted("full")) run_method("full", 1, ist::FullModel(), full_widths);
@@ -473,16 +403,16 @@ int run(const Config& c) {
             std::snprintf(line, sizeof line, "%-9s %2zu  %8.4f %8.2f %6.2f %13.2f %9.2f %9.3f %14zu  %20s %10s\n",
                           m.method.c_str(), m.workers, m.accuracy, m.seconds, m.cpu, m.worker_cpu, static_cast<double>(m.bytes) / 1e6,
                           static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds), m.worker_params,
-                          gist::human(static_cast<double>(m.measured)).c_str(), gist::human(m.formula).c_str());
+                          heap_counter::human(static_cast<double>(m.measured)).c_str(), heap_counter::human(m.formula).c_str());
             std::cout << line;
         }
         rusage usage{};
         getrusage(RUSAGE_SELF, &usage);
         std::cout << "shared by every worker of this process (graph, features, labels): "
-                  << gist::human(gist::shared_bytes(N, F, a_hat.entries())) << "; process peak RSS "
-                  << gist::human(static_cast<double>(usage.ru_maxrss) * 1024.0) << "\n"
+                  << heap_counter::human(ist::gist_shared_bytes(N, F, a_hat.entries())) << "; process peak RSS "
+                  << heap_counter::human(static_cast<double>(usage.ru_maxrss) * 1024.0) << "\n"
                   << "worker peak = heap bytes live at once in the worker's thread (counted by a replaced operator "
-                     "new; OpenBLAS buffers and stacks excluded); formula = gist::worker_footprint from the subnet's "
+                     "new; OpenBLAS buffers and stacks excluded); formula = ist::gist_worker_footprint from the subnet's "
                      "shapes. train s = wall time of the rounds (evaluation excluded); CPU s = the process's CPU time over "
                      "train(), evaluations included; worker CPU s = the workers' share of it (the coordinator thread's "
                      "subtracted) / S: one worker's compute, its round time on a core of its own. Bytes = what the transport counts (each worker receives and returns its subnet, "
@@ -494,11 +424,5 @@ int run(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    try {
-        return run(parse(argc, argv));
-    } catch (const std::exception& e) {
-        const std::string what = e.what();
-        std::cerr << "gist-train: error: " << what << '\n';
-        return 2;
-    }
+    return ist::cli::run_main("gist-train", [&] { return run(parse(argc, argv)); });
 }
