@@ -24,7 +24,7 @@ long position(const IndexSet& held, std::size_t index) {
 /// The index set of axis `a` of a parameter whose axes are `dims` (shared axes: everything).
 const IndexSet& axis_set(const WorkerPlan& plan, const std::vector<DimId>& dims, std::size_t a) {
     static const IndexSet all;
-    return dims[a] == kSharedDim ? all : plan.dims[static_cast<std::size_t>(dims[a])];
+    return dims[a] == kWholeAxis ? all : plan.dims[static_cast<std::size_t>(dims[a])];
 }
 
 /// What HolderAverage must produce for a 2-D tensor, computed independently: every entry is the
@@ -135,7 +135,7 @@ TEST_CASE("aggregate: holder average of a 2-D weight from 4 partially overlappin
 
 TEST_CASE("aggregate: holder average with one disjoint axis scatters (a neuron partition)") {
     const Plan plan = plan_from_holders({{{2}, {0}, {1}, {3}, {0}, {}, {2}}, {{0, 1}, {1, 2, 3}, {}, {0, 3}}}, 4);
-    check_against_oracle(plan, {{0, 1}, {kSharedDim, 1}, {0, kSharedDim}}, {UnitRef{}, UnitRef{}, UnitRef{}},
+    check_against_oracle(plan, {{0, 1}, {kWholeAxis, 1}, {0, kWholeAxis}}, {UnitRef{}, UnitRef{}, UnitRef{}},
                          {{7, 4}, {3, 4}, {7, 2}});
 }
 
@@ -147,6 +147,6 @@ TEST_CASE("aggregate: a residual block's parameters average over the workers tha
                                    {{1, 3}, {0, 2}, {0, 1, 2, 3}, {}}},
                                   4);
     const UnitRef block1{2, 1}, block3{2, 3};
-    check_against_oracle(plan, {{kSharedDim, kSharedDim}, {kSharedDim, 1}, {0, 1}, {kSharedDim, kSharedDim}},
+    check_against_oracle(plan, {{kWholeAxis, kWholeAxis}, {kWholeAxis, 1}, {0, 1}, {kWholeAxis, kWholeAxis}},
                          {block1, block1, block1, block3}, {{3, 4}, {2, 3}, {4, 3}, {2, 2}});
 }

@@ -135,7 +135,7 @@ void write_checkpoint_with(const fs::path& path, const Network& net, const std::
 
 }  // namespace
 
-// Found by bench/fuzz/fuzz_checkpoint: a bad partition RNG was detected only after the
+// Found by tests/fuzz/fuzz_checkpoint: a bad partition RNG was detected only after the
 // parameters had been replaced, and a bad sampler member gave a message without the file name.
 TEST_CASE("checkpoint: bad RNG states and positions name the file and leave the model untouched") {
     std::ostringstream engine;

@@ -65,7 +65,7 @@ TEST_CASE("resist: each stage of a pre-activation ResNet is a section of blocks,
     CHECK(net.output_size() == 3);
     // Every parameter of a block belongs to its unit; the shortcut projection and the rest to none.
     std::size_t in_units = 0;
-    for (std::size_t i = 0; i < net.parameter_count(); ++i) in_units += net.parameter_unit(i).dim != kSharedDim;
+    for (std::size_t i = 0; i < net.parameter_count(); ++i) in_units += net.parameter_unit(i).in_unit();
     CHECK(in_units == 5 * 6);  // per block: two BatchNorm2d (gamma, beta) and two convs
 }
 
@@ -215,7 +215,7 @@ TEST_CASE("resist: blocks outside every subnet keep their values, held blocks an
     for (std::size_t i = 0; i < net.parameter_count(); ++i) {
         const UnitRef u = net.parameter_unit(i);
         CAPTURE(i);
-        const bool held = u.dim == kSharedDim || u.index == 0 || u.index == 2;
+        const bool held = !u.in_unit() || u.index == 0 || u.index == 2;
         const bool same = same_tensor(net.parameter(i).value, before.parameter(i).value);
         if (!held) CHECK(same);
         // Weights of held blocks train (a bias before a BatchNorm may have no gradient at all).

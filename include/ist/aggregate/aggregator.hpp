@@ -6,7 +6,7 @@
 
 #include "ist/core/dimension.hpp"
 #include "ist/core/tensor.hpp"
-#include "ist/partition/plan.hpp"
+#include "ist/core/plan.hpp"
 
 namespace ist {
 

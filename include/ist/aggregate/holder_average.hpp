@@ -23,7 +23,7 @@ public:
 
     void merge(std::span<MergeItem> items, const Plan& plan) {
         for (MergeItem& item : items) {
-            if (item.unit.dim == kSharedDim) merge_one(item, plan);
+            if (!item.unit.in_unit()) merge_one(item, plan);
             else merge_block(item, plan);
         }
     }
@@ -65,7 +65,7 @@ private:
             h.positions.assign(S * extent, 0);
             for (std::size_t s = 0; s < S; ++s) {
                 const std::vector<std::uint32_t>* held = nullptr;
-                if (item.dims[a] != kSharedDim) {
+                if (item.dims[a] != kWholeAxis) {
                     const IndexSet& set = plan[s].dims.at(static_cast<std::size_t>(item.dims[a]));
                     if (set) held = &*set;
                 }
@@ -126,7 +126,7 @@ private:
     }
 
     static std::size_t sub_extent(const WorkerPlan& wp, const MergeItem& item, std::size_t a, const Tensor::shape_type& shape) {
-        if (item.dims[a] == kSharedDim) return shape[a];
+        if (item.dims[a] == kWholeAxis) return shape[a];
         const IndexSet& set = wp.dims.at(static_cast<std::size_t>(item.dims[a]));
         return set ? set->size() : shape[a];
     }

@@ -2,14 +2,20 @@
 // Dimensions of a model: the things a partitioner cuts.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace ist {
 
-/// Index of a dimension in a model's dimension table; kSharedDim marks an uncut axis.
+/// Index of a dimension in a model's dimension table.
 using DimId = int;
-inline constexpr DimId kSharedDim = -1;
+
+/// In a parameter's list of axis dimensions: an axis no partitioner cuts (every subnet holds it whole).
+inline constexpr DimId kWholeAxis = -1;
+/// The former name of kWholeAxis, which also stood for "no unit" and "no parent dimension".
+[[deprecated("use kWholeAxis for uncut axes and UnitRef::in_unit() for units")]] inline constexpr DimId kSharedDim =
+    kWholeAxis;
 
 /// What the indices of a dimension stand for, which tells partitioners what they may cut.
 enum class DimKind : std::uint8_t {
@@ -17,7 +23,7 @@ enum class DimKind : std::uint8_t {
     Units,     ///< residual blocks of one section: a parameter belongs whole to one unit (ResIST)
     Derived,   ///< a Features dimension seen column by column (a dense layer after a conv): each
                ///< index of `parent` spans `span` consecutive indices here; never cut directly,
-               ///< its index sets follow the parent's (see derive_indices in partition/plan.hpp)
+               ///< its index sets follow the parent's (see derive_indices in core/plan.hpp)
 };
 
 /// A named dimension of a model.
@@ -29,7 +35,7 @@ struct Dimension {
     /// Matrix columns one index takes in the activations (pixels of a channel); for Derived, the
     /// columns per index of `parent`.
     std::size_t span = 1;
-    DimId parent = kSharedDim;  ///< Derived only
+    std::optional<DimId> parent;  ///< Derived only: the Features dimension this one views column by column
     /// Units only: blocks whose shortcut is a projection (strided / downsampling blocks); an
     /// absent one reduces to its projection, and ResIST shares them by default.
     std::vector<std::uint32_t> projecting;
@@ -39,8 +45,11 @@ using DimensionTable = std::vector<Dimension>;
 
 /// Parameters of a residual block belong whole to one unit of a Units dimension.
 struct UnitRef {
-    DimId dim = kSharedDim;  ///< kSharedDim: the parameter belongs to no unit (held whenever its axes are)
+    static constexpr DimId kNoUnit = -1;
+    DimId dim = kNoUnit;  ///< the Units dimension (section); kNoUnit: no block (held whenever its axes are)
     std::uint32_t index = 0;
+    /// Whether the parameter belongs to a residual block at all.
+    bool in_unit() const { return dim != kNoUnit; }
 };
 
 }  // namespace ist

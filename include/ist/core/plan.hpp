@@ -19,13 +19,13 @@ struct WorkerPlan {
 
     /// Number of indices held along dimension `d` of full size `full`.
     std::size_t held(DimId d, std::size_t full) const {
-        if (d == kSharedDim || !dims.at(static_cast<std::size_t>(d))) return full;
+        if (d == kWholeAxis || !dims.at(static_cast<std::size_t>(d))) return full;
         return dims[static_cast<std::size_t>(d)]->size();
     }
 
     /// Whether the worker holds unit `u` (always, for parameters outside every unit).
     bool holds(UnitRef u) const {
-        if (u.dim == kSharedDim) return true;
+        if (!u.in_unit()) return true;
         const IndexSet& set = dims.at(static_cast<std::size_t>(u.dim));
         return !set || std::binary_search(set->begin(), set->end(), u.index);
     }
@@ -55,7 +55,7 @@ inline void derive_indices(const DimensionTable& dims, WorkerPlan& plan) {
                                                          " dimensions, the model " + std::to_string(dims.size()));
     for (std::size_t d = 0; d < dims.size(); ++d) {
         if (dims[d].kind != DimKind::Derived) continue;
-        const IndexSet& parent = plan.dims.at(static_cast<std::size_t>(dims[d].parent));
+        const IndexSet& parent = plan.dims.at(static_cast<std::size_t>(*dims[d].parent));
         plan.dims[d] = parent ? IndexSet(expand_indices(*parent, dims[d].span)) : std::nullopt;
     }
 }

@@ -18,7 +18,7 @@ inline AxisSelection select_axes(const std::vector<DimId>& axis_dims, const Work
     AxisSelection sel;
     sel.reserve(axis_dims.size());
     for (DimId d : axis_dims) {
-        const IndexSet* set = d == kSharedDim ? nullptr : &plan.dims.at(static_cast<std::size_t>(d));
+        const IndexSet* set = d == kWholeAxis ? nullptr : &plan.dims.at(static_cast<std::size_t>(d));
         sel.push_back(set && *set ? &**set : nullptr);
     }
     return sel;

@@ -14,7 +14,7 @@ namespace ist {
 
 /// Requirements:
 ///  - a dimension table (what partitioners cut) and an indexed list of parameters, each with the
-///    dimension of every axis (kSharedDim for axes every subnet holds whole);
+///    dimension of every axis (kWholeAxis for axes every subnet holds whole);
 ///  - `subnet(plan, scale_activations)`: a physically smaller copy holding only the plan's
 ///    indices, with parameters in the same order;
 ///  - `loss_and_gradient(x, labels)`: one training forward/backward that fills every grad;

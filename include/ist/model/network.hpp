@@ -79,7 +79,7 @@ public:
         const Topology::Slot& slot = structure().slot(i);
         return layers_[slot.layer].parameters()[slot.index];
     }
-    /// The dimension indexing each axis of parameter i (kSharedDim for uncut axes).
+    /// The dimension indexing each axis of parameter i (kWholeAxis for uncut axes).
     std::span<const DimId> parameter_dims(std::size_t i) const { return structure().parameter_dims(i); }
     /// The residual block (unit) parameter i belongs to, if any.
     UnitRef parameter_unit(std::size_t i) const { return structure().parameter_unit(i); }

@@ -51,7 +51,7 @@ struct ResNetSpec {
 
 /// Pre-activation ResNet: conv3x3 stem, stages of preact_block (every stage after the first
 /// starts with a stride-2 projecting block), BN -> ReLU -> global average pool -> dense head.
-/// Each stage is one Units dimension ("blocks<k>") of the network.
+/// Each stage is one Units dimension ("section<k>") of the network.
 inline Network make_preact_resnet(const ResNetSpec& spec) {
     detail::require(spec.channels > 0 && spec.height > 0 && spec.width > 0 && spec.classes > 0,
                     "make_preact_resnet: channels, image size and classes must be positive");

@@ -23,7 +23,7 @@ class Topology {
 public:
     /// One layer: its parameter-free skeleton (a subnet's layers start as copies of it), the
     /// Features dimensions it reads and writes, the dimension of each axis of each parameter
-    /// (kSharedDim for uncut axes) and the residual block its parameters belong to.
+    /// (kWholeAxis for uncut axes) and the residual block its parameters belong to.
     struct LayerRecord {
         AnyLayer skeleton;
         DimId in = 0, out = 0;
@@ -181,9 +181,9 @@ private:
                                 " axes but has rank " + std::to_string(param.value.dimension()));
             std::vector<DimId>& dims = record->parameter_dims.emplace_back();
             for (std::size_t a = 0; a < param.axes.size(); ++a) {
-                const DimId d = param.axes[a] == Axis::In ? in_view() : param.axes[a] == Axis::Out ? out_view() : kSharedDim;
+                const DimId d = param.axes[a] == Axis::In ? in_view() : param.axes[a] == Axis::Out ? out_view() : kWholeAxis;
                 dims.push_back(d);
-                if (d != kSharedDim) claim_extent(d, param.value.shape()[a], where + ": parameter '" + param.name + "'");
+                if (d != kWholeAxis) claim_extent(d, param.value.shape()[a], where + ": parameter '" + param.name + "'");
             }
             slots_.push_back({l, p});
         }

@@ -12,7 +12,7 @@
 #include "ist/core/error.hpp"
 #include "ist/detail/gather.hpp"
 #include "ist/model/model.hpp"
-#include "ist/partition/plan.hpp"
+#include "ist/core/plan.hpp"
 
 namespace ist {
 

@@ -24,7 +24,7 @@
 #include "ist/optim/sgd.hpp"
 #include "ist/partition/neuron_partition.hpp"
 #include "ist/train/callback.hpp"
-#include "ist/train/checkpoint.hpp"
+#include "ist/train/checkpoint_file.hpp"
 #include "ist/train/evaluate.hpp"
 #include "ist/train/exchange.hpp"
 #include "ist/train/metrics.hpp"
@@ -106,7 +106,7 @@ public:
     Evaluation evaluate(const Dataset& data) { return ist::evaluate(model_, data, options_); }
 
     /// Writes the model, carried optimizer state, counters and every RNG state to `path`
-    /// atomically (see ist/train/checkpoint.hpp for the format). Call between rounds, e.g. from
+    /// atomically (see ist/train/checkpoint_file.hpp for the format). Call between rounds, e.g. from
     /// the Checkpoint callback, after train() has set up the workers.
     void save_checkpoint(const std::string& path) {
         detail::require(streams_.ready(), "save_checkpoint: nothing to save before train() has started");

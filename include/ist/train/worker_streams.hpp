@@ -8,7 +8,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/data/dataset.hpp"
-#include "ist/train/checkpoint.hpp"
+#include "ist/train/checkpoint_file.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/worker_rows.hpp"
 

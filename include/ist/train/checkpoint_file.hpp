@@ -85,7 +85,7 @@ void read_checkpoint(const std::string& path, M& model, RunState& state, std::si
     {
         // Checked here, not by the caller after the model has been replaced.
         std::istringstream in(loaded.partition_rng);
-        std::mt19937_64 engine;
+        detail::RandomEngine engine;
         in >> engine;
         if (in.fail()) throw DataError(path + "[partition_rng]: corrupt RNG state (not a std::mt19937_64 text form)");
     }
