@@ -40,7 +40,6 @@ def run(command: str, build: Path) -> str:
     env = dict(os.environ)
     programs = [build / "examples", build / "examples" / "cli", build / "bench"]
     env["PATH"] = os.pathsep.join(str(p) for p in programs) + os.pathsep + env.get("PATH", "")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     done = subprocess.run(["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True)
     return (done.stdout + done.stderr).rstrip("\n")
 
