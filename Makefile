@@ -28,7 +28,7 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # `make check`: the suite under sanitizers, each in a build directory of its own (debug info, -O1).
-# ASan+UBSan: every test of ist_tests and the examples. TSan: the tests that train on worker
+# ASan+UBSan: every test program (ist_tests_<area>) and the examples. TSan: the tests that train on worker
 # threads (ThreadsTransport); tests/tsan.supp is for system-library false positives only. TSan
 # runs OpenBLAS single-threaded: its own thread pool hands work over through spin flags TSan
 # cannot see (a GEMM on the main thread, e.g. an evaluation, showed as a race with OpenBLAS's
@@ -39,6 +39,7 @@ SAN_CMAKE := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" -DIST_BUI
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS ?= ^(trainer|baselines|transport|checkpoint|faults|resist|gist):
+TSAN_TARGETS := ist_tests_train ist_tests_transport ist_tests_partition
 # Left out under sanitizers: it runs ist-train (60 rounds, 512 wide) eight times, which an
 # instrumented build (5-10x slower) makes too long for CI; it has no code of its own to check.
 SAN_SKIP ?= ^checkpoint: a process killed with SIGKILL
@@ -54,7 +55,7 @@ check-asan: deps
 
 check-tsan: deps
 	cmake -S . -B build-tsan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)"
-	cmake --build build-tsan -j $(JOBS) --target ist_tests
+	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
 	cd build-tsan && OPENBLAS_NUM_THREADS=1 \
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure --no-tests=error -j $(JOBS) -R '$(TSAN_TESTS)' -E '$(SAN_SKIP)'
