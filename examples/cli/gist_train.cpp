@@ -278,111 +278,156 @@ struct MethodResult {
     std::size_t worker_params = 0;
 };
 
+/// The training set and options every method shares, with Cluster-GCN's batches when asked for.
+struct Setup {
+    ist::Dataset train_set;
+    ist::TrainerOptions options;
+    std::size_t batch_rows = 0, batch_entries = 0;  // the largest batch (the memory formula's B, nnz)
+    std::string cluster_text;
+};
+
+/// Cluster-GCN: clusters of the plain graph, the largest batch of `clusters_per_batch` of them
+/// (rows and matrix entries: the memory formula's inputs) and a line describing them.
+void add_clusters(const Config& c, const ist::GcnGraph& gcn, Setup& s) {
+    s.options.batches = ist::Batches::Clusters;
+    s.options.clusters_per_batch = c.clusters_per_batch;
+    if (c.clusters_per_batch > c.clusters)
+        throw ist::ConfigError("--clusters-per-batch " + std::to_string(c.clusters_per_batch) + " exceeds --clusters " +
+                               std::to_string(c.clusters));
+    const ist::Graph& plain = *gcn.plain();
+    const std::size_t N = plain.nodes();
+    s.train_set.clusters = ist::cluster_nodes(plain, c.clusters, c.seed);
+    const auto largest_sum = [&](std::vector<std::size_t> v) {
+        std::sort(v.rbegin(), v.rend());
+        return std::accumulate(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(c.clusters_per_batch), std::size_t{0});
+    };
+    std::vector<std::size_t> sizes;
+    for (const auto& m : ist::cluster_members(s.train_set.clusters, c.clusters)) sizes.push_back(m.size());
+    std::sort(sizes.rbegin(), sizes.rend());
+    s.batch_rows = largest_sum(sizes);
+    // Entries of a batch's matrix: at most its nodes' self-loops plus their degrees (edges
+    // leaving the batch are dropped), bounded by the q clusters with the largest degree sums.
+    std::vector<std::size_t> degree_sums(c.clusters, 0);
+    std::size_t inside = 0;
+    for (std::size_t i = 0; i < N; ++i) {
+        degree_sums[s.train_set.clusters[i]] += plain.degree(i);
+        for (std::size_t e = plain.row_offsets()[i]; e < plain.row_offsets()[i + 1]; ++e)
+            inside += s.train_set.clusters[i] == s.train_set.clusters[plain.columns()[e]];
+    }
+    s.batch_entries = s.batch_rows + largest_sum(degree_sums);
+    s.cluster_text = "clusters: " + std::to_string(c.clusters) + " (sizes " + std::to_string(sizes.back()) + ".." +
+                     std::to_string(sizes.front()) + "), " +
+                     percent(static_cast<double>(inside) / static_cast<double>(plain.entries())) +
+                     " of the edges inside one; batches of " + std::to_string(c.clusters_per_batch) + " (up to " +
+                     std::to_string(s.batch_rows) + " nodes)\n";
+}
+
+Setup make_setup(const Config& c, const ist::GcnGraph& gcn, const ist::Dataset& train) {
+    Setup s;
+    s.train_set = train;
+    s.batch_rows = train.size();
+    s.options = {.workers = c.workers, .local_steps = c.local_steps, .rounds = c.rounds};
+    s.options.seed = c.seed;
+    s.options.sampling = ist::Sampling::WholeSet;  // every worker's batches come from the whole graph
+    s.options.batches = ist::Batches::FullSet;
+    s.options.eval_every = c.eval_every;
+    s.options.scale_activations = c.scale_activations;  // a no-op for FullModel (held = full)
+    if (c.clusters) add_clusters(c, gcn, s);
+    return s;
+}
+
+void print_header(const Config& c, const Problem& p, const ist::Graph& a_hat, const Setup& s) {
+    const std::size_t F = p.all.feature_count(), C = p.all.classes;
+    std::cout << "gist-train: " << p.name << ", " << p.all.size() << " nodes, " << a_hat.edges() << " edges ("
+              << p.graph_source;
+    if (p.graph_seconds > 0) std::cout << ", " << fixed(p.graph_seconds, 1) << " s";
+    std::cout << "), " << p.train_rows.size() << " train / " << p.test_rows.size() << " test nodes\n"
+              << "GCN " << widths_text(F, c.hidden, C) << " (GraphConv -> LayerNorm -> ReLU), Adam lr " << c.lr
+              << " rebuilt every round, " << c.rounds << " rounds x " << c.local_steps << " local steps on "
+              << (c.clusters ? "Cluster-GCN batches" : "the whole graph") << "; " << c.blas_threads
+              << " OpenBLAS thread(s) per worker, " << std::max(1u, std::thread::hardware_concurrency()) << " cores\n"
+              << s.cluster_text;
+}
+
+/// Trains one method (GIST, full, local SGD) from the same initial weights and reports it.
+template <class Partitioner>
+MethodResult run_method(const Config& c, const ist::GcnGraph& gcn, const Setup& s, const ist::Dataset& test,
+                        const std::string& name, std::size_t S, Partitioner partitioner, const std::vector<std::size_t>& held) {
+    const std::size_t N = s.train_set.size(), F = s.train_set.feature_count(), C = s.train_set.classes;
+    ist::Network net = build_gcn(gcn, F, c.hidden, C, c.seed);
+    ist::TrainerOptions o = s.options;
+    o.workers = S;
+    ist::ThreadsTransport::Options t;
+    t.blas_threads = static_cast<int>(c.blas_threads);
+    ist::IstTrainer trainer(net, o, partitioner, ist::Adam(c.lr), ist::HolderAverage(), ist::ThreadsTransport(t));
+    if (!c.quiet) std::cout << "-- " << name << ", S = " << S << '\n';
+    const std::uint64_t generation = heap_counter::new_generation();
+    const double cpu_before = cpu_seconds(), coordinator_before = thread_cpu_seconds();
+    ist::TrainResult r = c.quiet ? trainer.train(s.train_set, test) : trainer.train(s.train_set, test, ist::PrintMetrics());
+    MethodResult m;
+    m.method = name;
+    m.workers = S;
+    m.accuracy = r.final_test->accuracy;
+    m.seconds = trainer.seconds();
+    m.cpu = cpu_seconds() - cpu_before;
+    m.worker_cpu = (m.cpu - (thread_cpu_seconds() - coordinator_before)) / static_cast<double>(S);
+    m.bytes = trainer.total_bytes();
+    m.rounds = trainer.rounds_done();
+    m.measured = heap_counter::worker_peak(generation);
+    ist::GistWorkerShape shape{held, s.batch_rows, N, F, held.front() != F, c.clusters > 0, s.batch_entries};
+    m.formula = ist::gist_worker_footprint(shape).total();
+    for (std::size_t l = 1; l < held.size(); ++l) m.worker_params += held[l - 1] * held[l] + held[l];
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "%-9s S = %zu: test accuracy %.4f, %.2f s training (%.2f s CPU per worker), %.2f MB exchanged (%.3f MB/round), "
+                  "worker peak %s measured / %s formula, weights %s\n",
+                  name.c_str(), S, m.accuracy, m.seconds, m.worker_cpu, static_cast<double>(m.bytes) / 1e6,
+                  static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds),
+                  heap_counter::human(static_cast<double>(m.measured)).c_str(), heap_counter::human(m.formula).c_str(),
+                  ist::weights_checksum_hex(trainer.model()).c_str());
+    std::cout << line << std::flush;
+    return m;
+}
+
+void print_summary(const std::vector<MethodResult>& results, const Problem& p, const ist::Graph& a_hat) {
+    std::cout << "\nmethod     S  test acc  train s  CPU s  worker CPU s  MB total  MB/round  worker params  worker peak: measured    formula\n";
+    for (const auto& m : results) {
+        char line[256];
+        std::snprintf(line, sizeof line, "%-9s %2zu  %8.4f %8.2f %6.2f %13.2f %9.2f %9.3f %14zu  %20s %10s\n",
+                      m.method.c_str(), m.workers, m.accuracy, m.seconds, m.cpu, m.worker_cpu, static_cast<double>(m.bytes) / 1e6,
+                      static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds), m.worker_params,
+                      heap_counter::human(static_cast<double>(m.measured)).c_str(), heap_counter::human(m.formula).c_str());
+        std::cout << line;
+    }
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::cout << "shared by every worker of this process (graph, features, labels): "
+              << heap_counter::human(ist::gist_shared_bytes(p.all.size(), p.all.feature_count(), a_hat.entries()))
+              << "; process peak RSS " << heap_counter::human(static_cast<double>(usage.ru_maxrss) * 1024.0) << "\n"
+              << "worker peak = heap bytes live at once in the worker's thread (counted by a replaced operator "
+                 "new; OpenBLAS buffers and stacks excluded); formula = ist::gist_worker_footprint from the subnet's "
+                 "shapes. train s = wall time of the rounds (evaluation excluded); CPU s = the process's CPU time over "
+                 "train(), evaluations included; worker CPU s = the workers' share of it (the coordinator thread's "
+                 "subtracted) / S: one worker's compute, its round time on a core of its own. Bytes = what the transport counts (each worker receives and returns its subnet, "
+                 "S = 1 included).\n";
+}
+
 int run(const Config& c) {
     heap_counter::mark_coordinator();
     // The coordinator's evaluations too: the CPU time of OpenBLAS helper threads would be
     // charged to the workers.
     ist::detail::BlasThreadsGuard blas(static_cast<int>(c.blas_threads));
     Problem p = load(c);
-    const std::size_t N = p.all.size(), F = p.all.feature_count(), C = p.all.classes;
+    const std::size_t F = p.all.feature_count(), C = p.all.classes;
     const ist::Dataset train = ist::keep_labels(p.all, p.train_rows);
     ist::Dataset test = ist::keep_labels(p.all, p.test_rows);
     ist::GcnGraph gcn(std::move(p.graph));
     const ist::Graph& a_hat = *gcn.a_hat();
-    ist::TrainerOptions options{.workers = c.workers, .local_steps = c.local_steps, .rounds = c.rounds};
-    options.seed = c.seed;
-    options.sampling = ist::Sampling::WholeSet;  // every worker's batches come from the whole graph
-    options.batches = ist::Batches::FullSet;
-    options.eval_every = c.eval_every;
-    options.scale_activations = c.scale_activations;  // a no-op for FullModel (held = full)
-    ist::Dataset train_set = train;
-    std::size_t batch_rows = N, batch_entries = 0;
-    std::string cluster_text;
-    if (c.clusters) {
-        options.batches = ist::Batches::Clusters;
-        options.clusters_per_batch = c.clusters_per_batch;
-        if (c.clusters_per_batch > c.clusters)
-            throw ist::ConfigError("--clusters-per-batch " + std::to_string(c.clusters_per_batch) +
-                                   " exceeds --clusters " + std::to_string(c.clusters));
-        train_set.clusters = ist::cluster_nodes(*gcn.plain(), c.clusters, c.seed);
-        // The largest batch: the q largest clusters (the memory formula's B), and the edges the
-        // clusters keep inside (their batch matrices' size).
-        const auto members = ist::cluster_members(train_set.clusters, c.clusters);
-        std::vector<std::size_t> sizes;
-        for (const auto& m : members) sizes.push_back(m.size());
-        std::sort(sizes.rbegin(), sizes.rend());
-        batch_rows = std::accumulate(sizes.begin(), sizes.begin() + static_cast<std::ptrdiff_t>(c.clusters_per_batch),
-                                     std::size_t{0});
-        // Entries of a batch's matrix: at most its nodes' self-loops plus their degrees (edges
-        // leaving the batch are dropped), bounded by the q clusters with the largest degree sums.
-        std::vector<std::size_t> degree_sums(c.clusters, 0);
-        std::size_t inside = 0;
-        const ist::Graph& plain = *gcn.plain();
-        for (std::size_t i = 0; i < N; ++i) {
-            degree_sums[train_set.clusters[i]] += plain.degree(i);
-            for (std::size_t e = plain.row_offsets()[i]; e < plain.row_offsets()[i + 1]; ++e)
-                inside += train_set.clusters[i] == train_set.clusters[plain.columns()[e]];
-        }
-        std::sort(degree_sums.rbegin(), degree_sums.rend());
-        batch_entries = batch_rows + std::accumulate(degree_sums.begin(),
-                                                     degree_sums.begin() + static_cast<std::ptrdiff_t>(c.clusters_per_batch),
-                                                     std::size_t{0});
-        cluster_text = "clusters: " + std::to_string(c.clusters) + " (sizes " + std::to_string(sizes.back()) + ".." +
-                       std::to_string(sizes.front()) + "), " +
-                       percent(static_cast<double>(inside) / static_cast<double>(plain.entries())) +
-                       " of the edges inside one; batches of " + std::to_string(c.clusters_per_batch) + " (up to " +
-                       std::to_string(batch_rows) + " nodes)\n";
-    }
-    if (!c.quiet) {
-        std::cout << "gist-train: " << p.name << ", " << N << " nodes, " << a_hat.edges() << " edges ("
-                  << p.graph_source;
-        if (p.graph_seconds > 0) std::cout << ", " << fixed(p.graph_seconds, 1) << " s";
-        std::cout << "), " << p.train_rows.size() << " train / " << p.test_rows.size() << " test nodes\n"
-                  << "GCN " << widths_text(F, c.hidden, C) << " (GraphConv -> LayerNorm -> ReLU), Adam lr " << c.lr
-                  << " rebuilt every round, " << c.rounds << " rounds x " << c.local_steps << " local steps on "
-                  << (c.clusters ? "Cluster-GCN batches" : "the whole graph") << "; " << c.blas_threads << " OpenBLAS thread(s) per worker, "
-                  << std::max(1u, std::thread::hardware_concurrency()) << " cores\n"
-                  << cluster_text;
-    }
+    const Setup setup = make_setup(c, gcn, train);
+    if (!c.quiet) print_header(c, p, a_hat, setup);
 
     std::vector<MethodResult> results;
     const auto wanted = [&](const std::string& m) { return ("," + c.methods + ",").find("," + m + ",") != std::string::npos; };
-    const auto run_method = [&](const std::string& name, std::size_t S, auto partitioner, const std::vector<std::size_t>& held) {
-        ist::Network net = build_gcn(gcn, F, c.hidden, C, c.seed);
-        ist::TrainerOptions o = options;
-        o.workers = S;
-        ist::ThreadsTransport::Options t;
-        t.blas_threads = static_cast<int>(c.blas_threads);
-        ist::IstTrainer trainer(net, o, partitioner, ist::Adam(c.lr), ist::HolderAverage(), ist::ThreadsTransport(t));
-        if (!c.quiet) std::cout << "-- " << name << ", S = " << S << '\n';
-        const std::uint64_t generation = heap_counter::new_generation();
-        const double cpu_before = cpu_seconds(), coordinator_before = thread_cpu_seconds();
-        ist::TrainResult r = c.quiet ? trainer.train(train_set, test) : trainer.train(train_set, test, ist::PrintMetrics());
-        MethodResult m;
-        m.method = name;
-        m.workers = S;
-        m.accuracy = r.final_test->accuracy;
-        m.seconds = trainer.seconds();
-        m.cpu = cpu_seconds() - cpu_before;
-        m.worker_cpu = (m.cpu - (thread_cpu_seconds() - coordinator_before)) / static_cast<double>(S);
-        m.bytes = trainer.total_bytes();
-        m.rounds = trainer.rounds_done();
-        m.measured = heap_counter::worker_peak(generation);
-        ist::GistWorkerShape shape{held, batch_rows, N, F, held.front() != F, c.clusters > 0, batch_entries};
-        m.formula = ist::gist_worker_footprint(shape).total();
-        for (std::size_t l = 1; l < held.size(); ++l) m.worker_params += held[l - 1] * held[l] + held[l];
-        results.push_back(m);
-        char line[320];
-        std::snprintf(line, sizeof line,
-                      "%-9s S = %zu: test accuracy %.4f, %.2f s training (%.2f s CPU per worker), %.2f MB exchanged (%.3f MB/round), "
-                      "worker peak %s measured / %s formula, weights %s\n",
-                      name.c_str(), S, m.accuracy, m.seconds, m.worker_cpu, static_cast<double>(m.bytes) / 1e6,
-                      static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds),
-                      heap_counter::human(static_cast<double>(m.measured)).c_str(), heap_counter::human(m.formula).c_str(),
-                      ist::weights_checksum_hex(trainer.model()).c_str());
-        std::cout << line << std::flush;
-    };
-
     std::vector<std::size_t> full_widths{F};
     full_widths.insert(full_widths.end(), c.hidden.begin(), c.hidden.end());
     full_widths.push_back(C);
@@ -391,33 +436,13 @@ int run(const Config& c) {
         if (c.split_input) held[0] = ist::gist_widest_share(F, c.workers);
         for (std::size_t l = 1; l + 1 < held.size(); ++l)
             if (!(c.keep_last_hidden && l + 2 == held.size())) held[l] = ist::gist_widest_share(held[l], c.workers);
-        run_method("GIST", c.workers, ist::GistPartition({c.split_input, c.keep_last_hidden}), held);
+        results.push_back(run_method(c, gcn, setup, test, "GIST", c.workers,
+                                     ist::GistPartition({c.split_input, c.keep_last_hidden}), held));
     }
-    if (wanted("full")) run_method("full", 1, ist::FullModel(), full_widths);
-    if (wanted("local-sgd")) run_method("local SGD", c.workers, ist::FullModel(), full_widths);
-
-    if (!c.quiet) {
-        std::cout << "\nmethod     S  test acc  train s  CPU s  worker CPU s  MB total  MB/round  worker params  worker peak: measured    formula\n";
-        for (const auto& m : results) {
-            char line[256];
-            std::snprintf(line, sizeof line, "%-9s %2zu  %8.4f %8.2f %6.2f %13.2f %9.2f %9.3f %14zu  %20s %10s\n",
-                          m.method.c_str(), m.workers, m.accuracy, m.seconds, m.cpu, m.worker_cpu, static_cast<double>(m.bytes) / 1e6,
-                          static_cast<double>(m.bytes) / 1e6 / static_cast<double>(m.rounds), m.worker_params,
-                          heap_counter::human(static_cast<double>(m.measured)).c_str(), heap_counter::human(m.formula).c_str());
-            std::cout << line;
-        }
-        rusage usage{};
-        getrusage(RUSAGE_SELF, &usage);
-        std::cout << "shared by every worker of this process (graph, features, labels): "
-                  << heap_counter::human(ist::gist_shared_bytes(N, F, a_hat.entries())) << "; process peak RSS "
-                  << heap_counter::human(static_cast<double>(usage.ru_maxrss) * 1024.0) << "\n"
-                  << "worker peak = heap bytes live at once in the worker's thread (counted by a replaced operator "
-                     "new; OpenBLAS buffers and stacks excluded); formula = ist::gist_worker_footprint from the subnet's "
-                     "shapes. train s = wall time of the rounds (evaluation excluded); CPU s = the process's CPU time over "
-                     "train(), evaluations included; worker CPU s = the workers' share of it (the coordinator thread's "
-                     "subtracted) / S: one worker's compute, its round time on a core of its own. Bytes = what the transport counts (each worker receives and returns its subnet, "
-                     "S = 1 included).\n";
-    }
+    if (wanted("full")) results.push_back(run_method(c, gcn, setup, test, "full", 1, ist::FullModel(), full_widths));
+    if (wanted("local-sgd"))
+        results.push_back(run_method(c, gcn, setup, test, "local SGD", c.workers, ist::FullModel(), full_widths));
+    if (!c.quiet) print_summary(results, p, a_hat);
     return 0;
 }
 

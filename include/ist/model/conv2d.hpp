@@ -37,6 +37,21 @@ inline std::size_t image_channels(const Matrix& x, std::size_t height, std::size
 inline void resize_matrix(Matrix& m, std::size_t rows, std::size_t cols) {
     if (m.shape()[0] != rows || m.shape()[1] != cols) m.resize({rows, cols});
 }
+
+/// Input and output image sizes of a layer over C x H x W rows, with the accessors Network's
+/// geometry checks read (input_span / output_span: pixels per channel). Set by the layer.
+class ImageGeometry {
+public:
+    std::size_t input_height() const { return height_; }
+    std::size_t input_width() const { return width_; }
+    std::size_t output_height() const { return out_height_; }
+    std::size_t output_width() const { return out_width_; }
+    std::size_t input_span() const { return height_ * width_; }
+    std::size_t output_span() const { return out_height_ * out_width_; }
+
+protected:
+    std::size_t height_ = 0, width_ = 0, out_height_ = 0, out_width_ = 0;
+};
 }  // namespace detail
 
 /// Construction arguments of Conv2d (designated initialisers read well:
@@ -60,12 +75,14 @@ struct Conv2dOptions {
 /// unchanged. Forward: im2col (one row per output position of every sample) and one GEMM through
 /// BLAS; backward: two GEMMs and col2im. Initialised like PyTorch's Conv2d:
 /// U(-1/sqrt(in k k), 1/sqrt(in k k)), from `seed`.
-class Conv2d {
+class Conv2d : public detail::ImageGeometry {
 public:
     static constexpr bool opens_dimension = true;
 
     explicit Conv2d(const Conv2dOptions& o)
-        : height_(o.height), width_(o.width), stride_(o.stride), padding_(o.padding), has_bias_(o.bias) {
+        : stride_(o.stride), padding_(o.padding), has_bias_(o.bias) {
+        height_ = o.height;
+        width_ = o.width;
         detail::require(o.in_channels > 0 && o.out_channels > 0,
                         "Conv2d: in_channels and out_channels must be positive, got " + std::to_string(o.in_channels) +
                             " and " + std::to_string(o.out_channels));
@@ -83,12 +100,6 @@ public:
         }
     }
 
-    std::size_t input_height() const { return height_; }
-    std::size_t input_width() const { return width_; }
-    std::size_t output_height() const { return out_height_; }
-    std::size_t output_width() const { return out_width_; }
-    std::size_t input_span() const { return height_ * width_; }
-    std::size_t output_span() const { return out_height_ * out_width_; }
     std::size_t kernel() const { return params_[0].value.shape()[2]; }
     std::size_t stride() const { return stride_; }
     std::size_t padding() const { return padding_; }
@@ -207,7 +218,7 @@ private:
     }
 
     std::array<Parameter, 2> params_;
-    std::size_t height_, width_, stride_, padding_, out_height_ = 0, out_width_ = 0;
+    std::size_t stride_, padding_;
     bool has_bias_;
     float input_scale_ = 1.0f;
     // Buffers kept between steps so that no step allocates; col_ is also backward's input.

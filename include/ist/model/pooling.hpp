@@ -11,25 +11,33 @@ namespace ist {
 
 namespace detail {
 /// The geometry every windowed pool shares: input height x width, square kernel, stride, no padding.
-class PoolGeometry {
+class PoolGeometry : public ImageGeometry {
 public:
     PoolGeometry(std::size_t height, std::size_t width, std::size_t kernel, std::size_t stride, const char* who)
-        : height_(height), width_(width), kernel_(kernel), stride_(stride == 0 ? kernel : stride) {
+        : kernel_(kernel), stride_(stride == 0 ? kernel : stride) {
+        height_ = height;
+        width_ = width;
         require(height > 0 && width > 0, std::string(who) + ": the input height and width must be positive");
         out_height_ = window_count(height, kernel_, stride_, 0, who);
         out_width_ = window_count(width, kernel_, stride_, 0, who);
     }
-    std::size_t input_height() const { return height_; }
-    std::size_t input_width() const { return width_; }
-    std::size_t output_height() const { return out_height_; }
-    std::size_t output_width() const { return out_width_; }
-    std::size_t input_span() const { return height_ * width_; }
-    std::size_t output_span() const { return out_height_ * out_width_; }
     std::size_t kernel() const { return kernel_; }
     std::size_t stride() const { return stride_; }
 
 protected:
-    std::size_t height_, width_, kernel_, stride_, out_height_ = 0, out_width_ = 0;
+    /// Calls visit(origin, k) for every output entry k of a batch (rows x channels x out_height x
+    /// out_width, in memory order), `origin` being the input offset of its window's top-left pixel.
+    template <class Visit>
+    void for_each_window(std::size_t rows, std::size_t channels, Visit&& visit) const {
+        const std::size_t plane = height_ * width_;
+        std::size_t k = 0;
+        for (std::size_t p = 0; p < rows * channels; ++p)
+            for (std::size_t oh = 0; oh < out_height_; ++oh)
+                for (std::size_t ow = 0; ow < out_width_; ++ow, ++k) visit(p * plane + (oh * width_ + ow) * stride_, k);
+    }
+
+protected:
+    std::size_t kernel_, stride_;
 };
 }  // namespace detail
 
@@ -46,24 +54,20 @@ public:
         const std::size_t rows = x.shape()[0], plane = height_ * width_, pixels = out_height_ * out_width_;
         detail::resize_matrix(y, rows, channels * pixels);
         argmax_.resize(rows * channels * pixels);
-        std::uint32_t* arg = argmax_.data();
+        const float* in = x.data();
         float* out = y.data();
-        for (std::size_t n = 0; n < rows; ++n)
-            for (std::size_t c = 0; c < channels; ++c) {
-                const std::size_t base = (n * channels + c) * plane;  // offset of this plane in x
-                for (std::size_t oh = 0; oh < out_height_; ++oh)
-                    for (std::size_t ow = 0; ow < out_width_; ++ow, ++out, ++arg) {
-                        float best = -std::numeric_limits<float>::infinity();
-                        std::size_t where = base + oh * stride_ * width_ + ow * stride_;
-                        for (std::size_t i = 0; i < kernel_; ++i)
-                            for (std::size_t j = 0; j < kernel_; ++j) {
-                                const std::size_t at = base + (oh * stride_ + i) * width_ + ow * stride_ + j;
-                                if (x.data()[at] > best) best = x.data()[at], where = at;
-                            }
-                        *out = best;
-                        *arg = static_cast<std::uint32_t>(where - n * channels * plane);  // index within the row
-                    }
-            }
+        for_each_window(rows, channels, [&](std::size_t origin, std::size_t k) {
+            float best = -std::numeric_limits<float>::infinity();
+            std::size_t where = origin;
+            for (std::size_t i = 0; i < kernel_; ++i)
+                for (std::size_t j = 0; j < kernel_; ++j) {
+                    const std::size_t at = origin + i * width_ + j;
+                    if (in[at] > best) best = in[at], where = at;
+                }
+            out[k] = best;
+            const std::size_t row = k / (channels * pixels);
+            argmax_[k] = static_cast<std::uint32_t>(where - row * channels * plane);  // index within the row
+        });
     }
 
     void backward(const Matrix& x, const Matrix&, const Matrix& dy, Matrix* dx) {
@@ -95,23 +99,17 @@ public:
 
     void forward(const Matrix& x, Matrix& y, Mode) {
         const std::size_t channels = detail::image_channels(x, height_, width_, "AvgPool2d");
-        const std::size_t rows = x.shape()[0], plane = height_ * width_, pixels = out_height_ * out_width_;
+        const std::size_t rows = x.shape()[0], pixels = out_height_ * out_width_;
         const float scale = 1.0f / static_cast<float>(kernel_ * kernel_);
         detail::resize_matrix(y, rows, channels * pixels);
+        const float* in = x.data();
         float* out = y.data();
-        for (std::size_t n = 0; n < rows; ++n)
-            for (std::size_t c = 0; c < channels; ++c) {
-                const float* xc = x.data() + (n * channels + c) * plane;
-                for (std::size_t oh = 0; oh < out_height_; ++oh)
-                    for (std::size_t ow = 0; ow < out_width_; ++ow, ++out) {
-                        float sum = 0.0f;
-                        for (std::size_t i = 0; i < kernel_; ++i) {
-                            const float* xr = xc + (oh * stride_ + i) * width_ + ow * stride_;
-                            for (std::size_t j = 0; j < kernel_; ++j) sum += xr[j];
-                        }
-                        *out = sum * scale;
-                    }
-            }
+        for_each_window(rows, channels, [&](std::size_t origin, std::size_t k) {
+            float sum = 0.0f;
+            for (std::size_t i = 0; i < kernel_; ++i)
+                for (std::size_t j = 0; j < kernel_; ++j) sum += in[origin + i * width_ + j];
+            out[k] = sum * scale;
+        });
     }
 
     void backward(const Matrix& x, const Matrix&, const Matrix& dy, Matrix* dx) {
@@ -122,18 +120,12 @@ public:
         detail::resize_matrix(*dx, rows, x.shape()[1]);
         std::fill(dx->begin(), dx->end(), 0.0f);
         const float* g = dy.data();
-        for (std::size_t n = 0; n < rows; ++n)
-            for (std::size_t c = 0; c < channels; ++c) {
-                float* dc = dx->data() + (n * channels + c) * plane;
-                for (std::size_t oh = 0; oh < out_height_; ++oh)
-                    for (std::size_t ow = 0; ow < out_width_; ++ow, ++g) {
-                        const float share = *g * scale;
-                        for (std::size_t i = 0; i < kernel_; ++i) {
-                            float* dr = dc + (oh * stride_ + i) * width_ + ow * stride_;
-                            for (std::size_t j = 0; j < kernel_; ++j) dr[j] += share;
-                        }
-                    }
-            }
+        float* d = dx->data();
+        for_each_window(rows, channels, [&](std::size_t origin, std::size_t k) {
+            const float share = g[k] * scale;
+            for (std::size_t i = 0; i < kernel_; ++i)
+                for (std::size_t j = 0; j < kernel_; ++j) d[origin + i * width_ + j] += share;
+        });
     }
 
     std::span<Parameter> parameters() { return {}; }
