@@ -116,7 +116,7 @@ def main() -> int:
     parser.add_argument("mode", choices=["check", "update", "timing"])
     parser.add_argument("--build", default="build")
     parser.add_argument("files", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # files may follow --build
     build = (ROOT / args.build).resolve()
     files = [Path(f).resolve() for f in args.files] or [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     problems = []
