@@ -6,7 +6,9 @@ Three kinds of marker, each an HTML comment the Markdown renderer hides:
   <!-- docs-check: COMMAND -->          followed by a fenced block: COMMAND's output, which
                                         `check` re-runs and compares (CI, deterministic runs only)
   <!-- docs-timing: COMMAND -->         followed by a fenced block: output with timings, which
-                                        only `timing` regenerates (never compared: machines are noisy)
+                                        only `timing` regenerates (never compared: machines are noisy);
+                                        a line starting "Measured " right above the marker is
+                                        rewritten then with the date and load
   <!-- docs-options: PROGRAM -->        every --option PROGRAM --help lists must appear in this page
 
 COMMAND runs under bash in the repository root with the build's program folders first on PATH
@@ -45,14 +47,14 @@ def run(command: str, build: Path) -> str:
 
 
 def blocks(lines):
-    """Yields (kind, argument, first line of the block body, end line) for every marker."""
+    """Yields (kind, argument, marker line, first line of the block body, end line) for every marker."""
     for i, line in enumerate(lines):
         m = MARKER.search(line)
         if not m:
             continue
         kind, argument = m.group(1), m.group(2).strip()
         if kind == "options":
-            yield kind, argument, i, i
+            yield kind, argument, i, i, i
             continue
         j = i + 1
         while j < len(lines) and not lines[j].strip():
@@ -63,7 +65,7 @@ def blocks(lines):
         end = j + 1
         while end < len(lines) and not lines[end].startswith(opening.group(1)):
             end += 1
-        yield kind, argument, j + 1, end
+        yield kind, argument, i, j + 1, end
 
 
 def options_of(program: str, build: Path):
@@ -73,7 +75,7 @@ def options_of(program: str, build: Path):
 def process(path: Path, mode: str, build: Path) -> list:
     lines = path.read_text().split("\n")
     problems, replacements = [], []
-    for kind, argument, body, end in blocks(lines):
+    for kind, argument, marker, body, end in blocks(lines):
         if kind == "options":
             page = "\n".join(lines)
             missing = [o for o in options_of(argument, build) if not re.search(re.escape(o) + r"(?![\w-])", page)]
@@ -96,7 +98,11 @@ def process(path: Path, mode: str, build: Path) -> list:
                 problems.append(f"{path.name}:{body + 1}: `{argument}` prints something else now:\n{diff}")
         else:
             replacements.append((body, end, fresh.split("\n")))
-    for body, end, new in reversed(replacements):
+            # A visible "Measured ..." note right above a timing block says when it was made:
+            # regenerating the block makes the note today's.
+            if mode == "timing" and marker > 0 and lines[marker - 1].startswith("Measured "):
+                replacements.append((marker - 1, marker, [measured_line()]))
+    for body, end, new in sorted(replacements, reverse=True):
         lines[body:end] = new
     if replacements:
         if mode == "timing":
@@ -104,6 +110,11 @@ def process(path: Path, mode: str, build: Path) -> list:
             lines = [stamp if l.startswith("<!-- timings measured") else l for l in lines]
         path.write_text("\n".join(lines))
     return problems
+
+
+def measured_line() -> str:
+    load = os.getloadavg()[0]
+    return f"Measured {datetime.date.today()} at load {load:.2f} on {os.cpu_count()} cores (`make docs-timing`)."
 
 
 def stamp_line() -> str:
@@ -116,7 +127,7 @@ def main() -> int:
     parser.add_argument("mode", choices=["check", "update", "timing"])
     parser.add_argument("--build", default="build")
     parser.add_argument("files", nargs="*")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()  # files may follow --build
     build = (ROOT / args.build).resolve()
     files = [Path(f).resolve() for f in args.files] or [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
     problems = []
