@@ -14,6 +14,8 @@ using namespace ist;
 
 using detail::RandomEngine;
 
+// The float draws are the same with and without -march=native (uniform() is an explicit fma):
+// this file's values were checked under -O0, -O2 and -O2 -march=native.
 TEST_CASE("random: pinned draws for seed 42") {
     RandomEngine below(42), below_large(42), floats(42), doubles(42), ranged(42), normals(42);
     const std::array<std::uint64_t, 10> digits{7, 6, 7, 1, 9, 0, 5, 3, 2, 3};
@@ -23,8 +25,8 @@ TEST_CASE("random: pinned draws for seed 42") {
     for (float v : {0.755155504f, 0.639031351f, 0.752145171f, 0.136272669f}) CHECK(detail::uniform01<float>(floats) == v);
     for (double v : {0.75515553295453897, 0.63903139385469743, 0.7521452007480266, 0.13627268363243705})
         CHECK(detail::uniform01<double>(doubles) == v);
-    for (float v : {1.77577758f, 1.19515681f, 1.76072598f, -1.31863666f}) CHECK(detail::uniform(ranged, -2.0f, 3.0f) == v);
-    for (double v : {1.2938204232729367, 0.39797739618378869, 1.1185550524574781, -1.4922470037224238})
+    for (float v : {1.77577758f, 1.19515681f, 1.76072586f, -1.31863666f}) CHECK(detail::uniform(ranged, -2.0f, 3.0f) == v);
+    for (double v : {1.2938204232729367, 0.39797739618378858, 1.1185550524574781, -1.4922470037224238})
         CHECK(detail::normal(normals) == doctest::Approx(v).epsilon(1e-15));  // log/sqrt: allow the last bit
 }
 
@@ -51,8 +53,8 @@ TEST_CASE("random: pinned shuffle, sample, plan and initial weights") {
     const Tensor& weight = dense.parameters()[0].value;
     const Tensor& bias = dense.parameters()[1].value;
     CHECK(std::vector<float>(weight.begin(), weight.end()) ==
-          std::vector<float>{0.199838102f, -0.532900512f, -0.317209512f, 0.203148961f, -0.473003626f, -0.466103673f});
-    CHECK(std::vector<float>(bias.begin(), bias.end()) == std::vector<float>{-0.427440584f, 0.216828644f});
+          std::vector<float>{0.199838117f, -0.532900512f, -0.317209512f, 0.203148961f, -0.473003626f, -0.466103643f});
+    CHECK(std::vector<float>(bias.begin(), bias.end()) == std::vector<float>{-0.427440584f, 0.216828659f});
 }
 
 TEST_CASE("random: multiply_high is the high word of the 128-bit product") {

@@ -61,12 +61,14 @@ Real uniform01(RandomEngine& rng) {
 }
 
 /// Uniform in [a, b), a < b: a + (b - a) * uniform01. Rounding could land exactly on b; such a
-/// draw is moved to the largest value below b, so b itself never occurs.
+/// draw is moved to the largest value below b, so b itself never occurs. Written as one explicit
+/// fused multiply-add: a compiler may otherwise fuse it or not (-march=native, -ffp-contract),
+/// and the last bit of the draw would depend on the build.
 template <class Real>
     requires std::same_as<Real, float> || std::same_as<Real, double>
 Real uniform(RandomEngine& rng, Real a, Real b) {
     assert(a < b);
-    const Real x = a + (b - a) * uniform01<Real>(rng);
+    const Real x = std::fma(b - a, uniform01<Real>(rng), a);
     return x < b ? x : std::nextafter(b, a);
 }
 
@@ -82,13 +84,13 @@ inline double normal(RandomEngine& rng) {
     do {
         u = 2.0 * uniform01<double>(rng) - 1.0;
         v = 2.0 * uniform01<double>(rng) - 1.0;
-        s = u * u + v * v;
+        s = std::fma(u, u, v * v);  // explicit, as in uniform()
     } while (s >= 1.0 || s == 0.0);
     return u * std::sqrt(-2.0 * std::log(s) / s);
 }
 
 /// Normal with mean `mean` and standard deviation `sd`.
-inline double normal(RandomEngine& rng, double mean, double sd) { return mean + sd * normal(rng); }
+inline double normal(RandomEngine& rng, double mean, double sd) { return std::fma(sd, normal(rng), mean); }
 
 /// Every element of `values` set to a draw of uniform(rng, a, b), in iteration order.
 template <std::ranges::range Range, class Real>
