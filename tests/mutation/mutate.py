@@ -173,6 +173,8 @@ def main():
                         help="scratch worktree, created or reused (default: $TMPDIR/ist-mutate-<uid>)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per test (default 300)")
     parser.add_argument("--jobs", type=int, default=2, help="build jobs (default 2)")
+    parser.add_argument("--remove-worktree", action="store_true",
+                        help="delete the scratch worktree at the end (default: keep it, so the next run reuses its build)")
     args = parser.parse_args()
 
     mutations = parse(args.mutations)
@@ -202,6 +204,8 @@ def main():
     except KeyboardInterrupt:
         print("\ninterrupted; the scratch tree's files are restored")
     print_table(rows)
+    if args.remove_worktree:
+        git(repo, "worktree", "remove", "--force", tree)
     return 0
 
 
