@@ -150,3 +150,38 @@ TEST_CASE("aggregate: a residual block's parameters average over the workers tha
     check_against_oracle(plan, {{kWholeAxis, kWholeAxis}, {kWholeAxis, 1}, {0, 1}, {kWholeAxis, kWholeAxis}},
                          {block1, block1, block1, block3}, {{3, 4}, {2, 3}, {4, 3}, {2, 2}});
 }
+
+TEST_CASE("aggregate: an entry with one holder becomes that holder's value bit for bit, whatever it was") {
+    // A master of 1e7 and copies near 0.1: old + (copy - old) / 1 would round the copy away, so
+    // only a true copy passes. The plan overlaps along both axes (no scatter shortcut).
+    const Plan plan = plan_from_holders({{{0, 1}, {2}, {1, 2}, {0}}, {{0}, {0, 2}, {1}, {1, 2}}}, 3);
+    const std::vector<DimId> dims{0, 1};
+    Tensor master = Tensor::from_shape({4, 4});
+    master.fill(1e7f);
+    std::vector<Tensor> copies;
+    for (std::size_t s = 0; s < 3; ++s) {
+        copies.push_back(worker_copy(master, dims, {}, plan[s], s));
+        for (std::size_t k = 0; k < copies[s].size(); ++k)
+            copies[s].data()[k] = 0.1f * static_cast<float>(s + 1) + 0.0123f * static_cast<float>(k);
+    }
+    std::vector<MergeItem> items{{&master, dims, {&copies[0], &copies[1], &copies[2]}}};
+    HolderAverage{}.merge(items, plan);
+    std::size_t single = 0;
+    for (std::size_t i = 0; i < 4; ++i)
+        for (std::size_t j = 0; j < 4; ++j) {
+            std::vector<float> held;  // the copies of the workers that hold (i, j)
+            for (std::size_t s = 0; s < 3; ++s) {
+                const long r = position(plan[s].dims[0], i), c = position(plan[s].dims[1], j);
+                if (r >= 0 && c >= 0) held.push_back(copies[s](static_cast<std::size_t>(r), static_cast<std::size_t>(c)));
+            }
+            CAPTURE(i);
+            CAPTURE(j);
+            if (held.size() == 1) {
+                ++single;
+                CHECK(master(i, j) == held[0]);
+            } else if (held.empty()) {
+                CHECK(master(i, j) == 1e7f);
+            }
+        }
+    CHECK(single >= 4);
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+"""Mutation check of ist's core rules: puts one small realistic bug at a time into a scratch copy
+of the repository, rebuilds only the test areas that should notice, runs their tests, and reports
+which bugs the suite kills. See tests/mutation/README.md. Not part of CI (too slow: one area
+rebuild per mutation)."""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+KEYS = ("file", "find", "replace", "areas", "tests")
+
+
+@dataclass
+class Mutation:
+    number: int
+    description: str
+    fields: dict = field(default_factory=dict)
+
+    @property
+    def file(self):
+        return self.fields["file"]
+
+    @property
+    def areas(self):
+        return self.fields["areas"].split()
+
+    @property
+    def tests(self):
+        return self.fields["tests"]
+
+
+def parse(path):
+    """Blocks of `## description` followed by `key: value` lines (see README.md)."""
+    mutations, current = [], None
+    with open(path, encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, 1):
+            line = raw.rstrip("\n")
+            if line.startswith("## "):
+                current = Mutation(len(mutations) + 1, line[3:].strip())
+                mutations.append(current)
+            elif not line.strip() or line.startswith("#"):
+                continue
+            else:
+                key, sep, value = line.partition(": ")
+                if not sep or key not in KEYS or current is None or key in current.fields:
+                    sys.exit(f"{path}:{lineno}: expected one of {', '.join(KEYS)} as 'key: value' after a '## ' line")
+                current.fields[key] = value
+    for m in mutations:
+        missing = [k for k in KEYS if k not in m.fields]
+        if missing:
+            sys.exit(f"{path}: mutation {m.number} ({m.description}) lacks {', '.join(missing)}")
+        if m.fields["find"] == m.fields["replace"]:
+            sys.exit(f"{path}: mutation {m.number} ({m.description}) replaces its text by itself")
+    return mutations
+
+
+def run(cmd, cwd, log, timeout=None):
+    """Runs cmd, appending its output to `log`; returns 'ok', 'failed' or 'timeout'."""
+    with open(log, "a", encoding="utf-8") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        try:
+            rc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            return "timeout"
+    return "ok" if rc == 0 else "failed"
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", repo, *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def prepare_worktree(repo, path, rev):
+    """A detached worktree of `rev` at `path`, reused (and reset to `rev`) if it exists."""
+    commit = git(repo, "rev-parse", "--verify", rev + "^{commit}")
+    if os.path.isdir(os.path.join(path, ".git")) or os.path.isfile(os.path.join(path, ".git")):
+        git(path, "checkout", "--quiet", "--force", "--detach", commit)
+        git(path, "reset", "--quiet", "--hard", commit)
+    else:
+        git(repo, "worktree", "add", "--quiet", "--detach", path, commit)
+    return commit
+
+
+def configure(tree, build, log):
+    if os.path.isfile(os.path.join(build, "CMakeCache.txt")):
+        return
+    cmd = ["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DIST_NATIVE=OFF",
+           "-DIST_BUILD_BENCHMARKS=OFF", "-DIST_BUILD_EXAMPLES=OFF", "-DIST_INSTALL=OFF"]
+    if shutil.which("ccache"):
+        cmd.append("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
+    if run(cmd, tree, log) != "ok":
+        sys.exit(f"configuring {build} failed; see {log}")
+
+
+def build_and_test(m, tree, build, log, args):
+    """'ok' if the listed areas build and the listed tests pass, else why not."""
+    targets = []
+    for area in m.areas:
+        targets += ["--target", f"ist_tests_{area}"]
+    if run(["nice", "cmake", "--build", build, "-j", str(args.jobs), *targets], tree, log) != "ok":
+        return "build"
+    status = run(["ctest", "--test-dir", build, "-R", m.tests, "--no-tests=error", "--timeout", str(args.timeout)],
+                 tree, log, timeout=args.timeout * 4)
+    return {"ok": "ok", "failed": "test", "timeout": "timeout"}[status]
+
+
+def check_one(m, tree, build, log, args, baselines):
+    """Applies m in the scratch tree, runs its check, restores the file; returns the outcome."""
+    path = os.path.join(tree, m.file)
+    if not os.path.isfile(path):
+        return "stale: no such file", 0.0
+    with open(path, encoding="utf-8") as f:
+        original = f.read()
+    count = original.count(m.fields["find"])
+    if count != 1:
+        return f"stale: text occurs {count} times", 0.0
+    key = (tuple(m.areas), m.tests)
+    if key not in baselines:  # the unmutated code must pass the same check, or a kill means nothing
+        baselines[key] = build_and_test(m, tree, build, log, args)
+    if baselines[key] != "ok":
+        return f"invalid: unmutated {baselines[key]} fails", 0.0
+    start = time.monotonic()
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(original.replace(m.fields["find"], m.fields["replace"], 1))
+        outcome = build_and_test(m, tree, build, log, args)
+    finally:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(original)
+    seconds = time.monotonic() - start
+    return ("survived" if outcome == "ok" else f"killed ({outcome})"), seconds
+
+
+def select(mutations, only):
+    if not only:
+        return mutations
+    wanted = set()
+    for part in only.split(","):
+        lo, _, hi = part.partition("-")
+        wanted.update(range(int(lo), int(hi or lo) + 1))
+    unknown = sorted(n for n in wanted if n < 1 or n > len(mutations))
+    if unknown:
+        sys.exit(f"--only: no mutation numbered {unknown} (there are {len(mutations)})")
+    return [m for m in mutations if m.number in wanted]
+
+
+def print_table(rows):
+    print(f"\n{'#':>3}  {'result':<24} {'secs':>5}  {'file':<44} description")
+    for m, outcome, seconds in rows:
+        print(f"{m.number:>3}  {outcome:<24} {seconds:>5.0f}  {m.file:<44} {m.description}")
+    killed = sum(o.startswith("killed") for _, o, _ in rows)
+    judged = sum(o.startswith(("killed", "survived")) for _, o, _ in rows)
+    if judged:
+        print(f"\nkill rate: {killed}/{judged} = {100.0 * killed / judged:.0f}%")
+    survivors = [m.number for m, o, _ in rows if o == "survived"]
+    if survivors:
+        print("survived: " + ", ".join(map(str, survivors)) + " (each needs a test that fails on it)")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--list", action="store_true", help="list the mutations and exit")
+    parser.add_argument("--only", help="run only these mutations: 1,4,7-9")
+    parser.add_argument("--mutations", default=os.path.join(HERE, "mutations.txt"))
+    parser.add_argument("--rev", default="HEAD", help="the commit to mutate (default HEAD: uncommitted edits are not seen)")
+    parser.add_argument("--worktree", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ist-mutate-{os.getuid()}"),
+                        help="scratch worktree, created or reused (default: $TMPDIR/ist-mutate-<uid>)")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds per test (default 300)")
+    parser.add_argument("--jobs", type=int, default=2, help="build jobs (default 2)")
+    parser.add_argument("--remove-worktree", action="store_true",
+                        help="delete the scratch worktree at the end (default: keep it, so the next run reuses its build)")
+    args = parser.parse_args()
+
+    mutations = parse(args.mutations)
+    chosen = select(mutations, args.only)
+    if args.list:
+        for m in chosen:
+            print(f"{m.number:>3}  {m.file}  [{' '.join(m.areas)}: {m.tests}]\n     {m.description}")
+        return 0
+
+    repo = git(HERE, "rev-parse", "--show-toplevel")
+    tree = os.path.abspath(args.worktree)
+    if os.path.realpath(tree) == os.path.realpath(repo):
+        sys.exit("--worktree must not be the repository being checked")
+    commit = prepare_worktree(repo, tree, args.rev)
+    build = os.path.join(tree, "build-mutate")
+    log = os.path.join(tree, "mutate.log")
+    print(f"mutating {commit[:12]} in {tree} (log: {log})", flush=True)
+    configure(tree, build, log)
+
+    rows, baselines = [], {}
+    try:
+        for m in chosen:
+            print(f"[{m.number}] {m.description} ...", end=" ", flush=True)
+            outcome, seconds = check_one(m, tree, build, log, args, baselines)
+            print(outcome, flush=True)
+            rows.append((m, outcome, seconds))
+    except KeyboardInterrupt:
+        print("\ninterrupted; the scratch tree's files are restored")
+    print_table(rows)
+    if args.remove_worktree:
+        git(repo, "worktree", "remove", "--force", tree)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
