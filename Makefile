@@ -84,6 +84,12 @@ docs-update: docs-build
 docs-timing: build
 	/usr/bin/python3 tests/docs/docs_check.py timing --build $(BUILD_DIR)
 
+# `make mutate` (not in CI, long): one-line mutations of the core rules (tests/mutation/), each
+# built and tested in a scratch worktree; prints killed / survived. ONLY=1,4,7-9 runs a subset.
+.PHONY: mutate
+mutate: deps
+	/usr/bin/python3 tests/mutation/mutate.py $(if $(ONLY),--only $(ONLY))
+
 # `make fuzz`: the libFuzzer harnesses of tests/fuzz (docs/fuzzing.md), built with clang in
 # build-fuzz and run one after another for FUZZ_SECONDS each on a corpus kept in build-fuzz/corpus.
 # clang and libFuzzer's runtime are installed here only, not by `make deps`.
