@@ -37,6 +37,17 @@ TEST_CASE("optim: Sgd and weight decay") {
     CHECK(run.take_state().tensors.empty());
 }
 
+TEST_CASE("optim: plain Sgd steps by lr times the gradient") {
+    // Without weight decay Sgd takes its other branch: w -= lr g, by hand 2 - 0.1 * 0.5 (twice).
+    Parameter p = parameter(2.0f, 0.5f);
+    std::vector<Parameter*> ps{&p};
+    auto run = Sgd(0.1f).start(ps);
+    run.step(ps);
+    CHECK(p.value(0) == doctest::Approx(1.95).epsilon(1e-6));
+    run.step(ps);
+    CHECK(p.value(0) == doctest::Approx(1.90).epsilon(1e-6));
+}
+
 TEST_CASE("optim: MomentumSgd accumulates velocity") {
     Parameter p = parameter(1.0f, 1.0f);
     std::vector<Parameter*> ps{&p};
