@@ -35,6 +35,22 @@ TEST_CASE("partition: NeuronPartition deals every hidden index to exactly one wo
     }
 }
 
+TEST_CASE("partition: every worker's index set is strictly increasing (the IndexSet contract)") {
+    // Slicing and merging rely on sorted index sets (core/plan.hpp); a plan that leaves a chunk in
+    // its random order would still cover every index once, so the coverage test cannot see it.
+    const Network net = make_mlp({5, {13, 10}, 3});
+    for (std::size_t S = 1; S <= 5; ++S) {
+        PartitionRng rng(S);
+        NeuronPartition partition;
+        partition.validate(net.dimensions(), S);
+        const Plan plan = partition.plan(net.dimensions(), S, rng);
+        for (const WorkerPlan& worker : plan)
+            for (const auto& set : worker.dims)
+                if (set)
+                    for (std::size_t k = 1; k < set->size(); ++k) CHECK((*set)[k - 1] < (*set)[k]);
+    }
+}
+
 TEST_CASE("partition: input and output dimensions are never cut, hidden ones are") {
     const Network net = make_mlp({5, {13, 10}, 3});
     const auto& dims = net.dimensions();
