@@ -626,6 +626,11 @@ TEST_CASE("data: idx errors name file and problem") {
     CHECK_THROWS_WITH_AS(ist::load_idx(images, two),
                          has("count mismatch: " + images + " has 3 images but " + two + " has 2 labels"),
                          ist::DataError);
+    // More labels than images is the same mismatch (a check written as "fewer" would let it through).
+    const std::string four = dir.write("four", idx_labels(std::string("\x01\x02\x03\x04", 4)));
+    CHECK_THROWS_WITH_AS(ist::load_idx(images, four),
+                         has("count mismatch: " + images + " has 3 images but " + four + " has 4 labels"),
+                         ist::DataError);
 
     const std::string ten = dir.write("ten", idx_labels(std::string("\x01\x02\x0a", 3)));
     CHECK_THROWS_WITH_AS(ist::load_idx(images, ten),
