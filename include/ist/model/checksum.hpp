@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "ist/core/fingerprint.hpp"
 #include "ist/model/model.hpp"
 
 namespace ist {
@@ -12,16 +13,13 @@ namespace ist {
 /// tensor's shape: equal checksums mean equal weights (up to a 2^-64 collision).
 template <Model M>
 std::uint64_t weights_checksum(const M& model) {
-    std::uint64_t hash = 0xcbf29ce484222325ull;
-    const auto mix = [&](std::uint64_t word) {
-        for (int b = 0; b < 8; ++b) hash = (hash ^ ((word >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
-    };
+    Fingerprint hash;
     for (std::size_t i = 0; i < model.parameter_count(); ++i) {
         const Tensor& value = model.parameter(i).value;
-        for (std::size_t extent : value.shape()) mix(extent);
-        for (float v : value) mix(std::bit_cast<std::uint32_t>(v));
+        for (std::size_t extent : value.shape()) hash.add(extent);
+        for (float v : value) hash.add(std::bit_cast<std::uint32_t>(v));  // as 8 bytes, zero-extended
     }
-    return hash;
+    return hash.value();
 }
 
 /// The checksum as 16 hexadecimal digits, as the programs print it.

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ist/core/fingerprint.hpp"
 #include "ist/core/tensor.hpp"
 #include "ist/transport/pack.hpp"
 
@@ -73,27 +74,6 @@ std::uint64_t payload_bytes(P& package) {
 enum class Replicas {
     PerRound,    ///< subnets are cut, sent and returned every round, and their bytes counted (IST, local SGD)
     Persistent,  ///< every process keeps its replica: nothing travels but gradients (data parallel)
-};
-
-/// FNV-1a hash of a run's settings, compared between processes before a distributed run starts.
-class Fingerprint {
-public:
-    template <class I>
-        requires std::is_integral_v<I> || std::is_enum_v<I>
-    Fingerprint& add(I value) {
-        const auto v = static_cast<std::uint64_t>(value);
-        for (int b = 0; b < 8; ++b) mix(static_cast<unsigned char>(v >> (8 * b)));
-        return *this;
-    }
-    Fingerprint& add(std::string_view text) {
-        for (char c : text) mix(static_cast<unsigned char>(c));
-        return add(text.size());
-    }
-    std::uint64_t value() const { return hash_; }
-
-private:
-    void mix(unsigned char c) { hash_ = (hash_ ^ c) * 0x100000001b3ull; }
-    std::uint64_t hash_ = 0xcbf29ce484222325ull;
 };
 
 /// Result of one round on the coordinator: one package per worker (empty elsewhere).
