@@ -61,7 +61,7 @@ double accuracy(Network& net, const Dataset& data) {
     std::size_t right = 0;
     for (std::size_t i = 0; i < data.size(); ++i) {
         const auto row = xt::row(logits, static_cast<std::ptrdiff_t>(i));
-        right += static_cast<std::uint32_t>(xt::argmax(row)()) == data.labels[i];
+        right += static_cast<std::uint32_t>(std::max_element(row.begin(), row.end()) - row.begin()) == data.labels[i];
     }
     return static_cast<double>(right) / static_cast<double>(data.size());
 }
