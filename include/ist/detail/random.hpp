@@ -6,6 +6,7 @@
 // fixes (checkpoints store engine states as that text). The std distributions and std::shuffle
 // are *not* fixed by the standard (implementations differ), so the algorithms on top of the
 // engine are written out below.
+#include <algorithm>
 #include <cassert>
 #include <cmath>
 #include <concepts>
@@ -91,6 +92,42 @@ inline double normal(RandomEngine& rng) {
 
 /// Normal with mean `mean` and standard deviation `sd`.
 inline double normal(RandomEngine& rng, double mean, double sd) { return std::fma(sd, normal(rng), mean); }
+
+/// Gamma(shape, 1) by Marsaglia & Tsang (2000): for shape >= 1, d = shape - 1/3 and c = 1/sqrt(9d);
+/// draw x normal and v = (1 + cx)^3 until ln u < x^2/2 + d - dv + d ln v, then d*v is the draw.
+/// Below 1, Gamma(shape + 1) * u^(1/shape). Throws ConfigError unless shape > 0 (and finite).
+inline double gamma(RandomEngine& rng, double shape) {
+    if (!(shape > 0.0) || !std::isfinite(shape))
+        throw ConfigError("gamma: the shape must be a positive number, got " + std::to_string(shape));
+    if (shape < 1.0) {
+        const double boosted = gamma(rng, shape + 1.0);
+        return boosted * std::pow(uniform01<double>(rng), 1.0 / shape);
+    }
+    const double d = shape - 1.0 / 3.0, c = 1.0 / std::sqrt(9.0 * d);
+    for (;;) {
+        const double x = normal(rng), t = std::fma(c, x, 1.0);
+        if (t <= 0.0) continue;
+        const double v = t * t * t, u = uniform01<double>(rng);
+        if (u > 0.0 && std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v)) return d * v;
+    }
+}
+
+/// A draw of the symmetric Dirichlet(alpha, ..., alpha) over `n` categories: n proportions that
+/// sum to 1 (normalised Gamma(alpha) draws). Throws ConfigError unless alpha > 0 and n > 0.
+inline std::vector<double> dirichlet(RandomEngine& rng, std::size_t n, double alpha) {
+    if (n == 0) throw ConfigError("dirichlet: needs at least one category");
+    std::vector<double> p(n);
+    double sum = 0.0;
+    for (auto& v : p) sum += v = gamma(rng, alpha);
+    // Tiny alphas can underflow every draw to 0: then all the mass goes to one uniform category.
+    if (!(sum > 0.0)) {
+        std::fill(p.begin(), p.end(), 0.0);
+        p[uniform_below(rng, n)] = 1.0;
+        return p;
+    }
+    for (auto& v : p) v /= sum;
+    return p;
+}
 
 /// Every element of `values` set to a draw of uniform(rng, a, b), in iteration order.
 template <std::ranges::range Range, class Real>
