@@ -11,6 +11,14 @@ namespace ist {
 enum class Sampling {
     Shards,    ///< the training rows are dealt into S disjoint shards, one per worker (cluster-like)
     WholeSet,  ///< every worker samples the whole training set (the reference IST code)
+    Clients,   ///< federated: each round S of the clients (IstTrainer::set_clients) are sampled, and
+               ///< worker s trains on the rows of the client it serves; a client's rows never move
+};
+
+/// Sampling::Clients: how the S clients of a round are drawn (without replacement).
+enum class ClientSelection {
+    Uniform,  ///< every client equally likely
+    BySize,   ///< in proportion to its number of rows (FedAvg's weighting)
 };
 
 /// What one local step trains on.
@@ -35,6 +43,7 @@ struct TrainerOptions {
     Sampling sampling = Sampling::Shards;  ///< with Batches::Clusters, shards are of clusters
     Batches batches = Batches::Rows;
     std::size_t clusters_per_batch = 1;    ///< Batches::Clusters only
+    ClientSelection client_selection = ClientSelection::Uniform;  ///< Sampling::Clients only
     OptimizerState optimizer_state = OptimizerState::Reset;
     bool scale_activations = false;  ///< multiply subnet pre-activations by full/held width
     std::size_t eval_every = 1;      ///< evaluate the full model every this many rounds (0 = only at the end)

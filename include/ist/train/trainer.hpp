@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -125,7 +126,7 @@ public:
         allocate_optimizer_state();
         RunState state;
         state.optimizer_state = master_state_;
-        read_checkpoint(path, model_, state, options_.workers);
+        read_checkpoint(path, model_, state, streams_.stream_count());
         std::istringstream rng(state.partition_rng);
         PartitionRng partition_rng;
         rng >> partition_rng;
@@ -146,6 +147,12 @@ public:
         base_learning_rate_ = optimizer_.learning_rate();
         schedule_ = std::move(schedule);
     }
+
+    /// Sampling::Clients (federated): the rows each client owns (ist/data/clients.hpp deals them,
+    /// IID or skewed). Each round S of them are drawn (TrainerOptions::client_selection) from the
+    /// seed and the round alone, so every rank agrees; worker s trains on its client's rows. A
+    /// client's stream advances only when its worker completes the round.
+    void set_clients(ClientShards shards) { streams_.set_clients(std::move(shards)); }
 
     /// Changes the total number of rounds train() runs to.
     void set_rounds(std::size_t rounds) {
@@ -173,6 +180,7 @@ private:
         }
         f.add(options_.workers).add(options_.local_steps).add(options_.rounds).add(options_.batch_size);
         f.add(options_.seed).add(options_.sampling).add(options_.optimizer_state).add(options_.scale_activations);
+        if (options_.sampling == Sampling::Clients) f.add(options_.client_selection);
         f.add(options_.batches).add(options_.clusters_per_batch);
         return f.value();
     }
@@ -238,7 +246,8 @@ private:
 
     /// `optimizer` is the round's copy of the prototype, taken when the round starts.
     void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data, const WorkerPlan& plan,
-                       std::size_t round, std::uint64_t steps_before, const O& optimizer) {
+                       RoundStreams& round_streams, std::size_t round, std::uint64_t steps_before, const O& optimizer) {
+        BatchSampler& sampler = *round_streams.sampler.at(comm.worker());
         const auto params = parameter_pointers(pkg.model);
         CarriedState carried;
         if (carries_state()) carried = {std::move(pkg.optimizer_state), steps_before};
@@ -249,7 +258,7 @@ private:
         const auto columns = held_input_columns(plan);
         double loss_sum = 0.0;
         for (std::size_t t = 0; t < options_.local_steps; ++t) {
-            auto [features, labels] = streams_.draw_batch(comm.worker(), data, x, y, rows);
+            auto [features, labels] = streams_.draw_batch(sampler, data, x, y, rows);
             if (columns) {
                 detail::select_columns(*features, *columns, x_held);
                 features = &x_held;
@@ -267,6 +276,7 @@ private:
         }
         pkg.stats = {loss_sum, static_cast<double>(options_.local_steps)};
         if (carries_state()) pkg.optimizer_state = run.take_state().tensors;
+        round_streams.done[comm.worker()] = true;
     }
 
     void merge(const Plan& plan, std::vector<WorkerPackage>& packages) {
@@ -282,12 +292,15 @@ private:
         const std::size_t round = rounds_done_ + 1;
         const std::uint64_t steps_before = steps_taken_;
         if (schedule_) optimizer_.set_learning_rate(schedule_(round, base_learning_rate_));
+        auto round_streams = std::make_shared<RoundStreams>(streams_.begin_round(round));
         auto result = transport_.round(
             options_.workers, [this, plan](std::size_t s) { return extract(plan, s); },
-            [this, &train, plan, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg, Communicator& comm) {
-                train_locally(pkg, comm, train, plan[comm.worker()], round, steps_before, optimizer);
+            [this, &train, plan, round_streams, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg,
+                                                                                              Communicator& comm) {
+                train_locally(pkg, comm, train, plan[comm.worker()], *round_streams, round, steps_before, optimizer);
             },
             A::synchronises_gradients ? Replicas::Persistent : Replicas::PerRound);
+        streams_.end_round(*round_streams);
         RoundMetrics m;
         m.dropped_workers = result.dropped;
         m.failures = result.failures;

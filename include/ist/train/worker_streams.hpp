@@ -2,6 +2,8 @@
 // The workers' data streams: which rows (or clusters) each worker draws its local batches from,
 // and where each stream stands. Their state is what a checkpoint saves besides the model.
 #include <algorithm>
+#include <atomic>
+#include <memory>
 #include <numeric>
 #include <utility>
 #include <vector>
@@ -9,19 +11,40 @@
 #include "ist/core/error.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/train/checkpoint_file.hpp"
+#include "ist/train/client_selection.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/worker_rows.hpp"
 
 namespace ist {
 
+/// The streams the workers of one round draw from: worker s's is `*sampler[s]`. The round's work
+/// keeps it alive (a straggler may still draw after the round is over). With Sampling::Clients it
+/// holds copies of the serving clients' streams, so that a client's stream advances only when its
+/// worker completes the round (WorkerStreams::end_round): never while another round reads it.
+struct RoundStreams {
+    std::vector<BatchSampler*> sampler;         ///< per worker
+    std::vector<std::size_t> clients;           ///< Sampling::Clients: the client each worker serves
+    std::vector<BatchSampler> copies;           ///< ... and a copy of its stream
+    std::unique_ptr<std::atomic<bool>[]> done;  ///< per worker, set when its local steps are over
+};
+
 class WorkerStreams {
 public:
     explicit WorkerStreams(const TrainerOptions& options) : options_(options) {}
+
+    /// Sampling::Clients: the rows of every client (see ist/data/clients.hpp), checked against the
+    /// training set in prepare(). Replaces the clients' streams.
+    void set_clients(ClientShards shards) {
+        client_rows_ = std::move(shards);
+        client_samplers_.clear();
+    }
+    const ClientShards& clients() const { return client_rows_; }
 
     /// Indexes the clusters of `train` (Batches::Clusters) and builds every worker's sampler,
     /// unless streams for as many items already exist (a second train() or a restored checkpoint
     /// continues them).
     void prepare(const Dataset& train) {
+        if (options_.sampling == Sampling::Clients) return prepare_clients(train);
         if (options_.batches == Batches::Clusters) index_clusters(train);
         const std::size_t items = options_.batches == Batches::Clusters ? cluster_rows_.size() : train.size();
         if (samplers_.empty() || sampled_rows_ != items) {
@@ -33,14 +56,40 @@ public:
     }
 
     /// Whether prepare() (or restore()) has built the streams.
-    bool ready() const { return !samplers_.empty(); }
+    bool ready() const { return !streams().empty(); }
 
-    /// The next local batch of `worker`: its features and labels (the data set's own with
-    /// Batches::FullSet, else copies in x / y) and its row numbers in `rows`. Workers may draw
-    /// concurrently, each from its own stream.
-    std::pair<const Matrix*, const Labels*> draw_batch(std::size_t worker, const Dataset& data, Matrix& x, Labels& y,
-                                                       std::vector<std::uint32_t>& rows) {
-        BatchSampler& sampler = samplers_.at(worker);
+    /// How many streams a checkpoint holds: one per worker, or one per client (Sampling::Clients).
+    std::size_t stream_count() const {
+        return options_.sampling == Sampling::Clients ? client_rows_.size() : options_.workers;
+    }
+
+    /// The streams of round `round` (1-based): each worker's own, or copies of the clients that
+    /// select_clients() picks for the round.
+    RoundStreams begin_round(std::size_t round) {
+        RoundStreams r;
+        const std::size_t S = options_.workers;
+        r.done = std::make_unique<std::atomic<bool>[]>(S);
+        if (options_.sampling != Sampling::Clients) {
+            for (auto& sampler : samplers_) r.sampler.push_back(&sampler);
+            return r;
+        }
+        r.clients = select_clients(client_rows_, options_, round);
+        for (std::size_t c : r.clients) r.copies.push_back(client_samplers_.at(c));
+        for (auto& copy : r.copies) r.sampler.push_back(&copy);
+        return r;
+    }
+
+    /// Sampling::Clients: the streams of the clients whose worker finished its local steps move on.
+    void end_round(const RoundStreams& r) {
+        for (std::size_t s = 0; s < r.clients.size(); ++s)
+            if (r.done[s]) client_samplers_[r.clients[s]] = r.copies[s];
+    }
+
+    /// The next local batch from `sampler` (a worker's stream of RoundStreams): its features and
+    /// labels (the data set's own with Batches::FullSet, else copies in x / y) and its row numbers
+    /// in `rows`. Workers may draw concurrently, each from its own stream.
+    std::pair<const Matrix*, const Labels*> draw_batch(BatchSampler& sampler, const Dataset& data, Matrix& x, Labels& y,
+                                                       std::vector<std::uint32_t>& rows) const {
         switch (options_.batches) {
         case Batches::FullSet:
             if (rows.size() != data.size()) {
@@ -64,16 +113,33 @@ public:
     /// Copies the streams' state into a checkpoint's run state.
     void save(RunState& state) const {
         state.sampled_rows = sampled_rows_;
-        state.samplers = samplers_;
+        state.samplers = streams();
     }
 
     /// Takes the streams' state (its samplers moved out) from a checkpoint read by read_checkpoint.
     void restore(RunState& state) {
         sampled_rows_ = state.sampled_rows;
-        samplers_ = std::move(state.samplers);
+        (options_.sampling == Sampling::Clients ? client_samplers_ : samplers_) = std::move(state.samplers);
     }
 
 private:
+    const std::vector<BatchSampler>& streams() const {
+        return options_.sampling == Sampling::Clients ? client_samplers_ : samplers_;
+    }
+
+    /// Sampling::Clients: one stream per client over its rows, unless they already exist.
+    void prepare_clients(const Dataset& train) {
+        detail::require(options_.batches == Batches::Rows, "Sampling::Clients draws batches of rows (Batches::Rows)");
+        detail::require(!client_rows_.empty(), "Sampling::Clients needs the clients' rows: call set_clients() before train()");
+        check_clients(client_rows_, options_.workers, train.size());
+        if (!client_samplers_.empty() && sampled_rows_ == train.size()) return;
+        sampled_rows_ = train.size();
+        client_samplers_.clear();
+        const std::uint64_t seed = detail::derive_seed(options_.seed, detail::kClientDataStream);
+        for (std::size_t c = 0; c < client_rows_.size(); ++c)
+            client_samplers_.emplace_back(client_rows_[c], detail::derive_seed(seed, c));
+    }
+
     /// Batches::Clusters: the rows of every cluster of the training set.
     void index_clusters(const Dataset& train) {
         if (train.clusters.empty())
@@ -84,7 +150,9 @@ private:
     }
 
     TrainerOptions options_;
-    std::vector<BatchSampler> samplers_;
+    std::vector<BatchSampler> samplers_;         ///< per worker (Shards, WholeSet)
+    ClientShards client_rows_;                   ///< Sampling::Clients: per client ...
+    std::vector<BatchSampler> client_samplers_;  ///< ... and its stream
     std::vector<std::vector<std::uint32_t>> cluster_rows_;
     std::size_t sampled_rows_ = 0;
 };
