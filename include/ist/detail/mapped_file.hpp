@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "ist/core/error.hpp"
 
@@ -26,43 +27,41 @@ namespace ist::detail {
 class MappedFile {
 public:
     MappedFile() = default;
-    /// Maps `path`; throws ist::DataError "<path>: cannot open (<reason>)" or "cannot read".
+    /// Maps `path`; throws ist::DataError "<path>: cannot open (<reason>)" or "cannot read". A
+    /// file that cannot be mapped (a pipe, /dev/stdin, a /proc file claiming size 0) is read instead.
     explicit MappedFile(const std::string& path) {
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (fd < 0) throw DataError(path + ": cannot open (" + std::strerror(errno) + ")");
         struct stat st {};
-        const bool is_file = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-        const int why = S_ISDIR(st.st_mode) ? EISDIR : errno;
-        if (!is_file) {
-            ::close(fd);
-            throw DataError(path + ": cannot read (" + std::strerror(why ? why : EINVAL) + ")");
-        }
-        size_ = static_cast<std::size_t>(st.st_size);
-        if (size_ > 0) {
-            void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-            const int map_errno = errno;
-            ::close(fd);
-            if (p == MAP_FAILED) throw DataError(path + ": cannot read (" + std::strerror(map_errno) + ")");
-            data_ = static_cast<const unsigned char*>(p);
-            ::madvise(p, size_, MADV_SEQUENTIAL);  // loaders read front to back: read ahead
+        const bool mappable = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+        void* p = mappable ? ::mmap(nullptr, static_cast<std::size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0)
+                           : MAP_FAILED;
+        if (p == MAP_FAILED) {
+            read_all(fd, path);
         } else {
-            ::close(fd);
+            data_ = static_cast<const unsigned char*>(p);
+            size_ = static_cast<std::size_t>(st.st_size);
+            ::madvise(p, size_, MADV_SEQUENTIAL);  // loaders read front to back: read ahead
         }
+        ::close(fd);
     }
     MappedFile(const MappedFile&) = delete;
     MappedFile& operator=(const MappedFile&) = delete;
     MappedFile(MappedFile&& o) noexcept
-        : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+        : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), read_(std::move(o.read_)) {}
     MappedFile& operator=(MappedFile&& o) noexcept {
         std::swap(data_, o.data_);
         std::swap(size_, o.size_);
+        std::swap(read_, o.read_);
         return *this;
     }
     ~MappedFile() {
         if (data_) ::munmap(const_cast<unsigned char*>(data_), size_);
     }
 
-    std::span<const unsigned char> bytes() const { return {data_, size_}; }
+    std::span<const unsigned char> bytes() const {
+        return data_ ? std::span<const unsigned char>(data_, size_) : std::span<const unsigned char>(read_);
+    }
 
     /// Drops the pages holding [begin, end) from the resident set. The map is private and
     /// read-only, so reading them again (a neighbour's bytes on a shared page) just faults them
@@ -76,8 +75,25 @@ public:
     }
 
 private:
-    const unsigned char* data_ = nullptr;
+    void read_all(int fd, const std::string& path) {
+        constexpr std::size_t chunk = std::size_t{1} << 20;
+        for (;;) {
+            const std::size_t old = read_.size();
+            read_.resize(old + chunk);
+            const ssize_t got = ::read(fd, read_.data() + old, chunk);
+            read_.resize(old + static_cast<std::size_t>(got > 0 ? got : 0));
+            if (got == 0) return;
+            if (got < 0 && errno != EINTR) {
+                const int why = errno;
+                ::close(fd);
+                throw DataError(path + ": cannot read (" + std::strerror(why) + ")");
+            }
+        }
+    }
+
+    const unsigned char* data_ = nullptr;  ///< the map, or null when the file was read into read_
     std::size_t size_ = 0;
+    std::vector<unsigned char> read_;
 };
 
 /// The bytes a parser reads, and (for a mapped file) a way to give back the ones it is done with.
