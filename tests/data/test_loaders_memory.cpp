@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -189,4 +190,21 @@ TEST_CASE("data: a mapped .npy serves chosen rows, and a short file is refused w
                          ist::DataError);
     CHECK_THROWS_WITH_AS(ist::load_npy_rows(xp, s.write("y4.npy", ist::detail::npy::npy_image(y.data(), {4})), rows),
                          has("rows mismatch"), ist::DataError);
+}
+
+TEST_CASE("data: the digits-only fast path of the CSV parser gives what from_chars gives") {
+    // -0 stays negative zero, leading zeros and 14-digit integers are exact, 15 digits and more
+    // (and a digit as the delimiter) go through from_chars.
+    const ist::Dataset d = ist::parse_csv("-0,007,12345678901234,123456789012345678,0\n", "fast.csv");
+    CHECK(std::signbit(d.features(0, 0)));
+    CHECK(d.features(0, 1) == 7.0f);
+    CHECK(d.features(0, 2) == static_cast<float>(12345678901234.0));
+    CHECK(d.features(0, 3) == static_cast<float>(123456789012345678.0));
+    ist::CsvOptions digit;
+    digit.delimiter = '9';
+    const ist::Dataset odd = ist::parse_csv("1929390\n", "digit.csv", digit);
+    CHECK(odd.features(0, 0) == 1.0f);
+    CHECK(odd.features(0, 1) == 2.0f);
+    CHECK(odd.features(0, 2) == 3.0f);
+    CHECK(odd.labels[0] == 0);
 }

@@ -37,19 +37,25 @@ public:
     std::size_t cols() const { return cols_; }
     const std::string& path() const { return array_.name; }
 
-    /// Row `i` as cols() floats in `out`; its pages are given back afterwards, so reading rows
-    /// one by one keeps only the output resident. Throws DataError for NaN/Inf (naming row and
-    /// column) and ConfigError for a row past the end.
+    /// Row `i` as cols() floats in `out`. Throws DataError for NaN/Inf (naming row and column)
+    /// and ConfigError for a row past the end.
     void read_row(std::size_t i, float* out) {
         detail::require(i < rows_, path() + ": row " + std::to_string(i) + " is out of range for " +
                                        std::to_string(rows_) + " rows");
-        const std::size_t bytes = cols_ * array_.dtype.size;
-        row_.data = array_.data + i * bytes;
+        row_.data = array_.data + i * row_bytes();
         detail::npy::convert_features(row_, out, cols_, i * cols_);
-        map_.release(row_.data, row_.data + bytes);
+    }
+
+    /// Gives back the pages of rows [first, last) (read again, they are faulted back in): a
+    /// reader that calls this now and then keeps only its output resident.
+    void release_rows(std::size_t first, std::size_t last) const {
+        last = std::min(last, rows_);
+        if (first < last) map_.release(array_.data + first * row_bytes(), array_.data + last * row_bytes());
     }
 
 private:
+    std::size_t row_bytes() const { return cols_ * array_.dtype.size; }
+
     detail::MappedFile map_;
     detail::npy::Array array_;
     detail::npy::Array row_;  // one row of array_, re-pointed by read_row
@@ -74,9 +80,19 @@ inline Dataset load_npy_rows(const std::string& features_path, const std::string
     data.name = features_path;
     data.features = Matrix::from_shape({row_indices.size(), x.cols()});
     data.labels.resize(row_indices.size());
+    // Pages are given back every 2,048 rows (one madvise per row would cost more than the read),
+    // as the span of rows read since: for a shard, the rows themselves.
+    std::size_t low = x.rows(), high = 0;
     for (std::size_t k = 0; k < row_indices.size(); ++k) {
-        x.read_row(row_indices[k], data.features.data() + k * x.cols());
-        data.labels[k] = all[row_indices[k]];
+        const std::size_t r = row_indices[k];
+        x.read_row(r, data.features.data() + k * x.cols());
+        data.labels[k] = all[r];
+        low = std::min(low, r);
+        high = std::max(high, r + 1);
+        if (k % 2048 == 2047 || k + 1 == row_indices.size()) {
+            x.release_rows(low, high);
+            low = x.rows(), high = 0;
+        }
     }
     const std::uint32_t max_label = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
     data.classes = classes != 0 ? classes : std::size_t{max_label} + 1;

@@ -43,6 +43,21 @@ inline std::pair<std::size_t, std::size_t> feature_shape(const Array& a) {
 
 inline bool is_plain_float32(const Dtype& d) { return d.kind == 'f' && d.size == 4 && !d.swap; }
 
+/// Throws for the first NaN/Inf in out[begin, end). The scan without an early exit vectorizes;
+/// the exact position is looked for only once one is known to be there.
+inline void check_finite(const float* out, std::size_t begin, std::size_t end, std::size_t first, std::size_t cols,
+                         const std::string& name) {
+    std::uint32_t all_ones_exponent = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+        std::uint32_t bits;
+        std::memcpy(&bits, out + i, 4);
+        all_ones_exponent |= static_cast<std::uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (!all_ones_exponent) return;
+    for (std::size_t i = begin; i < end; ++i)
+        if (!std::isfinite(out[i])) throw_not_finite(name, first + i, cols, out[i]);
+}
+
 /// Converts the elements of `a` to floats in `out`; `first` is the index of a.data's first element
 /// in the whole array (for messages). NaN/Inf are refused here, with their position, rather than
 /// met as a NaN loss many epochs later. Mapped pages are given back as they are read.
@@ -55,13 +70,12 @@ inline void convert_features(const Array& a, float* out, std::size_t cols, std::
         });
         return;
     }
-    constexpr std::size_t step = std::size_t{2} << 20;  // floats per chunk: 8 MB, still in cache to check
+    constexpr std::size_t step = std::size_t{1} << 16;  // floats per chunk: 256 KB, still in cache to check
     for (std::size_t done = 0; done < a.count;) {
         const std::size_t end = std::min(a.count, done + step);
         std::memcpy(out + done, a.data + done * 4, (end - done) * 4);
         if (in) in->done_with(a.data + done * 4, a.data + end * 4);
-        for (std::size_t i = done; i < end; ++i)
-            if (!std::isfinite(out[i])) throw_not_finite(a.name, first + i, cols, out[i]);
+        check_finite(out, done, end, first, cols, a.name);
         done = end;
     }
 }
@@ -160,12 +174,11 @@ inline Matrix member_features(MemberReader& r, const LoadOptions& options) {
     }
     Matrix m = Matrix::from_shape({rows, cols});
     float* out = m.data();
-    constexpr std::size_t step = std::size_t{2} << 20;
+    constexpr std::size_t step = std::size_t{1} << 16;  // as in convert_features
     for (std::size_t done = 0; done < a.count;) {
         const std::size_t end = std::min(a.count, done + step);
         r.read(reinterpret_cast<unsigned char*>(out + done), (end - done) * 4);
-        for (std::size_t i = done; i < end; ++i)
-            if (!std::isfinite(out[i])) throw_not_finite(a.name, i, cols, out[i]);
+        check_finite(out, done, end, 0, cols, a.name);
         done = end;
     }
     r.finish();

@@ -164,11 +164,9 @@ public:
     const std::string& name() const { return who_; }
     std::uint64_t size() const { return entry_.uncompressed; }
     std::uint64_t remaining() const { return entry_.uncompressed - done_; }
-    /// The member's bytes in place when it is stored (no copy needed), else null.
-    const unsigned char* stored_bytes() const { return inflating_ ? nullptr : src_; }
-
     /// The next `n` bytes of the member (n <= remaining()) into `dst`.
     void read(unsigned char* dst, std::size_t n) {
+        if (n == 0) return;  // `dst` may be an empty vector's null data()
         if (inflating_) {
             inflate_into(dst, n);
         } else {
