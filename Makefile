@@ -91,10 +91,12 @@ mutate: deps
 	/usr/bin/python3 tests/mutation/mutate.py $(if $(ONLY),--only $(ONLY))
 
 # `make fuzz`: the libFuzzer harnesses of tests/fuzz (docs/fuzzing.md), built with clang in
-# build-fuzz and run one after another for FUZZ_SECONDS each on a corpus kept in build-fuzz/corpus.
-# clang and libFuzzer's runtime are installed here only, not by `make deps`.
-FUZZ_SECONDS ?= 60
-FUZZ_HARNESSES := csv npy npz idx gzip checkpoint
+# build-fuzz and run one after another for FUZZ_SECONDS each (10 minutes by default; e.g.
+# `make fuzz FUZZ_SECONDS=60` for a quick pass) on a corpus kept in build-fuzz/corpus, started from
+# the committed seeds of tests/fuzz/corpus. clang and libFuzzer's runtime are installed here only,
+# not by `make deps`.
+FUZZ_SECONDS ?= 600
+FUZZ_HARNESSES := csv npy npz idx gzip checkpoint edge_list csr
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 .PHONY: fuzz
@@ -107,7 +109,7 @@ fuzz: deps
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DIST_FUZZ=ON -DIST_BUILD_TESTS=OFF -DIST_BUILD_EXAMPLES=OFF \
 	  -DIST_BUILD_BENCHMARKS=OFF -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
 	cmake --build build-fuzz -j $(JOBS)
-	build-fuzz/tests/fuzz/ist_fuzz_seeds build-fuzz/corpus
+	mkdir -p build-fuzz/corpus && cp -rn tests/fuzz/corpus/. build-fuzz/corpus/
 	mkdir -p build-fuzz/artifacts
 	for h in $(FUZZ_HARNESSES); do \
 	  echo "== fuzz_$$h for $(FUZZ_SECONDS) s"; \

@@ -27,6 +27,15 @@ inline auto checkpoint_trainer(ist::Network& net) {
     return ist::IstTrainer(net, checkpoint_options(), ist::NeuronPartition(), ist::MomentumSgd(0.05f, 0.9f));
 }
 
+/// The RunState read_checkpoint fills for this trainer: one zero momentum tensor per parameter,
+/// as IstTrainer::load_checkpoint prepares it.
+inline ist::RunState checkpoint_state(const ist::Network& net) {
+    ist::RunState state;
+    for (std::size_t i = 0; i < net.parameter_count(); ++i)
+        state.optimizer_state.push_back(xt::zeros<float>(net.parameter(i).value.shape()));
+    return state;
+}
+
 /// 24 rows of 4 features, 3 classes: enough for the seed run.
 inline ist::Dataset checkpoint_data(std::uint64_t seed) {
     std::mt19937_64 rng(seed);

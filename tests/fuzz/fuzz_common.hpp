@@ -1,8 +1,9 @@
 #pragma once
-// Shared pieces of the libFuzzer harnesses: the loaders take paths, so every input is written to
-// a per-process file under /dev/shm (or the temp dir) first; the only clean rejections are
-// ist::DataError and ist::ConfigError whose message names the file. Anything else aborts, which
-// libFuzzer reports as a crash with the input that caused it.
+// Shared pieces of the libFuzzer harnesses. They call the loaders' in-memory entry points
+// (parse_csv, parse_npz, ...) with a name standing for the file, so nothing touches the disk; the
+// only clean rejections are ist::DataError and ist::ConfigError whose message names that input.
+// Anything else aborts, which libFuzzer reports as a crash with the input that caused it.
+// (write_file and scratch_dir remain for the seed generator, which writes through ist's writers.)
 #include <unistd.h>
 #include <zlib.h>
 
@@ -13,11 +14,13 @@
 #include <cstring>
 #include <filesystem>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <typeinfo>
 #include <vector>
 
 #include <ist/core/error.hpp>
+#include <ist/detail/file_bytes.hpp>
 
 namespace ist_fuzz {
 
@@ -68,6 +71,29 @@ inline std::string write_file(const std::string& name, const unsigned char* data
 
 inline std::string write_file(const std::string& name, const Bytes& bytes, bool gzip = false) {
     return write_file(name, bytes.data(), bytes.size(), gzip);
+}
+
+/// `in` gzip-compressed by zlib, in memory (what gzip(1) would write).
+inline Bytes gzip_bytes(std::span<const unsigned char> in) {
+    z_stream z{};
+    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) fail("deflateInit2");
+    Bytes out(deflateBound(&z, static_cast<uLong>(in.size())) + 32);
+    z.next_in = const_cast<unsigned char*>(in.data());
+    z.avail_in = static_cast<uInt>(in.size());
+    z.next_out = out.data();
+    z.avail_out = static_cast<uInt>(out.size());
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) fail("deflate did not finish");
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+/// What a loader parses for a file holding `in`: `in` itself, or its inflated bytes (kept in
+/// `holder`) when it is gzip, the rule detail::FileContent applies to files.
+inline std::span<const unsigned char> content(std::span<const unsigned char> in, Bytes& holder, const std::string& name) {
+    if (!ist::detail::is_gzip(in)) return in;
+    ist::detail::gunzip_into(in, name, holder);
+    return holder;
 }
 
 /// Runs `f`; returns true if it succeeded, false if it threw DataError or ConfigError naming one

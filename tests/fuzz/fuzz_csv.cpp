@@ -1,6 +1,8 @@
-// libFuzzer harness for ist::load_csv. Byte 0 picks the options (header, delimiter, gzip), byte 1
-// the label column and class count; the rest is the file. Checks: only DataError / ConfigError
-// naming the file (or the bad option), and every data set it does return passes Dataset::validate().
+// libFuzzer harness for ist::parse_csv (the parser behind load_csv). Byte 0 picks the options
+// (header, delimiter, gzip), byte 1 the label column and class count; the rest is the file, gzipped
+// in memory first when asked and then read as load_csv reads a file (gunzipped if gzip). Checks: only
+// DataError / ConfigError naming the input (or the bad option), and every data set it does return
+// passes Dataset::validate().
 #include <ist/data/csv.hpp>
 
 #include "fuzz_common.hpp"
@@ -14,16 +16,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     ist::CsvOptions options;
     options.header = data[0] & 1;
     options.delimiter = delimiters[(data[0] >> 1) & 3];
-    const bool gzip = data[0] & 8;
     options.label_column = label_columns[data[1] & 7];
     options.classes = class_counts[(data[1] >> 3) & 3];
-    const std::string path = write_file(gzip ? "input.csv.gz" : "input.csv", data + 2, size - 2, gzip);
+    const std::span<const unsigned char> body(data + 2, size - 2);
+    const std::string name = "input.csv";
+    const Bytes packed = data[0] & 8 ? gzip_bytes(body) : Bytes{};
+    Bytes holder;
     ist::Dataset loaded;
     // A bad label_column is an option error, named as such rather than by the file.
-    if (clean_or_rejected({path, "label_column"}, [&] { loaded = ist::load_csv(path, options); })) {
-        if (!clean_or_rejected({path}, [&] { loaded.validate(); }))
-            fail("load_csv returned a data set that Dataset::validate() refuses");
-        if (options.classes != 0 && loaded.classes != options.classes) fail("load_csv changed the class count");
+    if (clean_or_rejected({name, "label_column"}, [&] {
+            const auto bytes = content(data[0] & 8 ? std::span<const unsigned char>(packed) : body, holder, name);
+            loaded = ist::parse_csv({reinterpret_cast<const char*>(bytes.data()), bytes.size()}, name, options);
+        })) {
+        if (!clean_or_rejected({name}, [&] { loaded.validate(); }))
+            fail("parse_csv returned a data set that Dataset::validate() refuses");
+        if (options.classes != 0 && loaded.classes != options.classes) fail("parse_csv changed the class count");
     }
     return 0;
 }

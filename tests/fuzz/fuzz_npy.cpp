@@ -1,6 +1,7 @@
-// libFuzzer harness for ist::load_npy. Byte 0: bit 0 picks which file is fuzzed (features, with
-// valid labels of 3 rows; or labels, with valid 3 x 2 float32 features), bit 1 gzips the fuzzed
-// file, bits 2-3 the class count. The rest of the input is the fuzzed .npy.
+// libFuzzer harness for ist::parse_npy (the parser behind load_npy). Byte 0: bit 0 picks which
+// file is fuzzed (features, with valid labels of 3 rows; or labels, with valid 3 x 2 float32
+// features), bit 1 gzips the fuzzed file (read back as load_npy reads a gzip file), bits 2-3 the
+// class count. The rest of the input is the fuzzed .npy.
 #include <ist/data/numpy.hpp>
 
 #include "fuzz_common.hpp"
@@ -38,14 +39,20 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const bool fuzz_labels = data[0] & 1;
     const bool gzip = data[0] & 2;
     const std::size_t classes = class_counts[(data[0] >> 2) & 3];
-    const std::string fuzzed = write_file(gzip ? "fuzzed.npy.gz" : "fuzzed.npy", data + 1, size - 1, gzip);
-    const std::string valid = write_file(fuzz_labels ? "x.npy" : "y.npy", fuzz_labels ? features : labels);
-    const std::string& x = fuzz_labels ? valid : fuzzed;
-    const std::string& y = fuzz_labels ? fuzzed : valid;
+    Bytes fuzzed(data + 1, data + size);
+    if (gzip) fuzzed = gzip_bytes(fuzzed);
+    const std::string fuzzed_name = fuzz_labels ? "y.npy" : "x.npy";  // for content()'s messages
+    Bytes holder;
     ist::Dataset loaded;
-    if (clean_or_rejected({fuzzed}, [&] { loaded = ist::load_npy(x, y, classes); })) {
-        if (!clean_or_rejected({x, y}, [&] { loaded.validate(); }))
-            fail("load_npy returned a data set that Dataset::validate() refuses");
+    // The fixed file is valid, but its labels (up to 2) may be out of range for `classes`, and
+    // that error rightly names it.
+    if (clean_or_rejected({"x.npy", "y.npy"}, [&] {
+            const auto bytes = content(fuzzed, holder, fuzzed_name);
+            loaded = fuzz_labels ? ist::parse_npy(features, "x.npy", bytes, "y.npy", classes)
+                                 : ist::parse_npy(bytes, "x.npy", labels, "y.npy", classes);
+        })) {
+        if (!clean_or_rejected({"x.npy", "y.npy"}, [&] { loaded.validate(); }))
+            fail("parse_npy returned a data set that Dataset::validate() refuses");
     }
     return 0;
 }

@@ -175,8 +175,24 @@ int main(int argc, char** argv) {
     const std::string ckpt = ist_fuzz::scratch_dir() + "/seed_checkpoint.npz";
     trainer.save_checkpoint(ckpt);
     const Bytes checkpoint = file_bytes(ckpt);
+    // The harness only explores past the reader's checks if the seed itself is accepted.
+    ist::Network loaded = ist_fuzz::checkpoint_model();
+    ist::RunState state = ist_fuzz::checkpoint_state(loaded);
+    ist::read_checkpoint(ist::NpzArchive(checkpoint, "seed checkpoint"), loaded, state, 2);
     seed("checkpoint", "checkpoint.npz", with_prefix({1}, checkpoint));
     seed("checkpoint", "checkpoint_crc_checked.npz", with_prefix({0}, checkpoint));
+    // Edge lists: 0-based with a comment, 1-based symmetric, a fixed node count (option byte first).
+    seed("edge_list", "plain.txt", with_prefix({0}, text("# a path and a triangle\n0 1\n1 2\n2 0\n3 4\n")));
+    seed("edge_list", "one_based_symmetric.txt", with_prefix({1 | 2}, text("1 2\n2 1\n2\t3\r\n3 2\n")));
+    seed("edge_list", "fixed_nodes.txt", with_prefix({4}, text("0 5\n5 63\n\n")));
+
+    // CSR graph: a 4-node path 0-1-2-3 as scipy would save it (stored and deflated members).
+    const Bytes csr = npz_of([&](ist::NpzWriter& w) {
+        w.add("indptr", std::vector<std::uint64_t>{0, 1, 3, 5, 6});
+        w.add("indices", std::vector<std::uint64_t>{1, 0, 2, 1, 3, 2});
+    });
+    seed("csr", "path.npz", with_prefix({1}, csr));
+    seed("csr", "path_deflated.npz", with_prefix({1}, deflated_copy(csr)));
     std::cout << "seed corpora written to " << root.string() << "\n";
     return 0;
 }

@@ -1,103 +1,114 @@
 #pragma once
-// Read a whole file into memory, gunzipping it on the way if it is gzip-compressed. Every loader
-// goes through here, so `digits.csv` and `digits.csv.gz` (or `x.npy.gz`) load the same way.
+// A file's bytes, gunzipped on the way if it is gzip-compressed. Every loader goes through here,
+// so `digits.csv` and `digits.csv.gz` (or `x.npy.gz`) load the same way. A plain file is mapped
+// and parsed in place (detail/mapped_file.hpp); a gzip one is inflated in memory.
 #include <zlib.h>
 
-#include <cerrno>
 #include <algorithm>
-#include <climits>
-#include <cstring>
+#include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ist/core/error.hpp"
+#include "ist/detail/mapped_file.hpp"
 
 namespace ist::detail {
 
+inline bool is_gzip(std::span<const unsigned char> in) { return in.size() >= 2 && in[0] == 0x1f && in[1] == 0x8b; }
+
 namespace file_bytes {
 
-/// Owns a gzFile so every early throw still closes it.
-struct GzHandle {
-    gzFile file = nullptr;
-    GzHandle() = default;
-    GzHandle(const GzHandle&) = delete;
-    GzHandle& operator=(const GzHandle&) = delete;
-    ~GzHandle() {
-        if (file) gzclose_r(file);
-    }
-};
-
-/// Appends the whole (decompressed) content of `path` to `out`. `Buffer` is a contiguous
-/// container of 1-byte elements (std::string or std::vector<unsigned char>).
-template <class Buffer>
-void read_into(const std::string& path, Buffer& out) {
-    GzHandle gz;
-    errno = 0;
-    // gzopen reads plain files unchanged ("transparent" mode), so one code path serves both.
-    gz.file = gzopen(path.c_str(), "rb");
-    if (!gz.file) {
-        const char* why = errno ? std::strerror(errno) : "out of memory";
-        throw DataError(path + ": cannot open (" + why + ")");
-    }
-    // A larger buffer than zlib's 8 KiB default: data sets are megabytes, fewer syscalls.
-    gzbuffer(gz.file, 1u << 17);
-
-    constexpr std::size_t chunk = std::size_t{1} << 20;
-    for (;;) {
-        const std::size_t old = out.size();
-        out.resize(old + chunk);
-        const int got = gzread(gz.file, out.data() + old, static_cast<unsigned>(chunk));
-        out.resize(old + static_cast<std::size_t>(got > 0 ? got : 0));
-        if (got <= 0) break;
-    }
-    // gzread reports a truncated stream (Z_BUF_ERROR) by returning 0 rather than -1, so the
-    // error state, not the return value, is what tells a clean end from a damaged one.
-    int code = Z_OK;
-    const char* message = gzerror(gz.file, &code);
-    if (code == Z_ERRNO) throw DataError(path + ": cannot read (" + std::strerror(errno) + ")");
-    if (code != Z_OK)
-        throw DataError(path + ": corrupt or truncated gzip data (" + (message ? message : "zlib error") + ")");
+/// The size the gzip trailer declares (the last member's, modulo 2^32): a hint for the first
+/// allocation, capped by what deflate can expand to so a forged trailer cannot reserve gigabytes.
+inline std::size_t size_hint(std::span<const unsigned char> in) {
+    if (in.size() < 18) return 1u << 16;
+    const std::size_t declared = std::uint32_t{in[in.size() - 4]} | std::uint32_t{in[in.size() - 3]} << 8 |
+                                 std::uint32_t{in[in.size() - 2]} << 16 | std::uint32_t{in[in.size() - 1]} << 24;
+    return std::max<std::size_t>(std::min(declared, in.size() * 1032), 1u << 16);
 }
 
 }  // namespace file_bytes
 
-/// Inflates gzip data held in memory (`name` is only for messages). Throws ist::DataError for
-/// data that is not gzip, is corrupt or ends early.
-inline std::string gunzip(std::span<const unsigned char> in, const std::string& name) {
+/// Inflates gzip data held in memory into `out` (a contiguous container of 1-byte elements;
+/// `name` is only for messages). Concatenated gzip members are joined and bytes after the last
+/// member ignored, as gzip(1) and zlib's gzread do. Throws ist::DataError for data that is not
+/// gzip, is corrupt or ends early.
+template <class Buffer>
+void gunzip_into(std::span<const unsigned char> in, const std::string& name, Buffer& out) {
     z_stream z{};
     // 15 + 16: a gzip wrapper only (zlib's inflateInit2 convention).
     if (inflateInit2(&z, 15 + 16) != Z_OK) throw DataError(name + ": zlib could not start inflating");
-    std::string out;
+    out.resize(file_bytes::size_hint(in));
+    std::size_t filled = 0;
     z.next_in = const_cast<unsigned char*>(in.data());  // zlib's API is not const-correct
-    z.avail_in = static_cast<uInt>(in.size());
     int code = Z_OK;
-    while (code == Z_OK) {
-        const std::size_t old = out.size();
-        out.resize(old + std::max<std::size_t>(in.size() * 4, 1u << 16));
-        z.next_out = reinterpret_cast<unsigned char*>(out.data() + old);
-        z.avail_out = static_cast<uInt>(out.size() - old);
+    std::size_t in_left = in.size();
+    for (;;) {
+        if (filled == out.size()) out.resize(out.size() * 2);  // geometric: linear total copying
+        // avail_in / avail_out are 32-bit: feed larger spans in slices.
+        const auto in_now = static_cast<uInt>(std::min<std::size_t>(in_left, 1u << 30));
+        const auto out_now = static_cast<uInt>(std::min<std::size_t>(out.size() - filled, 1u << 30));
+        z.avail_in = in_now;
+        z.next_out = reinterpret_cast<unsigned char*>(out.data() + filled);
+        z.avail_out = out_now;
         code = inflate(&z, Z_NO_FLUSH);
-        out.resize(out.size() - z.avail_out);
-        if (code == Z_BUF_ERROR && z.avail_in == 0) break;  // input ended before the stream did
+        in_left -= in_now - z.avail_in;
+        filled += out_now - z.avail_out;
+        if (code == Z_STREAM_END) {
+            const std::span<const unsigned char> rest = in.last(in_left);
+            if (!is_gzip(rest)) break;  // the end, or trailing bytes that are not another member
+            inflateReset(&z);
+            continue;
+        }
+        if (code != Z_OK && code != Z_BUF_ERROR) break;
+        // No progress with room to write: the input ended before the stream did.
+        if (code == Z_BUF_ERROR && (in_left == 0 || filled < out.size())) break;
     }
     inflateEnd(&z);
+    out.resize(filled);
     if (code != Z_STREAM_END) throw DataError(name + ": corrupt or truncated gzip data");
+}
+
+inline std::string gunzip(std::span<const unsigned char> in, const std::string& name) {
+    std::string out;
+    gunzip_into(in, name, out);
     return out;
 }
+
+/// A file's content ready to parse: the file itself, mapped, when it is plain; its inflated
+/// bytes when it is gzip (zlib's "transparent" rule: gzip means starting with 1f 8b).
+class FileContent {
+public:
+    explicit FileContent(const std::string& path) : map_(path) {
+        if (is_gzip(map_.bytes())) {
+            gunzip_into(map_.bytes(), path, inflated_);
+            map_ = MappedFile();
+        }
+    }
+    InputBytes input() const {
+        if (map_.bytes().empty()) return {inflated_, nullptr};
+        return {map_.bytes(), &map_};
+    }
+    std::string_view text() const {
+        const auto b = input().bytes;
+        return {reinterpret_cast<const char*>(b.data()), b.size()};
+    }
+
+private:
+    MappedFile map_;
+    std::vector<unsigned char> inflated_;
+};
 
 /// The bytes of `path`, decompressed if it is gzip. Throws ist::DataError naming the file.
 inline std::vector<unsigned char> read_file_bytes(const std::string& path) {
-    std::vector<unsigned char> out;
-    file_bytes::read_into(path, out);
-    return out;
+    const FileContent content(path);
+    const auto b = content.input().bytes;
+    return {b.begin(), b.end()};
 }
 
 /// The text of `path`, decompressed if it is gzip. Throws ist::DataError naming the file.
-inline std::string read_file_text(const std::string& path) {
-    std::string out;
-    file_bytes::read_into(path, out);
-    return out;
-}
+inline std::string read_file_text(const std::string& path) { return std::string(FileContent(path).text()); }
 
 }  // namespace ist::detail

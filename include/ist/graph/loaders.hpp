@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdint>
 #include <numeric>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -38,8 +39,8 @@ struct GraphDataset {
 /// error unless EdgeListOptions::nodes says how many nodes there are. Throws ist::DataError
 /// naming file, line and problem (malformed line, id out of range, self-loop, duplicate edge,
 /// missing reverse for symmetric input, no edges).
-inline Graph load_edge_list(const std::string& path, const EdgeListOptions& options = {}) {
-    const std::string text = detail::read_file_text(path);
+/// parse_edge_list reads `text` from memory (`path` names it in messages).
+inline Graph parse_edge_list(std::string_view text, const std::string& path, const EdgeListOptions& options = {}) {
     std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;
     std::vector<std::size_t> lines;  // the line of each edge, for error messages
     std::uint64_t largest = 0;
@@ -90,6 +91,10 @@ inline Graph load_edge_list(const std::string& path, const EdgeListOptions& opti
                              [&](std::size_t k) { return "line " + std::to_string(lines[k]); });
 }
 
+inline Graph load_edge_list(const std::string& path, const EdgeListOptions& options = {}) {
+    return parse_edge_list(detail::FileContent(path).text(), path, options);
+}
+
 namespace detail::graph_files {
 
 /// The 1-D integer array `a` as unsigned values; floats, negatives and other ranks are errors.
@@ -113,9 +118,9 @@ inline std::vector<std::uint64_t> to_indices(const detail::npy::Array& a) {
 /// scipy.sparse.save_npz writes one: arrays `indptr` and `indices`; `data` and `shape` are not
 /// read, the graph is unweighted). Every edge must appear in both rows, with no self-loops and no
 /// repeats. Throws ist::DataError naming the file, array, entry and row.
-inline Graph load_csr_graph(const std::string& path, const std::string& indptr_key = "indptr",
-                            const std::string& indices_key = "indices") {
-    const std::vector<unsigned char> bytes = detail::read_file_bytes(path);
+/// parse_csr_graph reads the archive from memory (`path` names it in messages).
+inline Graph parse_csr_graph(std::span<const unsigned char> bytes, const std::string& path,
+                             const std::string& indptr_key = "indptr", const std::string& indices_key = "indices") {
     const detail::ZipReader zip{bytes, path};
     const auto entries = detail::zip_directory(zip);
     std::string members[2];  // as named in the archive ("indptr.npy", ...)
@@ -149,6 +154,12 @@ inline Graph load_csr_graph(const std::string& path, const std::string& indptr_k
         return members[1] + " entry " + std::to_string(k) + " (row " + std::to_string(row) + ")";
     };
     return Graph::from_edges(nodes, edges, {true, 0}, path, locate);
+}
+
+inline Graph load_csr_graph(const std::string& path, const std::string& indptr_key = "indptr",
+                            const std::string& indices_key = "indices") {
+    const detail::FileContent content(path);
+    return parse_csr_graph(content.input().bytes, path, indptr_key, indices_key);
 }
 
 /// Zachary's karate club (W. W. Zachary, J. Anthropol. Res. 33(4):452-473, 1977): 34 members,

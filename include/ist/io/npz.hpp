@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <span>
 #include <string>
 #include <type_traits>
 #include <unistd.h>
@@ -92,7 +93,11 @@ private:
 /// naming the file and member.
 class NpzArchive {
 public:
-    explicit NpzArchive(const std::string& path) : path_(path), bytes_(detail::read_file_bytes(path)) {
+    explicit NpzArchive(const std::string& path) : NpzArchive(detail::read_file_bytes(path), path) {}
+    /// An archive held in memory (not gzipped); `name` stands for the file in messages.
+    NpzArchive(std::span<const unsigned char> bytes, const std::string& name)
+        : NpzArchive(std::vector<unsigned char>(bytes.begin(), bytes.end()), name) {}
+    NpzArchive(std::vector<unsigned char> bytes, const std::string& name) : path_(name), bytes_(std::move(bytes)) {
         const detail::ZipReader zip{bytes_, path_};
         for (const auto& entry : detail::zip_directory(zip)) {
             auto member = detail::zip_extract(zip, entry);

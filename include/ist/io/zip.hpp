@@ -1,8 +1,11 @@
 #pragma once
 // Reading a zip archive held in memory (the container of .npz files): central directory, zip64,
 // stored and deflated members, CRC checks; every overrun becomes a DataError naming the offset.
+// A member is read as a stream (MemberReader), so its bytes can go straight to their destination.
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -10,6 +13,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/detail/little_endian.hpp"
+#include "ist/detail/mapped_file.hpp"
 
 namespace ist::detail {
 
@@ -26,7 +30,7 @@ struct ZipEntry {
 
 /// Bounds-checked view of the archive bytes that turns every overrun into a DataError.
 struct ZipReader {
-    const std::vector<unsigned char>& bytes;
+    std::span<const unsigned char> bytes;
     const std::string& path;
 
     void need(std::uint64_t offset, std::uint64_t length, const char* what) const {
@@ -120,6 +124,126 @@ inline std::vector<ZipEntry> zip_directory(const ZipReader& z) {
     return entries;
 }
 
+/// The uncompressed bytes of one member, read front to back: copied out of the archive when
+/// stored, inflated when deflated; the CRC is checked by finish(). Sizes come from the central
+/// directory, so a caller can check them (and refuse) before allocating anything.
+class MemberReader {
+public:
+    MemberReader(const ZipReader& z, const ZipEntry& e, const InputBytes* in = nullptr)
+        : who_(z.path + "[" + e.name + "]"), entry_(e), in_(in) {
+        if (e.flags & 1u) throw DataError(who_ + ": encrypted zip members are not supported");
+        z.need(e.local_offset, 30, "local file header");
+        z.signature(e.local_offset, 0x04034b50, "local file header");
+        start_ = e.local_offset + 30 + z.le(e.local_offset + 26, 2) + z.le(e.local_offset + 28, 2);
+        if (start_ > z.bytes.size() || e.compressed > z.bytes.size() - start_)
+            throw DataError(who_ + ": truncated data: " + std::to_string(e.compressed) + " compressed bytes at offset " +
+                            std::to_string(start_) + ", the archive has " + std::to_string(z.bytes.size()) + " bytes");
+        src_ = z.bytes.data() + start_;
+        if (e.method == 0) {
+            if (e.compressed != e.uncompressed)
+                throw DataError(who_ + ": corrupt zip entry: stored member with different compressed and plain sizes");
+        } else if (e.method == 8) {
+            // Deflate cannot expand more than ~1032:1, so a larger claim is corruption, not a
+            // reason to allocate gigabytes.
+            if (e.uncompressed / 1032 > e.compressed + 1)
+                throw DataError(who_ + ": corrupt zip entry: implausible uncompressed size " + std::to_string(e.uncompressed));
+            // Negative window bits: raw deflate, as zip stores it (no zlib or gzip wrapper).
+            if (inflateInit2(&z_, -MAX_WBITS) != Z_OK) throw DataError(who_ + ": cannot initialise zlib");
+            inflating_ = true;
+        } else {
+            throw DataError(who_ + ": unsupported compression method " + std::to_string(e.method) +
+                            " (only stored and deflate)");
+        }
+    }
+    MemberReader(const MemberReader&) = delete;
+    MemberReader& operator=(const MemberReader&) = delete;
+    ~MemberReader() {
+        if (inflating_) inflateEnd(&z_);
+    }
+
+    const std::string& name() const { return who_; }
+    std::uint64_t size() const { return entry_.uncompressed; }
+    std::uint64_t remaining() const { return entry_.uncompressed - done_; }
+    /// The next `n` bytes of the member (n <= remaining()) into `dst`.
+    void read(unsigned char* dst, std::size_t n) {
+        if (n == 0) return;  // `dst` may be an empty vector's null data()
+        if (inflating_) {
+            inflate_into(dst, n);
+        } else {
+            std::memcpy(dst, src_ + done_, n);
+            if (in_) in_->done_with(src_ + done_, src_ + done_ + n);
+        }
+        crc_ = crc32_z(crc_, dst, n);
+        done_ += n;
+    }
+
+    /// Reads what is left unread, checks the data ends where the directory says and the CRC.
+    void finish() {
+        unsigned char scratch[1 << 14];
+        while (remaining() > 0) read(scratch, static_cast<std::size_t>(std::min<std::uint64_t>(remaining(), sizeof scratch)));
+        if (inflating_ && !ended_) {
+            // Output space for one byte: the stream must end here, not produce more.
+            z_.next_out = scratch;
+            z_.avail_out = 1;
+            z_.next_in = const_cast<unsigned char*>(src_ + consumed_);
+            z_.avail_in = static_cast<uInt>(std::min<std::uint64_t>(entry_.compressed - consumed_, 1u << 30));
+            if (inflate(&z_, Z_NO_FLUSH) != Z_STREAM_END || z_.avail_out == 0) corrupt();
+        }
+        if (crc_ != entry_.crc) throw DataError(who_ + ": CRC mismatch, the member is corrupt");
+    }
+
+    /// Stored bytes are checked in place (no copy); deflated ones are inflated into `buffer`.
+    std::span<const unsigned char> all(std::vector<unsigned char>& buffer) {
+        if (!inflating_) {
+            const std::span<const unsigned char> view(src_, static_cast<std::size_t>(size()));
+            crc_ = crc32_z(crc_, view.data(), view.size());
+            done_ = size();
+            finish();
+            return view;
+        }
+        buffer.resize(static_cast<std::size_t>(size()));
+        read(buffer.data(), buffer.size());
+        finish();
+        return buffer;
+    }
+
+private:
+    [[noreturn]] void corrupt() const {
+        const std::string zmsg = z_.msg ? z_.msg : "";
+        throw DataError(who_ + ": corrupt or truncated deflate data at offset " + std::to_string(start_) +
+                        (zmsg.empty() ? std::string{} : " (" + zmsg + ")"));
+    }
+
+    void inflate_into(unsigned char* dst, std::size_t n) {
+        z_.next_out = dst;
+        // avail_in/avail_out are 32-bit, so feed members larger than 4 GiB in slices.
+        while (n > 0) {
+            if (ended_) corrupt();  // the stream ended before the size the directory declares
+            const auto in_now = static_cast<uInt>(std::min<std::uint64_t>(entry_.compressed - consumed_, 1u << 30));
+            const auto out_now = static_cast<uInt>(std::min<std::size_t>(n, 1u << 30));
+            z_.next_in = const_cast<unsigned char*>(src_ + consumed_);
+            z_.avail_in = in_now;
+            z_.avail_out = out_now;
+            const int rc = inflate(&z_, Z_NO_FLUSH);
+            const std::size_t used = in_now - z_.avail_in, made = out_now - z_.avail_out;
+            if (in_) in_->done_with(src_ + consumed_, src_ + consumed_ + used);
+            consumed_ += used;
+            n -= made;
+            ended_ = rc == Z_STREAM_END;
+            if ((rc != Z_OK && !ended_) || (used == 0 && made == 0 && !ended_)) corrupt();
+        }
+    }
+
+    std::string who_;
+    ZipEntry entry_;
+    const InputBytes* in_;
+    std::uint64_t start_ = 0, done_ = 0, consumed_ = 0;
+    const unsigned char* src_ = nullptr;
+    z_stream z_{};
+    bool inflating_ = false, ended_ = false;
+    uLong crc_ = crc32(0L, Z_NULL, 0);
+};
+
 /// A member's uncompressed bytes: a view into the archive when stored, else owned by `buffer`.
 struct MemberBytes {
     std::vector<unsigned char> buffer;
@@ -128,58 +252,11 @@ struct MemberBytes {
 };
 
 inline MemberBytes zip_extract(const ZipReader& z, const ZipEntry& e) {
-    const std::string who = z.path + "[" + e.name + "]";
-    if (e.flags & 1u) throw DataError(who + ": encrypted zip members are not supported");
-    z.need(e.local_offset, 30, "local file header");
-    z.signature(e.local_offset, 0x04034b50, "local file header");
-    const std::uint64_t start = e.local_offset + 30 + z.le(e.local_offset + 26, 2) + z.le(e.local_offset + 28, 2);
-    if (start > z.bytes.size() || e.compressed > z.bytes.size() - start)
-        throw DataError(who + ": truncated data: " + std::to_string(e.compressed) + " compressed bytes at offset " +
-                        std::to_string(start) + ", the archive has " + std::to_string(z.bytes.size()) + " bytes");
     MemberBytes m;
-    const unsigned char* src = z.bytes.data() + start;
-    if (e.method == 0) {
-        if (e.compressed != e.uncompressed)
-            throw DataError(who + ": corrupt zip entry: stored member with different compressed and plain sizes");
-        m.data = src;
-        m.size = static_cast<std::size_t>(e.uncompressed);
-    } else if (e.method == 8) {
-        // Deflate cannot expand more than ~1032:1, so a larger claim is corruption, not a reason
-        // to allocate gigabytes.
-        if (e.uncompressed / 1032 > e.compressed + 1)
-            throw DataError(who + ": corrupt zip entry: implausible uncompressed size " + std::to_string(e.uncompressed));
-        m.buffer.resize(static_cast<std::size_t>(e.uncompressed));
-        z_stream s{};
-        // Negative window bits: raw deflate, as zip stores it (no zlib or gzip wrapper).
-        if (inflateInit2(&s, -MAX_WBITS) != Z_OK) throw DataError(who + ": cannot initialise zlib");
-        std::uint64_t in_left = e.compressed, out_left = e.uncompressed;
-        s.next_in = const_cast<unsigned char*>(src);
-        s.next_out = m.buffer.data();
-        int rc = Z_OK;
-        // avail_in/avail_out are 32-bit, so feed members larger than 4 GiB in slices.
-        while (rc == Z_OK) {
-            const auto in_now = static_cast<uInt>(std::min<std::uint64_t>(in_left, 1u << 30));
-            const auto out_now = static_cast<uInt>(std::min<std::uint64_t>(out_left, 1u << 30));
-            s.avail_in = in_now;
-            s.avail_out = out_now;
-            rc = inflate(&s, Z_NO_FLUSH);
-            in_left -= in_now - s.avail_in;
-            out_left -= out_now - s.avail_out;
-            if (rc == Z_OK && s.avail_in == in_now && s.avail_out == out_now) rc = Z_BUF_ERROR;  // no progress
-        }
-        const std::string zmsg = s.msg ? s.msg : "";
-        inflateEnd(&s);
-        if (rc != Z_STREAM_END || out_left != 0)
-            throw DataError(who + ": corrupt or truncated deflate data at offset " + std::to_string(start) +
-                            (zmsg.empty() ? std::string{} : " (" + zmsg + ")"));
-        m.data = m.buffer.data();
-        m.size = m.buffer.size();
-    } else {
-        throw DataError(who + ": unsupported compression method " + std::to_string(e.method) +
-                        " (only stored and deflate)");
-    }
-    const uLong crc = crc32_z(crc32(0L, Z_NULL, 0), m.data, m.size);
-    if (crc != e.crc) throw DataError(who + ": CRC mismatch, the member is corrupt");
+    MemberReader reader(z, e);
+    const auto bytes = reader.all(m.buffer);
+    m.data = bytes.data();
+    m.size = bytes.size();
     return m;
 }
 

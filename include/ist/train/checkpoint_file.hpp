@@ -52,11 +52,12 @@ void write_checkpoint(const std::string& path, const M& model, const RunState& s
 }
 
 /// Reads a checkpoint written for a model of the same shapes, `workers` workers and
-/// `optimizer_state` state tensors shaped like `state.optimizer_state`. Every check happens before
-/// anything is changed: on error, `model` and `state` are untouched.
+/// `optimizer_state` state tensors shaped like `state.optimizer_state`, from an archive already
+/// read (from a file or from memory). Every check happens before anything is changed: on error,
+/// `model` and `state` are untouched.
 template <Model M>
-void read_checkpoint(const std::string& path, M& model, RunState& state, std::size_t workers) {
-    const NpzArchive npz(path);
+void read_checkpoint(const NpzArchive& npz, M& model, RunState& state, std::size_t workers) {
+    const std::string& path = npz.path();
     if (!npz.contains("format") || npz.text("format") != kCheckpointFormat)
         throw DataError(path + ": not an ist checkpoint (member 'format' is not '" + kCheckpointFormat + "')");
     std::vector<Tensor> params;
@@ -115,6 +116,12 @@ void read_checkpoint(const std::string& path, M& model, RunState& state, std::si
     }
     for (std::size_t i = 0; i < params.size(); ++i) model.parameter(i).value = std::move(params[i]);
     state = std::move(loaded);
+}
+
+/// Reads the checkpoint file `path`; see read_checkpoint(const NpzArchive&, ...).
+template <Model M>
+void read_checkpoint(const std::string& path, M& model, RunState& state, std::size_t workers) {
+    read_checkpoint(NpzArchive(path), model, state, workers);
 }
 
 }  // namespace ist
