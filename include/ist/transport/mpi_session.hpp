@@ -1,10 +1,12 @@
 #pragma once
 // The state every copy of an MpiTransport shares: its channel and private communicator, and
-// per round the workers' outcomes as the coordinator learns them, and allreduce_mean through
-// the coordinator (summed in worker order exactly as ThreadsTransport sums).
+// per round the workers' outcomes as the coordinator learns them (with the stragglers it
+// dropped, see mpi_round.hpp), and allreduce_mean through the coordinator (summed in worker
+// order exactly as ThreadsTransport sums).
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -14,6 +16,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/transport/mpi_channel.hpp"
+#include "ist/transport/mpi_round.hpp"
 #include "ist/transport/ordered_mean.hpp"
 #include "ist/transport/transport.hpp"
 
@@ -21,8 +24,12 @@ namespace ist::detail::mpi {
 
 class Session {
 public:
+    using Clock = std::chrono::steady_clock;
+
     Channel channel;
+    StragglerPolicy policy;                ///< the coordinator's; the workers only follow
     std::optional<std::size_t> ready_for;  ///< S of the last successful handshake
+    std::uint64_t round = 0;               ///< rounds begun, counted alike on every rank
     // Per round (coordinator): how each worker's work ended; allreduce bytes (every rank).
     std::vector<std::optional<Outcome>> outcomes;
     std::uint64_t reduced_bytes = 0;
@@ -49,7 +56,9 @@ public:
         if (!ready_for) throw std::logic_error("MpiTransport: handshake() must come first (IstTrainer does it)");
     }
     void begin_round() {
+        ++round;
         outcomes.assign(static_cast<std::size_t>(channel.size()), std::nullopt);
+        late_.resize(outcomes.size());
         protocol_error_.reset();
         reduced_bytes = 0;
     }
@@ -63,32 +72,119 @@ public:
     /// Coordinator: receives worker k's status. A worker still in allreduce_mean (worker 0
     /// failed, or k calls it more often) is told the reduction is abandoned.
     void await_outcome(int k) {
-        while (!outcomes[k]) {
-            const auto [tag, bytes] = channel.probe(k, {kStatus, kReduce}, "worker " + std::to_string(k) + "'s status");
-            if (tag == kStatus) {
-                outcomes[k] = receive_status(k, bytes);
-                continue;
-            }
-            std::vector<char> contribution(bytes);
-            channel.receive(k, tag, contribution.data(), bytes);
-            if (outcomes[0] && outcomes[0]->ok() && !protocol_error_)
-                protocol_error_ = Outcome{ErrorKind::Logic, 0,
-                    "allreduce_mean: worker " + std::to_string(k) + " called it more often than worker 0; every "
-                    "worker must call it the same number of times"};
-            channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
-        }
+        channel.poll([&] { return poll_outcome(k); }, "worker " + std::to_string(k) + "'s status from rank " + std::to_string(k));
     }
 
-    /// Coordinator, once every status is in: the round's verdict (ok, or the error it ends
-    /// with), sent to every worker.
-    Outcome announce_verdict() {
+    /// Coordinator: takes what worker k sent, if anything (no wait); true once its status is in.
+    bool poll_outcome(int k) {
+        if (outcomes[k]) return true;
+        const auto found = channel.try_probe(k, {kStatus, kReduce});
+        if (!found) return false;
+        const auto [tag, bytes] = *found;
+        if (tag == kStatus) outcomes[k] = take_status(k, bytes);
+        else abandon_contribution(k, bytes, true);
+        return outcomes[k].has_value();
+    }
+
+    /// Coordinator, dropping stragglers: takes the statuses of workers 1..S-1 not settled yet
+    /// (`take(k)` receives a successful worker's package) until all are in, `policy.quorum`
+    /// workers (worker 0 included) have succeeded, or `deadline` passes. The rest are dropped.
+    template <class Take>
+    void gather_until(Clock::time_point deadline, Take&& take) {
+        std::size_t succeeded = outcomes[0]->ok() ? 1 : 0;
+        const bool timed = policy.round_timeout.count() > 0;
+        auto enough = [&] { return policy.quorum && succeeded >= policy.quorum; };
+        channel.poll([&] {
+            drain_late();
+            bool pending = false;
+            for (int k = 1; k < channel.size() && !enough(); ++k) {
+                if (outcomes[k]) continue;
+                if (!poll_outcome(k)) pending = true;
+                else if (outcomes[k]->ok()) take(k), ++succeeded;
+            }
+            return !pending || enough() || (timed && Clock::now() >= deadline);
+        }, "the workers' results");
+        for (int k = 1; k < channel.size(); ++k)
+            if (!outcomes[k]) {
+                outcomes[k] = Outcome{ErrorKind::Aborted, k, "did not return in time", round};
+                late_[k] = Late{round, Clock::now()};
+            }
+    }
+
+    /// Coordinator: a round starts. Late results that came in meanwhile are discarded; a worker
+    /// still busy with a round it was dropped from sits this one out. Every worker learns which.
+    /// Returns, per worker, whether it takes part.
+    std::vector<char> open_round() {
+        drain_late();
+        std::vector<char> taking(outcomes.size(), 1);
+        std::vector<std::vector<char>> starts(outcomes.size());
+        for (std::size_t k = 1; k < outcomes.size(); ++k) {
+            taking[k] = !late_[k];
+            if (late_[k])
+                outcomes[k] = Outcome{ErrorKind::Aborted, static_cast<std::int32_t>(k),
+                                      "worker " + std::to_string(k) + " is still busy with an earlier round", round};
+            const RoundStart start{round, static_cast<std::uint64_t>(taking[k])};
+            starts[k].assign(reinterpret_cast<const char*>(&start), reinterpret_cast<const char*>(&start) + sizeof start);
+        }
+        send_each(std::vector<std::span<const char>>(starts.begin(), starts.end()), kRound,
+                  "the round's start to be taken by the workers");
+        return taking;
+    }
+
+    /// Worker: the round's start from the coordinator; false if this worker sits the round out.
+    bool receive_round_start() {
+        RoundStart start;
+        channel.receive_exact(0, kRound, &start, sizeof start, "the round's start");
+        if (start.round != round)
+            channel.fatal("the coordinator started round " + std::to_string(start.round) + " while this rank is in round " +
+                          std::to_string(round) + " (the ranks run different programs)");
+        return start.takes_part != 0;
+    }
+
+    /// Worker: the round's verdict from the coordinator.
+    Verdict receive_verdict() {
+        const std::vector<char> bytes = channel.receive(0, kVerdict, "the round's verdict");
+        Verdict verdict;
+        if (!Verdict::decode(bytes, verdict) || verdict.outcome.round != round)
+            channel.fatal("the round's verdict is malformed or not this round's (" + std::to_string(round) + ")");
+        return verdict;
+    }
+
+    /// Coordinator: blocks until every dropped worker's late result is in and every message
+    /// parked for a straggler has been taken (a rank silent for timeout_seconds ends the job).
+    void wait_idle() {
+        if (channel.rank() != 0) return;
+        channel.poll([&] {
+            drain_late();
+            return std::none_of(late_.begin(), late_.end(), [](const auto& l) { return l.has_value(); }) &&
+                   parked_.reap(channel);
+        }, "the late results of dropped workers");
+    }
+
+    /// Coordinator: the same bytes to every worker; waits until all but the stragglers took them.
+    void send_to_workers(const void* data, std::size_t bytes, int tag, const std::string& what) {
+        const std::span<const char> message(static_cast<const char*>(data), bytes);
+        send_each(std::vector<std::span<const char>>(static_cast<std::size_t>(channel.size()), message), tag, what);
+    }
+
+    /// Coordinator, once every status is in: the round's verdict, sent to every worker. Without
+    /// `dropping` it is ok or the error the round ends with; with it, the workers that failed or
+    /// were late are dropped, and the round fails only if none is left.
+    Verdict announce_verdict(bool dropping) {
         if (protocol_error_ && outcomes[0]->ok()) outcomes[0] = *protocol_error_;
         std::vector<ErrorKind> kinds;
         for (const auto& o : outcomes) kinds.push_back(o->kind);
         const auto deciding = deciding_failure(kinds);
-        const Outcome verdict = deciding ? *outcomes[*deciding] : Outcome{};
+        Verdict verdict;
+        for (std::size_t s = 0; dropping && s < outcomes.size(); ++s)
+            if (!outcomes[s]->ok()) {
+                verdict.dropped.push_back(s);
+                verdict.failures.push_back("worker " + std::to_string(s) + ": " + outcomes[s]->message);
+            }
+        if (deciding && (!dropping || verdict.dropped.size() == outcomes.size())) verdict.outcome = *outcomes[*deciding];
+        verdict.outcome.round = round;
         const std::vector<char> encoded = verdict.encode();
-        channel.send_to_others(encoded.data(), encoded.size(), kVerdict, "the round's verdict to be taken by the workers");
+        send_to_workers(encoded.data(), encoded.size(), kVerdict, "the round's verdict to be taken by the workers");
         return verdict;
     }
 
@@ -106,10 +202,71 @@ private:
         bool abandoned = false;
     };
 
+    /// A worker dropped while still working: since when, and from which round.
+    struct Late {
+        std::uint64_t round;
+        Clock::time_point since;
+    };
+
     Outcome receive_status(int k, std::size_t bytes) const {
         std::vector<char> message(bytes);
         channel.receive(k, kStatus, message.data(), bytes);
         return Outcome::decode(message);
+    }
+
+    /// Worker k's status if it is this round's. A straggler's from an earlier round is received
+    /// and dropped, with the package that follows it, and the worker is free again.
+    std::optional<Outcome> take_status(int k, std::size_t bytes) {
+        Outcome outcome = receive_status(k, bytes);
+        if (outcome.round == round) return outcome;
+        if (outcome.round > round || !late_[k])
+            channel.fatal("worker " + std::to_string(k) + " sent its status of round " + std::to_string(outcome.round) +
+                          " in round " + std::to_string(round) + " (the ranks run different programs)");
+        if (outcome.ok()) channel.receive(k, kUp, "worker " + std::to_string(k) + "'s late package");
+        late_[k].reset();
+        return std::nullopt;
+    }
+
+    /// A contribution to an allreduce_mean the coordinator is not in: the worker is told it is
+    /// abandoned. In this round's work that is a protocol error (k calls it more often).
+    void abandon_contribution(int k, std::size_t bytes, bool this_round) {
+        std::vector<char> contribution(bytes);
+        channel.receive(k, kReduce, contribution.data(), bytes);
+        if (this_round && outcomes[0] && outcomes[0]->ok() && !protocol_error_)
+            protocol_error_ = Outcome{ErrorKind::Logic, 0,
+                "allreduce_mean: worker " + std::to_string(k) + " called it more often than worker 0; every "
+                "worker must call it the same number of times"};
+        channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
+    }
+
+    /// Coordinator: takes the late results that have come in (no wait); a straggler silent for
+    /// timeout_seconds ends the job.
+    void drain_late() {
+        for (int k = 1; k < static_cast<int>(late_.size()); ++k) {
+            if (!late_[k]) continue;
+            if (std::chrono::duration<double>(Clock::now() - late_[k]->since).count() > channel.timeout())
+                channel.fatal("timed out after " + std::to_string(static_cast<long>(channel.timeout())) +
+                              " s waiting for the late result of worker " + std::to_string(k) + " (dropped from round " +
+                              std::to_string(late_[k]->round) + ") from rank " + std::to_string(k) +
+                              " (a rank died or stalled; raise the timeout with IST_MPI_TIMEOUT=seconds)");
+            const auto found = channel.try_probe(k, {kStatus, kReduce});
+            if (!found) continue;
+            if (found->first == kStatus) take_status(k, found->second);
+            else abandon_contribution(k, found->second, false);
+        }
+    }
+
+    /// Coordinator: `messages[k]` to worker k for k >= 1; waits until all but the stragglers
+    /// took theirs (those are parked: a straggler takes them when it has caught up).
+    void send_each(const std::vector<std::span<const char>>& messages, int tag, const std::string& what) {
+        std::vector<MPI_Request> sends;
+        for (std::size_t k = 1; k < messages.size(); ++k) {
+            const int rank = static_cast<int>(k);
+            if (k < late_.size() && late_[k]) parked_.post(channel, messages[k].data(), messages[k].size(), rank, tag);
+            else sends.push_back(channel.isend(messages[k].data(), messages[k].size(), rank, tag));
+        }
+        channel.wait_all(sends, what);
+        parked_.reap(channel);
     }
 
     /// A worker's side: send the contribution, wait for the mean (or the news that it was abandoned).
@@ -171,6 +328,8 @@ private:
         if (!g.abandoned) mean.add(std::span<const float>(scratch_.data(), bytes / sizeof(float)));
     }
 
+    std::vector<std::optional<Late>> late_;  ///< coordinator: per worker, dropped while working
+    ParkedSends parked_;
     MPI_Comm own_ = MPI_COMM_NULL;
     std::optional<Outcome> protocol_error_;
     std::vector<float> sum_, scratch_;

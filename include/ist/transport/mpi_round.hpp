@@ -1,0 +1,127 @@
+#pragma once
+// MpiTransport's round protocol beyond the subnets themselves: the word that opens a round for
+// each worker, the verdict that closes it on every rank, and the sends to stragglers that the
+// coordinator does not wait for. Stragglers (IST: Yuan et al. 2019; the threads transport does
+// the same in-process) are dropped for the round and rejoin once their late result is in.
+#include <mpi.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <list>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ist/transport/mpi_channel.hpp"
+
+namespace ist::detail::mpi {
+
+/// Coordinator -> worker, first message of every round: which round (every rank counts its
+/// rounds and checks) and whether the worker takes part or sits out (still busy, as far as the
+/// coordinator knows, with a round it was dropped from).
+struct RoundStart {
+    std::uint64_t round = 0;
+    std::uint64_t takes_part = 1;
+};
+
+/// When a round stops waiting for workers (MpiTransport::Options; the same as ThreadsTransport's).
+struct StragglerPolicy {
+    std::chrono::milliseconds round_timeout{0};  ///< 0 = no deadline
+    std::size_t quorum = 0;                      ///< 0 = all
+    bool drop_failed_workers = false;
+    bool dropping() const { return drop_failed_workers || round_timeout.count() > 0 || quorum > 0; }
+};
+
+/// How a round ended, announced by the coordinator to every rank: the outcome every rank
+/// rethrows unless it is ok, and the workers dropped from the round with why ("worker s: ...").
+struct Verdict {
+    Outcome outcome;
+    std::vector<std::size_t> dropped;
+    std::vector<std::string> failures;
+
+    /// Wire format: count (uint32), per dropped worker its index (uint32), its failure's length
+    /// (uint32) and characters, then the outcome (Outcome::encode).
+    std::vector<char> encode() const {
+        std::vector<char> out;
+        put(out, static_cast<std::uint32_t>(dropped.size()));
+        for (std::size_t i = 0; i < dropped.size(); ++i) {
+            put(out, static_cast<std::uint32_t>(dropped[i]));
+            put(out, static_cast<std::uint32_t>(failures[i].size()));
+            out.insert(out.end(), failures[i].begin(), failures[i].end());
+        }
+        const std::vector<char> tail = outcome.encode();
+        out.insert(out.end(), tail.begin(), tail.end());
+        return out;
+    }
+
+    /// False if `in` is not a verdict (the caller ends the job: the ranks disagree on the protocol).
+    static bool decode(std::span<const char> in, Verdict& v) {
+        std::uint32_t count = 0;
+        if (!take(in, count)) return false;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            std::uint32_t worker = 0, length = 0;
+            if (!take(in, worker) || !take(in, length) || in.size() < length) return false;
+            v.dropped.push_back(worker);
+            v.failures.emplace_back(in.data(), length);
+            in = in.subspan(length);
+        }
+        v.outcome = Outcome::decode(in);
+        return true;
+    }
+
+private:
+    static void put(std::vector<char>& out, std::uint32_t value) {
+        const char* bytes = reinterpret_cast<const char*>(&value);
+        out.insert(out.end(), bytes, bytes + sizeof value);
+    }
+    static bool take(std::span<const char>& in, std::uint32_t& value) {
+        if (in.size() < sizeof value) return false;
+        std::memcpy(&value, in.data(), sizeof value);
+        in = in.subspan(sizeof value);
+        return true;
+    }
+};
+
+/// Coordinator: messages to a straggler, which takes them only once it has caught up. They are
+/// sent without waiting (each keeps its own copy of the bytes) and checked off as they complete.
+class ParkedSends {
+public:
+    ParkedSends() = default;
+    ParkedSends(const ParkedSends&) = delete;
+    ParkedSends& operator=(const ParkedSends&) = delete;
+    /// Still pending when MPI is about to end (a failed job): the buffers must outlive the
+    /// requests, so they are let go of rather than freed.
+    ~ParkedSends() {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        for (auto& p : parked_)
+            if (!finalized && p.request != MPI_REQUEST_NULL) MPI_Request_free(&p.request);
+        if (!parked_.empty()) new std::list<Parked>(std::move(parked_));  // NOLINT: deliberately leaked
+    }
+
+    void post(const Channel& channel, const void* data, std::size_t bytes, int rank, int tag) {
+        Parked& p = parked_.emplace_back();
+        p.bytes.assign(static_cast<const char*>(data), static_cast<const char*>(data) + bytes);
+        p.request = channel.isend(p.bytes.data(), p.bytes.size(), rank, tag);
+    }
+
+    /// Forgets the sends that have completed; true when none is left.
+    bool reap(const Channel& channel) {
+        for (auto it = parked_.begin(); it != parked_.end();) {
+            int done = 0;
+            channel.check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+            it = done ? parked_.erase(it) : std::next(it);
+        }
+        return parked_.empty();
+    }
+
+private:
+    struct Parked {
+        std::vector<char> bytes;
+        MPI_Request request = MPI_REQUEST_NULL;
+    };
+    std::list<Parked> parked_;
+};
+
+}  // namespace ist::detail::mpi
