@@ -30,6 +30,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -67,10 +68,10 @@ public:
             throw ConfigError("MpiTransport: MPI is not initialised; create an ist::MpiEnvironment first");
         detail::require(options.timeout_seconds > 0, "MpiTransport: timeout_seconds must be positive");
         detail::require(options.round_timeout.count() >= 0, "MpiTransport: round_timeout must not be negative");
-        detail::require(std::chrono::duration<double>(options.round_timeout).count() < options.timeout_seconds,
-                        "MpiTransport: round_timeout (" + std::to_string(options.round_timeout.count()) +
-                            " ms) must be shorter than timeout_seconds (" + std::to_string(options.timeout_seconds) +
-                            " s), which ends the job");
+        std::ostringstream limit;
+        limit << "MpiTransport: round_timeout (" << options.round_timeout.count() << " ms) must be shorter than "
+              << "timeout_seconds (" << options.timeout_seconds << " s), after which a silent rank ends the job";
+        detail::require(std::chrono::duration<double>(options.round_timeout).count() < options.timeout_seconds, limit.str());
         state_ = std::make_shared<detail::mpi::Session>(options.comm, options.timeout_seconds);
         state_->policy = {options.round_timeout, options.quorum, options.drop_failed_workers};
     }

@@ -89,20 +89,25 @@ public:
     /// Coordinator, dropping stragglers: takes the statuses of workers 1..S-1 not settled yet
     /// (`take(k)` receives a successful worker's package) until all are in, `policy.quorum`
     /// workers (worker 0 included) have succeeded, or `deadline` passes. The rest are dropped.
+    /// Worker 0 ran first, in this thread, so it is never late; what arrived meanwhile counts,
+    /// as ThreadsTransport keeps every worker done when it closes a round.
     template <class Take>
     void gather_until(Clock::time_point deadline, Take&& take) {
-        std::size_t succeeded = outcomes[0]->ok() ? 1 : 0;
+        std::size_t succeeded = outcomes[0]->ok() ? 1 : 0, quiet_passes = 0;
         const bool timed = policy.round_timeout.count() > 0;
-        auto enough = [&] { return policy.quorum && succeeded >= policy.quorum; };
         channel.poll([&] {
             drain_late();
-            bool pending = false;
-            for (int k = 1; k < channel.size() && !enough(); ++k) {
+            bool pending = false, took = false;
+            for (int k = 1; k < channel.size(); ++k) {
                 if (outcomes[k]) continue;
                 if (!poll_outcome(k)) pending = true;
-                else if (outcomes[k]->ok()) take(k), ++succeeded;
+                else if (took = true; outcomes[k]->ok()) take(k), ++succeeded;
             }
-            return !pending || enough() || (timed && Clock::now() >= deadline);
+            quiet_passes = took ? 0 : quiet_passes + 1;
+            const bool enough = (policy.quorum && succeeded >= policy.quorum) || (timed && Clock::now() >= deadline);
+            // An MPI probe sees a message only once MPI has progressed it (the first probe after
+            // a while without MPI calls often does not): stop only after a few quiet passes.
+            return !pending || (enough && quiet_passes >= kSettlingPasses);
         }, "the workers' results");
         for (int k = 1; k < channel.size(); ++k)
             if (!outcomes[k]) {
@@ -202,6 +207,8 @@ private:
         bool abandoned = false;
     };
 
+    static constexpr std::size_t kSettlingPasses = 4;
+
     /// A worker dropped while still working: since when, and from which round.
     struct Late {
         std::uint64_t round;
@@ -214,14 +221,15 @@ private:
         return Outcome::decode(message);
     }
 
-    /// Worker k's status if it is this round's. A straggler's from an earlier round is received
-    /// and dropped, with the package that follows it, and the worker is free again.
+    /// Worker k's status if it is this round's. A straggler's, of the round it was dropped
+    /// from, is received and dropped with the package that follows it; the worker is free again.
     std::optional<Outcome> take_status(int k, std::size_t bytes) {
         Outcome outcome = receive_status(k, bytes);
-        if (outcome.round == round) return outcome;
-        if (outcome.round > round || !late_[k])
+        const std::uint64_t expected = late_[k] ? late_[k]->round : round;
+        if (outcome.round != expected)
             channel.fatal("worker " + std::to_string(k) + " sent its status of round " + std::to_string(outcome.round) +
-                          " in round " + std::to_string(round) + " (the ranks run different programs)");
+                          " where round " + std::to_string(expected) + "'s was due (the ranks run different programs)");
+        if (!late_[k]) return outcome;
         if (outcome.ok()) channel.receive(k, kUp, "worker " + std::to_string(k) + "'s late package");
         late_[k].reset();
         return std::nullopt;
