@@ -13,6 +13,7 @@
 #include <ist/ist.hpp>
 #include <ist/transport/mpi.hpp>
 
+#include "../faulty_transport.hpp"
 #include "../helpers.hpp"
 #include "mpi_check.hpp"
 
@@ -23,31 +24,8 @@ namespace {
 using namespace std::chrono_literals;
 using Drops = std::vector<std::vector<std::size_t>>;  ///< per round, the dropped workers
 
-/// A transport with chosen (round, worker) pairs made to throw or to stall (as tests/transport/test_faults.cpp).
 template <class Base>
-class Faulty : public Base {
-public:
-    using Fault = std::pair<std::size_t, std::size_t>;  // 1-based round, worker
-    Faulty(Base base, std::set<Fault> failures, std::set<Fault> stalls = {}, std::chrono::milliseconds stall = 0ms)
-        : Base(std::move(base)), failures_(std::move(failures)), stalls_(std::move(stalls)), stall_(stall) {}
-
-    template <class Extract, class Work>
-    auto round(std::size_t workers, Extract&& extract, Work work, Replicas replicas) {
-        ++round_;
-        auto faulty = [work, r = round_, failures = failures_, stalls = stalls_, stall = stall_](auto& pkg,
-                                                                                                Communicator& comm) {
-            if (failures.count({r, comm.worker()})) throw std::runtime_error("injected failure");
-            if (stalls.count({r, comm.worker()})) std::this_thread::sleep_for(stall);
-            work(pkg, comm);
-        };
-        return Base::round(workers, std::forward<Extract>(extract), faulty, replicas);
-    }
-
-private:
-    std::set<Fault> failures_, stalls_;
-    std::chrono::milliseconds stall_;
-    std::size_t round_ = 0;
-};
+using Faulty = test::FaultyTransport<Base>;
 
 /// Whether every rank saw the same drops as rank 0.
 bool same_on_every_rank(const Drops& drops) {
@@ -173,12 +151,12 @@ void failures_dropped_like_threads(std::size_t S) {
         ThreadsTransport::Options t;
         t.drop_failed_workers = true;
         IstTrainer threads(reference, opts, NeuronPartition{}, Sgd(0.05f), HolderAverage{},
-                           Faulty<ThreadsTransport>(ThreadsTransport(t), faults));
+                           Faulty<ThreadsTransport>(t, faults));
         ref = threads.train(train, test_set);
     }
     MpiTransport::Options m;
     m.drop_failed_workers = true;
-    IstTrainer mpi(net, opts, NeuronPartition{}, Sgd(0.05f), HolderAverage{}, Faulty<MpiTransport>(MpiTransport(m), faults));
+    IstTrainer mpi(net, opts, NeuronPartition{}, Sgd(0.05f), HolderAverage{}, Faulty<MpiTransport>(m, faults));
     const TrainResult got = mpi.train(train, test_set);
     const Drops drops = drops_of(got);
     check(same_on_every_rank(drops), "drop_failed_workers: every rank agrees on the dropped workers");
@@ -209,7 +187,7 @@ void dropped_slices_keep_values(std::size_t S) {
     MpiTransport::Options m;
     m.round_timeout = 400ms;
     IstTrainer trainer(net, opts, NeuronPartition{}, Sgd(0.1f), HolderAverage{},
-                       Faulty<MpiTransport>(MpiTransport(m), {}, {{1, S - 1}}, 1200ms));
+                       Faulty<MpiTransport>(m, {}, {{1, S - 1}}, 1200ms));
     const TrainResult result = trainer.train(test::blobs(400, 12, 3, 1), test::blobs(120, 12, 3, 2));
     check(same_on_every_rank(drops_of(result)), "late trainer: every rank agrees on the dropped workers");
     check(result.history[0].dropped_workers == std::vector<std::size_t>{S - 1} &&

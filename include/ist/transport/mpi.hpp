@@ -93,27 +93,7 @@ public:
         detail::mpi::Channel hello(options_.comm, options_.timeout_seconds);
         const std::uint64_t mine[6] = {0x15717a11u, detail::mpi::build_fingerprint(), static_cast<std::uint64_t>(np),
                                        workers, parameters, config};
-        std::string verdict;
-        if (st.channel.rank() == 0) {
-            static const char* names[6] = {"protocol", "build (compiler, MPI or ist version)", "process count",
-                                           "worker count S", "model parameter count", "training configuration"};
-            for (int k = 1; k < np; ++k) {
-                std::uint64_t theirs[6];
-                hello.receive_exact(k, detail::mpi::kHello, theirs, sizeof theirs, "the handshake");
-                for (int f = 0; f < 6; ++f)
-                    if (theirs[f] != mine[f]) {
-                        verdict += (verdict.empty() ? "" : "; ") + std::string("rank ") + std::to_string(k) +
-                                   " differs from rank 0 in its " + names[f];
-                        if (f >= 2 && f <= 4) verdict += " (" + std::to_string(theirs[f]) + " vs " + std::to_string(mine[f]) + ")";
-                        break;
-                    }
-            }
-            hello.send_to_others(verdict.data(), verdict.size(), detail::mpi::kWelcome, "the handshake verdict to be taken");
-        } else {
-            hello.send(mine, sizeof mine, 0, detail::mpi::kHello, "the handshake");
-            const auto bytes = hello.receive(0, detail::mpi::kWelcome, "the handshake verdict");
-            verdict.assign(bytes.begin(), bytes.end());
-        }
+        const std::string verdict = detail::mpi::compare_launches(hello, mine);
         if (!verdict.empty())
             throw ConfigError("MpiTransport: mismatched launch: " + verdict +
                               "; every rank must run the same ist-train build with the same options and data");

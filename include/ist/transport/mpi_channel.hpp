@@ -227,6 +227,34 @@ private:
     int rank_ = 0, size_ = 1;
 };
 
+/// The handshake: every rank sends rank 0 its launch record (protocol, build, process count,
+/// S, parameter count, configuration fingerprint); rank 0 names the first field in which each
+/// rank differs and sends that verdict (empty: all agree) to every rank, which returns it.
+inline std::string compare_launches(const Channel& hello, const std::uint64_t (&mine)[6]) {
+    std::string verdict;
+    if (hello.rank() == 0) {
+        static const char* names[6] = {"protocol", "build (compiler, MPI or ist version)", "process count",
+                                       "worker count S", "model parameter count", "training configuration"};
+        for (int k = 1; k < hello.size(); ++k) {
+            std::uint64_t theirs[6];
+            hello.receive_exact(k, kHello, theirs, sizeof theirs, "the handshake");
+            for (int f = 0; f < 6; ++f)
+                if (theirs[f] != mine[f]) {
+                    verdict += (verdict.empty() ? "" : "; ") + std::string("rank ") + std::to_string(k) +
+                               " differs from rank 0 in its " + names[f];
+                    if (f >= 2 && f <= 4) verdict += " (" + std::to_string(theirs[f]) + " vs " + std::to_string(mine[f]) + ")";
+                    break;
+                }
+        }
+        hello.send_to_others(verdict.data(), verdict.size(), kWelcome, "the handshake verdict to be taken");
+    } else {
+        hello.send(mine, sizeof mine, 0, kHello, "the handshake");
+        const auto bytes = hello.receive(0, kWelcome, "the handshake verdict");
+        verdict.assign(bytes.begin(), bytes.end());
+    }
+    return verdict;
+}
+
 inline double default_timeout() {
     if (const char* env = std::getenv("IST_MPI_TIMEOUT")) {
         char* end = nullptr;

@@ -5,10 +5,12 @@
 // the same in-process) are dropped for the round and rejoin once their late result is in.
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <list>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -122,6 +124,81 @@ private:
         MPI_Request request = MPI_REQUEST_NULL;
     };
     std::list<Parked> parked_;
+};
+
+/// Coordinator: the workers dropped while still working (stragglers). Their late results are
+/// received and dropped as they come in; messages to them are parked until they catch up.
+class Stragglers {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    bool late(std::size_t k) const { return k < late_.size() && late_[k]; }
+    bool none() const { return std::none_of(late_.begin(), late_.end(), [](const auto& l) { return l.has_value(); }); }
+
+    /// Worker k, dropped from `round` as late, is still working.
+    void mark(std::size_t k, std::uint64_t round) {
+        late_.resize(std::max(late_.size(), k + 1));
+        late_[k] = Late{round, Clock::now()};
+    }
+
+    /// Takes the late results that have come in (no wait): the status, which must be of the
+    /// round the worker was dropped from, and the package that follows it. A contribution to an
+    /// allreduce_mean the round has left behind is answered as abandoned. A straggler silent for
+    /// the channel's timeout ends the job.
+    void drain(const Channel& channel) {
+        for (std::size_t k = 1; k < late_.size(); ++k) {
+            if (!late_[k]) continue;
+            const int rank = static_cast<int>(k);
+            const std::string sk = std::to_string(k);
+            if (std::chrono::duration<double>(Clock::now() - late_[k]->since).count() > channel.timeout())
+                channel.fatal("timed out after " + std::to_string(static_cast<long>(channel.timeout())) +
+                              " s waiting for the late result of worker " + sk + " (dropped from round " +
+                              std::to_string(late_[k]->round) + ") from rank " + sk +
+                              " (a rank died or stalled; raise the timeout with IST_MPI_TIMEOUT=seconds)");
+            const auto found = channel.try_probe(rank, {kStatus, kReduce});
+            if (!found) continue;
+            std::vector<char> message(found->second);
+            channel.receive(rank, found->first, message.data(), message.size());
+            if (found->first == kReduce) {
+                channel.send(nullptr, 0, rank, kReduceAbort, "an abandoned allreduce_mean");
+                continue;
+            }
+            const Outcome outcome = Outcome::decode(message);
+            if (outcome.round != late_[k]->round)
+                channel.fatal("worker " + sk + " sent its status of round " + std::to_string(outcome.round) +
+                              " where round " + std::to_string(late_[k]->round) + "'s was due (the ranks run different programs)");
+            if (outcome.ok()) channel.receive(rank, kUp, "worker " + sk + "'s late package");
+            late_[k].reset();
+        }
+    }
+
+    /// `messages[k]` to worker k for k >= 1; waits until all but the stragglers took theirs
+    /// (those are parked: a straggler takes them when it has caught up).
+    void send_each(const Channel& channel, const std::vector<std::span<const char>>& messages, int tag,
+                   const std::string& what) {
+        std::vector<MPI_Request> sends;
+        for (std::size_t k = 1; k < messages.size(); ++k) {
+            const int rank = static_cast<int>(k);
+            if (late(k)) parked_.post(channel, messages[k].data(), messages[k].size(), rank, tag);
+            else sends.push_back(channel.isend(messages[k].data(), messages[k].size(), rank, tag));
+        }
+        channel.wait_all(sends, what);
+        parked_.reap(channel);
+    }
+
+    /// Whether every straggler has sent its late result and taken what was parked for it.
+    bool settled(const Channel& channel) {
+        drain(channel);
+        return none() && parked_.reap(channel);
+    }
+
+private:
+    struct Late {
+        std::uint64_t round;      ///< the round it was dropped from
+        Clock::time_point since;  ///< when
+    };
+    std::vector<std::optional<Late>> late_;
+    ParkedSends parked_;
 };
 
 }  // namespace ist::detail::mpi

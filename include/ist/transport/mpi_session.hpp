@@ -24,7 +24,7 @@ namespace ist::detail::mpi {
 
 class Session {
 public:
-    using Clock = std::chrono::steady_clock;
+    using Clock = Stragglers::Clock;
 
     Channel channel;
     StragglerPolicy policy;                ///< the coordinator's; the workers only follow
@@ -58,7 +58,6 @@ public:
     void begin_round() {
         ++round;
         outcomes.assign(static_cast<std::size_t>(channel.size()), std::nullopt);
-        late_.resize(outcomes.size());
         protocol_error_.reset();
         reduced_bytes = 0;
     }
@@ -81,8 +80,8 @@ public:
         const auto found = channel.try_probe(k, {kStatus, kReduce});
         if (!found) return false;
         const auto [tag, bytes] = *found;
-        if (tag == kStatus) outcomes[k] = take_status(k, bytes);
-        else abandon_contribution(k, bytes, true);
+        if (tag == kStatus) outcomes[k] = receive_status(k, bytes);
+        else abandon_contribution(k, bytes);
         return outcomes[k].has_value();
     }
 
@@ -96,7 +95,7 @@ public:
         std::size_t succeeded = outcomes[0]->ok() ? 1 : 0, quiet_passes = 0;
         const bool timed = policy.round_timeout.count() > 0;
         channel.poll([&] {
-            drain_late();
+            stragglers_.drain(channel);
             bool pending = false, took = false;
             for (int k = 1; k < channel.size(); ++k) {
                 if (outcomes[k]) continue;
@@ -112,7 +111,7 @@ public:
         for (int k = 1; k < channel.size(); ++k)
             if (!outcomes[k]) {
                 outcomes[k] = Outcome{ErrorKind::Aborted, k, "did not return in time", round};
-                late_[k] = Late{round, Clock::now()};
+                stragglers_.mark(static_cast<std::size_t>(k), round);
             }
     }
 
@@ -120,19 +119,19 @@ public:
     /// still busy with a round it was dropped from sits this one out. Every worker learns which.
     /// Returns, per worker, whether it takes part.
     std::vector<char> open_round() {
-        drain_late();
+        stragglers_.drain(channel);
         std::vector<char> taking(outcomes.size(), 1);
         std::vector<std::vector<char>> starts(outcomes.size());
         for (std::size_t k = 1; k < outcomes.size(); ++k) {
-            taking[k] = !late_[k];
-            if (late_[k])
+            taking[k] = !stragglers_.late(k);
+            if (!taking[k])
                 outcomes[k] = Outcome{ErrorKind::Aborted, static_cast<std::int32_t>(k),
                                       "worker " + std::to_string(k) + " is still busy with an earlier round", round};
             const RoundStart start{round, static_cast<std::uint64_t>(taking[k])};
             starts[k].assign(reinterpret_cast<const char*>(&start), reinterpret_cast<const char*>(&start) + sizeof start);
         }
-        send_each(std::vector<std::span<const char>>(starts.begin(), starts.end()), kRound,
-                  "the round's start to be taken by the workers");
+        stragglers_.send_each(channel, std::vector<std::span<const char>>(starts.begin(), starts.end()), kRound,
+                              "the round's start to be taken by the workers");
         return taking;
     }
 
@@ -159,17 +158,14 @@ public:
     /// parked for a straggler has been taken (a rank silent for timeout_seconds ends the job).
     void wait_idle() {
         if (channel.rank() != 0) return;
-        channel.poll([&] {
-            drain_late();
-            return std::none_of(late_.begin(), late_.end(), [](const auto& l) { return l.has_value(); }) &&
-                   parked_.reap(channel);
-        }, "the late results of dropped workers");
+        channel.poll([&] { return stragglers_.settled(channel); }, "the late results of dropped workers");
     }
 
     /// Coordinator: the same bytes to every worker; waits until all but the stragglers took them.
     void send_to_workers(const void* data, std::size_t bytes, int tag, const std::string& what) {
         const std::span<const char> message(static_cast<const char*>(data), bytes);
-        send_each(std::vector<std::span<const char>>(static_cast<std::size_t>(channel.size()), message), tag, what);
+        stragglers_.send_each(channel, std::vector<std::span<const char>>(static_cast<std::size_t>(channel.size()), message),
+                              tag, what);
     }
 
     /// Coordinator, once every status is in: the round's verdict, sent to every worker. Without
@@ -209,72 +205,27 @@ private:
 
     static constexpr std::size_t kSettlingPasses = 4;
 
-    /// A worker dropped while still working: since when, and from which round.
-    struct Late {
-        std::uint64_t round;
-        Clock::time_point since;
-    };
-
+    /// Worker k's status, which must be this round's (a straggler's late one goes to Stragglers).
     Outcome receive_status(int k, std::size_t bytes) const {
         std::vector<char> message(bytes);
         channel.receive(k, kStatus, message.data(), bytes);
-        return Outcome::decode(message);
-    }
-
-    /// Worker k's status if it is this round's. A straggler's, of the round it was dropped
-    /// from, is received and dropped with the package that follows it; the worker is free again.
-    std::optional<Outcome> take_status(int k, std::size_t bytes) {
-        Outcome outcome = receive_status(k, bytes);
-        const std::uint64_t expected = late_[k] ? late_[k]->round : round;
-        if (outcome.round != expected)
+        Outcome outcome = Outcome::decode(message);
+        if (outcome.round != round)
             channel.fatal("worker " + std::to_string(k) + " sent its status of round " + std::to_string(outcome.round) +
-                          " where round " + std::to_string(expected) + "'s was due (the ranks run different programs)");
-        if (!late_[k]) return outcome;
-        if (outcome.ok()) channel.receive(k, kUp, "worker " + std::to_string(k) + "'s late package");
-        late_[k].reset();
-        return std::nullopt;
+                          " in round " + std::to_string(round) + " (the ranks run different programs)");
+        return outcome;
     }
 
     /// A contribution to an allreduce_mean the coordinator is not in: the worker is told it is
-    /// abandoned. In this round's work that is a protocol error (k calls it more often).
-    void abandon_contribution(int k, std::size_t bytes, bool this_round) {
+    /// abandoned, and unless worker 0 failed that is a protocol error (k calls it more often).
+    void abandon_contribution(int k, std::size_t bytes) {
         std::vector<char> contribution(bytes);
         channel.receive(k, kReduce, contribution.data(), bytes);
-        if (this_round && outcomes[0] && outcomes[0]->ok() && !protocol_error_)
+        if (outcomes[0] && outcomes[0]->ok() && !protocol_error_)
             protocol_error_ = Outcome{ErrorKind::Logic, 0,
                 "allreduce_mean: worker " + std::to_string(k) + " called it more often than worker 0; every "
                 "worker must call it the same number of times"};
         channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
-    }
-
-    /// Coordinator: takes the late results that have come in (no wait); a straggler silent for
-    /// timeout_seconds ends the job.
-    void drain_late() {
-        for (int k = 1; k < static_cast<int>(late_.size()); ++k) {
-            if (!late_[k]) continue;
-            if (std::chrono::duration<double>(Clock::now() - late_[k]->since).count() > channel.timeout())
-                channel.fatal("timed out after " + std::to_string(static_cast<long>(channel.timeout())) +
-                              " s waiting for the late result of worker " + std::to_string(k) + " (dropped from round " +
-                              std::to_string(late_[k]->round) + ") from rank " + std::to_string(k) +
-                              " (a rank died or stalled; raise the timeout with IST_MPI_TIMEOUT=seconds)");
-            const auto found = channel.try_probe(k, {kStatus, kReduce});
-            if (!found) continue;
-            if (found->first == kStatus) take_status(k, found->second);
-            else abandon_contribution(k, found->second, false);
-        }
-    }
-
-    /// Coordinator: `messages[k]` to worker k for k >= 1; waits until all but the stragglers
-    /// took theirs (those are parked: a straggler takes them when it has caught up).
-    void send_each(const std::vector<std::span<const char>>& messages, int tag, const std::string& what) {
-        std::vector<MPI_Request> sends;
-        for (std::size_t k = 1; k < messages.size(); ++k) {
-            const int rank = static_cast<int>(k);
-            if (k < late_.size() && late_[k]) parked_.post(channel, messages[k].data(), messages[k].size(), rank, tag);
-            else sends.push_back(channel.isend(messages[k].data(), messages[k].size(), rank, tag));
-        }
-        channel.wait_all(sends, what);
-        parked_.reap(channel);
     }
 
     /// A worker's side: send the contribution, wait for the mean (or the news that it was abandoned).
@@ -336,8 +287,7 @@ private:
         if (!g.abandoned) mean.add(std::span<const float>(scratch_.data(), bytes / sizeof(float)));
     }
 
-    std::vector<std::optional<Late>> late_;  ///< coordinator: per worker, dropped while working
-    ParkedSends parked_;
+    Stragglers stragglers_;  ///< coordinator: workers dropped while still working
     MPI_Comm own_ = MPI_COMM_NULL;
     std::optional<Outcome> protocol_error_;
     std::vector<float> sum_, scratch_;
