@@ -92,8 +92,8 @@ public:
     ParkedSends() = default;
     ParkedSends(const ParkedSends&) = delete;
     ParkedSends& operator=(const ParkedSends&) = delete;
-    /// Still pending when MPI is about to end (a failed job): the buffers must outlive the
-    /// requests, so they are let go of rather than freed.
+    /// Sends still pending when the transport goes away (only after a failure: train() waits
+    /// for every straggler): MPI may still read their buffers, so those are leaked, not freed.
     ~ParkedSends() {
         int finalized = 0;
         MPI_Finalized(&finalized);

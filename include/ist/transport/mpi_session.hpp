@@ -99,8 +99,12 @@ public:
             bool pending = false, took = false;
             for (int k = 1; k < channel.size(); ++k) {
                 if (outcomes[k]) continue;
-                if (!poll_outcome(k)) pending = true;
-                else if (took = true; outcomes[k]->ok()) take(k), ++succeeded;
+                if (!poll_outcome(k)) {
+                    pending = true;
+                    continue;
+                }
+                took = true;
+                if (outcomes[k]->ok()) take(k), ++succeeded;
             }
             quiet_passes = took ? 0 : quiet_passes + 1;
             const bool enough = (policy.quorum && succeeded >= policy.quorum) || (timed && Clock::now() >= deadline);
