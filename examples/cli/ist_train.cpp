@@ -4,6 +4,7 @@
 //   ist-train --data fashion-mnist --hidden 4096,4096 --workers 8
 //   ist-train --method local-sgd | data-parallel
 //   ist-train --help
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <numeric>
@@ -24,6 +25,8 @@ struct Config {
     std::string data = "digits", method = "ist", partition = "neuron", optimizer = "sgd", transport = "threads";
     std::string norm = "batch", log, checkpoint, save_model;
     std::size_t checkpoint_every = 1;
+    std::size_t round_timeout_ms = 0, quorum = 0;  // stragglers (threads and mpi transports)
+    bool drop_failed_workers = false;
     std::vector<std::size_t> hidden{256, 256};
     float lr = 0.05f, momentum = 0.9f, weight_decay = 0.0f, keep = 0.5f;
     double test_fraction = 0.25, target = 0.0;
@@ -63,6 +66,10 @@ Config parse(int argc, char** argv) {
     cli.choice("--transport", c.transport, kTransports, "NAME",
                "threads (default) | serial | mpi (under mpirun -np S: one worker per rank,\n"
                "rank 0 prints; IST_MPI_TIMEOUT=seconds bounds every wait, default 300)");
+    cli.value("--round-timeout", c.round_timeout_ms, ist::cli::kCount, "MS",
+              "drop workers not back MS ms after they have their subnets (default 0 = wait)");
+    cli.value("--quorum", c.quorum, ist::cli::kCount, "K", "end a round once K workers are back (default 0 = all)");
+    cli.flag("--drop-failed-workers", c.drop_failed_workers, "drop a worker that throws for its round instead of stopping");
     cli.value("--seed", o.seed, ist::cli::kCount, "N", "seed of partitions, initialisation and sampling (default 42)");
     cli.value("--eval-every", o.eval_every, ist::cli::kCount, "K", "evaluate every K rounds (default 1)");
     cli.value("--train-rows", c.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
@@ -76,6 +83,9 @@ Config parse(int argc, char** argv) {
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the final summary");
     cli.parse(argc, argv);
+    if (c.transport == "serial" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
+        throw ist::ConfigError("--round-timeout, --quorum and --drop-failed-workers need --transport threads or mpi "
+                               "(serial runs one worker at a time)");
     o.sampling = c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
     o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
     o.scale_activations = c.scale_activations;
@@ -124,12 +134,22 @@ void with_optimizer(const Config& c, F&& f) {
     else throw ist::ConfigError("ist-train: unknown --optimizer " + c.optimizer + " (sgd | momentum | adam)");
 }
 
+/// The straggler options (the same fields in every transport that has them) set from the command line.
+template <class Options>
+Options with_stragglers(const Config& c, Options o) {
+    o.drop_failed_workers = c.drop_failed_workers;
+    o.round_timeout = std::chrono::milliseconds(c.round_timeout_ms);
+    o.quorum = c.quorum;
+    return o;
+}
+
+/// Calls f with the transport the configuration names.
 template <class F>
 void with_transport(const Config& c, F&& f) {
-    if (c.transport == "threads") f(ist::ThreadsTransport());
+    if (c.transport == "threads") f(ist::ThreadsTransport(with_stragglers(c, ist::ThreadsTransport::Options{})));
     else if (c.transport == "serial") f(ist::SerialTransport());
 #ifdef IST_WITH_MPI
-    else if (c.transport == "mpi") f(ist::MpiTransport());
+    else if (c.transport == "mpi") f(ist::MpiTransport(with_stragglers(c, ist::MpiTransport::Options{})));
 #endif
     else throw ist::ConfigError("ist-train: unknown --transport " + c.transport + " (threads | serial)");
 }

@@ -5,6 +5,9 @@
 //   mpiexec -np 4 ist_mpi_tests            the checks
 //   mpiexec -np 2 ist_mpi_tests --stall    rank 1 never joins: rank 0 must time out and abort
 //   mpiexec -np 2 ist_mpi_tests --die      rank 1 dies mid-training: the job must end
+//   mpiexec -np 2 ist_mpi_tests --stall-dropped   rank 1 is dropped as late and never comes back:
+//                                          rank 0 must time out waiting for its late result
+// The straggler checks (round_timeout, quorum, drop_failed_workers) are in test_stragglers.cpp.
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -17,56 +20,12 @@
 #include <ist/transport/mpi.hpp>
 
 #include "../helpers.hpp"
+#include "mpi_check.hpp"
 
 using namespace ist;
+using namespace ist::mpi_test;
 
 namespace {
-
-int passed = 0, failed = 0;
-int my_rank = 0;
-
-void check(bool ok, const std::string& what) {
-    if (ok) {
-        ++passed;
-    } else {
-        ++failed;
-        std::fprintf(stderr, "[rank %d] FAILED: %s\n", my_rank, what.c_str());
-    }
-}
-
-template <class F>
-void check_throws(F&& f, const std::string& expected, const std::string& what) {
-    try {
-        f();
-        check(false, what + ": nothing thrown");
-    } catch (const std::exception& e) {
-        check(std::string(e.what()).find(expected) != std::string::npos,
-              what + ": message '" + e.what() + "' lacks '" + expected + "'");
-    }
-}
-
-/// A package of the test's own: tensor sizes depend on the worker, one scalar.
-struct Toy {
-    std::vector<Tensor> ts;
-    std::array<double, 1> stat{};
-    std::vector<Tensor*> tensors() {
-        std::vector<Tensor*> out;
-        for (auto& t : ts) out.push_back(&t);
-        return out;
-    }
-    std::span<double> scalars() { return stat; }
-};
-
-std::uint64_t toy_bytes(std::size_t s) { return ((s + 1) * 3 + 5) * sizeof(float); }
-
-Toy make_toy(std::size_t s, bool coordinator) {
-    Toy t;
-    t.ts.push_back(xt::zeros<float>({s + 1, std::size_t{3}}));
-    t.ts.push_back(xt::zeros<float>({std::size_t{5}}));
-    for (auto& x : t.ts)
-        for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = coordinator ? static_cast<float>(100 * s + i) : -1.0f;
-    return t;
-}
 
 void transport_checks(MpiTransport& transport, std::size_t S) {
     const bool coordinator = transport.is_coordinator();
@@ -151,18 +110,6 @@ TrainerOptions small_options(std::size_t S) {
     return o;
 }
 
-/// Hash of every parameter's bits, to compare ranks.
-std::uint64_t weights_hash(const Network& net) {
-    Fingerprint f;
-    for (std::size_t i = 0; i < net.parameter_count(); ++i)
-        for (float v : net.parameter(i).value) {
-            std::uint32_t bits;
-            std::memcpy(&bits, &v, sizeof bits);
-            f.add(bits);
-        }
-    return f.value();
-}
-
 /// Trains `init` on `train` with MpiTransport and, on rank 0, with ThreadsTransport: both must agree.
 template <class Part, class Agg, class Opt>
 void equivalence(const std::string& name, const Network& init, const Dataset& train, const Dataset& test_set, Part part,
@@ -233,6 +180,7 @@ int run_checks() {
     carry.optimizer_state = OptimizerState::Carry;
     equivalence("IST, carried momentum", NeuronPartition{}, HolderAverage{}, MomentumSgd(0.05f, 0.9f), carry);
     resist_and_gist_equivalence(S);
+    straggler_checks(S);
 
     // IST bytes per worker are the subnet sizes: hidden 16/S neurons per layer.
     {
@@ -319,6 +267,7 @@ int main(int argc, char** argv) {
     try {
         if (mode == "--stall") return stall();
         if (mode == "--die") return die();
+        if (mode == "--stall-dropped") return stall_after_drop();
         return run_checks();
     } catch (const std::exception& e) {
         MpiEnvironment::abort(std::string("ist_mpi_tests: uncaught: ") + e.what(), 2);

@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "faulty_transport.hpp"
 #include "helpers.hpp"
 
 using namespace ist;
@@ -13,30 +14,7 @@ using namespace std::chrono_literals;
 namespace {
 
 /// The real ThreadsTransport, with chosen (round, worker) pairs made to throw or to stall.
-class FaultyTransport : public ThreadsTransport {
-public:
-    using Fault = std::pair<std::size_t, std::size_t>;  // 1-based round, worker
-    FaultyTransport(Options options, std::set<Fault> failures, std::set<Fault> stalls = {},
-                    std::chrono::milliseconds stall = 0ms)
-        : ThreadsTransport(options), failures_(std::move(failures)), stalls_(std::move(stalls)), stall_(stall) {}
-
-    template <class Extract, class Work>
-    auto round(std::size_t workers, Extract&& extract, Work work, Replicas replicas) {
-        ++round_;
-        auto faulty = [work, r = round_, failures = failures_, stalls = stalls_, stall = stall_](auto& pkg,
-                                                                                                Communicator& comm) {
-            if (failures.count({r, comm.worker()})) throw std::runtime_error("injected failure");
-            if (stalls.count({r, comm.worker()})) std::this_thread::sleep_for(stall);
-            work(pkg, comm);
-        };
-        return ThreadsTransport::round(workers, std::forward<Extract>(extract), faulty, replicas);
-    }
-
-private:
-    std::set<Fault> failures_, stalls_;
-    std::chrono::milliseconds stall_;
-    std::size_t round_ = 0;
-};
+using FaultyTransport = test::FaultyTransport<ThreadsTransport>;
 
 TrainerOptions options(std::size_t S, std::size_t rounds) { return test::test_options(S, 5, rounds, 16, 3); }
 

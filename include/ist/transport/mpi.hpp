@@ -16,14 +16,21 @@
 // waited for, then MPI_Abort ends the whole job. An exception in a worker's local work is sent
 // to rank 0 and rethrown on every rank (same type for ist's errors, same message), so a failing
 // round throws everywhere and leaves the model as it was, exactly as in-process.
+//
+// Stragglers (Options::round_timeout / quorum / drop_failed_workers, as ThreadsTransport's):
+// rank 0 stops waiting at the deadline or at k results and drops the rest for the round; every
+// rank learns who was dropped from the round's verdict. A dropped rank still working finishes,
+// its late result is discarded (statuses carry their round), and it sits rounds out until then.
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <memory>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -32,6 +39,7 @@
 #include "ist/detail/blas_threads.hpp"
 #include "ist/transport/mpi_channel.hpp"
 #include "ist/transport/mpi_environment.hpp"
+#include "ist/transport/mpi_round.hpp"
 #include "ist/transport/mpi_session.hpp"
 #include "ist/transport/pack.hpp"
 #include "ist/transport/transport.hpp"
@@ -46,6 +54,10 @@ public:
         MPI_Comm comm = MPI_COMM_WORLD;
         double timeout_seconds = detail::mpi::default_timeout();  ///< longest wait for any message
         int blas_threads = 1;  ///< OpenBLAS threads during a round (as ThreadsTransport); 0 = unchanged
+        // Stragglers, as ThreadsTransport's; only rank 0's count (it decides who is dropped).
+        bool drop_failed_workers = false;            ///< drop a throwing worker instead of aborting
+        std::chrono::milliseconds round_timeout{0};  ///< from when all have their subnets; 0 = none
+        std::size_t quorum = 0;                      ///< return once this many are back; 0 = all
     };
 
     MpiTransport() : MpiTransport(Options{}) {}
@@ -55,7 +67,13 @@ public:
         if (!initialised)
             throw ConfigError("MpiTransport: MPI is not initialised; create an ist::MpiEnvironment first");
         detail::require(options.timeout_seconds > 0, "MpiTransport: timeout_seconds must be positive");
+        detail::require(options.round_timeout.count() >= 0, "MpiTransport: round_timeout must not be negative");
+        std::ostringstream limit;
+        limit << "MpiTransport: round_timeout (" << options.round_timeout.count() << " ms) must be shorter than "
+              << "timeout_seconds (" << options.timeout_seconds << " s), after which a silent rank ends the job";
+        detail::require(std::chrono::duration<double>(options.round_timeout).count() < options.timeout_seconds, limit.str());
         state_ = std::make_shared<detail::mpi::Session>(options.comm, options.timeout_seconds);
+        state_->policy = {options.round_timeout, options.quorum, options.drop_failed_workers};
     }
 
     bool is_coordinator() const { return state_->channel.rank() == 0; }
@@ -75,27 +93,7 @@ public:
         detail::mpi::Channel hello(options_.comm, options_.timeout_seconds);
         const std::uint64_t mine[6] = {0x15717a11u, detail::mpi::build_fingerprint(), static_cast<std::uint64_t>(np),
                                        workers, parameters, config};
-        std::string verdict;
-        if (st.channel.rank() == 0) {
-            static const char* names[6] = {"protocol", "build (compiler, MPI or ist version)", "process count",
-                                           "worker count S", "model parameter count", "training configuration"};
-            for (int k = 1; k < np; ++k) {
-                std::uint64_t theirs[6];
-                hello.receive_exact(k, detail::mpi::kHello, theirs, sizeof theirs, "the handshake");
-                for (int f = 0; f < 6; ++f)
-                    if (theirs[f] != mine[f]) {
-                        verdict += (verdict.empty() ? "" : "; ") + std::string("rank ") + std::to_string(k) +
-                                   " differs from rank 0 in its " + names[f];
-                        if (f >= 2 && f <= 4) verdict += " (" + std::to_string(theirs[f]) + " vs " + std::to_string(mine[f]) + ")";
-                        break;
-                    }
-            }
-            hello.send_to_others(verdict.data(), verdict.size(), detail::mpi::kWelcome, "the handshake verdict to be taken");
-        } else {
-            hello.send(mine, sizeof mine, 0, detail::mpi::kHello, "the handshake");
-            const auto bytes = hello.receive(0, detail::mpi::kWelcome, "the handshake verdict");
-            verdict.assign(bytes.begin(), bytes.end());
-        }
+        const std::string verdict = detail::mpi::compare_launches(hello, mine);
         if (!verdict.empty())
             throw ConfigError("MpiTransport: mismatched launch: " + verdict +
                               "; every rank must run the same ist-train build with the same options and data");
@@ -108,7 +106,7 @@ public:
         st.require_ready();
         char value = decision ? 1 : 0;
         if (st.channel.rank() == 0)
-            st.channel.send_to_others(&value, 1, detail::mpi::kAgree, "a decision to be taken by the workers");
+            st.send_to_workers(&value, 1, detail::mpi::kAgree, "a decision to be taken by the workers");
         else
             st.channel.receive_exact(0, detail::mpi::kAgree, &value, 1, "the coordinator's decision");
         return value != 0;
@@ -121,8 +119,8 @@ public:
         std::vector<char> buffer(detail::tensor_bytes(tensors));
         if (st.channel.rank() == 0) {
             detail::pack_tensors(tensors, buffer.data());
-            st.channel.send_to_others(buffer.data(), buffer.size(), detail::mpi::kBroadcast,
-                                      "the model broadcast to be taken by the workers");
+            st.send_to_workers(buffer.data(), buffer.size(), detail::mpi::kBroadcast,
+                               "the model broadcast to be taken by the workers");
         } else {
             st.channel.receive_exact(0, detail::mpi::kBroadcast, buffer.data(), buffer.size(), "the model broadcast");
             detail::unpack_tensors(tensors, buffer.data());
@@ -143,6 +141,10 @@ public:
         return take_part_in_round<P>(workers, extract, work, replicas);
     }
 
+    /// Rank 0: blocks until every worker dropped while still working has sent its (discarded)
+    /// result. Other ranks: returns at once (their work runs in the caller's thread).
+    void wait_idle() { state_->wait_idle(); }
+
 private:
     using Session = detail::mpi::Session;
     using Outcome = detail::mpi::Outcome;
@@ -150,27 +152,40 @@ private:
     using Slots = std::vector<std::optional<P>>;  ///< one package per worker, built where needed
 
     /// Rank 0: cut and send the subnets, train worker 0's, take the others back, announce the
-    /// verdict, and return every worker's package.
+    /// verdict, and return the package of every worker that was not dropped.
     template <class P, class Extract, class Work>
     RoundResult<P> coordinate_round(std::size_t S, Extract& extract, Work& work, Replicas replicas) {
         Session& st = *state_;
+        // Gradient-synchronised rounds cannot lose a worker mid-step: everyone takes part and a
+        // failure aborts the round, whatever the options (as with ThreadsTransport).
+        const bool dropping = st.policy.dropping() && replicas == Replicas::PerRound;
+        if (!dropping) st.wait_idle();
+        const std::vector<char> taking_part = st.open_round();
         RoundResult<P> result;
         result.traffic = RoundTraffic(S);
         Slots<P> packages(S);
-        if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic);
+        if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic, taking_part);
         else packages[0].emplace(extract(0));
+        const auto deadline = Session::Clock::now() + st.policy.round_timeout;
         const std::exception_ptr error = run_local_work(*packages[0], work, 0, S);
         st.record_own_outcome(Outcome::from(error, 0));
-        const std::vector<std::vector<char>> scalars = take_back(packages, replicas);
-        rethrow_unless_ok(st.announce_verdict(), 0, error);
+        const std::vector<std::vector<char>> scalars = take_back(packages, replicas, dropping, deadline);
+        const detail::mpi::Verdict verdict = st.announce_verdict(dropping);
+        rethrow_unless_ok(verdict.outcome, 0, error);
         for (std::size_t s = 0; s < S; ++s) {
-            if (replicas == Replicas::PerRound) result.traffic.sent[s] += payload_bytes(*packages[s]);
+            if (replicas == Replicas::PerRound && st.outcomes[s]->ok()) result.traffic.sent[s] += payload_bytes(*packages[s]);
             // Every worker made the same allreduce_mean calls as this one.
             result.traffic.received[s] += st.reduced_bytes;
             result.traffic.sent[s] += st.reduced_bytes;
         }
         if (replicas == Replicas::Persistent) replicate(packages, 0, extract, &scalars);
-        for (auto& p : packages) result.packages.push_back(std::move(*p));
+        for (std::size_t s = 0; s < S; ++s)
+            if (st.outcomes[s]->ok()) {
+                result.packages.push_back(std::move(*packages[s]));
+                result.workers.push_back(s);
+            }
+        result.dropped = verdict.dropped;
+        result.failures = verdict.failures;
         return result;
     }
 
@@ -183,6 +198,10 @@ private:
         const auto me = static_cast<std::size_t>(ch.rank());
         RoundResult<P> result;
         result.traffic = RoundTraffic(S);
+        if (!st.receive_round_start()) {  // still busy with a round it was dropped from, says rank 0
+            take_verdict(result, me, nullptr);
+            return result;
+        }
         // The package skeleton is built locally (same shapes as the coordinator's); with
         // PerRound, the coordinator's values then overwrite it.
         Slots<P> packages(S);
@@ -195,7 +214,8 @@ private:
             result.traffic.received[me] += payload_bytes(mine);
         }
         const std::exception_ptr error = run_local_work(mine, work, me, S);
-        const Outcome outcome = Outcome::from(error, me);
+        Outcome outcome = Outcome::from(error, me);
+        outcome.round = st.round;  // tells a late status from the current round's
         const std::vector<char> status = outcome.encode();
         ch.send(status.data(), status.size(), 0, detail::mpi::kStatus, "this worker's status");
         if (outcome.ok()) {
@@ -204,7 +224,7 @@ private:
             ch.send(buffer.data(), buffer.size(), 0, detail::mpi::kUp, "this worker's trained package");
             if (per_round) result.traffic.sent[me] += payload_bytes(mine);
         }
-        rethrow_unless_ok(Outcome::decode(ch.receive(0, detail::mpi::kVerdict, "the round's verdict")), me, error);
+        take_verdict(result, me, error);
         result.traffic.received[me] += st.reduced_bytes;
         result.traffic.sent[me] += st.reduced_bytes;
         if (per_round) return result;
@@ -213,42 +233,66 @@ private:
         return result;
     }
 
-    /// Coordinator: every worker's package cut from the full model; workers 1..S-1 get theirs.
+    /// Worker: the round's verdict. Rethrows the round's failure; a worker the coordinator
+    /// dropped does not rethrow its own (it only learns that it was dropped).
+    template <class P>
+    void take_verdict(RoundResult<P>& result, std::size_t me, const std::exception_ptr& own) {
+        detail::mpi::Verdict verdict = state_->receive_verdict();
+        rethrow_unless_ok(verdict.outcome, me, own);
+        if (std::find(verdict.dropped.begin(), verdict.dropped.end(), me) != verdict.dropped.end())
+            result.traffic.sent[me] = 0;  // its package, if sent, was discarded
+        result.dropped = std::move(verdict.dropped);
+        result.failures = std::move(verdict.failures);
+    }
+
+    /// Coordinator: the package of every worker taking part cut from the full model; workers
+    /// 1..S-1 get theirs.
     template <class P, class Extract>
-    void send_subnets(Slots<P>& packages, Extract& extract, RoundTraffic& traffic) {
+    void send_subnets(Slots<P>& packages, Extract& extract, RoundTraffic& traffic, const std::vector<char>& taking_part) {
         const detail::mpi::Channel& ch = state_->channel;
-        for (std::size_t s = 0; s < packages.size(); ++s) packages[s].emplace(extract(s));
+        for (std::size_t s = 0; s < packages.size(); ++s)
+            if (taking_part[s]) packages[s].emplace(extract(s));
         std::vector<std::vector<char>> buffers(packages.size());
         std::vector<MPI_Request> sends;
         for (std::size_t s = 1; s < packages.size(); ++s) {
+            if (!taking_part[s]) continue;
             buffers[s] = detail::pack(*packages[s]);
             sends.push_back(ch.isend(buffers[s].data(), buffers[s].size(), static_cast<int>(s), detail::mpi::kDown));
         }
         ch.wait_all(sends, "the subnets to be taken by the workers");
-        for (std::size_t s = 0; s < packages.size(); ++s) traffic.received[s] += payload_bytes(*packages[s]);
+        for (std::size_t s = 0; s < packages.size(); ++s)
+            if (taking_part[s]) traffic.received[s] += payload_bytes(*packages[s]);
     }
 
-    /// Coordinator: every worker's status and, from those that succeeded, the trained package
-    /// (PerRound, unpacked in place) or only its scalars (Persistent, returned per worker).
+    /// Coordinator: every worker's status (dropping: until the deadline or the quorum) and,
+    /// from those that succeeded, the trained package (PerRound, unpacked in place) or only its
+    /// scalars (Persistent, returned per worker).
     template <class P>
-    std::vector<std::vector<char>> take_back(Slots<P>& packages, Replicas replicas) {
+    std::vector<std::vector<char>> take_back(Slots<P>& packages, Replicas replicas, bool dropping,
+                                             Session::Clock::time_point deadline) {
         Session& st = *state_;
         std::vector<std::vector<char>> scalars(packages.size());
-        for (std::size_t k = 1; k < packages.size(); ++k) {
-            const auto rank = static_cast<int>(k);
+        auto take = [&](int rank) {
+            const auto k = static_cast<std::size_t>(rank);
             const std::string sk = std::to_string(k);
-            st.await_outcome(rank);
-            if (!st.outcomes[k]->ok()) continue;
             std::vector<char> buffer = st.channel.receive(rank, detail::mpi::kUp, "worker " + sk + "'s trained package");
             if (replicas == Replicas::Persistent) {
                 scalars[k] = std::move(buffer);
-                continue;
+                return;
             }
             const std::size_t expected = detail::packed_size(*packages[k]);
             if (buffer.size() != expected)
                 st.channel.fatal("worker " + sk + " returned " + std::to_string(buffer.size()) + " bytes, " +
                                  std::to_string(expected) + " expected");
             detail::unpack(*packages[k], buffer);
+        };
+        if (dropping) {
+            st.gather_until(deadline, take);
+            return scalars;
+        }
+        for (int k = 1; k < static_cast<int>(packages.size()); ++k) {
+            st.await_outcome(k);
+            if (st.outcomes[k]->ok()) take(k);
         }
         return scalars;
     }

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <exception>
 #include <initializer_list>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -36,13 +38,16 @@ enum Tag : int {
     kReduceAbort,     // coordinator -> worker: the allreduce_mean was abandoned
     kAgree,           // coordinator -> worker: a decision
     kBroadcast,       // coordinator -> worker: tensors
+    kRound,           // coordinator -> worker: a round starts (its number; whether the worker takes part)
 };
 
 /// How a worker's local work ended; `kind` picks the exception type rethrown on every rank.
+/// `round` tells a straggler's late status from the current round's.
 struct Outcome {
     ErrorKind kind = ErrorKind::None;
     std::int32_t worker = 0;
     std::string message;
+    std::uint64_t round = 0;
 
     bool ok() const { return kind == ErrorKind::None; }
 
@@ -53,32 +58,34 @@ struct Outcome {
 
     [[noreturn]] void rethrow() const { throw_error(kind, message); }
 
-    /// Wire format: kind (int32), worker (int32), then the message's characters.
+    /// Wire format: kind (int32), worker (int32), round (uint64), then the message's characters.
     std::vector<char> encode() const {
         std::vector<char> out(kHeader + message.size());
         std::memcpy(out.data(), &kind, sizeof kind);
         std::memcpy(out.data() + sizeof kind, &worker, sizeof worker);
+        std::memcpy(out.data() + sizeof kind + sizeof worker, &round, sizeof round);
         if (!message.empty()) std::memcpy(out.data() + kHeader, message.data(), message.size());
         return out;
     }
-    static Outcome decode(const std::vector<char>& in) {
+    static Outcome decode(std::span<const char> in) {
         Outcome o;
         if (in.size() < kHeader) return {ErrorKind::Other, 0, "malformed status message"};
         std::memcpy(&o.kind, in.data(), sizeof o.kind);
         std::memcpy(&o.worker, in.data() + sizeof o.kind, sizeof o.worker);
+        std::memcpy(&o.round, in.data() + sizeof o.kind + sizeof o.worker, sizeof o.round);
         o.message.assign(in.data() + kHeader, in.size() - kHeader);
         return o;
     }
 
 private:
-    static constexpr std::size_t kHeader = sizeof(ErrorKind) + sizeof(std::int32_t);
+    static constexpr std::size_t kHeader = sizeof(ErrorKind) + sizeof(std::int32_t) + sizeof(std::uint64_t);
     static_assert(sizeof(ErrorKind) == sizeof(std::int32_t));
 };
 
 /// Identifies the build for the handshake: protocol, compiler, MPI implementation, type sizes.
 inline std::uint64_t build_fingerprint() {
     Fingerprint f;
-    f.add(std::string_view("ist-mpi-protocol-1"));
+    f.add(std::string_view("ist-mpi-protocol-2"));
 #ifdef __VERSION__
     f.add(std::string_view(__VERSION__));
 #endif
@@ -166,23 +173,25 @@ public:
         wait_all(sends, what);
     }
 
+    /// The tag and size of a message from `source` with one of `tags` if one is there (no wait).
+    std::optional<std::pair<int, std::size_t>> try_probe(int source, std::initializer_list<int> tags) const {
+        for (int t : tags) {
+            int flag = 0, bytes = 0;
+            MPI_Status status;
+            check(MPI_Iprobe(source, t, comm_, &flag, &status), "MPI_Iprobe");
+            if (flag) {
+                MPI_Get_count(&status, MPI_BYTE, &bytes);
+                return std::pair<int, std::size_t>{t, static_cast<std::size_t>(bytes)};
+            }
+        }
+        return std::nullopt;
+    }
+
     /// Waits for the next message from `source` with one of `tags`; returns its tag and size.
     std::pair<int, std::size_t> probe(int source, std::initializer_list<int> tags, const std::string& what) const {
-        int tag = -1, bytes = 0;
-        poll([&] {
-            for (int t : tags) {
-                int flag = 0;
-                MPI_Status status;
-                check(MPI_Iprobe(source, t, comm_, &flag, &status), "MPI_Iprobe");
-                if (flag) {
-                    tag = t;
-                    MPI_Get_count(&status, MPI_BYTE, &bytes);
-                    return true;
-                }
-            }
-            return false;
-        }, what + " from rank " + std::to_string(source));
-        return {tag, static_cast<std::size_t>(bytes)};
+        std::optional<std::pair<int, std::size_t>> found;
+        poll([&] { return (found = try_probe(source, tags)).has_value(); }, what + " from rank " + std::to_string(source));
+        return *found;
     }
 
     /// Receives a probed message (its size is known) into `out`.
@@ -217,6 +226,34 @@ private:
     double timeout_;
     int rank_ = 0, size_ = 1;
 };
+
+/// The handshake: every rank sends rank 0 its launch record (protocol, build, process count,
+/// S, parameter count, configuration fingerprint); rank 0 names the first field in which each
+/// rank differs and sends that verdict (empty: all agree) to every rank, which returns it.
+inline std::string compare_launches(const Channel& hello, const std::uint64_t (&mine)[6]) {
+    std::string verdict;
+    if (hello.rank() == 0) {
+        static const char* names[6] = {"protocol", "build (compiler, MPI or ist version)", "process count",
+                                       "worker count S", "model parameter count", "training configuration"};
+        for (int k = 1; k < hello.size(); ++k) {
+            std::uint64_t theirs[6];
+            hello.receive_exact(k, kHello, theirs, sizeof theirs, "the handshake");
+            for (int f = 0; f < 6; ++f)
+                if (theirs[f] != mine[f]) {
+                    verdict += (verdict.empty() ? "" : "; ") + std::string("rank ") + std::to_string(k) +
+                               " differs from rank 0 in its " + names[f];
+                    if (f >= 2 && f <= 4) verdict += " (" + std::to_string(theirs[f]) + " vs " + std::to_string(mine[f]) + ")";
+                    break;
+                }
+        }
+        hello.send_to_others(verdict.data(), verdict.size(), kWelcome, "the handshake verdict to be taken");
+    } else {
+        hello.send(mine, sizeof mine, 0, kHello, "the handshake");
+        const auto bytes = hello.receive(0, kWelcome, "the handshake verdict");
+        verdict.assign(bytes.begin(), bytes.end());
+    }
+    return verdict;
+}
 
 inline double default_timeout() {
     if (const char* env = std::getenv("IST_MPI_TIMEOUT")) {

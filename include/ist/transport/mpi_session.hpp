@@ -1,10 +1,12 @@
 #pragma once
 // The state every copy of an MpiTransport shares: its channel and private communicator, and
-// per round the workers' outcomes as the coordinator learns them, and allreduce_mean through
-// the coordinator (summed in worker order exactly as ThreadsTransport sums).
+// per round the workers' outcomes as the coordinator learns them (with the stragglers it
+// dropped, see mpi_round.hpp), and allreduce_mean through the coordinator (summed in worker
+// order exactly as ThreadsTransport sums).
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -14,6 +16,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/transport/mpi_channel.hpp"
+#include "ist/transport/mpi_round.hpp"
 #include "ist/transport/ordered_mean.hpp"
 #include "ist/transport/transport.hpp"
 
@@ -21,8 +24,12 @@ namespace ist::detail::mpi {
 
 class Session {
 public:
+    using Clock = Stragglers::Clock;
+
     Channel channel;
+    StragglerPolicy policy;                ///< the coordinator's; the workers only follow
     std::optional<std::size_t> ready_for;  ///< S of the last successful handshake
+    std::uint64_t round = 0;               ///< rounds begun, counted alike on every rank
     // Per round (coordinator): how each worker's work ended; allreduce bytes (every rank).
     std::vector<std::optional<Outcome>> outcomes;
     std::uint64_t reduced_bytes = 0;
@@ -49,6 +56,7 @@ public:
         if (!ready_for) throw std::logic_error("MpiTransport: handshake() must come first (IstTrainer does it)");
     }
     void begin_round() {
+        ++round;
         outcomes.assign(static_cast<std::size_t>(channel.size()), std::nullopt);
         protocol_error_.reset();
         reduced_bytes = 0;
@@ -63,32 +71,125 @@ public:
     /// Coordinator: receives worker k's status. A worker still in allreduce_mean (worker 0
     /// failed, or k calls it more often) is told the reduction is abandoned.
     void await_outcome(int k) {
-        while (!outcomes[k]) {
-            const auto [tag, bytes] = channel.probe(k, {kStatus, kReduce}, "worker " + std::to_string(k) + "'s status");
-            if (tag == kStatus) {
-                outcomes[k] = receive_status(k, bytes);
-                continue;
-            }
-            std::vector<char> contribution(bytes);
-            channel.receive(k, tag, contribution.data(), bytes);
-            if (outcomes[0] && outcomes[0]->ok() && !protocol_error_)
-                protocol_error_ = Outcome{ErrorKind::Logic, 0,
-                    "allreduce_mean: worker " + std::to_string(k) + " called it more often than worker 0; every "
-                    "worker must call it the same number of times"};
-            channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
-        }
+        channel.poll([&] { return poll_outcome(k); }, "worker " + std::to_string(k) + "'s status from rank " + std::to_string(k));
     }
 
-    /// Coordinator, once every status is in: the round's verdict (ok, or the error it ends
-    /// with), sent to every worker.
-    Outcome announce_verdict() {
+    /// Coordinator: takes what worker k sent, if anything (no wait); true once its status is in.
+    bool poll_outcome(int k) {
+        if (outcomes[k]) return true;
+        const auto found = channel.try_probe(k, {kStatus, kReduce});
+        if (!found) return false;
+        const auto [tag, bytes] = *found;
+        if (tag == kStatus) outcomes[k] = receive_status(k, bytes);
+        else abandon_contribution(k, bytes);
+        return outcomes[k].has_value();
+    }
+
+    /// Coordinator, dropping stragglers: takes the statuses of workers 1..S-1 not settled yet
+    /// (`take(k)` receives a successful worker's package) until all are in, `policy.quorum`
+    /// workers (worker 0 included) have succeeded, or `deadline` passes. The rest are dropped.
+    /// Worker 0 ran first, in this thread, so it is never late; what arrived meanwhile counts,
+    /// as ThreadsTransport keeps every worker done when it closes a round.
+    template <class Take>
+    void gather_until(Clock::time_point deadline, Take&& take) {
+        std::size_t succeeded = outcomes[0]->ok() ? 1 : 0, quiet_passes = 0;
+        const bool timed = policy.round_timeout.count() > 0;
+        channel.poll([&] {
+            stragglers_.drain(channel);
+            bool pending = false, took = false;
+            for (int k = 1; k < channel.size(); ++k) {
+                if (outcomes[k]) continue;
+                if (!poll_outcome(k)) {
+                    pending = true;
+                    continue;
+                }
+                took = true;
+                if (outcomes[k]->ok()) take(k), ++succeeded;
+            }
+            quiet_passes = took ? 0 : quiet_passes + 1;
+            const bool enough = (policy.quorum && succeeded >= policy.quorum) || (timed && Clock::now() >= deadline);
+            // An MPI probe sees a message only once MPI has progressed it (the first probe after
+            // a while without MPI calls often does not): stop only after a few quiet passes.
+            return !pending || (enough && quiet_passes >= kSettlingPasses);
+        }, "the workers' results");
+        for (int k = 1; k < channel.size(); ++k)
+            if (!outcomes[k]) {
+                outcomes[k] = Outcome{ErrorKind::Aborted, k, "did not return in time", round};
+                stragglers_.mark(static_cast<std::size_t>(k), round);
+            }
+    }
+
+    /// Coordinator: a round starts. Late results that came in meanwhile are discarded; a worker
+    /// still busy with a round it was dropped from sits this one out. Every worker learns which.
+    /// Returns, per worker, whether it takes part.
+    std::vector<char> open_round() {
+        stragglers_.drain(channel);
+        std::vector<char> taking(outcomes.size(), 1);
+        std::vector<std::vector<char>> starts(outcomes.size());
+        for (std::size_t k = 1; k < outcomes.size(); ++k) {
+            taking[k] = !stragglers_.late(k);
+            if (!taking[k])
+                outcomes[k] = Outcome{ErrorKind::Aborted, static_cast<std::int32_t>(k),
+                                      "worker " + std::to_string(k) + " is still busy with an earlier round", round};
+            const RoundStart start{round, static_cast<std::uint64_t>(taking[k])};
+            starts[k].assign(reinterpret_cast<const char*>(&start), reinterpret_cast<const char*>(&start) + sizeof start);
+        }
+        stragglers_.send_each(channel, std::vector<std::span<const char>>(starts.begin(), starts.end()), kRound,
+                              "the round's start to be taken by the workers");
+        return taking;
+    }
+
+    /// Worker: the round's start from the coordinator; false if this worker sits the round out.
+    bool receive_round_start() {
+        RoundStart start;
+        channel.receive_exact(0, kRound, &start, sizeof start, "the round's start");
+        if (start.round != round)
+            channel.fatal("the coordinator started round " + std::to_string(start.round) + " while this rank is in round " +
+                          std::to_string(round) + " (the ranks run different programs)");
+        return start.takes_part != 0;
+    }
+
+    /// Worker: the round's verdict from the coordinator.
+    Verdict receive_verdict() {
+        const std::vector<char> bytes = channel.receive(0, kVerdict, "the round's verdict");
+        Verdict verdict;
+        if (!Verdict::decode(bytes, verdict) || verdict.outcome.round != round)
+            channel.fatal("the round's verdict is malformed or not this round's (" + std::to_string(round) + ")");
+        return verdict;
+    }
+
+    /// Coordinator: blocks until every dropped worker's late result is in and every message
+    /// parked for a straggler has been taken (a rank silent for timeout_seconds ends the job).
+    void wait_idle() {
+        if (channel.rank() != 0) return;
+        channel.poll([&] { return stragglers_.settled(channel); }, "the late results of dropped workers");
+    }
+
+    /// Coordinator: the same bytes to every worker; waits until all but the stragglers took them.
+    void send_to_workers(const void* data, std::size_t bytes, int tag, const std::string& what) {
+        const std::span<const char> message(static_cast<const char*>(data), bytes);
+        stragglers_.send_each(channel, std::vector<std::span<const char>>(static_cast<std::size_t>(channel.size()), message),
+                              tag, what);
+    }
+
+    /// Coordinator, once every status is in: the round's verdict, sent to every worker. Without
+    /// `dropping` it is ok or the error the round ends with; with it, the workers that failed or
+    /// were late are dropped, and the round fails only if none is left.
+    Verdict announce_verdict(bool dropping) {
         if (protocol_error_ && outcomes[0]->ok()) outcomes[0] = *protocol_error_;
         std::vector<ErrorKind> kinds;
         for (const auto& o : outcomes) kinds.push_back(o->kind);
         const auto deciding = deciding_failure(kinds);
-        const Outcome verdict = deciding ? *outcomes[*deciding] : Outcome{};
+        Verdict verdict;
+        for (std::size_t s = 0; dropping && s < outcomes.size(); ++s)
+            if (!outcomes[s]->ok()) {
+                verdict.dropped.push_back(s);
+                verdict.failures.push_back("worker " + std::to_string(s) + ": " + outcomes[s]->message);
+            }
+        if (deciding && (!dropping || verdict.dropped.size() == outcomes.size())) verdict.outcome = *outcomes[*deciding];
+        verdict.outcome.round = round;
         const std::vector<char> encoded = verdict.encode();
-        channel.send_to_others(encoded.data(), encoded.size(), kVerdict, "the round's verdict to be taken by the workers");
+        send_to_workers(encoded.data(), encoded.size(), kVerdict, "the round's verdict to be taken by the workers");
         return verdict;
     }
 
@@ -106,10 +207,29 @@ private:
         bool abandoned = false;
     };
 
+    static constexpr std::size_t kSettlingPasses = 4;
+
+    /// Worker k's status, which must be this round's (a straggler's late one goes to Stragglers).
     Outcome receive_status(int k, std::size_t bytes) const {
         std::vector<char> message(bytes);
         channel.receive(k, kStatus, message.data(), bytes);
-        return Outcome::decode(message);
+        Outcome outcome = Outcome::decode(message);
+        if (outcome.round != round)
+            channel.fatal("worker " + std::to_string(k) + " sent its status of round " + std::to_string(outcome.round) +
+                          " in round " + std::to_string(round) + " (the ranks run different programs)");
+        return outcome;
+    }
+
+    /// A contribution to an allreduce_mean the coordinator is not in: the worker is told it is
+    /// abandoned, and unless worker 0 failed that is a protocol error (k calls it more often).
+    void abandon_contribution(int k, std::size_t bytes) {
+        std::vector<char> contribution(bytes);
+        channel.receive(k, kReduce, contribution.data(), bytes);
+        if (outcomes[0] && outcomes[0]->ok() && !protocol_error_)
+            protocol_error_ = Outcome{ErrorKind::Logic, 0,
+                "allreduce_mean: worker " + std::to_string(k) + " called it more often than worker 0; every "
+                "worker must call it the same number of times"};
+        channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
     }
 
     /// A worker's side: send the contribution, wait for the mean (or the news that it was abandoned).
@@ -171,6 +291,7 @@ private:
         if (!g.abandoned) mean.add(std::span<const float>(scratch_.data(), bytes / sizeof(float)));
     }
 
+    Stragglers stragglers_;  ///< coordinator: workers dropped while still working
     MPI_Comm own_ = MPI_COMM_NULL;
     std::optional<Outcome> protocol_error_;
     std::vector<float> sum_, scratch_;

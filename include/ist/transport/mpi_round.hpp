@@ -1,0 +1,204 @@
+#pragma once
+// MpiTransport's round protocol beyond the subnets themselves: the word that opens a round for
+// each worker, the verdict that closes it on every rank, and the sends to stragglers that the
+// coordinator does not wait for. Stragglers (IST: Yuan et al. 2019; the threads transport does
+// the same in-process) are dropped for the round and rejoin once their late result is in.
+#include <mpi.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <list>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ist/transport/mpi_channel.hpp"
+
+namespace ist::detail::mpi {
+
+/// Coordinator -> worker, first message of every round: which round (every rank counts its
+/// rounds and checks) and whether the worker takes part or sits out (still busy, as far as the
+/// coordinator knows, with a round it was dropped from).
+struct RoundStart {
+    std::uint64_t round = 0;
+    std::uint64_t takes_part = 1;
+};
+
+/// When a round stops waiting for workers (MpiTransport::Options; the same as ThreadsTransport's).
+struct StragglerPolicy {
+    std::chrono::milliseconds round_timeout{0};  ///< 0 = no deadline
+    std::size_t quorum = 0;                      ///< 0 = all
+    bool drop_failed_workers = false;
+    bool dropping() const { return drop_failed_workers || round_timeout.count() > 0 || quorum > 0; }
+};
+
+/// How a round ended, announced by the coordinator to every rank: the outcome every rank
+/// rethrows unless it is ok, and the workers dropped from the round with why ("worker s: ...").
+struct Verdict {
+    Outcome outcome;
+    std::vector<std::size_t> dropped;
+    std::vector<std::string> failures;
+
+    /// Wire format: count (uint32), per dropped worker its index (uint32), its failure's length
+    /// (uint32) and characters, then the outcome (Outcome::encode).
+    std::vector<char> encode() const {
+        std::vector<char> out;
+        put(out, static_cast<std::uint32_t>(dropped.size()));
+        for (std::size_t i = 0; i < dropped.size(); ++i) {
+            put(out, static_cast<std::uint32_t>(dropped[i]));
+            put(out, static_cast<std::uint32_t>(failures[i].size()));
+            out.insert(out.end(), failures[i].begin(), failures[i].end());
+        }
+        const std::vector<char> tail = outcome.encode();
+        out.insert(out.end(), tail.begin(), tail.end());
+        return out;
+    }
+
+    /// False if `in` is not a verdict (the caller ends the job: the ranks disagree on the protocol).
+    static bool decode(std::span<const char> in, Verdict& v) {
+        std::uint32_t count = 0;
+        if (!take(in, count)) return false;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            std::uint32_t worker = 0, length = 0;
+            if (!take(in, worker) || !take(in, length) || in.size() < length) return false;
+            v.dropped.push_back(worker);
+            v.failures.emplace_back(in.data(), length);
+            in = in.subspan(length);
+        }
+        v.outcome = Outcome::decode(in);
+        return true;
+    }
+
+private:
+    static void put(std::vector<char>& out, std::uint32_t value) {
+        const char* bytes = reinterpret_cast<const char*>(&value);
+        out.insert(out.end(), bytes, bytes + sizeof value);
+    }
+    static bool take(std::span<const char>& in, std::uint32_t& value) {
+        if (in.size() < sizeof value) return false;
+        std::memcpy(&value, in.data(), sizeof value);
+        in = in.subspan(sizeof value);
+        return true;
+    }
+};
+
+/// Coordinator: messages to a straggler, which takes them only once it has caught up. They are
+/// sent without waiting (each keeps its own copy of the bytes) and checked off as they complete.
+class ParkedSends {
+public:
+    ParkedSends() = default;
+    ParkedSends(const ParkedSends&) = delete;
+    ParkedSends& operator=(const ParkedSends&) = delete;
+    /// Sends still pending when the transport goes away (only after a failure: train() waits
+    /// for every straggler): MPI may still read their buffers, so those are leaked, not freed.
+    ~ParkedSends() {
+        int finalized = 0;
+        MPI_Finalized(&finalized);
+        for (auto& p : parked_)
+            if (!finalized && p.request != MPI_REQUEST_NULL) MPI_Request_free(&p.request);
+        if (!parked_.empty()) new std::list<Parked>(std::move(parked_));  // NOLINT: deliberately leaked
+    }
+
+    void post(const Channel& channel, const void* data, std::size_t bytes, int rank, int tag) {
+        Parked& p = parked_.emplace_back();
+        p.bytes.assign(static_cast<const char*>(data), static_cast<const char*>(data) + bytes);
+        p.request = channel.isend(p.bytes.data(), p.bytes.size(), rank, tag);
+    }
+
+    /// Forgets the sends that have completed; true when none is left.
+    bool reap(const Channel& channel) {
+        for (auto it = parked_.begin(); it != parked_.end();) {
+            int done = 0;
+            channel.check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+            it = done ? parked_.erase(it) : std::next(it);
+        }
+        return parked_.empty();
+    }
+
+private:
+    struct Parked {
+        std::vector<char> bytes;
+        MPI_Request request = MPI_REQUEST_NULL;
+    };
+    std::list<Parked> parked_;
+};
+
+/// Coordinator: the workers dropped while still working (stragglers). Their late results are
+/// received and dropped as they come in; messages to them are parked until they catch up.
+class Stragglers {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    bool late(std::size_t k) const { return k < late_.size() && late_[k]; }
+    bool none() const { return std::none_of(late_.begin(), late_.end(), [](const auto& l) { return l.has_value(); }); }
+
+    /// Worker k, dropped from `round` as late, is still working.
+    void mark(std::size_t k, std::uint64_t round) {
+        late_.resize(std::max(late_.size(), k + 1));
+        late_[k] = Late{round, Clock::now()};
+    }
+
+    /// Takes the late results that have come in (no wait): the status, which must be of the
+    /// round the worker was dropped from, and the package that follows it. A contribution to an
+    /// allreduce_mean the round has left behind is answered as abandoned. A straggler silent for
+    /// the channel's timeout ends the job.
+    void drain(const Channel& channel) {
+        for (std::size_t k = 1; k < late_.size(); ++k) {
+            if (!late_[k]) continue;
+            const int rank = static_cast<int>(k);
+            const std::string sk = std::to_string(k);
+            if (std::chrono::duration<double>(Clock::now() - late_[k]->since).count() > channel.timeout())
+                channel.fatal("timed out after " + std::to_string(static_cast<long>(channel.timeout())) +
+                              " s waiting for the late result of worker " + sk + " (dropped from round " +
+                              std::to_string(late_[k]->round) + ") from rank " + sk +
+                              " (a rank died or stalled; raise the timeout with IST_MPI_TIMEOUT=seconds)");
+            const auto found = channel.try_probe(rank, {kStatus, kReduce});
+            if (!found) continue;
+            std::vector<char> message(found->second);
+            channel.receive(rank, found->first, message.data(), message.size());
+            if (found->first == kReduce) {
+                channel.send(nullptr, 0, rank, kReduceAbort, "an abandoned allreduce_mean");
+                continue;
+            }
+            const Outcome outcome = Outcome::decode(message);
+            if (outcome.round != late_[k]->round)
+                channel.fatal("worker " + sk + " sent its status of round " + std::to_string(outcome.round) +
+                              " where round " + std::to_string(late_[k]->round) + "'s was due (the ranks run different programs)");
+            if (outcome.ok()) channel.receive(rank, kUp, "worker " + sk + "'s late package");
+            late_[k].reset();
+        }
+    }
+
+    /// `messages[k]` to worker k for k >= 1; waits until all but the stragglers took theirs
+    /// (those are parked: a straggler takes them when it has caught up).
+    void send_each(const Channel& channel, const std::vector<std::span<const char>>& messages, int tag,
+                   const std::string& what) {
+        std::vector<MPI_Request> sends;
+        for (std::size_t k = 1; k < messages.size(); ++k) {
+            const int rank = static_cast<int>(k);
+            if (late(k)) parked_.post(channel, messages[k].data(), messages[k].size(), rank, tag);
+            else sends.push_back(channel.isend(messages[k].data(), messages[k].size(), rank, tag));
+        }
+        channel.wait_all(sends, what);
+        parked_.reap(channel);
+    }
+
+    /// Whether every straggler has sent its late result and taken what was parked for it.
+    bool settled(const Channel& channel) {
+        drain(channel);
+        return none() && parked_.reap(channel);
+    }
+
+private:
+    struct Late {
+        std::uint64_t round;      ///< the round it was dropped from
+        Clock::time_point since;  ///< when
+    };
+    std::vector<std::optional<Late>> late_;
+    ParkedSends parked_;
+};
+
+}  // namespace ist::detail::mpi
