@@ -57,10 +57,6 @@ public:
         return std::visit([](const auto& c) { return static_cast<bool>(c.exact()); }, codec_);
     }
 
-    /// Calls f with the codec itself (one dispatch per message rather than per tensor).
-    template <class F>
-    decltype(auto) visit(F&& f) const { return std::visit(std::forward<F>(f), codec_); }
-
 private:
     Variant codec_;
 };

@@ -159,7 +159,9 @@ private:
         Slots<P> packages(S);
         if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic);
         else packages[0].emplace(extract(0));
+        if (replicas == Replicas::PerRound) detail::transit(*packages[0]);  // worker 0's subnet, coded as the others'
         const std::exception_ptr error = run_local_work(*packages[0], work, 0, S);
+        if (replicas == Replicas::PerRound && !error) detail::transit(*packages[0]);
         st.record_own_outcome(Outcome::from(error, 0));
         const std::vector<std::vector<char>> scalars = take_back(packages, replicas);
         rethrow_unless_ok(st.announce_verdict(), 0, error);
