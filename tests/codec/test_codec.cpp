@@ -271,6 +271,6 @@ TEST_CASE("coding settings no exchange can carry out are refused") {
     o.error_feedback = false;
     CHECK_THROWS_WITH_AS(
         IstTrainer(net, o, FullModel{}, Sgd(), GradientAllReduce{}, ThreadsTransport{}, Uniform(4)),
-        "IstTrainer: codec q8: data parallel exchanges gradients, not subnets, and does not code them (use fp32)"
+        "IstTrainer: codec q4: data parallel exchanges gradients, not subnets, and does not code them (use fp32)"
         , ConfigError);
 }

@@ -115,9 +115,8 @@ public:
     void save_checkpoint(const std::string& path) {
         detail::require(streams_.ready(), "save_checkpoint: nothing to save before train() has started");
         wait_for_stragglers();  // their data streams must be at rest
-        RunState state{rounds_done_, steps_taken_, total_bytes_, 0, seconds_, {}, {}, master_state_};
-        state.codec = coding_.description();
-        state.residuals = coding_.saved(kInProcess);
+        RunState state{rounds_done_, steps_taken_, total_bytes_, 0, seconds_, {}, {}, master_state_,
+                       coding_.description(), coding_.saved(kInProcess)};
         streams_.save(state);
         std::ostringstream rng;
         rng << partition_rng_;
@@ -185,7 +184,7 @@ private:
         f.add(options_.workers).add(options_.local_steps).add(options_.rounds).add(options_.batch_size);
         f.add(options_.seed).add(options_.sampling).add(options_.optimizer_state).add(options_.scale_activations);
         f.add(options_.batches).add(options_.clusters_per_batch);
-        if (WorkerPackage::kCodable) f.add(coding_.description());  // Fp32 runs keep their fingerprint
+        if (coding_.description() != "fp32") f.add(coding_.description());  // uncoded runs keep their fingerprint
         return f.value();
     }
 
