@@ -125,14 +125,15 @@ TEST_CASE("bit packing: rows x (8 + ceil(cols x bits / 8)) bytes exactly, values
             CHECK(bytes == 3 * (8 + (cols * bits + 7) / 8));
             CHECK(Uniform(bits).coded_bytes(3, cols) == bytes);
         }
+    std::vector<std::uint8_t> levels(1003);
+    for (std::size_t i = 0; i < levels.size(); ++i) levels[i] = static_cast<std::uint8_t>((i * 7) % 32);
     std::vector<char> buffer(detail::packed_bytes(1000, 5));
-    detail::BitWriter w(buffer.data(), 5);
-    for (std::uint32_t i = 0; i < 1000; ++i) w.put((i * 7) % 32);
-    w.flush();
-    detail::BitReader r(buffer.data(), 5);
+    detail::pack_levels<5>(levels.data(), 1000, buffer.data());
     bool same = true;
-    for (std::uint32_t i = 0; i < 1000; ++i) same &= r.get() == (i * 7) % 32;
+    detail::unpack_levels<5>(buffer.data(), 1000, [&](std::size_t i, std::uint32_t q) { same &= q == levels[i]; });
     CHECK(same);
+    const char first[2] = {static_cast<char>(0 | (7 << 5)), static_cast<char>((7 >> 3) | (14 << 2) | ((21 & 1) << 7))};
+    CHECK((buffer[0] == first[0] && buffer[1] == first[1]));  // least significant bit first
     CHECK(buffer.size() == 625);  // 5/8 of a byte per value
 }
 
@@ -210,6 +211,20 @@ TEST_CASE("coded exchange: threads == serial bit for bit (q4, updates, error fee
     Network c = small_mlp();
     train(c, test::test_options(4, 3, 4, 16, 9));
     CHECK(!test::same_parameters(a, c));  // the coding did change something
+}
+
+TEST_CASE("coded exchange with ResIST: absent blocks cost nothing, error feedback slices per block") {
+    TrainerOptions o = test::test_options(4, 2, 3, 16, 4);
+    o.coded_values = CodedValues::Updates;
+    o.error_feedback = true;
+    auto run = [&](auto transport) {
+        Network net = make_residual_mlp({.inputs = 12, .width = 8, .hidden = 8, .classes = 3, .blocks = 5, .seed = 2});
+        IstTrainer t(net, o, ResistPartition({.min_depth = 2}), Sgd(0.05f), HolderAverage{}, transport, Uniform(3));
+        t.train(train_set(), test_set());
+        return net;
+    };
+    const Network a = run(ThreadsTransport{}), b = run(SerialTransport{});
+    CHECK(test::same_parameters(a, b));
 }
 
 TEST_CASE("q8 updates train as well as fp32 on blobs") {

@@ -16,17 +16,20 @@ template <std::uint16_t (*Narrow)(float), float (*Widen)(std::uint16_t)>
 struct SixteenBitCodec {
     std::size_t coded_bytes(std::size_t rows, std::size_t cols) const { return rows * cols * sizeof(std::uint16_t); }
     void encode(std::span<const float> in, std::size_t, std::vector<char>& bytes, CodingRng&) const {
+        // Plain pointers and a hoisted count: char stores may alias anything (no vectorisation).
         char* out = grow(bytes, in.size() * sizeof(std::uint16_t));
-        for (std::size_t i = 0; i < in.size(); ++i) {
-            const std::uint16_t h = Narrow(in[i]);
+        const float* v = in.data();
+        for (std::size_t i = 0, n = in.size(); i < n; ++i) {
+            const std::uint16_t h = Narrow(v[i]);
             std::memcpy(out + i * sizeof h, &h, sizeof h);
         }
     }
     void decode(const char* coded, std::size_t, std::span<float> out) const {
-        for (std::size_t i = 0; i < out.size(); ++i) {
+        float* v = out.data();
+        for (std::size_t i = 0, n = out.size(); i < n; ++i) {
             std::uint16_t h;
             std::memcpy(&h, coded + i * sizeof h, sizeof h);
-            out[i] = Widen(h);
+            v[i] = Widen(h);
         }
     }
     bool exact() const { return false; }

@@ -7,11 +7,11 @@
 //
 // Rounding: stochastic by default (q = floor(t) + [u < t - floor(t)], u uniform on the 2^-24
 // grid, so E[decoded] = value up to 2^-24 of a step: updates stay unbiased), or to nearest
-// (error <= step / 2). The draws come from the message's coding_stream.
+// (error <= step / 2). Each row's draws come from one output of the message's coding_stream.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 #include "ist/codec/codec.hpp"
 #include "ist/core/error.hpp"
@@ -43,7 +43,8 @@ public:
     void encode(std::span<const float> in, std::size_t cols, std::vector<char>& bytes, CodingRng& rng) const {
         const std::size_t rows = cols ? in.size() / cols : 0;
         char* out = detail::grow(bytes, coded_bytes(rows, cols));
-        for (std::size_t r = 0; r < rows; ++r) out = encode_row(in.subspan(r * cols, cols), out, rng);
+        std::vector<std::uint8_t> levels(cols);
+        for (std::size_t r = 0; r < rows; ++r) out = encode_row(in.subspan(r * cols, cols), levels, out, rng);
     }
 
     void decode(const char* coded, std::size_t cols, std::span<float> out) const {
@@ -52,36 +53,73 @@ public:
             float lo, step;
             std::memcpy(&lo, coded, sizeof lo);
             std::memcpy(&step, coded + sizeof lo, sizeof step);
-            detail::BitReader reader(coded + kRowHeader, bits_);
-            for (float& v : out.subspan(r * cols, cols)) v = lo + static_cast<float>(reader.get()) * step;
+            float* row = out.data() + r * cols;
+            detail::with_bits(bits_, [&](auto bits) {
+                detail::unpack_levels<bits>(coded + kRowHeader, cols, [&](std::size_t i, std::uint32_t q) {
+                    row[i] = lo + static_cast<float>(q) * step;
+                });
+            });
             coded += kRowHeader + detail::packed_bytes(cols, bits_);
         }
     }
 
 private:
+    /// A bijective 32-bit hash with low bias (Wellons' "lowbias32"): position -> uniform bits.
+    static std::uint32_t mix32(std::uint32_t x) {
+        x ^= x >> 16;
+        x *= 0x7FEB352Du;
+        x ^= x >> 15;
+        x *= 0x846CA68Bu;
+        return x ^ (x >> 16);
+    }
+
+    /// The row's minimum and maximum over 8 independent lanes, which vectorise (minmax_element
+    /// branches on every value).
+    static std::pair<float, float> row_range(std::span<const float> row) {
+        const float* v = row.data();
+        const std::size_t groups = row.size() / 8;
+        float lo[8], hi[8];
+        std::fill_n(lo, 8, v[0]);
+        std::fill_n(hi, 8, v[0]);
+        for (std::size_t g = 0; g < groups; ++g, v += 8)
+            for (int k = 0; k < 8; ++k) {
+                lo[k] = v[k] < lo[k] ? v[k] : lo[k];
+                hi[k] = v[k] > hi[k] ? v[k] : hi[k];
+            }
+        for (std::size_t i = groups * 8; i < row.size(); ++i) lo[0] = std::min(lo[0], row[i]), hi[0] = std::max(hi[0], row[i]);
+        return {*std::min_element(lo, lo + 8), *std::max_element(hi, hi + 8)};
+    }
+
     std::uint32_t levels() const { return (1u << bits_) - 1; }
 
-    char* encode_row(std::span<const float> row, char* out, CodingRng& rng) const {
-        const auto [lo_at, hi_at] = std::minmax_element(row.begin(), row.end());
-        const float lo = *lo_at;
+    char* encode_row(std::span<const float> row, std::vector<std::uint8_t>& levels, char* out, CodingRng& rng) const {
+        const auto [lo, hi] = row_range(row);
         // The range in double: max - min of two finite floats may overflow float.
-        const auto step = static_cast<float>((static_cast<double>(*hi_at) - lo) / levels());
-        const float inverse = step > 0 ? 1.0f / step : 0.0f, top = static_cast<float>(levels());
+        const auto step = static_cast<float>((static_cast<double>(hi) - lo) / this->levels());
+        const float inverse = step > 0 ? 1.0f / step : 0.0f, top = static_cast<float>(this->levels());
         std::memcpy(out, &lo, sizeof lo);
         std::memcpy(out + sizeof lo, &step, sizeof step);
-        detail::BitWriter writer(out + kRowHeader, bits_);
+        // t = (v - lo) / step is in [0, top]: truncation is floor, and no level exceeds top. Plain
+        // pointers: stores through uint8_t may alias anything, which would stop vectorisation.
+        const float* v = row.data();
+        std::uint8_t* q = levels.data();
+        const std::size_t n = row.size();
         if (rounding_ == Rounding::Nearest) {
-            for (float v : row) writer.put(static_cast<std::uint32_t>(std::min((v - lo) * inverse, top) + 0.5f));
+            for (std::size_t i = 0; i < n; ++i)
+                q[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(std::min((v[i] - lo) * inverse, top) + 0.5f));
         } else {
-            std::uint64_t draws = 0;
-            for (std::size_t i = 0; i < row.size(); ++i) {
-                if (i % 2 == 0) draws = rng();  // two 24-bit uniforms per engine output
-                const float u = static_cast<float>((draws >> (i % 2 == 0 ? 40 : 8)) & 0xFFFFFFu) * 0x1p-24f;
-                const float t = std::min((row[i] - lo) * inverse, top), below = std::floor(t);
-                writer.put(static_cast<std::uint32_t>(below) + (u < t - below ? 1u : 0u));
+            // One engine output per row keys a counter-based stream (a hash of the position, which
+            // vectorises): drawing every value from the engine would cost more than the coding.
+            const auto key = static_cast<std::uint32_t>(rng() >> 32);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::uint32_t position = key + static_cast<std::uint32_t>(i) * 0x9E3779B9u;
+                const float u = static_cast<float>(mix32(position) >> 8) * 0x1p-24f;
+                const float t = std::min((v[i] - lo) * inverse, top);
+                const auto below = static_cast<std::int32_t>(t);
+                q[i] = static_cast<std::uint8_t>(below + (u < t - static_cast<float>(below) ? 1 : 0));
             }
         }
-        writer.flush();
+        detail::with_bits(bits_, [&](auto bits) { detail::pack_levels<bits>(levels.data(), row.size(), out + kRowHeader); });
         return out + kRowHeader + detail::packed_bytes(row.size(), bits_);
     }
 

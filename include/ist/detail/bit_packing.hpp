@@ -1,57 +1,57 @@
 #pragma once
-// Values of `bits` bits (1..8) packed densely into bytes, least significant bit first: n values
-// take exactly ceil(n * bits / 8) bytes.
+// Levels of `bits` bits (1..8) packed densely into bytes, least significant bit first: n levels
+// take exactly ceil(n * bits / 8) bytes. Eight levels make exactly `bits` bytes, so both ways
+// work on groups of eight in a 64-bit word (no per-value branches), then on the last few.
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 namespace ist::detail {
 
-/// Bytes of n packed values of `bits` bits.
+/// Bytes of n packed levels of `bits` bits.
 constexpr std::size_t packed_bytes(std::size_t n, unsigned bits) { return (n * bits + 7) / 8; }
 
-/// Appends values to a byte array; flush() writes the last partial byte.
-class BitWriter {
-public:
-    BitWriter(char* out, unsigned bits) : out_(out), bits_(bits) {}
-    void put(std::uint32_t value) {
-        pending_ |= static_cast<std::uint64_t>(value) << filled_;
-        filled_ += bits_;
-        if (filled_ >= 32) {  // whole bytes out, at most 7 bits + one value stay pending
-            for (int b = 0; b < 4; ++b) *out_++ = static_cast<char>((pending_ >> (8 * b)) & 0xFFu);
-            pending_ >>= 32;
-            filled_ -= 32;
-        }
+/// Writes levels[0..n) (each below 2^Bits) to `out`, packed_bytes(n, Bits) bytes.
+template <unsigned Bits>
+void pack_levels(const std::uint8_t* levels, std::size_t n, char* out) {
+    std::size_t first = 0;
+    for (; first + 8 <= n; first += 8, out += Bits) {  // whole groups: Bits bytes each
+        std::uint64_t word = 0;
+        for (unsigned k = 0; k < 8; ++k) word |= static_cast<std::uint64_t>(levels[first + k]) << (k * Bits);
+        for (unsigned b = 0; b < Bits; ++b) out[b] = static_cast<char>((word >> (8 * b)) & 0xFFu);
     }
-    void flush() {
-        for (; filled_ > 0; filled_ = filled_ > 8 ? filled_ - 8 : 0, pending_ >>= 8)
-            *out_++ = static_cast<char>(pending_ & 0xFFu);
+    std::uint64_t word = 0;  // the last n % 8
+    for (std::size_t k = 0; first + k < n; ++k) word |= static_cast<std::uint64_t>(levels[first + k]) << (k * Bits);
+    for (std::size_t b = 0; b < packed_bytes(n - first, Bits); ++b) out[b] = static_cast<char>((word >> (8 * b)) & 0xFFu);
+}
+
+/// Calls emit(i, level) for the n levels pack_levels<Bits> wrote at `in`, in order.
+template <unsigned Bits, class Emit>
+void unpack_levels(const char* in, std::size_t n, Emit&& emit) {
+    const auto* bytes = reinterpret_cast<const unsigned char*>(in);
+    constexpr std::uint64_t mask = (std::uint64_t{1} << Bits) - 1;
+    for (std::size_t first = 0; first < n; first += 8, bytes += Bits) {
+        std::uint64_t word = 0;
+        const std::size_t count = n - first < 8 ? n - first : 8;
+        for (std::size_t b = 0; b < packed_bytes(count, Bits); ++b) word |= static_cast<std::uint64_t>(bytes[b]) << (8 * b);
+        for (std::size_t k = 0; k < count; ++k) emit(first + k, static_cast<std::uint32_t>((word >> (k * Bits)) & mask));
     }
+}
 
-private:
-    char* out_;
-    unsigned bits_, filled_ = 0;
-    std::uint64_t pending_ = 0;
-};
-
-/// Reads values written by BitWriter with the same `bits`.
-class BitReader {
-public:
-    BitReader(const char* in, unsigned bits) : in_(reinterpret_cast<const unsigned char*>(in)), bits_(bits) {}
-    std::uint32_t get() {
-        while (available_ < bits_) {
-            pending_ |= static_cast<std::uint64_t>(*in_++) << available_;
-            available_ += 8;
-        }
-        const auto value = static_cast<std::uint32_t>(pending_ & ((1u << bits_) - 1));
-        pending_ >>= bits_;
-        available_ -= bits_;
-        return value;
+/// Calls f(std::integral_constant<unsigned, bits>) for bits in 1..8, so shifts and loop bounds
+/// are compile-time constants in f.
+template <class F>
+decltype(auto) with_bits(unsigned bits, F&& f) {
+    switch (bits) {
+        case 1: return f(std::integral_constant<unsigned, 1>{});
+        case 2: return f(std::integral_constant<unsigned, 2>{});
+        case 3: return f(std::integral_constant<unsigned, 3>{});
+        case 4: return f(std::integral_constant<unsigned, 4>{});
+        case 5: return f(std::integral_constant<unsigned, 5>{});
+        case 6: return f(std::integral_constant<unsigned, 6>{});
+        case 7: return f(std::integral_constant<unsigned, 7>{});
+        default: return f(std::integral_constant<unsigned, 8>{});
     }
-
-private:
-    const unsigned char* in_;
-    unsigned bits_, available_ = 0;
-    std::uint64_t pending_ = 0;
-};
+}
 
 }  // namespace ist::detail

@@ -7,26 +7,20 @@
 namespace ist::detail {
 
 /// float -> binary16, round to nearest even; beyond the largest half (65504) it is infinity.
+/// Every case is computed and one selected, so random data costs no branch mispredictions.
 inline std::uint16_t float_to_half(float value) {
     const std::uint32_t x = std::bit_cast<std::uint32_t>(value);
-    const auto sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
-    const std::uint32_t magnitude = x & 0x7FFFFFFFu;
-    if (magnitude > 0x7F800000u) return sign | 0x7E00u;                 // NaN stays NaN
-    if (magnitude >= 0x477FF000u) return sign | 0x7C00u;                // rounds past 65504: infinity
-    if (magnitude >= 0x38800000u) {                                     // a normal half: rebias, round 13 bits away
-        std::uint32_t h = (magnitude - 0x38000000u) >> 13;
-        const std::uint32_t rest = magnitude & 0x1FFFu;
-        if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;       // a carry moves into the exponent correctly
-        return static_cast<std::uint16_t>(sign | h);
-    }
-    // A subnormal half (multiples of 2^-24) or zero: the float's significand shifted into place.
-    const std::uint32_t exponent = magnitude >> 23;
-    if (exponent < 102) return sign;  // below 2^-25: rounds to zero
-    const std::uint32_t significand = (magnitude & 0x7FFFFFu) | 0x800000u;
-    const std::uint32_t shift = 126 - exponent;  // 14..24
-    std::uint32_t h = significand >> shift;
-    const std::uint32_t rest = significand & ((1u << shift) - 1), half_way = 1u << (shift - 1);
-    if (rest > half_way || (rest == half_way && (h & 1u))) ++h;
+    const std::uint32_t sign = (x >> 16) & 0x8000u, magnitude = x & 0x7FFFFFFFu;
+    // A normal half: rebias the exponent, round 13 bits away (ties to even; a carry moves into
+    // the exponent correctly, up to infinity).
+    const std::uint32_t normal = (magnitude - 0x38000000u + 0xFFFu + ((magnitude >> 13) & 1u)) >> 13;
+    // A subnormal half (multiples of 2^-24) or zero: adding 0.5f leaves the value rounded to a
+    // multiple of 2^-24 (ties to even, IEEE addition) in the low bits of 0.5f's significand.
+    const std::uint32_t subnormal =
+        std::bit_cast<std::uint32_t>(std::bit_cast<float>(magnitude) + 0.5f) - 0x3F000000u;
+    std::uint32_t h = magnitude < 0x38800000u ? subnormal : normal;
+    h = magnitude >= 0x477FF000u ? 0x7C00u : h;  // rounds past 65504: infinity
+    h = magnitude > 0x7F800000u ? 0x7E00u : h;   // NaN stays NaN
     return static_cast<std::uint16_t>(sign | h);
 }
 

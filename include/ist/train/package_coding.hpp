@@ -1,7 +1,7 @@
 #pragma once
 // How a package's tensors travel when the exchange is coded (a lossy Codec, see ist/codec): both
 // directions, weights or updates, with optional error feedback (quantised exchange as in
-// ResIST, Dun et al. 2022; error feedback as in EF-SGD).
+// ResIST, Dun et al. 2022; error feedback as in EF-SGD, Karimireddy et al. 2019).
 //
 // A package makes two journeys: coordinator -> worker (always its weights), then worker ->
 // coordinator (its weights, or its update: what it returns minus what it received). Each journey
@@ -37,7 +37,10 @@ struct PackageCoding {
     /// Exact bytes of `tensors` coded (the same both ways: same shapes).
     std::size_t bytes(std::span<Tensor* const> tensors) const {
         std::size_t n = 0;
-        for (const Tensor* t : tensors) n += codec.coded_bytes(detail::row_shape(*t).rows, detail::row_shape(*t).cols);
+        for (const Tensor* t : tensors) {
+            const auto [rows, cols] = detail::row_shape(*t);
+            n += codec.coded_bytes(rows, cols);
+        }
         return n;
     }
 
