@@ -22,7 +22,7 @@ struct CodecOptions {
                    "qB = B-bit per-row uniform, stochastic rounding (B = 8..2)");
         cli.flag("--code-updates", code_updates, "workers send trained minus received weights (needs a lossy --codec)");
         cli.flag("--error-feedback", error_feedback,
-                 "add each worker's last coding error to its next update (needs --code-updates)");
+                 "add what coding lost of each worker's last update to its next one\n(needs --code-updates)");
     }
 
     /// Checks the combination and sets the trainer options' coding fields (after parsing).
