@@ -57,7 +57,7 @@ std::uint64_t uniform_subnet_bytes(std::size_t S, unsigned bits) {
 
 }  // namespace
 
-TEST_CASE("fp16 and bf16 round to nearest even: relative error <= 2^-11 and 2^-8") {
+TEST_CASE("codec: fp16 and bf16 round to nearest even: relative error <= 2^-11 and 2^-8") {
     const std::vector<float> v = random_values(10000, 3, 100.0f);
     const auto h = round_trip(Fp16{}, v, 100), b = round_trip(Bf16{}, v, 100);
     for (std::size_t i = 0; i < v.size(); ++i) {
@@ -79,7 +79,7 @@ TEST_CASE("fp16 and bf16 round to nearest even: relative error <= 2^-11 and 2^-8
     CHECK(bytes == v.size() * 2);
 }
 
-TEST_CASE("Uniform, round to nearest: error <= step / 2 <= range / (2^bits - 1), per row") {
+TEST_CASE("codec: Uniform, round to nearest: error <= step / 2 <= range / (2^bits - 1), per row") {
     const std::size_t rows = 7, cols = 33;
     const std::vector<float> v = random_values(rows * cols, 4);
     for (unsigned bits = 2; bits <= 8; ++bits) {
@@ -94,7 +94,7 @@ TEST_CASE("Uniform, round to nearest: error <= step / 2 <= range / (2^bits - 1),
     }
 }
 
-TEST_CASE("Uniform, stochastic rounding is unbiased and stays within one step") {
+TEST_CASE("codec: Uniform, stochastic rounding is unbiased and stays within one step") {
     // A row [0, x, 1] at 2 bits: step 1/3; the mean of many codings of x tends to x.
     const std::vector<float> row{0.0f, 0.1f, 0.55f, 1.0f};
     for (unsigned bits : {2u, 4u}) {
@@ -116,7 +116,7 @@ TEST_CASE("Uniform, stochastic rounding is unbiased and stays within one step") 
     }
 }
 
-TEST_CASE("bit packing: rows x (8 + ceil(cols x bits / 8)) bytes exactly, values round-trip") {
+TEST_CASE("codec: bit packing: rows x (8 + ceil(cols x bits / 8)) bytes exactly, values round-trip") {
     for (unsigned bits = 2; bits <= 8; ++bits)
         for (std::size_t cols : {1u, 3u, 7u, 8u, 9u, 17u, 64u}) {
             const std::vector<float> v = random_values(3 * cols, bits * 100 + cols);
@@ -137,7 +137,7 @@ TEST_CASE("bit packing: rows x (8 + ceil(cols x bits / 8)) bytes exactly, values
     CHECK(buffer.size() == 625);  // 5/8 of a byte per value
 }
 
-TEST_CASE("codecs by name; bits outside 2..8 are refused") {
+TEST_CASE("codec: codecs by name; bits outside 2..8 are refused") {
     CHECK(AnyCodec::parse("q5").name() == "q5");
     CHECK(AnyCodec::parse("q5-nearest").name() == "q5-nearest");
     CHECK(AnyCodec::parse("bf16").coded_bytes(3, 4) == 24);
@@ -149,7 +149,7 @@ TEST_CASE("codecs by name; bits outside 2..8 are refused") {
                          ConfigError);
 }
 
-TEST_CASE("a non-finite value to encode is a TrainingError naming the worker") {
+TEST_CASE("codec: a non-finite value to encode is a TrainingError naming the worker") {
     PackageCoding<Uniform> coding;
     coding.worker = 3;
     Tensor t = xt::ones<float>({2, 3});
@@ -161,7 +161,7 @@ TEST_CASE("a non-finite value to encode is a TrainingError naming the worker") {
                          TrainingError);
 }
 
-TEST_CASE("a coded message of the wrong length is refused before decoding") {
+TEST_CASE("codec: a coded message of the wrong length is refused before decoding") {
     Network net = small_mlp();
     WorkerPackage<Network, Uniform> sent{net, {}, {}, {}}, received{net, {}, {}, {}};
     const std::vector<char> bytes = detail::pack(sent);
@@ -174,7 +174,7 @@ TEST_CASE("a coded message of the wrong length is refused before decoding") {
     detail::unpack(received, bytes);  // the right length decodes
 }
 
-TEST_CASE("Fp32 is the default: an explicit Fp32 or AnyCodec fp32 trains bit-identically") {
+TEST_CASE("codec: Fp32 is the default: an explicit Fp32 or AnyCodec fp32 trains bit-identically") {
     const TrainerOptions o = test::test_options(2, 3, 3, 16, 7);
     Network a = small_mlp(), b = small_mlp(), c = small_mlp();
     const TrainResult ra = train(a, o);
@@ -185,7 +185,7 @@ TEST_CASE("Fp32 is the default: an explicit Fp32 or AnyCodec fp32 trains bit-ide
     CHECK(ra.history.back().total_bytes == rc.history.back().total_bytes);
 }
 
-TEST_CASE("RoundMetrics::bytes counts the coded bytes exactly") {
+TEST_CASE("codec: RoundMetrics::bytes counts the coded bytes exactly") {
     for (std::size_t S : {2u, 4u}) {
         TrainerOptions o = test::test_options(S, 2, 2, 16, 7);
         const std::size_t h = 16 / S;
@@ -199,7 +199,7 @@ TEST_CASE("RoundMetrics::bytes counts the coded bytes exactly") {
     }
 }
 
-TEST_CASE("coded exchange: threads == serial bit for bit (q4, updates, error feedback)") {
+TEST_CASE("codec: coded exchange: threads == serial bit for bit (q4, updates, error feedback)") {
     TrainerOptions o = test::test_options(4, 3, 4, 16, 9);
     o.coded_values = CodedValues::Updates;
     o.error_feedback = true;
@@ -213,7 +213,7 @@ TEST_CASE("coded exchange: threads == serial bit for bit (q4, updates, error fee
     CHECK(!test::same_parameters(a, c));  // the coding did change something
 }
 
-TEST_CASE("coded exchange with ResIST: absent blocks cost nothing, error feedback slices per block") {
+TEST_CASE("codec: coded exchange with ResIST: absent blocks cost nothing, error feedback slices per block") {
     TrainerOptions o = test::test_options(4, 2, 3, 16, 4);
     o.coded_values = CodedValues::Updates;
     o.error_feedback = true;
@@ -227,7 +227,7 @@ TEST_CASE("coded exchange with ResIST: absent blocks cost nothing, error feedbac
     CHECK(test::same_parameters(a, b));
 }
 
-TEST_CASE("q8 updates train as well as fp32 on blobs") {
+TEST_CASE("codec: q8 updates train as well as fp32 on blobs") {
     TrainerOptions o = test::test_options(2, 5, 10, 32, 3);
     Network f = small_mlp(), q = small_mlp();
     const double fp32 = train(f, o).final_test->accuracy;
@@ -236,7 +236,7 @@ TEST_CASE("q8 updates train as well as fp32 on blobs") {
     CHECK(q8 >= fp32 - 0.05);
 }
 
-TEST_CASE("error feedback: residuals are checkpointed and resuming is bit-identical") {
+TEST_CASE("codec: error feedback: residuals are checkpointed and resuming is bit-identical") {
     const std::string path = (std::filesystem::temp_directory_path() / "ist_codec_ef_checkpoint.npz").string();
     TrainerOptions o = test::test_options(2, 3, 4, 16, 5);
     o.coded_values = CodedValues::Updates;
@@ -275,7 +275,7 @@ TEST_CASE("error feedback: residuals are checkpointed and resuming is bit-identi
     std::filesystem::remove(path);
 }
 
-TEST_CASE("coding settings no exchange can carry out are refused") {
+TEST_CASE("codec: coding settings no exchange can carry out are refused") {
     Network net = small_mlp();
     TrainerOptions o = test::test_options(2, 1, 1, 16, 1);
     o.coded_values = CodedValues::Updates;
