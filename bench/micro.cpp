@@ -15,9 +15,13 @@
 //    training step and of one step of a worker's subnet (width 4096 / S);
 //  - BM_Spmm: GIST's sparse product A_hat x on a 70,000-node graph of degree 10 (no dense N x N
 //    anywhere); `of_copy` is its effective bandwidth over a plain memory copy's in the same run.
+//  - BM_Codec: encode + decode of a 4096 x 4096 fp32 tensor (fp16, q8, q4; stochastic rounding),
+//    `GB/s` of fp32 input; `of_memcpy` is that over a memcpy of the same 64 MiB in the same run
+//    (target >= 0.25: coding never costs more than the link it saves).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <random>
@@ -242,6 +246,39 @@ void BM_Spmm(benchmark::State& state) {
     state.counters["entries"] = static_cast<double>(a.entries());
 }
 
+/// Encode + decode of one 4096 x 4096 tensor with the codec named by `codec_names[range(0)]`.
+const char* const codec_names[] = {"fp16", "q8", "q4"};
+
+void BM_Codec(benchmark::State& state) {
+    const ist::AnyCodec codec = ist::AnyCodec::parse(codec_names[state.range(0)]);
+    const std::size_t n = 4096;
+    const ist::Matrix x = random_matrix(n, n, 3);
+    std::vector<float> out(n * n), copy(n * n);
+    std::vector<char> coded;
+    coded.reserve(codec.coded_bytes(n, n));
+    const double bytes = static_cast<double>(n * n * sizeof(float));
+    const auto c0 = std::chrono::steady_clock::now();
+    for (int r = 0; r < 5; ++r) {
+        std::memcpy(copy.data(), x.data(), n * n * sizeof(float));
+        benchmark::DoNotOptimize(copy.data());
+    }
+    const double copy_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count() / 5.0;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+        coded.clear();
+        ist::CodingRng rng(1);
+        codec.encode({x.data(), n * n}, n, coded, rng);
+        codec.decode(coded.data(), n, out);
+        benchmark::DoNotOptimize(out.data());
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                           static_cast<double>(state.iterations());
+    state.SetLabel(codec.name());
+    state.counters["GB/s"] = bytes / seconds / 1e9;
+    state.counters["memcpy_GB/s"] = bytes / copy_seconds / 1e9;
+    state.counters["of_memcpy"] = copy_seconds / seconds;
+}
+
 int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 void register_all() {
@@ -254,6 +291,8 @@ void register_all() {
     }
     for (long f : {64L, 256L})
         benchmark::RegisterBenchmark("BM_Spmm/N70000-deg10", BM_Spmm)->Arg(f)->Unit(benchmark::kMillisecond);
+    for (long c = 0; c < 3; ++c)
+        benchmark::RegisterBenchmark("BM_Codec/4096x4096", BM_Codec)->Arg(c)->Unit(benchmark::kMillisecond);
     for (long S : {2L, 4L, 8L}) {
         benchmark::RegisterBenchmark("BM_Extract/W4096", BM_Extract)->Args({S, 1})->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark("BM_Merge/W4096", BM_Merge)->Args({S, 1})->Unit(benchmark::kMillisecond);

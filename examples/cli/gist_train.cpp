@@ -32,6 +32,7 @@
 #include <ist/graph/footprint.hpp>
 
 #include "cli.hpp"
+#include "codec_options.hpp"
 #include "heap_counter.hpp"
 
 namespace {
@@ -45,6 +46,7 @@ struct Config {
     std::uint64_t seed = 42;
     float lr = 0.01f;
     bool split_input = false, keep_last_hidden = false, scale_activations = false, quiet = false;
+    ist::cli::CodecOptions coding;
 };
 
 Config parse(int argc, char** argv) {
@@ -90,6 +92,7 @@ Config parse(int argc, char** argv) {
               "S workers on few cores, more threads only wait for each other)");
     cli.value("--seed", c.seed, kPositive, "N", "seed of the split, graph clusters, weights and partitions (default 42)");
     cli.flag("--quiet", c.quiet, "print only the per-method summary lines");
+    c.coding.add_to(cli);
     cli.parse(argc, argv);
     if (c.layers) {
         if (c.layers < 2) throw ist::ConfigError("--layers must be at least 2 (one hidden layer)");
@@ -357,9 +360,11 @@ MethodResult run_method(const Config& c, const ist::GcnGraph& gcn, const Setup& 
     ist::Network net = build_gcn(gcn, F, c.hidden, C, c.seed);
     ist::TrainerOptions o = s.options;
     o.workers = S;
+    c.coding.apply(o);
     ist::ThreadsTransport::Options t;
     t.blas_threads = static_cast<int>(c.blas_threads);
-    ist::IstTrainer trainer(net, o, partitioner, ist::Adam(c.lr), ist::HolderAverage(), ist::ThreadsTransport(t));
+    ist::IstTrainer trainer(net, o, partitioner, ist::Adam(c.lr), ist::HolderAverage(), ist::ThreadsTransport(t),
+                            c.coding.make());
     if (!c.quiet) std::cout << "-- " << name << ", S = " << S << '\n';
     const std::uint64_t generation = heap_counter::new_generation();
     const double cpu_before = cpu_seconds(), coordinator_before = thread_cpu_seconds();

@@ -18,6 +18,7 @@
 #endif
 
 #include "cli.hpp"
+#include "codec_options.hpp"
 
 namespace {
 
@@ -33,6 +34,7 @@ struct Config {
     bool quiet = false, progress = false, whole_set = false, carry_state = false, scale_activations = false;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 60, .batch_size = 64};
     std::size_t train_rows = 0;
+    ist::cli::CodecOptions coding;
 };
 
 #ifdef IST_WITH_MPI
@@ -82,10 +84,12 @@ Config parse(int argc, char** argv) {
     cli.text("--save-model", c.save_model, "PATH", "write the final parameters as .npz (param_0, param_1, ...)");
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the final summary");
+    c.coding.add_to(cli);
     cli.parse(argc, argv);
     if (c.transport == "serial" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
         throw ist::ConfigError("--round-timeout, --quorum and --drop-failed-workers need --transport threads or mpi "
                                "(serial runs one worker at a time)");
+    c.coding.apply(o);
     o.sampling = c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
     o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
     o.scale_activations = c.scale_activations;
@@ -177,13 +181,13 @@ int run(const Config& c) {
         std::cout << "ist-train: " << c.method << " on " << train.name << " (" << train.size() << " train / "
                   << test.size() << " test rows), MLP " << train.feature_count() << " -> " << widths(c.hidden) << " -> "
                   << train.classes << ", S = " << c.options.workers << ", l = " << c.options.local_steps
-                  << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport\n";
+                  << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport" << c.coding.describe() << '\n';
     ist::TrainResult result;
     ist::StopAtAccuracy stop_at(c.target > 0 ? c.target : 2.0);
     with_optimizer(c, [&](auto optimizer) {
         with_transport(c, [&](auto transport) {
             with_method(c, [&](auto partitioner, auto aggregator) {
-                ist::IstTrainer trainer(net, c.options, partitioner, optimizer, aggregator, transport);
+                ist::IstTrainer trainer(net, c.options, partitioner, optimizer, aggregator, transport, c.coding.make());
                 ist::MetricsLog log(c.log.empty() ? "/dev/null" : c.log);
                 ist::Checkpoint checkpoint(c.checkpoint, c.checkpoint_every);  // empty path: off
                 if (!c.checkpoint.empty() && std::filesystem::exists(c.checkpoint)) {

@@ -21,6 +21,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "codec_options.hpp"
 
 namespace {
 
@@ -36,6 +37,7 @@ struct Config {
     std::size_t ablation_l = 0;  // 0: twice --local-steps
     std::size_t seeds = 1;       // ablation: runs per cell, seeds seed, seed + 1, ...
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 40, .batch_size = 32, .eval_every = 0};
+    ist::cli::CodecOptions coding;
 };
 
 Config parse(int argc, char** argv) {
@@ -83,7 +85,9 @@ Config parse(int argc, char** argv) {
     cli.value("--seed", o.seed, kCount, "N", "seed of initialisation, partitions and sampling (default 42)");
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the summary");
+    c.coding.add_to(cli);
     cli.parse(argc, argv);
+    c.coding.apply(o);
     c.share_projecting = !deal_projecting;
     c.scale = !no_scale;
     c.seeds = std::max<std::size_t>(1, c.seeds);
@@ -152,7 +156,7 @@ Outcome train_one(const Config& c, const ist::Network& initial, const Data& d, P
     const std::size_t cores = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
     ist::ThreadsTransport transport({.concurrency = cores});
     ist::IstTrainer trainer(net, c.options, std::move(partitioner), ist::MomentumSgd(c.lr, c.momentum, c.weight_decay),
-                            ist::HolderAverage(), std::move(transport));
+                            ist::HolderAverage(), std::move(transport), c.coding.make());
     if (!c.constant_lr) trainer.set_schedule(ist::step_decay(c.options.rounds));  // /10 at 50% and 75%
     ist::TrainResult r;
     if (!verbose) r = trainer.train(d.train, d.test);

@@ -5,6 +5,7 @@
 #include "ist/aggregate/holder_average.hpp"
 #include "ist/baselines.hpp"
 #include "ist/callbacks/checkpoint.hpp"
+#include "ist/codec/any_codec.hpp"
 #include "ist/callbacks/early_stop.hpp"
 #include "ist/callbacks/metrics_log.hpp"
 #include "ist/callbacks/print_metrics.hpp"

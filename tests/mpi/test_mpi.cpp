@@ -8,6 +8,8 @@
 //   mpiexec -np 2 ist_mpi_tests --stall-dropped   rank 1 is dropped as late and never comes back:
 //                                          rank 0 must time out waiting for its late result
 // The straggler checks (round_timeout, quorum, drop_failed_workers) are in test_stragglers.cpp.
+//   mpiexec -np 2 ist_mpi_tests --mismatched-codec   rank 1 expects q4 messages, rank 0 sends q8:
+//                                          refused by length before decoding, the job ends
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -164,6 +166,69 @@ void resist_and_gist_equivalence(std::size_t S) {
                 GistPartition({.split_input = true}), HolderAverage{}, Adam(0.01f), o);
 }
 
+/// Quantised exchange: MPI sends the coded bytes and decodes them as ThreadsTransport does in
+/// memory, so both give the same weights, and the bytes per round are `bytes_per_round`.
+template <Codec C>
+void coded_equivalence(const std::string& name, C codec, TrainerOptions opts, std::uint64_t bytes_per_round,
+                       OptimizerState state = OptimizerState::Reset) {
+    opts.optimizer_state = state;
+    const Network init = make_mlp({12, {16, 16}, 3, Norm::Batch, 5});
+    const Dataset train = test::blobs(400, 12, 3, 1), test_set = test::blobs(120, 12, 3, 2);
+    Network reference = init, net = init;
+    TrainResult ref;
+    if (my_rank == 0)
+        ref = IstTrainer(reference, opts, NeuronPartition{}, MomentumSgd(0.05f, 0.9f), HolderAverage{},
+                         ThreadsTransport{}, codec).train(train, test_set);
+    const TrainResult got = IstTrainer(net, opts, NeuronPartition{}, MomentumSgd(0.05f, 0.9f), HolderAverage{},
+                                       MpiTransport{}, codec).train(train, test_set);
+    if (my_rank != 0) return;
+    check(test::same_parameters(net, reference), name + ": weights bit-identical to ThreadsTransport");
+    bool bytes_equal = got.history.size() == ref.history.size();
+    for (std::size_t r = 0; bytes_equal && r < got.history.size(); ++r)
+        bytes_equal = got.history[r].bytes == ref.history[r].bytes && ref.history[r].bytes == bytes_per_round;
+    check(bytes_equal, name + ": bytes per round " + std::to_string(got.history[0].bytes) + " (threads " +
+                           std::to_string(ref.history[0].bytes) + "), formula " + std::to_string(bytes_per_round));
+}
+
+/// q8 and fp16 weights, q4 updates with error feedback and carried momentum, against the
+/// formula: per worker and direction, fp16 2 bytes a value; qB rows x (8 + ceil(cols B / 8)).
+void codec_checks(std::size_t S) {
+    const std::size_t h = 16 / S;
+    const std::uint64_t floats = h * 12 + h + h + h * h + h + h + 3 * h;
+    auto uniform = [&](unsigned bits) {  // weights h x 12, h x h, 3 x h; four batch-norm vectors of h
+        auto row = [&](std::size_t cols) { return 8 + (cols * bits + 7) / 8; };
+        return h * row(12) + 4 * row(h) + h * row(h) + 3 * row(h);
+    };
+    coded_equivalence("IST q8", Uniform(8), small_options(S), S * 2 * uniform(8));
+    coded_equivalence("IST fp16", Fp16{}, small_options(S), S * 2 * floats * 2);
+    TrainerOptions ef = small_options(S);
+    ef.coded_values = CodedValues::Updates;
+    ef.error_feedback = true;
+    // Momentum state travels too, coded like the weights: twice the tensors.
+    coded_equivalence("IST q4 updates, error feedback, carried momentum", AnyCodec::parse("q4"), ef,
+                      S * 2 * 2 * uniform(4), OptimizerState::Carry);
+    // A rank with another codec: refused at the handshake.
+    check_throws([&] { Network net = make_mlp({12, {16}, 3}); IstTrainer t(net, small_options(S), NeuronPartition{}, Sgd(0.05f), HolderAverage{}, MpiTransport{}, Uniform(my_rank == 0 ? 8 : 4)); },
+                 "differs from rank 0 in its training configuration", "a rank with another codec is refused");
+}
+
+/// Rank 1 expects q4 subnets, rank 0 sends q8 ones: rank 1 refuses the message by its length.
+int mismatched_codec() {
+    const auto S = static_cast<std::size_t>(MpiEnvironment::size());
+    MpiTransport transport;
+    transport.handshake(S, 0, 0);
+    const Network net = make_mlp({12, {16}, 3});
+    transport.round(
+        S,
+        [&](std::size_t) {
+            WorkerPackage<Network, Uniform> p{net, {}, {}, {}};
+            p.coding.codec = Uniform(my_rank == 1 ? 4 : 8);
+            return p;
+        },
+        [](WorkerPackage<Network, Uniform>&, Communicator&) {}, Replicas::PerRound);
+    return 1;
+}
+
 int run_checks() {
     const int np = MpiEnvironment::size();
     const auto S = static_cast<std::size_t>(np);
@@ -181,6 +246,7 @@ int run_checks() {
     equivalence("IST, carried momentum", NeuronPartition{}, HolderAverage{}, MomentumSgd(0.05f, 0.9f), carry);
     resist_and_gist_equivalence(S);
     straggler_checks(S);
+    codec_checks(S);
 
     // IST bytes per worker are the subnet sizes: hidden 16/S neurons per layer.
     {
@@ -268,6 +334,7 @@ int main(int argc, char** argv) {
         if (mode == "--stall") return stall();
         if (mode == "--die") return die();
         if (mode == "--stall-dropped") return stall_after_drop();
+        if (mode == "--mismatched-codec") return mismatched_codec();
         return run_checks();
     } catch (const std::exception& e) {
         MpiEnvironment::abort(std::string("ist_mpi_tests: uncaught: ") + e.what(), 2);

@@ -9,6 +9,8 @@
 //                     (double), training rows the samplers were built for
 //   partition_rng     uint8 text, the shared partition engine (std::mt19937_64 text form)
 //   sampler_<s>_pool, sampler_<s>_position, sampler_<s>_rng   worker s's data stream
+//   codec             uint8 text, the exchange's coding ("q4 updates + error feedback"); absent: fp32
+//   residual_<j>      float32, error-feedback residual j (every worker's, in package order)
 #include <bit>
 #include <random>
 #include <sstream>
@@ -28,6 +30,8 @@ struct RunState {
     std::string partition_rng;
     std::vector<BatchSampler> samplers;
     std::vector<Tensor> optimizer_state;
+    std::string codec = "fp32";        ///< the exchange's coding (IstTrainer's coding description)
+    std::vector<Tensor> residuals;     ///< error feedback only
 };
 
 inline constexpr const char* kCheckpointFormat = "ist-checkpoint-1";
@@ -48,13 +52,28 @@ void write_checkpoint(const std::string& path, const M& model, const RunState& s
         npz.add(key + "_position", std::vector<std::uint64_t>{state.samplers[s].position()});
         npz.add(key + "_rng", state.samplers[s].rng_state());
     }
+    if (state.codec != "fp32") npz.add("codec", state.codec);  // fp32 checkpoints stay as they were
+    for (std::size_t j = 0; j < state.residuals.size(); ++j) npz.add("residual_" + std::to_string(j), state.residuals[j]);
     npz.write_atomically(path);
 }
 
-/// Reads a checkpoint written for a model of the same shapes, `workers` workers and
-/// `optimizer_state` state tensors shaped like `state.optimizer_state`, from an archive already
-/// read (from a file or from memory). Every check happens before anything is changed: on error,
-/// `model` and `state` are untouched.
+/// Members `<prefix>0`, `<prefix>1`, ... shaped like `like` (DataError if missing or misshapen).
+inline std::vector<Tensor> read_tensors_like(const NpzArchive& npz, const std::string& prefix,
+                                             const std::vector<Tensor>& like) {
+    std::vector<Tensor> out;
+    for (std::size_t j = 0; j < like.size(); ++j) {
+        Tensor t = Tensor::from_shape(like[j].shape());
+        npz.read_into(prefix + std::to_string(j), t);
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
+/// Reads a checkpoint written for a model of the same shapes, `workers` workers,
+/// `optimizer_state` state tensors shaped like `state.optimizer_state`, coding `state.codec` and
+/// residuals shaped like `state.residuals`, from an archive already read (from a file or from
+/// memory). Every check happens before anything is changed: on error, `model` and `state` are
+/// untouched.
 template <Model M>
 void read_checkpoint(const NpzArchive& npz, M& model, RunState& state, std::size_t workers) {
     const std::string& path = npz.path();
@@ -69,12 +88,14 @@ void read_checkpoint(const NpzArchive& npz, M& model, RunState& state, std::size
     if (npz.contains("param_" + std::to_string(model.parameter_count())))
         throw DataError(path + ": the checkpoint has more parameters than the model (" +
                         std::to_string(model.parameter_count()) + ")");
+    const std::string codec = npz.contains("codec") ? npz.text("codec") : "fp32";
+    if (codec != state.codec)
+        throw ConfigError(path + ": the checkpoint was written with codec '" + codec + "' and this run codes with '" +
+                          state.codec + "'; resume with the same codec, coded values and error feedback");
     RunState loaded;
-    for (std::size_t j = 0; j < state.optimizer_state.size(); ++j) {
-        Tensor t = Tensor::from_shape(state.optimizer_state[j].shape());
-        npz.read_into("optimizer_" + std::to_string(j), t);
-        loaded.optimizer_state.push_back(std::move(t));
-    }
+    loaded.codec = codec;
+    loaded.optimizer_state = read_tensors_like(npz, "optimizer_", state.optimizer_state);
+    loaded.residuals = read_tensors_like(npz, "residual_", state.residuals);
     const std::vector<std::size_t> five{5};
     const auto counters = npz.values<std::uint64_t>("counters", &five);
     loaded.rounds_done = counters[0];

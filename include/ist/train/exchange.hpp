@@ -9,10 +9,12 @@
 #include <vector>
 
 #include "ist/aggregate/aggregator.hpp"
+#include "ist/codec/fp32.hpp"
 #include "ist/core/error.hpp"
 #include "ist/detail/gather.hpp"
 #include "ist/model/model.hpp"
 #include "ist/core/plan.hpp"
+#include "ist/train/package_coding.hpp"
 
 namespace ist {
 
@@ -36,12 +38,21 @@ std::vector<Tensor*> parameter_values(M& model) {
     return out;
 }
 
-/// What travels between the coordinator and a worker each round.
-template <Model M>
+namespace detail {
+struct NoCoding {};
+}  // namespace detail
+
+/// What travels between the coordinator and a worker each round. With a lossy codec C the
+/// package codes its tensors itself (the CodedPackage hooks, used by transport/pack.hpp); with
+/// Fp32 it has no hooks and travels as plain floats, exactly as without codecs.
+template <Model M, Codec C = Fp32>
 struct WorkerPackage {
+    static constexpr bool kCodable = !std::same_as<C, Fp32>;
+
     M model;
     std::vector<Tensor> optimizer_state;  ///< only with OptimizerState::Carry
     WorkerStats stats{};
+    [[no_unique_address]] std::conditional_t<kCodable, PackageCoding<C>, detail::NoCoding> coding{};
 
     std::vector<Tensor*> tensors() {
         std::vector<Tensor*> out = parameter_values(model);
@@ -49,27 +60,62 @@ struct WorkerPackage {
         return out;
     }
     std::span<double> scalars() { return stats.scalars(); }
+
+    bool coded() const requires kCodable { return coding.active(); }
+    std::size_t coded_tensor_bytes() requires kCodable { return coding.bytes(tensors()); }
+    void encode_tensors(std::vector<char>& out) requires kCodable { coding.encode(tensors(), out); }
+    void decode_tensors(const char* in) requires kCodable { coding.decode(tensors(), in); }
+    void transit() requires kCodable { coding.transit(tensors()); }
 };
+
+/// The parameter each tensor of a package belongs to, in package order: with `with_parameters`
+/// the parameters first, then (either way) K optimizer-state tensors per parameter.
+template <Model M>
+std::vector<std::size_t> package_owners(const M& model, std::size_t K, bool with_parameters) {
+    std::vector<std::size_t> owners;
+    for (std::size_t i = 0; with_parameters && i < model.parameter_count(); ++i) owners.push_back(i);
+    for (std::size_t i = 0; i < model.parameter_count(); ++i) owners.insert(owners.end(), K, i);
+    return owners;
+}
+
+/// Worker `plan`'s slices of `full`, full-size tensors in package order (see package_owners).
+template <Model M>
+std::vector<Tensor> slice_package_tensors(const M& model, const std::vector<Tensor>& full, std::size_t K,
+                                          const WorkerPlan& plan, bool with_parameters) {
+    std::vector<Tensor> out;
+    const std::vector<std::size_t> owners = package_owners(model, K, with_parameters);
+    for (std::size_t j = 0; j < owners.size(); ++j) {
+        const auto dims = model.parameter_dims(owners[j]);
+        out.push_back(detail::slice_for(full[j], {dims.begin(), dims.end()}, unit_of(model, owners[j]), plan));
+    }
+    return out;
+}
+
+/// The inverse of slice_package_tensors: the held slices `sub` written back into `full`.
+template <Model M>
+void scatter_package_tensors(const M& model, const std::vector<Tensor>& sub, std::size_t K, const WorkerPlan& plan,
+                             bool with_parameters, std::vector<Tensor>& full) {
+    const std::vector<std::size_t> owners = package_owners(model, K, with_parameters);
+    for (std::size_t j = 0; j < owners.size(); ++j) {
+        if (!plan.holds(unit_of(model, owners[j]))) continue;
+        const auto dims = model.parameter_dims(owners[j]);
+        detail::scatter(sub[j], detail::select_axes({dims.begin(), dims.end()}, plan), full[j]);
+    }
+}
 
 /// Worker `plan`'s package: its subnet of `model` and its slices of `carried`, the full-size
 /// optimizer state carried across rounds, K tensors per parameter (K = 0: none carried).
-template <Model M>
-WorkerPackage<M> extract_package(const M& model, const std::vector<Tensor>& carried, std::size_t K,
-                                 const WorkerPlan& plan, bool scale_activations) {
-    WorkerPackage<M> pkg{model.subnet(plan, scale_activations), {}, {}};
-    for (std::size_t i = 0; K > 0 && i < model.parameter_count(); ++i) {
-        const auto dims = model.parameter_dims(i);
-        const std::vector<DimId> axis_dims(dims.begin(), dims.end());
-        for (std::size_t k = 0; k < K; ++k)
-            pkg.optimizer_state.push_back(
-                detail::slice_for(carried[i * K + k], axis_dims, unit_of(model, i), plan));
-    }
+template <Model M, Codec C = Fp32>
+WorkerPackage<M, C> extract_package(const M& model, const std::vector<Tensor>& carried, std::size_t K,
+                                    const WorkerPlan& plan, bool scale_activations) {
+    WorkerPackage<M, C> pkg{model.subnet(plan, scale_activations), {}, {}, {}};
+    if (K > 0) pkg.optimizer_state = slice_package_tensors(model, carried, K, plan, false);
     return pkg;
 }
 
 /// Throws TrainingError if worker `worker` sent back a NaN or infinity (before anything merges).
-template <Model M>
-void check_finite(WorkerPackage<M>& pkg, std::size_t worker) {
+template <Model M, Codec C>
+void check_finite(WorkerPackage<M, C>& pkg, std::size_t worker) {
     for (const Tensor* t : pkg.tensors())
         for (float v : *t)
             if (!std::isfinite(v))
@@ -79,9 +125,9 @@ void check_finite(WorkerPackage<M>& pkg, std::size_t worker) {
 
 /// Merges the packages (packages[k] extracted with plan[k]) into `model` and `carried` (K state
 /// tensors per parameter) with `aggregator`: each parameter, then its state, as items of one merge.
-template <Model M, Aggregator A>
+template <Model M, Aggregator A, Codec C>
 void merge_packages(M& model, std::vector<Tensor>& carried, std::size_t K, A& aggregator, const Plan& plan,
-                    std::vector<WorkerPackage<M>>& packages) {
+                    std::vector<WorkerPackage<M, C>>& packages) {
     std::vector<MergeItem> items;
     for (std::size_t i = 0; i < model.parameter_count(); ++i) {
         const UnitRef unit = unit_of(model, i);

@@ -34,6 +34,12 @@ enum class OptimizerState {
     Carry,  ///< state is extracted and merged with its parameters, so held slices keep it
 };
 
+/// What a worker sends back when the exchange is coded (a lossy codec; see ist/codec).
+enum class CodedValues : std::uint8_t {
+    Weights,  ///< its trained weights
+    Updates,  ///< trained minus received: small and centred, so a codec's rows are narrow
+};
+
 struct TrainerOptions {
     std::size_t workers = 4;       ///< S
     std::size_t local_steps = 20;  ///< l, local SGD iterations per round
@@ -49,6 +55,8 @@ struct TrainerOptions {
     std::size_t eval_every = 1;      ///< evaluate the full model every this many rounds (0 = only at the end)
     std::size_t eval_batch = 1000;   ///< evaluation batch (batch statistics are taken over it); with
                                      ///< Batches::FullSet or Clusters evaluation takes the whole set at once
+    CodedValues coded_values = CodedValues::Weights;  ///< lossy codecs only
+    bool error_feedback = false;  ///< add the last coding's residual to the next coded update (Updates only)
 
     void validate() const {
         detail::require(workers > 0, "TrainerOptions: workers (S) must be at least 1, got 0");
@@ -59,6 +67,9 @@ struct TrainerOptions {
         detail::require(eval_batch > 1, "TrainerOptions: eval_batch must be at least 2");
         detail::require(batches != Batches::Clusters || clusters_per_batch > 0,
                         "TrainerOptions: clusters_per_batch must be at least 1");
+        detail::require(!error_feedback || coded_values == CodedValues::Updates,
+                        "TrainerOptions: error_feedback needs coded_values = CodedValues::Updates (error feedback "
+                        "corrects coded updates)");
     }
 };
 

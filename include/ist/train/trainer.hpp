@@ -6,7 +6,7 @@
 //
 // Data parallel and local SGD are other policy choices of the same loop (see ist/baselines.hpp).
 // The pieces live beside it: the workers' data streams (worker_streams.hpp), what travels each
-// round (exchange.hpp) and evaluation (evaluate.hpp).
+// round (exchange.hpp; coded by the Codec policy: exchange_coding.hpp) and evaluation (evaluate.hpp).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "ist/aggregate/holder_average.hpp"
+#include "ist/codec/fp32.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/detail/seed.hpp"
 #include "ist/model/model.hpp"
@@ -28,6 +29,7 @@
 #include "ist/train/checkpoint_file.hpp"
 #include "ist/train/evaluate.hpp"
 #include "ist/train/exchange.hpp"
+#include "ist/train/exchange_coding.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/schedule.hpp"
@@ -37,22 +39,24 @@
 namespace ist {
 
 template <Model M = Network, Partitioner P = NeuronPartition, LocalOptimizer O = Sgd, Aggregator A = HolderAverage,
-          Transport T = ThreadsTransport>
+          Transport T = ThreadsTransport, Codec C = Fp32>
 class IstTrainer {
 public:
     using ModelType = M;
 
     /// What travels between the coordinator and a worker each round.
-    using WorkerPackage = ist::WorkerPackage<M>;
+    using WorkerPackage = ist::WorkerPackage<M, C>;
 
     /// Trains `model` in place (the trainer keeps a reference; the model must outlive it).
+    /// `codec` codes the subnets both ways (Fp32, the default: exact, nothing is coded).
     explicit IstTrainer(M& model, TrainerOptions options = TrainerOptions(), P partitioner = P(),
-                        O optimizer = O(), A aggregator = A(), T transport = T())
+                        O optimizer = O(), A aggregator = A(), T transport = T(), C codec = C())
         : model_(model), options_(options), partitioner_(std::move(partitioner)), optimizer_(std::move(optimizer)),
-          aggregator_(std::move(aggregator)), transport_(std::move(transport)), partition_rng_(options.seed),
-          streams_(options) {
+          aggregator_(std::move(aggregator)), transport_(std::move(transport)), coding_(std::move(codec), options),
+          partition_rng_(options.seed), streams_(options) {
         options_.validate();
         optimizer_.validate();
+        coding_.validate(WorkerPackage::kCodable, A::synchronises_gradients);
         partitioner_.validate(model_.dimensions(), options_.workers);
         transport_.handshake(options_.workers, model_.parameter_count(), fingerprint());
         apply_unit_scales();
@@ -112,7 +116,8 @@ public:
     void save_checkpoint(const std::string& path) {
         detail::require(streams_.ready(), "save_checkpoint: nothing to save before train() has started");
         wait_for_stragglers();  // their data streams must be at rest
-        RunState state{rounds_done_, steps_taken_, total_bytes_, 0, seconds_, {}, {}, master_state_};
+        RunState state{rounds_done_, steps_taken_, total_bytes_, 0, seconds_, {}, {}, master_state_,
+                       coding_.description(), coding_.saved(kInProcess)};
         streams_.save(state);
         std::ostringstream rng;
         rng << partition_rng_;
@@ -124,8 +129,11 @@ public:
     /// the next train() continues exactly where that run stopped. On error nothing changes.
     void load_checkpoint(const std::string& path) {
         allocate_optimizer_state();
+        coding_.allocate(model_, carried_per_parameter(), options_.workers);
         RunState state;
         state.optimizer_state = master_state_;
+        state.codec = coding_.description();
+        state.residuals = coding_.saved(kInProcess);
         read_checkpoint(path, model_, state, streams_.stream_count());
         std::istringstream rng(state.partition_rng);
         PartitionRng partition_rng;
@@ -138,6 +146,7 @@ public:
         seconds_ = state.seconds;
         streams_.restore(state);
         master_state_ = std::move(state.optimizer_state);
+        coding_.restore(std::move(state.residuals));
     }
 
     /// Sets the learning rate of round r (1-based) to `schedule(r, base)`, base being the
@@ -166,6 +175,7 @@ public:
     O& optimizer() { return optimizer_; }  ///< the prototype each worker copies every round
     A& aggregator() { return aggregator_; }
     T& transport() { return transport_; }
+    const C& codec() const { return coding_.codec(); }
     std::size_t rounds_done() const { return rounds_done_; }
     std::uint64_t total_bytes() const { return total_bytes_; }
     double seconds() const { return seconds_; }
@@ -182,8 +192,11 @@ private:
         f.add(options_.seed).add(options_.sampling).add(options_.optimizer_state).add(options_.scale_activations);
         if (options_.sampling == Sampling::Clients) f.add(options_.client_selection);
         f.add(options_.batches).add(options_.clusters_per_batch);
+        if (coding_.description() != "fp32") f.add(coding_.description());  // uncoded runs keep their fingerprint
         return f.value();
     }
+
+    static constexpr bool kInProcess = std::derived_from<T, ThreadsTransport>;
 
     bool carries_state() const {
         return options_.optimizer_state == OptimizerState::Carry && O::state_per_parameter > 0;
@@ -223,6 +236,7 @@ private:
     void prepare_workers(const Dataset& train) {
         streams_.prepare(train);
         allocate_optimizer_state();
+        coding_.allocate(model_, carried_per_parameter(), options_.workers);
     }
 
     /// The full-size optimizer state carried across rounds (OptimizerState::Carry), zero at first.
@@ -233,9 +247,12 @@ private:
                     master_state_.push_back(xt::zeros<float>(model_.parameter(i).value.shape()));
     }
 
-    WorkerPackage extract(const Plan& plan, std::size_t s) const {
-        return extract_package(model_, master_state_, carried_per_parameter(), plan[s],
-                               options_.scale_activations);
+    WorkerPackage extract(const Plan& plan, std::size_t s, std::size_t round) {
+        WorkerPackage pkg = extract_package<M, C>(model_, master_state_, carried_per_parameter(), plan[s],
+                                                  options_.scale_activations);
+        if constexpr (WorkerPackage::kCodable)
+            coding_.prepare(pkg.coding, model_, carried_per_parameter(), plan[s], s, round);
+        return pkg;
     }
 
     /// GIST's "split input features": a worker holding part of the input sees only its columns.
@@ -276,6 +293,9 @@ private:
         }
         pkg.stats = {loss_sum, static_cast<double>(options_.local_steps)};
         if (carries_state()) pkg.optimizer_state = run.take_state().tensors;
+        // Refused here, inside the worker's work, so every transport reports it as this worker's failure.
+        if constexpr (WorkerPackage::kCodable)
+            if (pkg.coded()) pkg.coding.check_encodable(pkg.tensors());
         round_streams.done[comm.worker()] = true;
     }
 
@@ -294,7 +314,7 @@ private:
         if (schedule_) optimizer_.set_learning_rate(schedule_(round, base_learning_rate_));
         auto round_streams = std::make_shared<RoundStreams>(streams_.begin_round(round));
         auto result = transport_.round(
-            options_.workers, [this, plan](std::size_t s) { return extract(plan, s); },
+            options_.workers, [this, plan, round](std::size_t s) { return extract(plan, s, round); },
             [this, &train, plan, round_streams, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg,
                                                                                               Communicator& comm) {
                 train_locally(pkg, comm, train, plan[comm.worker()], *round_streams, round, steps_before, optimizer);
@@ -336,6 +356,7 @@ private:
     O optimizer_;
     A aggregator_;
     T transport_;
+    detail::ExchangeCoding<M, C> coding_;
     PartitionRng partition_rng_;
     WorkerStreams streams_;
     std::vector<Tensor> master_state_;

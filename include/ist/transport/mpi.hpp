@@ -167,7 +167,9 @@ private:
         if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic, taking_part);
         else packages[0].emplace(extract(0));
         const auto deadline = Session::Clock::now() + st.policy.round_timeout;
+        if (replicas == Replicas::PerRound) detail::transit(*packages[0]);  // worker 0's subnet, coded as the others'
         const std::exception_ptr error = run_local_work(*packages[0], work, 0, S);
+        if (replicas == Replicas::PerRound && !error) detail::transit(*packages[0]);
         st.record_own_outcome(Outcome::from(error, 0));
         const std::vector<std::vector<char>> scalars = take_back(packages, replicas, dropping, deadline);
         const detail::mpi::Verdict verdict = st.announce_verdict(dropping);

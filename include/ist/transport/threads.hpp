@@ -187,10 +187,16 @@ private:
                     throw;
                 }
                 extracted_one();
-                if (counted) received = payload_bytes(*package);
+                if (counted) {  // the subnet travels to the worker (coded, if its package codes)
+                    received = payload_bytes(*package);
+                    detail::transit(*package);
+                }
                 detail::GroupCommunicator<detail::ThreadGroup> comm(group, s, done.size());
                 work(*package, comm);
-                if (counted) sent = payload_bytes(*package);
+                if (counted) {  // and back
+                    sent = payload_bytes(*package);
+                    detail::transit(*package);
+                }
             } catch (...) {
                 error = std::current_exception();
                 group.abandon();

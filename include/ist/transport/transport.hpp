@@ -64,10 +64,11 @@ concept Package = std::movable<P> && requires(P& p) {
     { p.scalars() } -> std::convertible_to<std::span<double>>;
 };
 
-/// The bytes a package's transfer counts: its tensors (scalars are bookkeeping, not counted).
+/// The bytes a package's transfer counts: its tensors as they travel, coded or not (scalars
+/// are bookkeeping, not counted).
 template <Package P>
 std::uint64_t payload_bytes(P& package) {
-    return detail::tensor_bytes(package.tensors());
+    return detail::tensor_payload_bytes(package);
 }
 
 /// Where the workers' models live between rounds, which decides what a round moves.

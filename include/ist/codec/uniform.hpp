@@ -1,0 +1,131 @@
+#pragma once
+// Uniform: b-bit (2..8) uniform quantisation per row, the quantised exchange of ResIST (Dun et
+// al. 2022). Each row (an output neuron's or channel's weights; a vector is one row) is sent as
+//   header: lo (float32), step (float32)   then   cols values q in 0..2^b-1, bit-packed,
+// decoded as lo + q * step, where lo = the row's minimum and step = (max - min) / (2^b - 1).
+// A row therefore costs 8 + ceil(cols * b / 8) bytes: 5 bits really cost 5/8 of a byte.
+//
+// Rounding: stochastic by default (q = floor(t) + [u < t - floor(t)], u uniform on the 2^-24
+// grid, so E[decoded] = value up to 2^-24 of a step: updates stay unbiased), or to nearest
+// (error <= step / 2). Each row's draws come from one output of the message's coding_stream.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "ist/codec/codec.hpp"
+#include "ist/core/error.hpp"
+#include "ist/detail/bit_packing.hpp"
+
+namespace ist {
+
+enum class Rounding : std::uint8_t { Stochastic, Nearest };
+
+class Uniform {
+public:
+    static constexpr std::size_t kRowHeader = 2 * sizeof(float);  ///< lo, step
+
+    /// Throws ConfigError unless 2 <= bits <= 8.
+    explicit Uniform(unsigned bits = 8, Rounding rounding = Rounding::Stochastic) : bits_(bits), rounding_(rounding) {
+        if (bits < 2 || bits > 8)
+            throw ConfigError("Uniform codec: bits must be in 2..8, got " + std::to_string(bits));
+    }
+
+    unsigned bits() const { return bits_; }
+    Rounding rounding() const { return rounding_; }
+    std::string name() const { return "q" + std::to_string(bits_) + (rounding_ == Rounding::Nearest ? "-nearest" : ""); }
+    bool exact() const { return false; }
+
+    std::size_t coded_bytes(std::size_t rows, std::size_t cols) const {
+        return rows * (kRowHeader + detail::packed_bytes(cols, bits_));
+    }
+
+    void encode(std::span<const float> in, std::size_t cols, std::vector<char>& bytes, CodingRng& rng) const {
+        const std::size_t rows = cols ? in.size() / cols : 0;
+        char* out = detail::grow(bytes, coded_bytes(rows, cols));
+        std::vector<std::uint8_t> levels(cols);
+        for (std::size_t r = 0; r < rows; ++r) out = encode_row(in.subspan(r * cols, cols), levels, out, rng);
+    }
+
+    void decode(const char* coded, std::size_t cols, std::span<float> out) const {
+        const std::size_t rows = cols ? out.size() / cols : 0;
+        for (std::size_t r = 0; r < rows; ++r) {
+            float lo, step;
+            std::memcpy(&lo, coded, sizeof lo);
+            std::memcpy(&step, coded + sizeof lo, sizeof step);
+            float* row = out.data() + r * cols;
+            detail::with_bits(bits_, [&](auto bits) {
+                detail::unpack_levels<bits>(coded + kRowHeader, cols, [&](std::size_t i, std::uint32_t q) {
+                    row[i] = lo + static_cast<float>(q) * step;
+                });
+            });
+            coded += kRowHeader + detail::packed_bytes(cols, bits_);
+        }
+    }
+
+private:
+    /// A bijective 32-bit hash with low bias (Wellons' "lowbias32"): position -> uniform bits.
+    static std::uint32_t mix32(std::uint32_t x) {
+        x ^= x >> 16;
+        x *= 0x7FEB352Du;
+        x ^= x >> 15;
+        x *= 0x846CA68Bu;
+        return x ^ (x >> 16);
+    }
+
+    /// The row's minimum and maximum over 8 independent lanes, which vectorise (minmax_element
+    /// branches on every value).
+    static std::pair<float, float> row_range(std::span<const float> row) {
+        const float* v = row.data();
+        const std::size_t groups = row.size() / 8;
+        float lo[8], hi[8];
+        std::fill_n(lo, 8, v[0]);
+        std::fill_n(hi, 8, v[0]);
+        for (std::size_t g = 0; g < groups; ++g, v += 8)
+            for (int k = 0; k < 8; ++k) {
+                lo[k] = v[k] < lo[k] ? v[k] : lo[k];
+                hi[k] = v[k] > hi[k] ? v[k] : hi[k];
+            }
+        for (std::size_t i = groups * 8; i < row.size(); ++i) lo[0] = std::min(lo[0], row[i]), hi[0] = std::max(hi[0], row[i]);
+        return {*std::min_element(lo, lo + 8), *std::max_element(hi, hi + 8)};
+    }
+
+    std::uint32_t levels() const { return (1u << bits_) - 1; }
+
+    char* encode_row(std::span<const float> row, std::vector<std::uint8_t>& levels, char* out, CodingRng& rng) const {
+        const auto [lo, hi] = row_range(row);
+        // The range in double: max - min of two finite floats may overflow float.
+        const auto step = static_cast<float>((static_cast<double>(hi) - lo) / this->levels());
+        const float inverse = step > 0 ? 1.0f / step : 0.0f, top = static_cast<float>(this->levels());
+        std::memcpy(out, &lo, sizeof lo);
+        std::memcpy(out + sizeof lo, &step, sizeof step);
+        // t = (v - lo) / step is in [0, top]: truncation is floor, and no level exceeds top. Plain
+        // pointers: stores through uint8_t may alias anything, which would stop vectorisation.
+        const float* v = row.data();
+        std::uint8_t* q = levels.data();
+        const std::size_t n = row.size();
+        if (rounding_ == Rounding::Nearest) {
+            for (std::size_t i = 0; i < n; ++i)
+                q[i] = static_cast<std::uint8_t>(static_cast<std::int32_t>(std::min((v[i] - lo) * inverse, top) + 0.5f));
+        } else {
+            // One engine output per row keys a counter-based stream (a hash of the position, which
+            // vectorises): drawing every value from the engine would cost more than the coding.
+            const auto key = static_cast<std::uint32_t>(rng() >> 32);
+            for (std::size_t i = 0; i < n; ++i) {
+                const std::uint32_t position = key + static_cast<std::uint32_t>(i) * 0x9E3779B9u;
+                const float u = static_cast<float>(mix32(position) >> 8) * 0x1p-24f;
+                const float t = std::min((v[i] - lo) * inverse, top);
+                const auto below = static_cast<std::int32_t>(t);
+                q[i] = static_cast<std::uint8_t>(below + (u < t - static_cast<float>(below) ? 1 : 0));
+            }
+        }
+        detail::with_bits(bits_, [&](auto bits) { detail::pack_levels<bits>(levels.data(), row.size(), out + kRowHeader); });
+        return out + kRowHeader + detail::packed_bytes(row.size(), bits_);
+    }
+
+    unsigned bits_;
+    Rounding rounding_;
+};
+static_assert(Codec<Uniform>);
+
+}  // namespace ist

@@ -1,0 +1,46 @@
+#pragma once
+// --codec, --code-updates, --error-feedback: how ist-train, resist-train and gist-train code the
+// subnets they exchange (ist/codec). One AnyCodec trainer instantiation serves every codec.
+#include <string>
+
+#include <ist/codec/any_codec.hpp>
+#include <ist/train/options.hpp>
+
+#include "cli.hpp"
+
+namespace ist::cli {
+
+struct CodecOptions {
+    std::string codec = "fp32";
+    bool code_updates = false, error_feedback = false;
+
+    /// Adds the three options to a program's table under their own heading (so call it last).
+    void add_to(Options& cli) {
+        cli.group("Exchange coding");
+        cli.choice("--codec", codec, {"fp32", "fp16", "bf16", "q8", "q7", "q6", "q5", "q4", "q3", "q2"}, "NAME",
+                   "how subnets travel, both ways: fp32 (default, exact) | fp16 | bf16 |\n"
+                   "qB = B-bit per-row uniform, stochastic rounding (B = 8..2)");
+        cli.flag("--code-updates", code_updates, "workers send trained minus received weights (needs a lossy --codec)");
+        cli.flag("--error-feedback", error_feedback,
+                 "add what coding lost of each worker's last update to its next one\n(needs --code-updates)");
+    }
+
+    /// Checks the combination and sets the trainer options' coding fields (after parsing).
+    void apply(TrainerOptions& options) const {
+        if (code_updates && codec == "fp32")
+            throw ConfigError("--code-updates needs a lossy --codec (fp16, bf16, q8 .. q2); fp32 sends the weights exactly");
+        if (error_feedback && !code_updates) throw ConfigError("--error-feedback needs --code-updates");
+        options.coded_values = code_updates ? CodedValues::Updates : CodedValues::Weights;
+        options.error_feedback = error_feedback;
+    }
+
+    AnyCodec make() const { return AnyCodec::parse(codec); }
+
+    /// ", codec q4 updates" for a program's header line; empty for fp32.
+    std::string describe() const {
+        if (codec == "fp32") return "";
+        return ", codec " + codec + (code_updates ? " updates" : "") + (error_feedback ? " + error feedback" : "");
+    }
+};
+
+}  // namespace ist::cli
