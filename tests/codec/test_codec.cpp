@@ -219,7 +219,9 @@ TEST_CASE("codec: coded exchange with ResIST: absent blocks cost nothing, error 
     o.error_feedback = true;
     auto run = [&](auto transport) {
         Network net = make_residual_mlp({.inputs = 12, .width = 8, .hidden = 8, .classes = 3, .blocks = 5, .seed = 2});
-        IstTrainer t(net, o, ResistPartition({.min_depth = 2}), Sgd(0.05f), HolderAverage{}, transport, Uniform(3));
+        ResistOptions resist;
+        resist.min_depth = 2;
+        IstTrainer t(net, o, ResistPartition(resist), Sgd(0.05f), HolderAverage{}, transport, Uniform(3));
         t.train(train_set(), test_set());
         return net;
     };
