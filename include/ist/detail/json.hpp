@@ -27,17 +27,22 @@ struct Value {
     std::vector<Value> items;
     std::vector<Member> members;
 
-    static Value object() { return Value{Kind::Object}; }
-    static Value array() { return Value{Kind::Array}; }
-    static Value string(std::string s) { return Value{Kind::String, false, std::move(s)}; }
-    static Value boolean(bool b) { return Value{Kind::Bool, b}; }
+    static Value make(Kind kind, bool flag = false, std::string text = {}) {
+        Value v;
+        v.kind = kind, v.flag = flag, v.text = std::move(text);
+        return v;
+    }
+    static Value object() { return make(Kind::Object); }
+    static Value array() { return make(Kind::Array); }
+    static Value string(std::string s) { return make(Kind::String, false, std::move(s)); }
+    static Value boolean(bool b) { return make(Kind::Bool, b); }
     template <class T>
         requires std::is_arithmetic_v<T> && (!std::is_same_v<T, bool>)
     static Value number(T x) {
         char buf[64];
         const auto [end, error] = std::to_chars(buf, buf + sizeof buf, x);  // shortest text that reads back
         require(error == std::errc(), "json: cannot format a number");
-        return Value{Kind::Number, false, std::string(buf, end)};
+        return make(Kind::Number, false, std::string(buf, end));
     }
 
     /// Appends member `key` (objects only) and returns *this, for chaining.
@@ -234,7 +239,7 @@ private:
             if (at_ < text_.size() && (text_[at_] == '+' || text_[at_] == '-')) ++at_;
             digits();
         }
-        return Value{Value::Kind::Number, false, std::string(text_.substr(start, at_ - start))};
+        return Value::make(Value::Kind::Number, false, std::string(text_.substr(start, at_ - start)));
     }
 
     std::string_view text_;
