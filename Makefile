@@ -21,8 +21,11 @@ configure: deps
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-demo: build
+# Only the program the demo runs, not every test and benchmark (those are minutes on a fresh machine).
+demo: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target ist-train
 	$(BUILD_DIR)/examples/ist-train
+	@echo "ist-train is $(abspath $(BUILD_DIR))/examples/ist-train (run it with --help for its options)"
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)

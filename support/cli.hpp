@@ -67,6 +67,16 @@ inline constexpr Real<float> kPositiveFloat{true, "a positive number"};
 inline constexpr Real<double> kDouble{};
 inline constexpr Real<double> kPositiveDouble{true, "a positive number"};
 
+/// A float in [0, 1), as std::stof reads it (a dropout rate).
+struct Rate {
+    const char* expected = "a rate in [0, 1)";
+    std::optional<float> operator()(const std::string& text) const {
+        const auto x = kFloat(text);
+        return x && *x >= 0.0f && *x < 1.0f ? x : std::nullopt;
+    }
+};
+inline constexpr Rate kRate{};
+
 /// Any non-empty text (a name the program checks later, e.g. a section of the network).
 struct Name {
     const char* expected = "a name";

@@ -3,11 +3,13 @@
 //   ist-train                                  # IST, S = 4 threads, embedded digits data set
 //   ist-train --data fashion-mnist --hidden 4096,4096 --workers 8
 //   ist-train --method local-sgd | data-parallel
+//   ist-train --save-model m.npz; ist-train --load-model m.npz --rounds 20   # continue from a saved model
 //   ist-train --help
 #include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <numeric>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,21 +21,22 @@
 
 #include "cli.hpp"
 #include "codec_options.hpp"
+#include "cli_data.hpp"
 
 namespace {
 
 struct Config {
-    std::string data = "digits", method = "ist", partition = "neuron", optimizer = "sgd", transport = "threads";
-    std::string norm = "batch", log, checkpoint, save_model;
+    ist::cli::DataChoice data;
+    std::string method = "ist", partition = "neuron", optimizer = "sgd", transport = "threads";
+    std::string norm = "batch", log, checkpoint, save_model, load_model;
     std::size_t checkpoint_every = 1;
     std::size_t round_timeout_ms = 0, quorum = 0;  // stragglers (threads and mpi transports)
     bool drop_failed_workers = false;
     std::vector<std::size_t> hidden{256, 256};
-    float lr = 0.05f, momentum = 0.9f, weight_decay = 0.0f, keep = 0.5f;
-    double test_fraction = 0.25, target = 0.0;
+    float lr = 0.05f, momentum = 0.9f, weight_decay = 0.0f, keep = 0.5f, dropout = 0.0f;
+    double target = 0.0;
     bool quiet = false, progress = false, whole_set = false, carry_state = false, scale_activations = false;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 60, .batch_size = 64};
-    std::size_t train_rows = 0;
     ist::cli::CodecOptions coding;
 };
 
@@ -47,7 +50,7 @@ Config parse(int argc, char** argv) {
     Config c;
     auto& o = c.options;
     ist::cli::Options cli("ist-train", "Trains an MLP with IST (or a baseline) and prints its test accuracy.");
-    cli.text("--data", c.data, "NAME", "digits (embedded, default) | fashion-mnist | csv:PATH (label in last column)");
+    cli.text("--data", c.data.data, "NAME", ist::cli::kDataHelp);
     cli.choice("--method", c.method, {"ist", "local-sgd", "data-parallel"}, "NAME", "ist (default) | local-sgd | data-parallel");
     cli.choice("--partition", c.partition, {"neuron", "bernoulli", "categorical"}, "NAME",
                "neuron (default, disjoint) | bernoulli | categorical   (ist only)");
@@ -58,6 +61,7 @@ Config parse(int argc, char** argv) {
     cli.value("--batch", o.batch_size, ist::cli::kCount, "B", "mini-batch per worker (default 64)");
     cli.list("--hidden", c.hidden, ist::cli::kWidth, "W1,W2,...", "hidden widths (default 256,256)");
     cli.choice("--norm", c.norm, {"batch", "layer", "none"}, "NAME", "batch (default, reference IST MLP) | layer | none");
+    cli.value("--dropout", c.dropout, ist::cli::kRate, "P", "dropout rate after every hidden activation (default 0: none)");
     cli.flag("--scale-activations", c.scale_activations, "multiply subnet pre-activations by full/held width");
     cli.choice("--optimizer", c.optimizer, {"sgd", "momentum", "adam"}, "NAME", "sgd (default) | momentum | adam");
     cli.value("--lr", c.lr, ist::cli::kFloat, "X", "learning rate (default 0.05)");
@@ -74,14 +78,19 @@ Config parse(int argc, char** argv) {
     cli.flag("--drop-failed-workers", c.drop_failed_workers, "drop a worker that throws for its round instead of stopping");
     cli.value("--seed", o.seed, ist::cli::kCount, "N", "seed of partitions, initialisation and sampling (default 42)");
     cli.value("--eval-every", o.eval_every, ist::cli::kCount, "K", "evaluate every K rounds (default 1)");
-    cli.value("--train-rows", c.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
+    cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
     cli.value("--target", c.target, ist::cli::kDouble, "ACC", "stop at the first evaluation reaching this test accuracy");
     cli.text("--log", c.log, "PATH", "write per-round metrics (CSV, or JSON if PATH ends in .json)");
     cli.text("--checkpoint", c.checkpoint, "PATH",
              "save a checkpoint every --checkpoint-every rounds; if PATH exists,\n"
              "resume from it (bit-identical to an unbroken run)");
     cli.value("--checkpoint-every", c.checkpoint_every, ist::cli::kCount, "K", "rounds between checkpoints (default 1)");
-    cli.text("--save-model", c.save_model, "PATH", "write the final parameters as .npz (param_0, param_1, ...)");
+    cli.text("--save-model", c.save_model, "PATH",
+             "write the final model as .npz (architecture.json + named tensors;\n"
+             "ist-predict and --load-model read it)");
+    cli.text("--load-model", c.load_model, "PATH",
+             "start from a saved model (its architecture and weights) instead of a\n"
+             "new MLP; a checkpoint resumes a run, a model starts a new one");
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the final summary");
     c.coding.add_to(cli);
@@ -90,30 +99,15 @@ Config parse(int argc, char** argv) {
         throw ist::ConfigError("--round-timeout, --quorum and --drop-failed-workers need --transport threads or mpi "
                                "(serial runs one worker at a time)");
     c.coding.apply(o);
+    if (!c.load_model.empty())
+        for (const char* option : {"--hidden", "--norm", "--dropout"})
+            if (cli.given(option))
+                throw ist::ConfigError(std::string("--load-model: the architecture comes from the model file; drop ") + option);
+    c.data.seed = o.seed;
     o.sampling = c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
     o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
     o.scale_activations = c.scale_activations;
     return c;
-}
-
-std::pair<ist::Dataset, ist::Dataset> load(const Config& c) {
-    std::pair<ist::Dataset, ist::Dataset> sets;
-    if (c.data == "digits") {
-        sets = ist::train_test_split(ist::load_digits(), c.test_fraction, c.options.seed);
-    } else if (c.data == "fashion-mnist") {
-        sets = ist::load_fashion_mnist();
-    } else if (c.data.rfind("csv:", 0) == 0) {
-        sets = ist::train_test_split(ist::load_csv(c.data.substr(4)), c.test_fraction, c.options.seed);
-    } else {
-        throw ist::ConfigError("ist-train: unknown --data " + c.data + " (digits | fashion-mnist | csv:PATH)");
-    }
-    if (c.train_rows && c.train_rows < sets.first.size()) {
-        std::vector<std::uint32_t> rows(c.train_rows);
-        std::iota(rows.begin(), rows.end(), 0u);
-        sets.first = ist::subset(sets.first, rows);
-    }
-    ist::standardize(sets.first, sets.second);
-    return sets;
 }
 
 std::string widths(const std::vector<std::size_t>& hidden) {
@@ -170,17 +164,37 @@ void with_method(const Config& c, F&& f) {
     throw ist::ConfigError("ist-train: unknown --partition " + c.partition + " (neuron | bernoulli | categorical)");
 }
 
+/// The network to train: the saved model, or a new MLP for the data.
+ist::Network initial_network(const Config& c, const ist::Dataset& train) {
+    if (!c.load_model.empty()) return ist::load_model(c.load_model);
+    return ist::make_mlp({train.feature_count(), c.hidden, train.classes, parse_norm(c.norm), c.options.seed, c.dropout});
+}
+
+std::string number_text(float x) {
+    std::ostringstream out;
+    out << x;
+    return out.str();
+}
+
+std::string describe_network(const Config& c, const ist::Dataset& train, const ist::Network& net) {
+    if (!c.load_model.empty())
+        return "model " + c.load_model + " (" + std::to_string(net.layer_count()) + " layers, " +
+               std::to_string(net.parameter_elements()) + " weights)";
+    return "MLP " + std::to_string(train.feature_count()) + " -> " + widths(c.hidden) + " -> " + std::to_string(train.classes) +
+           (c.dropout > 0 ? ", dropout " + number_text(c.dropout) : std::string());
+}
+
 int run(const Config& c) {
-    auto [train, test] = load(c);
-    ist::Network net = ist::make_mlp({train.feature_count(), c.hidden, train.classes, parse_norm(c.norm), c.options.seed});
+    auto [train, test] = ist::cli::load_data(c.data, "ist-train");
+    ist::Network net = initial_network(c, train);
     bool primary = true;  // prints the output (rank 0 under MPI)
 #ifdef IST_WITH_MPI
     if (c.transport == "mpi") primary = ist::MpiEnvironment::rank() == 0;
 #endif
     if (!c.quiet && primary)
         std::cout << "ist-train: " << c.method << " on " << train.name << " (" << train.size() << " train / "
-                  << test.size() << " test rows), MLP " << train.feature_count() << " -> " << widths(c.hidden) << " -> "
-                  << train.classes << ", S = " << c.options.workers << ", l = " << c.options.local_steps
+                  << test.size() << " test rows), " << describe_network(c, train, net) << ", S = " << c.options.workers
+                  << ", l = " << c.options.local_steps
                   << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport" << c.coding.describe() << '\n';
     ist::TrainResult result;
     ist::StopAtAccuracy stop_at(c.target > 0 ? c.target : 2.0);
@@ -201,11 +215,7 @@ int run(const Config& c) {
         });
     });
     if (!primary) return 0;
-    if (!c.save_model.empty()) {
-        ist::NpzWriter npz;
-        for (std::size_t i = 0; i < net.parameter_count(); ++i) npz.add("param_" + std::to_string(i), net.parameter(i).value);
-        npz.write_atomically(c.save_model);
-    }
+    if (!c.save_model.empty()) ist::save_model(net, c.save_model);
     const auto& last = result.history.back();
     std::cout << "final test accuracy " << result.final_test->accuracy << " after " << last.round << " rounds, "
               << last.seconds << " s training, " << static_cast<double>(last.total_bytes) / 1e6 << " MB exchanged\n"

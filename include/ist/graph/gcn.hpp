@@ -150,6 +150,8 @@ public:
 
     /// A_hat of the whole graph.
     const std::shared_ptr<const Graph>& graph() const { return graph_; }
+    /// The plain graph batches are cut from; null for a layer built from A_hat alone.
+    const std::shared_ptr<const Graph>& plain_graph() const { return plain_; }
 
 private:
     GraphConv(std::shared_ptr<const Graph> a_hat, std::shared_ptr<const Graph> plain, std::size_t inputs,

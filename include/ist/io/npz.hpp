@@ -107,6 +107,16 @@ public:
 
     bool contains(const std::string& name) const { return members_.count(name + ".npy") > 0; }
 
+    /// The names of the archive's arrays (members without ".npy"; other members as they are), sorted.
+    std::vector<std::string> names() const {
+        std::vector<std::string> out;
+        for (const auto& [member, bytes] : members_) {
+            const bool npy = member.size() > 4 && member.compare(member.size() - 4, 4, ".npy") == 0;
+            out.push_back(npy ? member.substr(0, member.size() - 4) : member);
+        }
+        return out;
+    }
+
     /// Array `name` as elements of T (its dtype must be T's), with shape checked if given.
     template <class T>
     std::vector<T> values(const std::string& name, const std::vector<std::size_t>* shape = nullptr) const {

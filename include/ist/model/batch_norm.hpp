@@ -1,6 +1,7 @@
 #pragma once
-// Batch normalisation over the batch axis, with batch statistics in training AND evaluation,
-// as the reference IST MLP does (BatchNorm1d with track_running_stats=False).
+// Batch normalisation over the batch axis, with batch statistics in training AND evaluation by
+// default, as the reference IST MLP does (BatchNorm1d with track_running_stats=False); running
+// statistics for evaluation are an option.
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -10,19 +11,21 @@
 #include "ist/core/error.hpp"
 #include "ist/detail/blas.hpp"
 #include "ist/model/layer.hpp"
+#include "ist/model/running_statistics.hpp"
 
 namespace ist {
 
 /// y = gamma * (x - mean_B) / sqrt(var_B + eps) + beta, per feature. `affine = false` drops gamma
 /// and beta: the reference net ends with such a norm before the softmax, which absorbs the ~1/S
-/// scale of a subnet's pre-activations. Evaluation also uses the statistics of the batch given,
-/// so evaluate in large batches.
+/// scale of a subnet's pre-activations. By default evaluation also uses the statistics of the
+/// batch given, so evaluate in large batches. With `momentum` > 0 the layer keeps running
+/// statistics (detail::RunningStatistics) from its training-mode passes and evaluates with them.
 class BatchNorm {
 public:
     static constexpr bool opens_dimension = false;
 
-    explicit BatchNorm(std::size_t features, bool affine = true, float eps = 1e-5f)
-        : affine_(affine), eps_(eps) {
+    explicit BatchNorm(std::size_t features, bool affine = true, float eps = 1e-5f, float momentum = 0.0f)
+        : features_(features), affine_(affine), eps_(eps), running_(features, momentum, "BatchNorm") {
         detail::require(features > 0, "BatchNorm: features must be positive");
         if (affine_) {
             params_[0] = {"gamma", xt::ones<float>({features}), {}, {Axis::Out}};
@@ -35,10 +38,8 @@ public:
     // x - view(mean, newaxis, all) element by element through steppers, about ten times slower
     // than these loops, which the compiler vectorises along the contiguous feature axis. Buffers
     // are members so that no step allocates. Column statistics are accumulated row by row.
-    void forward(const Matrix& x, Matrix& y, Mode) {
+    void forward(const Matrix& x, Matrix& y, Mode mode) {
         const std::size_t rows = x.shape()[0], cols = x.shape()[1];
-        const auto batch = static_cast<float>(rows);
-        detail::require<DataError>(rows > 1, "BatchNorm: batch statistics need at least 2 rows");
         detail::require<DataError>(!affine_ || cols == params_[0].value.size(),
                                    "BatchNorm: input has " + std::to_string(cols) +
                                        " features, the layer expects " + std::to_string(params_[0].value.size()));
@@ -47,27 +48,20 @@ public:
         resize(xhat, rows, cols);
         zero(mean_, cols);
         zero(inv_std_, cols);
-        float* mean = mean_.data();
-        float* inv_std = inv_std_.data();
-        for (std::size_t i = 0; i < rows; ++i) {
-            const float* xr = x.data() + i * cols;
-            for (std::size_t j = 0; j < cols; ++j) mean[j] += xr[j];
-        }
-        for (std::size_t j = 0; j < cols; ++j) mean[j] /= batch;
-        for (std::size_t i = 0; i < rows; ++i) {
-            const float* xr = x.data() + i * cols;
-            float* hr = xhat.data() + i * cols;
-            for (std::size_t j = 0; j < cols; ++j) {
-                hr[j] = xr[j] - mean[j];
-                inv_std[j] += hr[j] * hr[j];
-            }
-        }
-        for (std::size_t j = 0; j < cols; ++j) inv_std[j] = 1.0f / std::sqrt(inv_std[j] / batch + eps_);
+        const bool frozen = mode == Mode::Eval && running_.enabled();
+        if (frozen) running_.normalisers(mean_, inv_std_, eps_, "BatchNorm");
+        else batch_statistics(x, xhat, mode);
         if (affine_) resize(y, rows, cols);
+        const float* mean = mean_.data();
+        const float* inv_std = inv_std_.data();
         const float* gamma = affine_ ? params_[0].value.data() : nullptr;
         const float* beta = affine_ ? params_[1].value.data() : nullptr;
         for (std::size_t i = 0; i < rows; ++i) {
             float* hr = xhat.data() + i * cols;
+            if (frozen) {  // batch_statistics centred x-hat itself
+                const float* xr = x.data() + i * cols;
+                for (std::size_t j = 0; j < cols; ++j) hr[j] = xr[j] - mean[j];
+            }
             for (std::size_t j = 0; j < cols; ++j) hr[j] *= inv_std[j];
             if (!affine_) continue;
             float* yr = y.data() + i * cols;
@@ -112,7 +106,39 @@ public:
     std::span<Parameter> parameters() { return {params_.data(), affine_ ? 2u : 0u}; }
     std::span<const Parameter> parameters() const { return {params_.data(), affine_ ? 2u : 0u}; }
 
+    std::size_t features() const { return features_; }
+    bool affine() const { return affine_; }
+    float eps() const { return eps_; }
+    /// The running statistics (enabled() is false unless built with a momentum).
+    detail::RunningStatistics& running_statistics() { return running_; }
+    const detail::RunningStatistics& running_statistics() const { return running_; }
+
 private:
+    /// Mean and 1 / std of the batch into mean_ and inv_std_, x - mean into xhat; folds the batch
+    /// into the running statistics in training mode.
+    void batch_statistics(const Matrix& x, Matrix& xhat, Mode mode) {
+        const std::size_t rows = x.shape()[0], cols = x.shape()[1];
+        const auto batch = static_cast<float>(rows);
+        detail::require<DataError>(rows > 1, "BatchNorm: batch statistics need at least 2 rows");
+        float* mean = mean_.data();
+        float* inv_std = inv_std_.data();
+        for (std::size_t i = 0; i < rows; ++i) {
+            const float* xr = x.data() + i * cols;
+            for (std::size_t j = 0; j < cols; ++j) mean[j] += xr[j];
+        }
+        for (std::size_t j = 0; j < cols; ++j) mean[j] /= batch;
+        for (std::size_t i = 0; i < rows; ++i) {
+            const float* xr = x.data() + i * cols;
+            float* hr = xhat.data() + i * cols;
+            for (std::size_t j = 0; j < cols; ++j) {
+                hr[j] = xr[j] - mean[j];
+                inv_std[j] += hr[j] * hr[j];
+            }
+        }
+        if (mode == Mode::Train) running_.update(mean, inv_std, cols, rows);  // inv_std holds the squares here
+        for (std::size_t j = 0; j < cols; ++j) inv_std[j] = 1.0f / std::sqrt(inv_std[j] / batch + eps_);
+    }
+
     static void resize(Matrix& m, std::size_t rows, std::size_t cols) {
         if (m.shape()[0] != rows || m.shape()[1] != cols) m.resize({rows, cols});
     }
@@ -122,8 +148,10 @@ private:
     }
 
     std::array<Parameter, 2> params_;
+    std::size_t features_;
     bool affine_;
     float eps_;
+    detail::RunningStatistics running_;
     xt::xtensor<float, 1> mean_, inv_std_, sum_dy_, sum_dy_xhat_, coef_;
     Matrix xhat_;
 };

@@ -61,6 +61,8 @@ public:
     std::span<Parameter> parameters() { return {}; }
     std::span<const Parameter> parameters() const { return {}; }
 
+    float eps() const { return eps_; }
+
 private:
     float eps_;
     xt::xtensor<float, 1> inv_std_;

@@ -15,7 +15,9 @@ template <class> inline constexpr bool always_false = false;
 template <class L>
 AnyLayer make_layer(L&& layer) {
     using T = std::remove_cvref_t<L>;
-    if constexpr (Layer<T>) {
+    if constexpr (std::is_same_v<T, AnyLayer>) {
+        return AnyLayer(std::forward<L>(layer));  // already erased (a layer rebuilt from a model file)
+    } else if constexpr (Layer<T>) {
         return AnyLayer(T(std::forward<L>(layer)));
     } else {
         static_assert(always_false<T>,
