@@ -96,7 +96,7 @@ const char* method_slug(Method m) {
 }
 
 struct Run {
-    Method method;
+    Method method{};
     std::size_t S = 0, local_steps = 0;  ///< steps per round (a reporting interval for data parallel)
     std::vector<ist::RoundMetrics> history;
     std::vector<double> wall_to_target;                  ///< < 0: not reached
@@ -138,7 +138,10 @@ struct TargetTimes {
 template <class Trainer>
 Run train_one(Trainer& trainer, Method method, std::size_t S, const Config& c, const ist::Dataset& train,
               const ist::Dataset& test) {
-    Run run{method, S, trainer.options().local_steps};
+    Run run;
+    run.method = method;
+    run.S = S;
+    run.local_steps = trainer.options().local_steps;
     run.log = c.out + "/" + std::string(method_slug(method)) + "-S" + std::to_string(S) + ".csv";
     TargetTimes targets;
     for (double t : c.targets) targets.stops.emplace_back(t);

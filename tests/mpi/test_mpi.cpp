@@ -152,8 +152,10 @@ void equivalence(const std::string& name, Part part, Agg agg, Opt opt, TrainerOp
 /// ResIST (overlapping blocks: absent blocks travel as empty tensors) and GIST on a whole graph.
 void resist_and_gist_equivalence(std::size_t S) {
     const Dataset blobs = test::blobs(400, 12, 3, 1);
+    ResistOptions resist;
+    resist.min_depth = 2;
     equivalence("ResIST", make_residual_mlp({.inputs = 12, .width = 8, .hidden = 8, .classes = 3, .blocks = 5, .seed = 2}),
-                blobs, test::blobs(120, 12, 3, 2), ResistPartition({.min_depth = 2}), HolderAverage{}, Sgd(0.05f),
+                blobs, test::blobs(120, 12, 3, 2), ResistPartition(resist), HolderAverage{}, Sgd(0.05f),
                 small_options(S));
     const GcnGraph graph(knn_graph(blobs.features, 5));
     Network gcn;

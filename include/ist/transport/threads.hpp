@@ -157,12 +157,12 @@ public:
                     *busy = false;
                 });
             }
-            wait_for_workers(*state);
+            wait_for_workers(*state, may_drop(replicas));
         }
         for (std::size_t s = 0; s < workers; ++s)  // the unfinished finish in the background
             if (threads[s].joinable() && !state->returned(s)) stragglers_[s] = std::move(threads[s]);
         threads.clear();
-        return state->collect(dropping());
+        return state->collect(may_drop(replicas));
     }
 
 private:
@@ -274,8 +274,12 @@ private:
         bool closed = false;
     };
 
-    bool dropping() const {
-        return options_.drop_failed_workers || options_.round_timeout.count() > 0 || options_.quorum > 0;
+    /// Whether this round may go on without some workers. Never when gradients are synchronised
+    /// (Replicas::Persistent): every worker is in every all-reduce, so a worker left behind by a
+    /// deadline would sit out the next round and leave the others waiting at its barrier for ever.
+    bool may_drop(Replicas replicas) const {
+        return replicas == Replicas::PerRound &&
+               (options_.drop_failed_workers || options_.round_timeout.count() > 0 || options_.quorum > 0);
     }
 
     /// Whether worker s's thread from an earlier round is still working (joins it if it is done).
@@ -287,12 +291,14 @@ private:
     }
 
     template <class P>
-    void wait_for_workers(RoundState<P>& state) {
+    void wait_for_workers(RoundState<P>& state, bool dropping) {
         std::unique_lock lock(state.mutex);
         const std::size_t all = state.done.size();
         state.changed.wait(lock, [&] { return state.extracted == all; });
-        auto enough = [&] { return state.finished == all || (options_.quorum && state.succeeded >= options_.quorum); };
-        if (options_.round_timeout.count() > 0) state.changed.wait_for(lock, options_.round_timeout, enough);
+        auto enough = [&] {
+            return state.finished == all || (dropping && options_.quorum && state.succeeded >= options_.quorum);
+        };
+        if (dropping && options_.round_timeout.count() > 0) state.changed.wait_for(lock, options_.round_timeout, enough);
         else state.changed.wait(lock, enough);
     }
 
