@@ -38,6 +38,9 @@ struct Config {
     bool quiet = false, progress = false, whole_set = false, carry_state = false, scale_activations = false;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 60, .batch_size = 64};
     ist::cli::CodecOptions coding;
+    std::size_t clients = 0, classes_per_client = 0;  // federated: clients own the training rows
+    double dirichlet = 0.0;
+    std::string client_selection = "uniform";
 };
 
 #ifdef IST_WITH_MPI
@@ -94,7 +97,21 @@ Config parse(int argc, char** argv) {
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the final summary");
     c.coding.add_to(cli);
+    cli.value("--clients", c.clients, ist::cli::kCount, "N",
+              "federated: N clients own the training rows (IID unless skewed below);\n"
+              "each round S of them train the S subnets (default 0: off)");
+    cli.value("--dirichlet", c.dirichlet, ist::cli::kPositiveDouble, "ALPHA",
+              "with --clients: Dirichlet label skew (0.1 strong, 100 close to IID)");
+    cli.value("--classes-per-client", c.classes_per_client, ist::cli::kPositive, "K",
+              "with --clients: every client holds exactly K classes");
+    cli.choice("--client-selection", c.client_selection, {"uniform", "by-size"}, "NAME",
+               "with --clients: uniform (default) | by-size (in proportion to rows)");
     cli.parse(argc, argv);
+    if (!c.clients && (c.dirichlet > 0 || c.classes_per_client || cli.given("--client-selection")))
+        throw ist::ConfigError("--dirichlet, --classes-per-client and --client-selection need --clients");
+    if (c.dirichlet > 0 && c.classes_per_client)
+        throw ist::ConfigError("--dirichlet and --classes-per-client are two skews: choose one");
+    if (c.clients && c.whole_set) throw ist::ConfigError("--clients and --whole-set: a client samples only its own rows");
     if (c.transport == "serial" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
         throw ist::ConfigError("--round-timeout, --quorum and --drop-failed-workers need --transport threads or mpi "
                                "(serial runs one worker at a time)");
@@ -104,10 +121,19 @@ Config parse(int argc, char** argv) {
             if (cli.given(option))
                 throw ist::ConfigError(std::string("--load-model: the architecture comes from the model file; drop ") + option);
     c.data.seed = o.seed;
-    o.sampling = c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
+    o.sampling = c.clients ? ist::Sampling::Clients : c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
+    o.client_selection = c.client_selection == "by-size" ? ist::ClientSelection::BySize : ist::ClientSelection::Uniform;
     o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
     o.scale_activations = c.scale_activations;
     return c;
+}
+
+/// --clients: the training rows dealt to the clients as the options say (seeded like the run).
+ist::ClientShards deal_clients(const Config& c, const ist::Dataset& train) {
+    const std::uint64_t seed = c.options.seed;
+    if (c.dirichlet > 0) return ist::dirichlet_clients(train, c.clients, c.dirichlet, seed);
+    if (c.classes_per_client) return ist::classes_per_client(train, c.clients, c.classes_per_client, seed);
+    return ist::iid_clients(train, c.clients, seed);
 }
 
 std::string widths(const std::vector<std::size_t>& hidden) {
@@ -204,6 +230,7 @@ int run(const Config& c) {
                 ist::IstTrainer trainer(net, c.options, partitioner, optimizer, aggregator, transport, c.coding.make());
                 ist::MetricsLog log(c.log.empty() ? "/dev/null" : c.log);
                 ist::Checkpoint checkpoint(c.checkpoint, c.checkpoint_every);  // empty path: off
+                if (c.clients) trainer.set_clients(deal_clients(c, train));
                 if (!c.checkpoint.empty() && std::filesystem::exists(c.checkpoint)) {
                     trainer.load_checkpoint(c.checkpoint);
                     if (!c.quiet) std::cout << "resuming from " << c.checkpoint << " after round " << trainer.rounds_done() << '\n';
