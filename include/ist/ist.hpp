@@ -31,7 +31,7 @@
 #include "ist/model/loss.hpp"
 #include "ist/model/mlp.hpp"
 #include "ist/model/model.hpp"
-#include "ist/model/model_file.hpp"
+#include "ist/model_files/model_file.hpp"
 #include "ist/model/network.hpp"
 #include "ist/model/pooling.hpp"
 #include "ist/model/refresh_statistics.hpp"

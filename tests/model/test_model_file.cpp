@@ -7,7 +7,7 @@
 #include <string>
 #include <unistd.h>
 
-#include <ist/model/model_file.hpp>
+#include <ist/model_files/model_file.hpp>
 #include <ist/model/mlp.hpp>
 #include <ist/model/refresh_statistics.hpp>
 #include <ist/model/resnet.hpp>
@@ -56,6 +56,12 @@ struct Edit {
     std::string flatten;                ///< a tensor to store flattened (wrong shape)
     std::string from, to;               ///< replace `from` by `to` in architecture.json
 };
+
+// Named constructors: designated initialisers that skip members warn (-Wmissing-field-initializers).
+Edit dropping(std::string tensor) { Edit e; e.drop = std::move(tensor); return e; }
+Edit adding(std::string tensor) { Edit e; e.extra = std::move(tensor); return e; }
+Edit flattening(std::string tensor) { Edit e; e.flatten = std::move(tensor); return e; }
+Edit replacing(std::string from, std::string to) { Edit e; e.from = std::move(from); e.to = std::move(to); return e; }
 
 /// Writes `net` to `path` as save_model does, spoiled by `edit`; returns the path.
 std::string write_edited(const Network& net, const std::string& name, const Edit& edit) {
@@ -166,26 +172,26 @@ TEST_CASE("model_file: each bad file is refused with a message naming the proble
         fs::remove(path);
         return message.substr(message.find(".npz") + 4);  // without the scratch directory
     };
-    CHECK(refusal("missing.npz", {.drop = "dense2.weight"}) == ": missing tensor 'dense2.weight'");
-    CHECK(refusal("extra.npz", {.extra = "dense9.weight"}) ==
+    CHECK(refusal("missing.npz", dropping("dense2.weight")) == ": missing tensor 'dense2.weight'");
+    CHECK(refusal("extra.npz", adding("dense9.weight")) ==
           ": unexpected tensor 'dense9.weight' (the architecture has no such parameter)");
-    CHECK(refusal("shape.npz", {.flatten = "dense1.weight"}) == "[dense1.weight]: shape (30,), expected (5, 6)");
-    CHECK(refusal("future.npz", {.from = "\"version\": 1", .to = "\"version\": 2"}) ==
+    CHECK(refusal("shape.npz", flattening("dense1.weight")) == "[dense1.weight]: shape (30,), expected (5, 6)");
+    CHECK(refusal("future.npz", replacing("\"version\": 1", "\"version\": 2")) ==
           "[architecture.json]: model format version 2 is not supported (this library reads versions 1 to 1; a newer "
           "ist wrote it?)");
-    CHECK(refusal("malformed.npz", {.from = "\"layers\": [", .to = "\"layers\": [,"}) ==
+    CHECK(refusal("malformed.npz", replacing("\"layers\": [", "\"layers\": [,")) ==
           "[architecture.json]: malformed JSON at offset 49: unexpected character ','");
-    CHECK(refusal("unknown.npz", {.from = "\"Dense\"", .to = "\"Densest\""}) ==
+    CHECK(refusal("unknown.npz", replacing("\"Dense\"", "\"Densest\"")) ==
           "[architecture.json]: layers[0]: unknown layer type 'Densest' (a user's layer type must be registered with "
           "ist::register_layer before loading)");
-    CHECK(refusal("option.npz", {.from = "\"bias\": false", .to = "\"bias\": false, \"colour\": 1"}) ==
+    CHECK(refusal("option.npz", replacing("\"bias\": false", "\"bias\": false, \"colour\": 1")) ==
           "[architecture.json]: layers[0]: unknown key 'colour'");
-    CHECK(refusal("width.npz", {.from = "\"inputs\": 5", .to = "\"inputs\": 7"}) ==
+    CHECK(refusal("width.npz", replacing("\"inputs\": 5", "\"inputs\": 7")) ==
           "[architecture.json]: layers[3]: Network::add: layer 3 (ist::Dense): parameter 'weight' has 7 entries along "
           "hidden1, which has 5");
-    CHECK(refusal("zero.npz", {.from = "\"outputs\": 5", .to = "\"outputs\": 0"}) ==
+    CHECK(refusal("zero.npz", replacing("\"outputs\": 5", "\"outputs\": 0")) ==
           "[architecture.json]: layers[0] (Dense): Dense: inputs and outputs must be positive, got 6 x 0");
-    CHECK(refusal("duplicate.npz", {.from = "\"bias\": false", .to = "\"bias\": false, \"bias\": true"}) ==
+    CHECK(refusal("duplicate.npz", replacing("\"bias\": false", "\"bias\": false, \"bias\": true")) ==
           "[architecture.json]: malformed JSON at offset 138: duplicate key 'bias'");
 }
 

@@ -14,7 +14,7 @@
 #include "ist/model/dense.hpp"
 #include "ist/model/dropout.hpp"
 #include "ist/model/layer_norm.hpp"
-#include "ist/model/layer_registry.hpp"
+#include "ist/model_files/layer_registry.hpp"
 #include "ist/model/pooling.hpp"
 
 namespace ist {

@@ -1,6 +1,6 @@
 #pragma once
 // The layer types a model file can name: how each is described in architecture.json and rebuilt
-// from it. Library layers are registered by ist/model/layer_codecs.hpp; a user's own layer type
+// from it. Library layers are registered by ist/model_files/layer_codecs.hpp; a user's own layer type
 // registers a LayerCodec to be saved and loaded like them.
 #include <functional>
 #include <map>

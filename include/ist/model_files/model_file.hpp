@@ -13,7 +13,7 @@
 #include "ist/core/error.hpp"
 #include "ist/detail/json.hpp"
 #include "ist/io/npz.hpp"
-#include "ist/model/layer_codecs.hpp"
+#include "ist/model_files/layer_codecs.hpp"
 #include "ist/model/network.hpp"
 #include "ist/model/residual.hpp"
 
