@@ -22,6 +22,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "network_model.hpp"
 
 namespace {
 
@@ -71,21 +72,8 @@ Config parse(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The network model. Per round r of a run with S workers, l local steps:
-//   compute_r  = round wall time here x min(S, cores) / S   (each worker on a core of its own)
-//   IST, local SGD (parameter node; every package passes its link, messages one after another):
-//     comm_r   = 2 S alpha + bytes_r / beta                 (bytes_r: all sent + received)
-//   data parallel (ring all-reduce of the gradient, l per round; counted bytes are 2 x model
-//   bytes per worker per step, so the model bytes are M = bytes_r / (2 S l)):
-//     comm_r   = l [ 2 (S - 1) alpha + 2 (S - 1) / S x M / beta ]
-// alpha = 50 us per message, beta = 1 Gbit/s or 10 Gbit/s.
-constexpr double kAlpha = 50e-6;
-const char* kModelText =
-    "network model, per round (S workers, l local steps, alpha = 50 us/message, beta = link bytes/s):\n"
-    "  compute = round wall time here x min(S, cores)/S   (each worker on a core of its own)\n"
-    "  IST, local SGD (parameter node):  comm = 2 S alpha + bytes_round / beta\n"
-    "  data parallel (ring all-reduce every step, M = model bytes = bytes_round / (2 S l)):\n"
-    "                                    comm = l [2 (S-1) alpha + 2 (S-1)/S M / beta]\n";
+// The network model: bench/network_model.hpp.
+using ist_bench::kModelText;
 
 enum class Method { Ist, LocalSgd, DataParallel };
 const char* method_name(Method m) {
@@ -110,13 +98,8 @@ struct Run {
 const double kLinks[] = {1e9 / 8, 10e9 / 8};  // bytes per second
 const char* kLinkNames[] = {"1 Gbit/s", "10 Gbit/s"};
 
-double comm_seconds(Method method, std::size_t S, std::size_t l, std::uint64_t bytes, double beta) {
-    const double s = static_cast<double>(S);
-    if (method == Method::DataParallel) {
-        const double model_bytes = static_cast<double>(bytes) / (2.0 * s * static_cast<double>(l));
-        return static_cast<double>(l) * (2.0 * (s - 1) * kAlpha + 2.0 * (s - 1) / s * model_bytes / beta);
-    }
-    return 2.0 * s * kAlpha + static_cast<double>(bytes) / beta;
+ist_bench::Exchange exchange_of(Method method) {
+    return method == Method::DataParallel ? ist_bench::Exchange::RingAllReduce : ist_bench::Exchange::ParameterNode;
 }
 
 /// Stops a run when its training-time budget is spent.
@@ -155,13 +138,12 @@ Run train_one(Trainer& trainer, Method method, std::size_t S, const Config& c, c
     run.bytes_per_round = run.history.front().bytes;
     run.total_bytes = run.history.back().total_bytes;
 
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    const double compute_share = static_cast<double>(std::min<std::size_t>(S, cores)) / static_cast<double>(S);
+    const double compute_share = ist_bench::compute_share(S);
     for (double beta : kLinks) {
         std::vector<double> reached(c.targets.size(), -1.0);
         double t = 0.0;
         for (const auto& m : run.history) {
-            t += m.round_seconds * compute_share + comm_seconds(method, S, run.local_steps, m.bytes, beta);
+            t += m.round_seconds * compute_share + ist_bench::comm_seconds(exchange_of(method), S, run.local_steps, m.bytes, beta);
             for (std::size_t k = 0; k < c.targets.size(); ++k)
                 if (reached[k] < 0 && m.test && m.test->accuracy >= c.targets[k]) reached[k] = t;
         }
