@@ -4,11 +4,13 @@
 // Link ist::mpi (CMake) to use this header; nothing else in ist needs MPI. See docs/cluster.md.
 #include <mpi.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace ist {
 
@@ -58,12 +60,18 @@ public:
     int thread_level() const { return provided_; }
 
     /// Prints `message` (prefixed with the rank) to stderr and ends every process of the job.
+    /// Errors that every rank detects alike (a launch mismatch, bad options) reach all ranks at once,
+    /// and the first MPI_Abort kills the others, sometimes before rank 0 has printed: so the other
+    /// ranks print, then give rank 0 `kRootFirst` to print and abort before they do. A rank that fails
+    /// alone still ends the job, that much later.
     [[noreturn]] static void abort(const std::string& message, int code = 1) {
         std::fprintf(stderr, "[rank %d] %s\n", rank(), message.c_str());
         std::fflush(stderr);
+        if (rank() != 0) std::this_thread::sleep_for(kRootFirst);
         MPI_Abort(MPI_COMM_WORLD, code);
         std::abort();
     }
+    static constexpr std::chrono::milliseconds kRootFirst{500};
 
 private:
     bool owner_ = false;
