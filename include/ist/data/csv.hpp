@@ -28,6 +28,11 @@ struct CsvOptions {
     bool header = false;        ///< skip the first non-blank line
     char delimiter = ',';
     std::size_t classes = 0;    ///< 0 = infer as max label + 1
+    /// Also skip the first non-blank line when it is a header row (a cell that is not a number);
+    /// off by default, so a library caller's typo on line 1 stays an error rather than a lost row.
+    bool detect_header = false;
+    /// When set, receives whether detect_header found (and skipped) a header row: for a note.
+    bool* header_detected = nullptr;
 };
 
 namespace detail::csv {
@@ -187,6 +192,29 @@ inline std::uint32_t parse_row(std::string_view line, const Layout& at, float* f
     return label;
 }
 
+/// Whether the first non-blank line of `text` has a cell that is not a number (a header row).
+inline bool first_line_is_header(std::string_view text, char delimiter) {
+    for (std::string_view rest = text; !rest.empty();) {
+        const std::string_view line = next_line(rest);
+        if (is_blank(line)) continue;
+        for (std::string_view cells = line;;) {
+            const std::size_t cut = cells.find(delimiter);
+            double v = 0;
+            if (!parse_number(trim(cells.substr(0, cut)), v)) return true;
+            if (cut == std::string_view::npos) return false;
+            cells.remove_prefix(cut + 1);
+        }
+    }
+    return false;
+}
+
+/// Whether the parse skips a first line: given (options.header) or detected.
+inline bool skips_header(std::string_view text, const CsvOptions& options) {
+    const bool detected = !options.header && options.detect_header && first_line_is_header(text, options.delimiter);
+    if (options.header_detected) *options.header_detected = detected;
+    return options.header || detected;
+}
+
 /// Fixes the columns from the first data row, checking there is a feature and a label.
 inline void read_layout(std::string_view line, Layout& at, int label_column) {
     at.columns = field_count(line, at.delimiter);
@@ -206,14 +234,15 @@ inline Dataset parse(const InputBytes& in, const std::string& path, const CsvOpt
     detail::require(options.label_column >= -1,
                     "load_csv: label_column must be >= 0 or -1 (last), got " + std::to_string(options.label_column));
     const std::string_view text(reinterpret_cast<const char*>(in.bytes.data()), in.bytes.size());
-    const std::size_t rows = count_rows(text, in, options.header);
+    const bool header = skips_header(text, options);
+    const std::size_t rows = count_rows(text, in, header);
     if (rows == 0) throw DataError(path + ": empty file (no data rows)");
 
     Dataset data;
     data.name = path;
     data.labels.resize(rows);
     Layout at{path, 0, 0, 0, options.delimiter, options.classes};
-    bool header_pending = options.header;
+    bool header_pending = header;
     std::size_t row = 0;
     PageReleaser pages{in, text.data()};
     for (std::string_view rest = text; !rest.empty();) {
