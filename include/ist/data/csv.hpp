@@ -14,10 +14,13 @@
 #include <string_view>
 #include <span>
 #include <system_error>
+#include <exception>
+#include <thread>
 #include <vector>
 
 #include "ist/core/error.hpp"
 #include "ist/data/dataset.hpp"
+#include "ist/data/load_options.hpp"
 #include "ist/detail/file_bytes.hpp"
 #include "ist/detail/mapped_file.hpp"
 
@@ -102,19 +105,27 @@ struct PageReleaser {
     }
 };
 
-/// The data rows `text` holds: its non-blank lines, less the header line.
-inline std::size_t count_rows(std::string_view text, const InputBytes& in, bool header) {
-    std::size_t lines = 0;
-    PageReleaser pages{in, text.data()};
-    for (std::string_view rest = text; !rest.empty();) {
+/// A run of whole lines of the text, parsed by one thread: where its lines and rows start.
+struct Block {
+    std::string_view text;
+    std::size_t first_line = 0;  ///< 1-based number of its first line, less one
+    std::size_t first_row = 0;   ///< output row of its first data row
+    std::size_t rows = 0;        ///< its data rows (non-blank lines)
+    std::size_t lines = 0;       ///< its lines, blank ones too
+};
+
+/// Counts the rows and lines of `b`, giving mapped pages back as it goes.
+inline void count_block(Block& b, const InputBytes& in) {
+    PageReleaser pages{in, b.text.data()};
+    for (std::string_view rest = b.text; !rest.empty();) {
         const std::string_view line = next_line(rest);
+        ++b.lines;
         // Most lines start with a digit: skip the trim for them.
         const char first = line.empty() ? ' ' : line.front();
-        if ((first != ' ' && first != '\t' && first != '\r') || !is_blank(line)) ++lines;
+        if ((first != ' ' && first != '\t' && first != '\r') || !is_blank(line)) ++b.rows;
         pages.at(rest.data());
     }
-    pages.at(text.data() + text.size());
-    return lines - (header && lines > 0 ? 1 : 0);
+    pages.at(b.text.data() + b.text.size());
 }
 
 inline std::size_t field_count(std::string_view line, char delimiter) {
@@ -228,39 +239,103 @@ inline void read_layout(std::string_view line, Layout& at, int label_column) {
                                                   at.path);
 }
 
-/// The parse behind parse_csv and load_csv: rows counted first, then parsed straight into the
-/// feature matrix in one pass, giving mapped pages back as it goes.
-inline Dataset parse(const InputBytes& in, const std::string& path, const CsvOptions& options) {
+/// `text` cut into up to `threads` blocks of whole lines of about equal size.
+inline std::vector<Block> cut_blocks(std::string_view text, std::size_t threads) {
+    std::vector<Block> blocks;
+    // Blocks under 1 MB are not worth a thread.
+    const std::size_t n = std::max<std::size_t>(1, std::min(threads, text.size() >> 20));
+    for (std::size_t start = 0, k = 1; start < text.size(); ++k) {
+        std::size_t end = k == n ? text.size() : std::max(start, text.size() / n * k);
+        end = end >= text.size() ? text.size() : std::min(text.size(), text.find('\n', end) + 1);
+        if (end == 0) end = text.size();  // find gave npos: no '\n' after the cut
+        blocks.push_back({text.substr(start, end - start)});
+        start = end;
+    }
+    return blocks;
+}
+
+/// Parses the rows of `b` into `data` (its matrix sized for every row).
+inline void parse_block(const Block& b, Layout at, Dataset& data, const InputBytes& in) {
+    at.line_no = b.first_line;
+    std::size_t row = b.first_row;
+    const std::size_t features = at.columns - 1;
+    PageReleaser pages{in, b.text.data()};
+    for (std::string_view rest = b.text; !rest.empty();) {
+        const std::string_view line = next_line(rest);
+        ++at.line_no;
+        if (is_blank(line)) continue;
+        data.labels[row] = parse_row(line, at, data.features.data() + row * features);
+        ++row;
+        pages.at(rest.data());
+    }
+}
+
+/// Runs f(block) for every block, one thread each (the first on the calling thread); rethrows the
+/// exception of the first block that failed, so errors are those of a parse in file order.
+template <class F>
+void for_each_block(std::vector<Block>& blocks, F&& f) {
+    if (blocks.empty()) return;
+    std::vector<std::exception_ptr> failed(blocks.size());
+    const auto guarded = [&](std::size_t k) {
+        try {
+            f(blocks[k]);
+        } catch (...) {
+            failed[k] = std::current_exception();
+        }
+    };
+    std::vector<std::thread> threads;
+    for (std::size_t k = 1; k < blocks.size(); ++k) threads.emplace_back(guarded, k);
+    guarded(0);
+    for (std::thread& t : threads) t.join();
+    for (const std::exception_ptr& e : failed)
+        if (e) std::rethrow_exception(e);
+}
+
+/// The header (when skipped) and the blank lines before the first data row, cut off `text`;
+/// `lines` counts them.
+inline std::string_view skip_to_data(std::string_view text, bool header, std::size_t& lines) {
+    for (std::string_view rest = text; !rest.empty();) {
+        const std::string_view at = rest;
+        const std::string_view line = next_line(rest);
+        if (is_blank(line)) {
+            ++lines;
+            continue;
+        }
+        if (!header) return at;
+        header = false;
+        ++lines;
+    }
+    return {};
+}
+
+/// The parse behind parse_csv and load_csv: the text after any header is cut into blocks of
+/// lines; rows are counted per block, then every block is parsed straight into the feature matrix
+/// at its first row, giving mapped pages back as it goes. One thread per block.
+inline Dataset parse(const InputBytes& in, const std::string& path, const CsvOptions& options, std::size_t threads) {
     detail::require(options.label_column >= -1,
                     "load_csv: label_column must be >= 0 or -1 (last), got " + std::to_string(options.label_column));
-    const std::string_view text(reinterpret_cast<const char*>(in.bytes.data()), in.bytes.size());
-    const bool header = skips_header(text, options);
-    const std::size_t rows = count_rows(text, in, header);
+    const std::string_view all(reinterpret_cast<const char*>(in.bytes.data()), in.bytes.size());
+    std::size_t skipped_lines = 0;
+    const std::string_view text = skip_to_data(all, skips_header(all, options), skipped_lines);
+    std::vector<Block> blocks = cut_blocks(text, threads == 0 ? std::max(1u, std::thread::hardware_concurrency()) : threads);
+    for_each_block(blocks, [&](Block& b) { count_block(b, in); });
+    std::size_t rows = 0, lines = skipped_lines;
+    for (Block& b : blocks) {
+        b.first_row = rows;
+        b.first_line = lines;
+        rows += b.rows;
+        lines += b.lines;
+    }
     if (rows == 0) throw DataError(path + ": empty file (no data rows)");
 
     Dataset data;
     data.name = path;
     data.labels.resize(rows);
-    Layout at{path, 0, 0, 0, options.delimiter, options.classes};
-    bool header_pending = header;
-    std::size_t row = 0;
-    PageReleaser pages{in, text.data()};
-    for (std::string_view rest = text; !rest.empty();) {
-        const std::string_view line = next_line(rest);
-        ++at.line_no;
-        if (is_blank(line)) continue;
-        if (header_pending) {
-            header_pending = false;
-            continue;
-        }
-        if (at.columns == 0) {
-            read_layout(line, at, options.label_column);
-            data.features = Matrix::from_shape({rows, at.columns - 1});
-        }
-        data.labels[row] = parse_row(line, at, data.features.data() + row * (at.columns - 1));
-        ++row;
-        pages.at(rest.data());
-    }
+    Layout at{path, skipped_lines + 1, 0, 0, options.delimiter, options.classes};
+    std::string_view first = text;
+    read_layout(next_line(first), at, options.label_column);
+    data.features = Matrix::from_shape({rows, at.columns - 1});
+    for_each_block(blocks, [&](const Block& b) { parse_block(b, at, data, in); });
     const std::uint32_t max_label = *std::max_element(data.labels.begin(), data.labels.end());
     data.classes = options.classes != 0 ? options.classes : std::size_t{max_label} + 1;
     return data;
@@ -271,18 +346,19 @@ inline Dataset parse(const InputBytes& in, const std::string& path, const CsvOpt
 /// Parses CSV `text` (`path` names it in messages and becomes the data set's name). Rows are
 /// lines; blank lines are skipped so a trailing newline or an empty last line is harmless. Throws
 /// ist::DataError for malformed data and ist::ConfigError when `options` do not fit the text.
-inline Dataset parse_csv(std::string_view text, const std::string& path, const CsvOptions& options = {}) {
+inline Dataset parse_csv(std::string_view text, const std::string& path, const CsvOptions& options = {},
+                         const LoadOptions& load = {}) {
     const std::span<const unsigned char> bytes(reinterpret_cast<const unsigned char*>(text.data()), text.size());
-    return detail::csv::parse({bytes, nullptr}, path, options);
+    return detail::csv::parse({bytes, nullptr}, path, options, load.threads);
 }
 
 /// Loads `path` (CSV, optionally gzip-compressed; a plain file is parsed in place, mapped); see
 /// parse_csv for the rules and errors.
-inline Dataset load_csv(const std::string& path, const CsvOptions& options = {}) {
+inline Dataset load_csv(const std::string& path, const CsvOptions& options = {}, const LoadOptions& load = {}) {
     detail::require(options.label_column >= -1,
                     "load_csv: label_column must be >= 0 or -1 (last), got " + std::to_string(options.label_column));
     const detail::FileContent content(path);
-    return detail::csv::parse(content.input(), path, options);
+    return detail::csv::parse(content.input(), path, options, load.threads);
 }
 
 }  // namespace ist
