@@ -65,11 +65,12 @@ inline bool parse_number(std::string_view cell, double& value) {
 }
 
 /// The label in `cell`: a finite, non-negative integer that fits a uint32 (written as "3" or "3.0").
-inline std::uint32_t parse_label(std::string_view cell, const std::string& at) {
+inline std::uint32_t parse_label(std::string_view cell, const std::string& path, std::size_t line, std::size_t column) {
     double v = 0.0;
-    if (!parse_number(cell, v)) throw DataError(at + ": label '" + std::string(cell) + "' is not a number");
+    if (!parse_number(cell, v))
+        throw DataError(where(path, line, column) + ": label '" + std::string(cell) + "' is not a number");
     if (!std::isfinite(v) || v < 0.0 || v != std::floor(v) || v > 4294967295.0)
-        throw DataError(at + ": label '" + std::string(cell) + "' is not a non-negative integer");
+        throw DataError(where(path, line, column) + ": label '" + std::string(cell) + "' is not a non-negative integer");
     return static_cast<std::uint32_t>(v);
 }
 
@@ -140,6 +141,8 @@ struct Layout {
     std::size_t label_at = 0;  ///< 0-based label column
     char delimiter = ',';
     std::size_t classes = 0;
+    /// Whether integer_cell may be tried: not when the delimiter would read as part of a number.
+    bool integers = static_cast<unsigned>(delimiter - '0') >= 10 && delimiter != '-';
 };
 
 [[noreturn]] inline void throw_ragged(const Layout& at, std::size_t found) {
@@ -149,18 +152,21 @@ struct Layout {
 
 /// A cell of plain decimal digits (optionally after '-') that ends at the delimiter or the line
 /// end, as most numeric CSVs are written: parsed here without from_chars. Below 10^15 the value
-/// is exact as a double, so it is the double from_chars would give (-0 stays -0.0). On success
+/// is exact as a double, so its float (rounded once, from the integer) is the one from_chars'
+/// double would round to; -0 stays -0.0f, and rounding is symmetric in the sign. On success
 /// `p` moves to the next cell and `more` says whether there is one; otherwise nothing changes.
-inline bool integer_cell(const char*& p, const char* end, char delimiter, double& value, bool& more) {
-    if (static_cast<unsigned>(delimiter - '0') < 10 || delimiter == '-') return false;  // would read as part of a number
+/// The caller checks the delimiter is neither a digit nor '-' (it would read as part of a number).
+inline bool integer_cell(const char*& p, const char* end, char delimiter, float& value, bool& more) {
     const char* q = p;
-    const bool negative = q < end && *q == '-';
-    if (negative) ++q;
+    const bool negative = q != end && *q == '-';
+    q += negative;
     const char* const digits = q;
+    const char* const limit = end - q > 15 ? q + 15 : end;  // 15 digits and more: from_chars
     std::uint64_t n = 0;
-    while (q < end && q - digits < 15 && static_cast<unsigned>(*q - '0') < 10) n = n * 10 + static_cast<unsigned>(*q++ - '0');
-    if (q == digits || q - digits >= 15 || (q != end && *q != delimiter)) return false;
-    value = negative ? -static_cast<double>(n) : static_cast<double>(n);
+    for (unsigned d; q != limit && (d = static_cast<unsigned>(*q - '0')) < 10; ++q) n = n * 10 + d;
+    if (q == digits || q - digits == 15 || (q != end && *q != delimiter)) return false;
+    const auto magnitude = static_cast<float>(n);
+    value = negative ? -magnitude : magnitude;
     more = q != end;
     p = more ? q + 1 : end;
     return true;
@@ -177,8 +183,8 @@ inline std::uint32_t parse_row(std::string_view line, const Layout& at, float* f
     try {
         for (std::size_t c = 0; c < at.columns; ++c) {
             if (!more) throw_ragged(at, c);
-            if (double v = 0; c != at.label_at && integer_cell(p, end, at.delimiter, v, more)) {
-                *features++ = static_cast<float>(v);  // finite: below 10^15
+            if (c != at.label_at && at.integers && integer_cell(p, end, at.delimiter, *features, more)) {
+                ++features;  // finite: below 10^15
                 continue;
             }
             const char* cut = static_cast<const char*>(std::memchr(p, at.delimiter, static_cast<std::size_t>(end - p)));
@@ -190,7 +196,7 @@ inline std::uint32_t parse_row(std::string_view line, const Layout& at, float* f
                 *features++ = parse_feature(cell, path, at.line_no, c + 1);
                 continue;
             }
-            label = parse_label(cell, where(path, at.line_no, c + 1));
+            label = parse_label(cell, path, at.line_no, c + 1);
             if (at.classes != 0 && label >= at.classes)
                 throw DataError(where(path, at.line_no, c + 1) + ": label " + std::to_string(label) +
                                 " is out of range for " + std::to_string(at.classes) + " classes");
