@@ -112,16 +112,13 @@ inline void match_sets(Dataset& train, Dataset& test) {
     train.classes = test.classes = std::max(train.classes, test.classes);
 }
 
-/// The training and test sets of `c`, both standardised with the training set's statistics.
-/// Notes (a detected CSV header) go to `notes` when it is set.
-inline std::pair<Dataset, Dataset> load_data(const DataChoice& c, const std::string& program,
-                                             std::ostream* notes = &std::cerr) {
+/// The training and test sets of `c`, split as the programs split them, not yet standardised.
+inline std::pair<Dataset, Dataset> load_sets(const DataChoice& c, const std::string& program, std::ostream* notes) {
     const DataSource source = parse_source(c.data, "--data");
     std::pair<Dataset, Dataset> sets;
     if (!c.test_data.empty()) {
         const DataSource test_source = parse_source(c.test_data, "--test-data");
-        sets = {load_source(source, c, false, program, notes),
-                load_source(test_source, c, true, program, notes)};
+        sets = {load_source(source, c, false, program, notes), load_source(test_source, c, true, program, notes)};
         match_sets(sets.first, sets.second);
     } else if (source.kind == "fashion-mnist") {
         sets = load_fashion_mnist();
@@ -133,8 +130,38 @@ inline std::pair<Dataset, Dataset> load_data(const DataChoice& c, const std::str
         std::iota(rows.begin(), rows.end(), 0u);
         sets.first = subset(sets.first, rows);
     }
+    return sets;
+}
+
+/// The training and test sets of `c`, both standardised with the training set's statistics.
+/// Notes (a detected CSV header) go to `notes` when it is set.
+inline std::pair<Dataset, Dataset> load_data(const DataChoice& c, const std::string& program,
+                                             std::ostream* notes = &std::cerr) {
+    auto sets = load_sets(c, program, notes);
     standardize(sets.first, sets.second);
     return sets;
+}
+
+/// Whether one worker's process can read only its rows of the training set: an npy: source
+/// (mapped in place) dealt to the workers in disjoint shards.
+inline bool shardable(const DataChoice& c, const TrainerOptions& options) {
+    return parse_source(c.data, "--data").kind == "npy" && options.sampling == Sampling::Shards;
+}
+
+/// The training set as worker `worker` of a shardable run sees it: every row of the set load_sets
+/// gives, in the same order, but only the rows of this worker's shard read from the file (the
+/// others are zeros that take no memory), not yet standardised; `filled` receives those rows.
+inline Dataset load_worker_shard(const DataChoice& c, const TrainerOptions& options, std::size_t worker,
+                                 std::vector<std::uint32_t>& filled) {
+    const DataSource source = parse_source(c.data, "--data");
+    const std::size_t rows = MappedNpy(source.paths[0]).rows();
+    std::vector<std::uint32_t> file_rows(rows);
+    std::iota(file_rows.begin(), file_rows.end(), 0u);
+    if (c.test_data.empty()) file_rows = split_rows(rows, c.test_fraction, c.seed, source.paths[0]).first;
+    if (c.train_rows && c.train_rows < file_rows.size()) file_rows.resize(c.train_rows);
+    filled = worker_row_pools(file_rows.size(), options).at(worker);
+    std::sort(filled.begin(), filled.end());  // read the file front to back
+    return load_npy_shard(source.paths[0], source.paths[1], file_rows, filled);
 }
 
 }  // namespace ist::cli

@@ -22,6 +22,9 @@
 #include "cli.hpp"
 #include "codec_options.hpp"
 #include "cli_data.hpp"
+#ifdef IST_WITH_MPI
+#include "cli_data_mpi.hpp"
+#endif
 
 namespace {
 
@@ -215,7 +218,14 @@ int run(const Config& c) {
 #ifdef IST_WITH_MPI
     if (c.transport == "mpi") primary = ist::MpiEnvironment::rank() == 0;
 #endif
-    auto [train, test] = ist::cli::load_data(c.data, "ist-train", primary ? &std::cerr : nullptr);
+    std::ostream* notes = primary ? &std::cerr : nullptr;
+#ifdef IST_WITH_MPI
+    // Under MPI an npy: source is read in shards: each rank holds only its worker's rows.
+    auto [train, test] = c.transport == "mpi" ? ist::cli::load_data_mpi(c.data, c.options, "ist-train", notes)
+                                              : ist::cli::load_data(c.data, "ist-train", notes);
+#else
+    auto [train, test] = ist::cli::load_data(c.data, "ist-train", notes);
+#endif
     ist::Network net = initial_network(c, train);
     if (!c.quiet && primary)
         std::cout << "ist-train: " << c.method << " on " << train.name << " (" << train.size() << " train / "

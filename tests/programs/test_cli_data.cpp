@@ -1,9 +1,11 @@
 // The programs' data options (support/cli_data.hpp) on small files written here: the same rows as
 // .npy, .npz and CSV (with a header row, detected) train to the same weights; --test-data replaces
-// the random split; IDX files load; bad sources are refused naming the file and the problem.
+// the random split; IDX files load; bad sources are refused naming the file and the problem;
+// under mpiexec (when the build has MPI) an npy source read in shards gives a whole load's weights.
 #include <doctest/doctest.h>
 
 #include <array>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -165,3 +167,35 @@ TEST_CASE("cli data: bad sources are refused naming the option or the file") {
     refuses("--data csv:" + path_of("ok.csv") + " --test-data csv:" + path_of("narrow.csv"),
             path_of("narrow.csv") + " (--test-data): 2 features per row, but " + path_of("ok.csv") + " (--data) has 6");
 }
+
+#ifdef IST_MPIEXEC
+TEST_CASE("cli data: under mpiexec an npy source read in shards trains to the weights of a whole load") {
+    // OpenMPI refuses root and more ranks than cores without these (as tests/mpi sets them).
+    ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+    ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+    ::setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
+    ::setenv("IST_MPI_TIMEOUT", "60", 1);
+    const Rows rows;
+    write_bytes(path_of("mx.npy"), ist::detail::npy::npy_image(rows.x.data(), {Rows::n, Rows::f}));
+    write_bytes(path_of("my.npy"), ist::detail::npy::npy_image(rows.y.data(), {Rows::n}));
+    ist::NpzWriter npz;
+    npz.add("x", rows.x.data(), {Rows::n, Rows::f});
+    npz.add("y", rows.y);
+    npz.write_atomically(path_of("m.npz"));
+    const std::string npy = "--data npy:" + path_of("mx.npy") + "," + path_of("my.npy");
+    const std::string whole = "--data npz:" + path_of("m.npz");
+    for (const char* np : {"2", "4"}) {
+        for (const std::string& extra : std::vector<std::string>{"", " --train-rows 150", " --test-data npz:" + path_of("m.npz")}) {
+            CAPTURE(np);
+            CAPTURE(extra);
+            const std::string args = std::string(IST_MPIEXEC) + " -np " + np + " " + IST_TRAIN_EXE +
+                                     " --quiet --rounds 4 --hidden 16,16 --transport mpi --workers " + np + extra + " ";
+            const std::string sharded = run(args, npy), loaded_whole = run(args, whole);
+            CHECK(sharded.find("exit 0") != std::string::npos);
+            CHECK(checksum(sharded) == checksum(loaded_whole));
+            // One process (threads) deals the same rows: the same weights again.
+            CHECK(checksum(train("--workers " + std::string(np) + extra + " " + npy)) == checksum(sharded));
+        }
+    }
+}
+#endif
