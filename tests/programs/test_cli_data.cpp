@@ -81,16 +81,21 @@ struct Rows {
 
 void write_text(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
+/// `rows` as a features / labels .npy pair and as an .npz holding both (x, y), in the scratch folder.
+void write_arrays(const Rows& rows, const std::string& x_npy, const std::string& y_npy, const std::string& npz_name) {
+    write_bytes(path_of(x_npy), ist::detail::npy::npy_image(rows.x.data(), {Rows::n, Rows::f}));
+    write_bytes(path_of(y_npy), ist::detail::npy::npy_image(rows.y.data(), {Rows::n}));
+    ist::NpzWriter npz;
+    npz.add("x", rows.x.data(), {Rows::n, Rows::f});
+    npz.add("y", rows.y);
+    npz.write_atomically(path_of(npz_name));
+}
+
 }  // namespace
 
 TEST_CASE("cli data: the same rows as npy, npz and csv train to the same weights") {
     const Rows rows;
-    write_bytes(path_of("x.npy"), ist::detail::npy::npy_image(rows.x.data(), {Rows::n, Rows::f}));
-    write_bytes(path_of("y.npy"), ist::detail::npy::npy_image(rows.y.data(), {Rows::n}));
-    ist::NpzWriter npz;
-    npz.add("x", rows.x.data(), {Rows::n, Rows::f});
-    npz.add("y", rows.y);
-    npz.write_atomically(path_of("d.npz"));
+    write_arrays(rows, "x.npy", "y.npy", "d.npz");
     write_text(path_of("plain.csv"), rows.csv(Rows::f, false));
     write_text(path_of("header.csv"), rows.csv(Rows::f, true));
     write_text(path_of("first.csv"), rows.csv(0, false));
@@ -176,12 +181,7 @@ TEST_CASE("cli data: under mpiexec an npy source read in shards trains to the we
     ::setenv("OMPI_MCA_rmaps_base_oversubscribe", "1", 1);
     ::setenv("IST_MPI_TIMEOUT", "60", 1);
     const Rows rows;
-    write_bytes(path_of("mx.npy"), ist::detail::npy::npy_image(rows.x.data(), {Rows::n, Rows::f}));
-    write_bytes(path_of("my.npy"), ist::detail::npy::npy_image(rows.y.data(), {Rows::n}));
-    ist::NpzWriter npz;
-    npz.add("x", rows.x.data(), {Rows::n, Rows::f});
-    npz.add("y", rows.y);
-    npz.write_atomically(path_of("m.npz"));
+    write_arrays(rows, "mx.npy", "my.npy", "m.npz");
     const std::string npy = "--data npy:" + path_of("mx.npy") + "," + path_of("my.npy");
     const std::string whole = "--data npz:" + path_of("m.npz");
     for (const char* np : {"2", "4"}) {
