@@ -115,6 +115,9 @@ inline void match_sets(Dataset& train, Dataset& test) {
 /// The training and test sets of `c`, split as the programs split them, not yet standardised.
 inline std::pair<Dataset, Dataset> load_sets(const DataChoice& c, const std::string& program, std::ostream* notes) {
     const DataSource source = parse_source(c.data, "--data");
+    const bool any_csv = source.kind == "csv" || (!c.test_data.empty() && parse_source(c.test_data, "--test-data").kind == "csv");
+    if (!any_csv && (c.header || c.label_column != SIZE_MAX))
+        throw ConfigError("--header and --label-column apply to csv: sources, and neither --data nor --test-data is one");
     std::pair<Dataset, Dataset> sets;
     if (!c.test_data.empty()) {
         const DataSource test_source = parse_source(c.test_data, "--test-data");

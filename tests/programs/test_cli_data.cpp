@@ -163,6 +163,7 @@ TEST_CASE("cli data: bad sources are refused naming the option or the file") {
     refuses("--data npy:only.npy", "--data: 'npy:only.npy' needs two files, npy:FEATURES,LABELS");
     refuses("--data csv:a.csv,b.csv", "--data: 'csv:a.csv,b.csv' needs one file, csv:PATH");
     refuses("--test-data idx:a", "--test-data: 'idx:a' needs two files, idx:IMAGES,LABELS");
+    refuses("--header", "--header and --label-column apply to csv: sources, and neither --data nor --test-data is one");
     refuses("--data csv:" + path_of("missing.csv"), path_of("missing.csv") + ": cannot open (No such file or directory)");
     refuses("--data npz:" + path_of("keys.npz"),
             path_of("keys.npz") + ": missing key 'x' (no member 'x.npy'; members: features.npy); npz: needs arrays x "
