@@ -18,6 +18,7 @@
 #include <numeric>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <ist/data/loaders.hpp>
@@ -38,7 +39,7 @@ struct Config {
 Config parse(int argc, char** argv) {
     Config c;
     ist::cli::Options cli("ist-load-bench",
-                          "Times ist::load_csv / load_npz / load_npy and load_npy_rows (a quarter of the rows) against\n"
+                          "Times ist::load_csv (1 thread and every hardware thread) / load_npz / load_npy and load_npy_rows (a quarter of the rows) against\n"
                           "numpy.loadtxt / numpy.load on Fashion-MNIST's training set, each in a fresh process, with\n"
                           "its peak RSS. The files are written once into --dir.");
     cli.text("--dir", c.dir, "DIR", "where the CSV, .npz and .npy files are written (default /tmp/ist-load-bench)");
@@ -135,6 +136,7 @@ int child(int argc, char** argv) {
     const auto start = std::chrono::steady_clock::now();
     std::size_t rows = 0;
     if (kind == "csv") rows = ist::load_csv(argv[3]).size();
+    if (kind == "csv-threads") rows = ist::load_csv(argv[3], {}, {.threads = 0}).size();
     if (kind == "npz") rows = ist::load_npz(argv[3]).size();
     if (kind == "npy") rows = ist::load_npy(argv[3], argv[4]).size();
     if (kind == "npy-quarter" || kind == "npy-rows") {
@@ -199,6 +201,9 @@ int run(const Config& c) {
     std::vector<Row> rows;
     rows.push_back({"CSV (load_csv / np.loadtxt)", run_child({self, "--child", "csv", f.csv}),
                     numpy("a = np.loadtxt(sys.argv[1], delimiter=',', dtype=np.float32)", {f.csv}), matrix_mb});
+    // numpy has no threaded loadtxt: the same numpy run is the reference of both CSV rows.
+    rows.push_back({"CSV, threads 0 = " + std::to_string(std::thread::hardware_concurrency()),
+                    run_child({self, "--child", "csv-threads", f.csv}), rows.back().numpy, matrix_mb});
     rows.push_back({".npz (load_npz / np.load)", run_child({self, "--child", "npz", f.npz}),
                     numpy("z = np.load(sys.argv[1]); x = z['x']; y = z['y']", {f.npz}), matrix_mb});
     rows.push_back({".npy (load_npy / np.load)", run_child({self, "--child", "npy", f.x_npy, f.y_npy}),

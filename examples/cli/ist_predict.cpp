@@ -31,7 +31,7 @@ Config parse(int argc, char** argv) {
                           "standardised as ist-train does): its accuracy when the rows are labelled, and with --out\n"
                           "(or for unlabelled rows) a CSV of predictions: row, class, one probability per class.");
     cli.text("--model", c.model, "PATH", "the model file (.npz from ist-train --save-model or ist::save_model)");
-    cli.text("--data", c.data.data, "NAME", ist::cli::kDataHelp);
+    c.data.add_to(cli);
     cli.value("--seed", c.data.seed, ist::cli::kCount, "N", "seed of the train/test split, as given to ist-train (default 42)");
     cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N",
               "as given to ist-train: the training rows the standardisation comes from");

@@ -22,6 +22,9 @@
 #include "cli.hpp"
 #include "codec_options.hpp"
 #include "cli_data.hpp"
+#ifdef IST_WITH_MPI
+#include "cli_data_mpi.hpp"
+#endif
 
 namespace {
 
@@ -53,7 +56,7 @@ Config parse(int argc, char** argv) {
     Config c;
     auto& o = c.options;
     ist::cli::Options cli("ist-train", "Trains an MLP with IST (or a baseline) and prints its test accuracy.");
-    cli.text("--data", c.data.data, "NAME", ist::cli::kDataHelp);
+    c.data.add_to(cli);
     cli.choice("--method", c.method, {"ist", "local-sgd", "data-parallel"}, "NAME", "ist (default) | local-sgd | data-parallel");
     cli.choice("--partition", c.partition, {"neuron", "bernoulli", "categorical"}, "NAME",
                "neuron (default, disjoint) | bernoulli | categorical   (ist only)");
@@ -211,12 +214,19 @@ std::string describe_network(const Config& c, const ist::Dataset& train, const i
 }
 
 int run(const Config& c) {
-    auto [train, test] = ist::cli::load_data(c.data, "ist-train");
-    ist::Network net = initial_network(c, train);
     bool primary = true;  // prints the output (rank 0 under MPI)
 #ifdef IST_WITH_MPI
     if (c.transport == "mpi") primary = ist::MpiEnvironment::rank() == 0;
 #endif
+    std::ostream* notes = primary ? &std::cerr : nullptr;
+#ifdef IST_WITH_MPI
+    // Under MPI an npy: source is read in shards: each rank holds only its worker's rows.
+    auto [train, test] = c.transport == "mpi" ? ist::cli::load_data_mpi(c.data, c.options, "ist-train", notes)
+                                              : ist::cli::load_data(c.data, "ist-train", notes);
+#else
+    auto [train, test] = ist::cli::load_data(c.data, "ist-train", notes);
+#endif
+    ist::Network net = initial_network(c, train);
     if (!c.quiet && primary)
         std::cout << "ist-train: " << c.method << " on " << train.name << " (" << train.size() << " train / "
                   << test.size() << " test rows), " << describe_network(c, train, net) << ", S = " << c.options.workers

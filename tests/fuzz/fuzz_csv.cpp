@@ -1,5 +1,5 @@
 // libFuzzer harness for ist::parse_csv (the parser behind load_csv). Byte 0 picks the options
-// (header, delimiter, gzip), byte 1 the label column and class count; the rest is the file, gzipped
+// (header, delimiter, gzip, header detection), byte 1 the label column and class count; the rest is the file, gzipped
 // in memory first when asked and then read as load_csv reads a file (gunzipped if gzip). Checks: only
 // DataError / ConfigError naming the input (or the bad option), and every data set it does return
 // passes Dataset::validate().
@@ -15,6 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     static constexpr std::size_t class_counts[] = {0, 0, 2, 10};
     ist::CsvOptions options;
     options.header = data[0] & 1;
+    options.detect_header = data[0] & 16;
     options.delimiter = delimiters[(data[0] >> 1) & 3];
     options.label_column = label_columns[data[1] & 7];
     options.classes = class_counts[(data[1] >> 3) & 3];

@@ -6,6 +6,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ist/core/error.hpp"
@@ -68,19 +69,51 @@ inline Dataset keep_labels(const Dataset& data, const std::vector<std::uint32_t>
     return out;
 }
 
-/// Shuffles with `seed` and holds out `test_fraction` of the rows as a test set.
-inline std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction, std::uint64_t seed) {
+/// The rows of a seeded shuffle of `rows` that train_test_split puts in each set: {train, test}.
+/// A process that reads only some rows of a file uses it to know which file rows the sets hold.
+inline std::pair<std::vector<std::uint32_t>, std::vector<std::uint32_t>> split_rows(std::size_t rows, double test_fraction,
+                                                                                    std::uint64_t seed,
+                                                                                    const std::string& name) {
     detail::require(test_fraction > 0.0 && test_fraction < 1.0,
                     "train_test_split: test fraction must be in (0, 1), got " + std::to_string(test_fraction));
     detail::RandomEngine rng(seed);
-    const std::vector<std::uint32_t> order = detail::random_permutation(data.size(), rng);
-    const auto test_rows = static_cast<std::size_t>(std::lround(test_fraction * static_cast<double>(data.size())));
-    detail::require<DataError>(test_rows > 0 && test_rows < data.size(),
-                               data.name + ": too few rows (" + std::to_string(data.size()) + ") to split");
+    const std::vector<std::uint32_t> order = detail::random_permutation(rows, rng);
+    const auto test_rows = static_cast<std::size_t>(std::lround(test_fraction * static_cast<double>(rows)));
+    detail::require<DataError>(test_rows > 0 && test_rows < rows,
+                               name + ": too few rows (" + std::to_string(rows) + ") to split");
     std::vector<std::uint32_t> test(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(test_rows));
     std::vector<std::uint32_t> train(order.begin() + static_cast<std::ptrdiff_t>(test_rows), order.end());
+    return {std::move(train), std::move(test)};
+}
+
+/// Shuffles with `seed` and holds out `test_fraction` of the rows as a test set.
+inline std::pair<Dataset, Dataset> train_test_split(const Dataset& data, double test_fraction, std::uint64_t seed) {
+    const auto [train, test] = split_rows(data.size(), test_fraction, seed, data.name);
     return {subset(data, train), subset(data, test)};
 }
+
+/// The per-feature mean and standard deviation of a training set, applied to it and to its test
+/// set alike (constant features are only centred).
+struct Standardization {
+    xt::xtensor<float, 1> mean, sd;
+
+    explicit Standardization(const Dataset& train) {
+        mean = xt::mean(train.features, {0});
+        sd = xt::sqrt(xt::mean(xt::square(train.features - mean), {0}));
+        sd = xt::where(sd > 1e-6f, sd, 1.0f);
+    }
+    Standardization(xt::xtensor<float, 1> mean_, xt::xtensor<float, 1> sd_) : mean(std::move(mean_)), sd(std::move(sd_)) {}
+
+    void apply(Dataset& d) const { d.features = (d.features - mean) / sd; }
+    /// The same on the rows `rows` of `d` only (each value computed as apply() computes it).
+    void apply(Dataset& d, std::span<const std::uint32_t> rows) const {
+        const std::size_t f = d.feature_count();
+        for (std::uint32_t r : rows) {
+            float* x = d.features.data() + std::size_t{r} * f;
+            for (std::size_t j = 0; j < f; ++j) x[j] = (x[j] - mean(j)) / sd(j);
+        }
+    }
+};
 
 /// Scales every feature of both sets by the training set's mean and standard deviation
 /// (constant features are only centred).
@@ -88,10 +121,9 @@ inline void standardize(Dataset& train, Dataset& test) {
     detail::require<DataError>(train.feature_count() == test.feature_count(),
                                "standardize: train has " + std::to_string(train.feature_count()) +
                                    " features, test " + std::to_string(test.feature_count()));
-    xt::xtensor<float, 1> mean = xt::mean(train.features, {0});
-    xt::xtensor<float, 1> sd = xt::sqrt(xt::mean(xt::square(train.features - mean), {0}));
-    sd = xt::where(sd > 1e-6f, sd, 1.0f);
-    for (Dataset* d : {&train, &test}) d->features = (d->features - mean) / sd;
+    const Standardization s(train);
+    s.apply(train);
+    s.apply(test);
 }
 
 /// Draws mini-batches from a pool of row indices, reshuffling the pool every epoch with its own
