@@ -24,6 +24,7 @@ struct RoundMetrics {
     double seconds = 0.0;                ///< cumulative training wall time (evaluation excluded)
     std::vector<std::size_t> dropped_workers;  ///< workers whose subnet did not come back (kept old values)
     std::vector<std::string> failures;         ///< why each was dropped
+    std::vector<double> worker_seconds;        ///< per worker, its local training's seconds (in-process transports)
 };
 
 struct TrainResult {

@@ -324,6 +324,7 @@ private:
         RoundMetrics m;
         m.dropped_workers = result.dropped;
         m.failures = result.failures;
+        m.worker_seconds = result.worker_seconds;
         if (!result.packages.empty()) {  // the coordinator, or every process when replicas persist
             Plan returned;  // the plans of the workers whose subnets came back, in package order
             for (std::size_t k = 0; k < result.packages.size(); ++k) {
