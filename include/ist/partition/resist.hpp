@@ -138,24 +138,12 @@ private:
         const std::size_t n = blocks.size();
         std::vector<std::uint32_t> order = blocks;
         detail::shuffle(order, rng);
-        if (!options_.shares.empty()) return split_by_shares(order);
+        if (!options_.shares.empty()) return detail::cut_in_runs(order, detail::proportional_sizes(options_.shares, n));
         if (options_.min_depth * workers <= n) return NeuronPartition::split(order, workers);
         const std::size_t depth = std::min(options_.min_depth, n);
         std::vector<std::vector<std::uint32_t>> out(workers);
         for (std::size_t s = 0; s < workers; ++s)
             for (std::size_t k = 0; k < depth; ++k) out[s].push_back(order[(s * n / workers + k) % n]);
-        return out;
-    }
-
-    /// Consecutive runs of `order`, of the shares' proportional sizes.
-    std::vector<std::vector<std::uint32_t>> split_by_shares(const std::vector<std::uint32_t>& order) const {
-        const auto sizes = detail::proportional_sizes(options_.shares, order.size());
-        std::vector<std::vector<std::uint32_t>> out;
-        auto next = order.begin();
-        for (std::size_t size : sizes) {
-            out.emplace_back(next, next + static_cast<std::ptrdiff_t>(size));
-            next += static_cast<std::ptrdiff_t>(size);
-        }
         return out;
     }
 
