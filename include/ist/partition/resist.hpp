@@ -24,7 +24,7 @@ struct ResistOptions {
     /// Heterogeneous workers: worker s's share of each dealt section's blocks (summing to 1, as
     /// CapacityPartition's), so a device with half the compute trains a subnet half as deep.
     /// Empty: equal shares. Each worker's blocks must still number at least min_depth.
-    std::vector<double> shares;
+    std::vector<double> shares{};  // {}: designated initialisers may omit it without a warning
 };
 
 /// Deals the blocks of the chosen sections at random: n blocks (projecting ones excluded when

@@ -3,7 +3,6 @@
 // one worker computing at a time (SerialTransport, a deterministic reference).
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
@@ -12,7 +11,6 @@
 #include <mutex>
 #include <exception>
 #include <optional>
-#include <semaphore>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
@@ -20,75 +18,10 @@
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas_threads.hpp"
-#include "ist/transport/ordered_mean.hpp"
+#include "ist/detail/thread_group.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {
-
-namespace detail {
-
-/// State the workers of one in-process round share: a barrier for all-reduce and a turn
-/// semaphore limiting how many compute at once.
-class ThreadGroup {
-public:
-    ThreadGroup(std::size_t workers, std::size_t concurrency, RoundTraffic& traffic)
-        : workers_(workers), slots_(workers), barrier_(static_cast<std::ptrdiff_t>(workers), Resize{this}),
-          turn_(static_cast<std::ptrdiff_t>(concurrency)), traffic_(traffic) {}
-
-    void acquire_turn() { turn_.acquire(); }
-    void release_turn() { turn_.release(); }
-
-    /// Called by a worker that failed: lets the others through the barrier and makes them abort.
-    void abandon() {
-        failed_ = true;
-        barrier_.arrive_and_drop();
-    }
-
-    /// Each worker averages its own slice of the elements over every worker's buffer.
-    void allreduce_mean(std::size_t s, std::span<float> data) {
-        slots_[s] = data;
-        sync();
-        // Every worker sees every length, so all of them refuse a mismatch (no slice reads past a buffer).
-        for (const auto& slot : slots_)
-            if (slot.size() != result_.size()) fail("allreduce_mean: workers passed buffers of different lengths");
-        const std::size_t n = data.size(), lo = n * s / workers_, hi = n * (s + 1) / workers_;
-        OrderedMean mean(std::span<float>(result_).subspan(lo, hi - lo));
-        for (const auto& slot : slots_) mean.add(slot.subspan(lo, hi - lo));
-        mean.finish(std::span<float>(result_).subspan(lo, hi - lo));
-        sync();
-        std::copy(result_.begin(), result_.end(), data.begin());
-        traffic_.received[s] += n * sizeof(float);
-        traffic_.sent[s] += n * sizeof(float);
-        sync();
-    }
-
-private:
-    struct Resize {
-        ThreadGroup* group;
-        void operator()() noexcept { group->result_.resize(group->slots_[0].size()); }
-    };
-
-    void sync() {
-        release_turn();
-        barrier_.arrive_and_wait();
-        acquire_turn();
-        if (failed_) throw RoundAborted("round aborted: another worker failed");
-    }
-    [[noreturn]] void fail(const char* what) {
-        failed_ = true;
-        throw std::logic_error(what);
-    }
-
-    std::size_t workers_;
-    std::vector<std::span<float>> slots_;
-    std::vector<float> result_;
-    std::barrier<Resize> barrier_;
-    std::counting_semaphore<> turn_;
-    std::atomic<bool> failed_{false};
-    RoundTraffic& traffic_;
-};
-
-}  // namespace detail
 
 /// One std::thread per worker per round. Workers share the process's memory, so "sending" a
 /// subnet is building it; the bytes are counted as a networked transport would move them.
@@ -116,7 +49,7 @@ public:
         bool drop_failed_workers = false;               ///< drop a throwing worker instead of aborting
         std::chrono::milliseconds round_timeout{0};     ///< from when all have their subnets; 0 = none
         std::size_t quorum = 0;                         ///< return once this many are back; 0 = all
-        std::vector<double> slowdown;                   ///< simulation: per worker, >= 1; empty = none
+        std::vector<double> slowdown{};                 ///< simulation: per worker, >= 1; empty = none
     };
 
     ThreadsTransport() = default;
@@ -358,15 +291,7 @@ private:
 /// The deterministic reference: the same worker threads, one computing at a time.
 class SerialTransport : public ThreadsTransport {
 public:
-    SerialTransport() : ThreadsTransport(serial_options()) {}
-
-private:
-    static Options serial_options() {
-        Options o;
-        o.concurrency = 1;
-        o.blas_threads = 1;
-        return o;
-    }
+    SerialTransport() : ThreadsTransport(Options{1, 1}) {}
 };
 
 }  // namespace ist
