@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <thread>
+#include <vector>
 
 namespace ist_bench {
 
@@ -46,6 +47,30 @@ inline double comm_seconds(Exchange exchange, std::size_t S, std::size_t local_s
 inline double compute_share(std::size_t S) {
     const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
     return static_cast<double>(std::min<std::size_t>(S, cores)) / static_cast<double>(S);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Federated rounds (added for ist-fed-bench): every worker is a device with a link of its own, and a
+// round lasts as long as its slowest worker.
+//   round = max over workers s of [ compute_s x compute_share(S) + 2 alpha + bytes_s / beta ]
+// compute_s: worker s's measured seconds here (RoundMetrics::worker_seconds, a simulated slowdown
+// included); bytes_s: what it received and sent (RoundMetrics::worker_bytes).
+
+inline constexpr const char* kSlowestWorkerText =
+    "network model, per federated round (each worker on a link of its own, beta bytes/s, alpha = 50 us/message):\n"
+    "  round = max over workers s of [compute_s x min(S, cores)/S + 2 alpha + bytes_s / beta]\n"
+    "  compute_s = worker s's measured seconds here, its simulated slowdown included\n";
+
+/// Modelled seconds of one round whose worker s computed `seconds[s]` here and moved `bytes[s]`.
+inline double slowest_worker_seconds(const std::vector<double>& seconds, const std::vector<std::uint64_t>& bytes,
+                                     double beta) {
+    const double share = compute_share(bytes.size());
+    double slowest = 0.0;
+    for (std::size_t s = 0; s < bytes.size(); ++s) {
+        const double compute = s < seconds.size() ? seconds[s] * share : 0.0;
+        slowest = std::max(slowest, compute + 2.0 * kAlpha + static_cast<double>(bytes[s]) / beta);
+    }
+    return slowest;
 }
 
 }  // namespace ist_bench

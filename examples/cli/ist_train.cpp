@@ -5,6 +5,7 @@
 //   ist-train --method local-sgd | data-parallel
 //   ist-train --save-model m.npz; ist-train --load-model m.npz --rounds 20   # continue from a saved model
 //   ist-train --help
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -15,6 +16,7 @@
 
 #include <ist/data/loaders.hpp>
 #include <ist/ist.hpp>
+#include <ist/partition/any_partition.hpp>
 #ifdef IST_WITH_MPI
 #include <ist/transport/mpi.hpp>
 #endif
@@ -44,6 +46,8 @@ struct Config {
     std::size_t clients = 0, classes_per_client = 0;  // federated: clients own the training rows
     double dirichlet = 0.0;
     std::string client_selection = "uniform";
+    std::vector<double> shares, slowdown;  // heterogeneous workers: capacity, simulated slow devices
+    bool nested = false, fedavg_weights = false;
 };
 
 #ifdef IST_WITH_MPI
@@ -51,6 +55,17 @@ const std::vector<std::string> kTransports{"threads", "serial", "mpi"};
 #else
 const std::vector<std::string> kTransports{"threads", "serial"};
 #endif
+
+/// The heterogeneity options' combinations.
+void check_heterogeneity(const Config& c) {
+    if (c.nested && c.shares.empty()) throw ist::ConfigError("--nested needs --shares (each worker's fraction of every layer)");
+    if (!c.shares.empty() && (c.method != "ist" || c.partition != "neuron"))
+        throw ist::ConfigError("--shares cuts neurons by capacity: it needs --method ist --partition neuron");
+    if (!c.slowdown.empty() && c.transport != "threads")
+        throw ist::ConfigError("--slowdown simulates slow devices in the threads transport: it needs --transport threads");
+    if (c.fedavg_weights && c.method == "data-parallel")
+        throw ist::ConfigError("--fedavg-weights weights the merge of subnets: data-parallel averages gradients instead");
+}
 
 Config parse(int argc, char** argv) {
     Config c;
@@ -109,7 +124,17 @@ Config parse(int argc, char** argv) {
               "with --clients: every client holds exactly K classes");
     cli.choice("--client-selection", c.client_selection, {"uniform", "by-size"}, "NAME",
                "with --clients: uniform (default) | by-size (in proportion to rows)");
+    cli.list("--shares", c.shares, ist::cli::kPositiveDouble, "P1,...,PS",
+             "heterogeneous workers: worker s trains a share P_s of every hidden layer\n"
+             "(IST's disjoint cut; the shares sum to 1)");
+    cli.flag("--nested", c.nested,
+             "with --shares: HeteroFL nested subnets instead, worker s holding the first\n"
+             "P_s / max(P) of every hidden layer (overlaps averaged)");
+    cli.list("--slowdown", c.slowdown, ist::cli::kPositiveDouble, "F1,...,FS",
+             "simulation: worker s takes F_s (>= 1) times its compute time (threads transport)");
+    cli.flag("--fedavg-weights", c.fedavg_weights, "merge weighting each worker's subnet by its rows (FedAvg)");
     cli.parse(argc, argv);
+    check_heterogeneity(c);
     if (!c.clients && (c.dirichlet > 0 || c.classes_per_client || cli.given("--client-selection")))
         throw ist::ConfigError("--dirichlet, --classes-per-client and --client-selection need --clients");
     if (c.dirichlet > 0 && c.classes_per_client)
@@ -173,7 +198,11 @@ Options with_stragglers(const Config& c, Options o) {
 /// Calls f with the transport the configuration names.
 template <class F>
 void with_transport(const Config& c, F&& f) {
-    if (c.transport == "threads") f(ist::ThreadsTransport(with_stragglers(c, ist::ThreadsTransport::Options{})));
+    if (c.transport == "threads") {
+        auto options = with_stragglers(c, ist::ThreadsTransport::Options{});
+        options.slowdown = c.slowdown;
+        f(ist::ThreadsTransport(options));
+    }
     else if (c.transport == "serial") f(ist::SerialTransport());
 #ifdef IST_WITH_MPI
     else if (c.transport == "mpi") f(ist::MpiTransport(with_stragglers(c, ist::MpiTransport::Options{})));
@@ -181,16 +210,29 @@ void with_transport(const Config& c, F&& f) {
     else throw ist::ConfigError("ist-train: unknown --transport " + c.transport + " (threads | serial)");
 }
 
+/// The partitioner of a method that merges subnets (a run-time choice: one trainer compiled for all).
+ist::AnyPartition partition_of(const Config& c) {
+    if (c.method == "local-sgd") return ist::FullModel();
+    if (c.method != "ist") throw ist::ConfigError("ist-train: unknown --method " + c.method);
+    if (c.nested) {
+        const double largest = *std::max_element(c.shares.begin(), c.shares.end());
+        std::vector<double> fractions;
+        for (double p : c.shares) fractions.push_back(p / largest);
+        return ist::NestedPartition(fractions);
+    }
+    if (!c.shares.empty()) return ist::CapacityPartition(c.shares);
+    if (c.partition == "neuron") return ist::NeuronPartition();
+    if (c.partition == "bernoulli") return ist::BernoulliMasks(c.keep);
+    if (c.partition == "categorical") return ist::CategoricalMasks();
+    throw ist::ConfigError("ist-train: unknown --partition " + c.partition + " (neuron | bernoulli | categorical)");
+}
+
 /// Calls f with the (partitioner, aggregator) pair of the method.
 template <class F>
 void with_method(const Config& c, F&& f) {
-    if (c.method == "local-sgd") return f(ist::FullModel(), ist::HolderAverage());
     if (c.method == "data-parallel") return f(ist::FullModel(), ist::GradientAllReduce());
-    if (c.method != "ist") throw ist::ConfigError("ist-train: unknown --method " + c.method);
-    if (c.partition == "neuron") return f(ist::NeuronPartition(), ist::HolderAverage());
-    if (c.partition == "bernoulli") return f(ist::BernoulliMasks(c.keep), ist::HolderAverage());
-    if (c.partition == "categorical") return f(ist::CategoricalMasks(), ist::HolderAverage());
-    throw ist::ConfigError("ist-train: unknown --partition " + c.partition + " (neuron | bernoulli | categorical)");
+    f(partition_of(c), ist::HolderAverage(c.fedavg_weights ? ist::HolderAverage::Weighting::BySamples
+                                                           : ist::HolderAverage::Weighting::Equal));
 }
 
 /// The network to train: the saved model, or a new MLP for the data.

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "helpers.hpp"
@@ -28,23 +29,24 @@ const IndexSet& axis_set(const WorkerPlan& plan, const std::vector<DimId>& dims,
 }
 
 /// What HolderAverage must produce for a 2-D tensor, computed independently: every entry is the
-/// mean, in double, over the workers that hold its row, its column and its unit; entries with no
-/// holder keep the master's value.
+/// mean, in double, over the workers that hold its row, its column and its unit (weighted by
+/// `weights[s]` when given: FedAvg); entries with no holder keep the master's value.
 std::vector<std::vector<double>> oracle(const Tensor& master, const std::vector<DimId>& dims, UnitRef unit,
-                                        const Plan& plan, const std::vector<Tensor>& copies) {
+                                        const Plan& plan, const std::vector<Tensor>& copies,
+                                        const std::vector<double>& weights = {}) {
     std::vector<std::vector<double>> out(master.shape()[0], std::vector<double>(master.shape()[1]));
     for (std::size_t i = 0; i < master.shape()[0]; ++i)
         for (std::size_t j = 0; j < master.shape()[1]; ++j) {
-            double sum = 0.0;
-            int holders = 0;
+            double sum = 0.0, total = 0.0;
             for (std::size_t s = 0; s < plan.size(); ++s) {
                 if (!plan[s].holds(unit)) continue;
                 const long r = position(axis_set(plan[s], dims, 0), i), c = position(axis_set(plan[s], dims, 1), j);
                 if (r < 0 || c < 0) continue;
-                sum += copies[s](static_cast<std::size_t>(r), static_cast<std::size_t>(c));
-                ++holders;
+                const double w = weights.empty() ? 1.0 : weights[s];
+                sum += w * copies[s](static_cast<std::size_t>(r), static_cast<std::size_t>(c));
+                total += w;
             }
-            out[i][j] = holders == 0 ? master(i, j) : sum / holders;
+            out[i][j] = total == 0.0 ? master(i, j) : sum / total;
         }
     return out;
 }
@@ -71,7 +73,8 @@ Tensor worker_copy(const Tensor& master, const std::vector<DimId>& dims, UnitRef
 
 /// Merges one tensor per item through HolderAverage and checks every entry against the oracle.
 void check_against_oracle(const Plan& plan, std::vector<std::vector<DimId>> dims, std::vector<UnitRef> units,
-                          const std::vector<std::pair<std::size_t, std::size_t>>& shapes) {
+                          const std::vector<std::pair<std::size_t, std::size_t>>& shapes,
+                          const std::vector<double>& samples = {}) {
     std::vector<Tensor> masters;
     std::vector<std::vector<Tensor>> copies(shapes.size());
     for (std::size_t k = 0; k < shapes.size(); ++k) {
@@ -82,12 +85,14 @@ void check_against_oracle(const Plan& plan, std::vector<std::vector<DimId>> dims
     std::vector<std::vector<std::vector<double>>> expected;
     std::vector<MergeItem> items;
     for (std::size_t k = 0; k < shapes.size(); ++k) {
-        expected.push_back(oracle(masters[k], dims[k], units[k], plan, copies[k]));
+        expected.push_back(oracle(masters[k], dims[k], units[k], plan, copies[k], samples));
         MergeItem item{&masters[k], dims[k], {}, units[k]};
         for (const Tensor& copy : copies[k]) item.workers.push_back(&copy);
         items.push_back(std::move(item));
     }
-    HolderAverage{}.merge(items, plan);
+    HolderAverage average(samples.empty() ? HolderAverage::Weighting::Equal : HolderAverage::Weighting::BySamples);
+    average.set_worker_samples(samples);
+    average.merge(items, plan);
     for (std::size_t k = 0; k < shapes.size(); ++k)
         for (std::size_t i = 0; i < shapes[k].first; ++i)
             for (std::size_t j = 0; j < shapes[k].second; ++j) {
@@ -184,4 +189,92 @@ TEST_CASE("aggregate: an entry with one holder becomes that holder's value bit f
             }
         }
     CHECK(single >= 4);
+}
+
+TEST_CASE("aggregate: FedAvg weighting averages each entry over its holders in proportion to their samples") {
+    const std::vector<double> samples{600, 50, 300, 1000};
+    const Plan overlapping = plan_from_holders({{{0, 1}, {0, 1, 2}, {}, {2}, {1, 2, 3}, {3, 0}},
+                                                {{0, 1, 2}, {1, 3}, {}, {0, 2, 3}, {0, 1, 2, 3}}},
+                                               4);
+    check_against_oracle(overlapping, {{0, 1}}, {UnitRef{}}, {{6, 5}}, samples);
+    Plan blocks = plan_from_holders({{{0, 1}, {1, 2, 3}, {0, 3}, {2}}, {{0, 1, 2, 3}, {1, 2}, {0, 3}},
+                                     {{1, 3}, {0, 2}, {0, 1, 2, 3}, {}}},
+                                    4);
+    const UnitRef block1{2, 1}, block3{2, 3};
+    check_against_oracle(blocks, {{kWholeAxis, kWholeAxis}, {0, 1}, {kWholeAxis, kWholeAxis}}, {block1, block1, block3},
+                         {{3, 4}, {4, 3}, {2, 2}}, samples);
+    // By hand: entry (0, 0) is held by workers 0 (600 samples) and 1 (50 samples).
+    const std::vector<DimId> dims{0, 1};
+    Tensor master = filled(6, 5, -7.0f);
+    std::vector<Tensor> copies;
+    for (std::size_t s = 0; s < 4; ++s) copies.push_back(worker_copy(master, dims, {}, overlapping[s], s));
+    std::vector<MergeItem> items{{&master, dims, {&copies[0], &copies[1], &copies[2], &copies[3]}}};
+    HolderAverage fedavg(HolderAverage::Weighting::BySamples);
+    fedavg.set_worker_samples(samples);
+    fedavg.merge(items, overlapping);
+    CHECK(master(0, 0) == doctest::Approx((600.0 * 100.0 + 50.0 * 200.0) / 650.0).epsilon(1e-6));
+}
+
+TEST_CASE("aggregate: FedAvg weighting with equal sample counts is the equal-weight average bit for bit") {
+    const Plan plan = plan_from_holders({{{0, 1}, {0, 1, 2}, {}, {2}, {1, 2, 3}, {3, 0}},
+                                         {{0, 1, 2}, {1, 3}, {}, {0, 2, 3}, {0, 1, 2, 3}}},
+                                        4);
+    const std::vector<DimId> dims{0, 1};
+    auto merged = [&](HolderAverage average) {
+        Tensor master = filled(6, 5, -7.0f);
+        std::vector<Tensor> copies;
+        for (std::size_t s = 0; s < 4; ++s) {
+            copies.push_back(worker_copy(master, dims, {}, plan[s], s));
+            copies.back() *= 1.0f + 0.013f * static_cast<float>(s);  // values whose mean rounds
+        }
+        std::vector<MergeItem> items{{&master, dims, {&copies[0], &copies[1], &copies[2], &copies[3]}}};
+        average.merge(items, plan);
+        return master;
+    };
+    HolderAverage fedavg(HolderAverage::Weighting::BySamples);
+    fedavg.set_worker_samples({750, 750, 750, 750});
+    const Tensor equal = merged(HolderAverage{}), weighted = merged(fedavg);
+    CHECK(std::equal(equal.begin(), equal.end(), weighted.begin()));
+    HolderAverage unequal(HolderAverage::Weighting::BySamples);
+    unequal.set_worker_samples({750, 751, 750, 750});
+    const Tensor skewed = merged(unequal);
+    CHECK_FALSE(std::equal(equal.begin(), equal.end(), skewed.begin()));
+}
+
+TEST_CASE("aggregate: bad sample counts are refused, naming the value") {
+    HolderAverage fedavg(HolderAverage::Weighting::BySamples);
+    CHECK_THROWS_WITH_AS(fedavg.set_worker_samples({10, 0}),
+                         "HolderAverage: a worker's sample count is 0.000000; counts must be positive", ConfigError);
+}
+
+namespace {
+/// HolderAverage that records the sample counts the trainer passes before each merge.
+struct RecordingAverage : HolderAverage {
+    RecordingAverage() : HolderAverage(Weighting::BySamples) {}
+    std::shared_ptr<std::vector<std::vector<double>>> seen = std::make_shared<std::vector<std::vector<double>>>();
+    void set_worker_samples(std::vector<double> samples) {
+        seen->push_back(samples);
+        HolderAverage::set_worker_samples(std::move(samples));
+    }
+};
+}  // namespace
+
+TEST_CASE("aggregate: the trainer passes each worker's client rows to a FedAvg-weighted merge") {
+    const Dataset train = test::blobs(600, 12, 3, 1), test_set = test::blobs(150, 12, 3, 2);
+    TrainerOptions o = test::test_options(3, 2, 4, 16, 3);
+    o.sampling = Sampling::Clients;
+    ClientShards clients(6);
+    for (std::uint32_t r = 0; r < 600; ++r) clients[r < 300 ? 0 : 1 + r % 5].push_back(r);  // 300, then 60 each
+    Network net = make_mlp({12, {16}, 3});
+    RecordingAverage recording;
+    IstTrainer trainer(net, o, NeuronPartition(), Sgd(0.05f), recording);
+    trainer.set_clients(clients);
+    trainer.train(train, test_set);
+    REQUIRE(recording.seen->size() == 4);
+    for (std::size_t round = 1; round <= 4; ++round) {
+        const auto picked = select_clients(clients, o, round);
+        std::vector<double> expected;
+        for (std::size_t c : picked) expected.push_back(static_cast<double>(clients[c].size()));
+        CHECK((*recording.seen)[round - 1] == expected);
+    }
 }

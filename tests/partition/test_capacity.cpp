@@ -4,6 +4,8 @@
 
 #include <set>
 
+#include <ist/partition/any_partition.hpp>
+
 #include "helpers.hpp"
 
 using namespace ist;
@@ -121,4 +123,29 @@ TEST_CASE("nested: a neuron held by k of the S workers is the mean of those k co
         const float expected = i < 3 ? (1.0f + 2.0f + 3.0f) / 3.0f : i < 6 ? 1.5f : 1.0f;
         for (std::size_t j = 0; j < 6; ++j) CHECK(w(i, j) == doctest::Approx(expected));
     }
+}
+
+TEST_CASE("any partition: training through AnyPartition is bit-identical to the partitioner itself") {
+    auto [train, test] = train_test_split(load_digits(), 0.25, 11);
+    standardize(train, test);
+    const Network initial = make_mlp({64, {64, 64}, 10});
+    auto trained = [&](auto partitioner) {
+        Network net = initial;
+        IstTrainer trainer(net, test::test_options(4, 5, 6, 32, 3), partitioner);
+        trainer.train(train, test);
+        return net;
+    };
+    CHECK(test::same_parameters(trained(NeuronPartition()), trained(AnyPartition(NeuronPartition()))));
+    const CapacityPartition capacity({0.4, 0.3, 0.2, 0.1});
+    CHECK(test::same_parameters(trained(capacity), trained(AnyPartition(capacity))));
+    // validate() and the residual blocks' evaluation scale are the held partitioner's.
+    CHECK_THROWS_WITH_AS(AnyPartition(CapacityPartition({0.5, 0.4})).validate(initial.dimensions(), 2),
+                         "CapacityPartition: the shares sum to 0.900000, not 1; a disjoint cut deals every index to one worker",
+                         ConfigError);
+    const Network residual = make_residual_mlp({.inputs = 6, .width = 8, .hidden = 8, .classes = 3, .blocks = 4, .seed = 1});
+    UnitRef block{};
+    for (std::size_t d = 0; d < residual.dimensions().size(); ++d)
+        if (residual.dimensions()[d].kind == DimKind::Units) block = {static_cast<DimId>(d), 0};
+    CHECK(AnyPartition(ResistPartition()).unit_scale(residual.dimensions(), block, 4) == 0.25f);
+    CHECK(AnyPartition(NeuronPartition()).unit_scale(residual.dimensions(), block, 4) == 1.0f);
 }

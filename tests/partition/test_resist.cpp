@@ -297,3 +297,52 @@ TEST_CASE("resist: channel IST cuts a pre-activation ResNet's channels through i
     const Plan plan = NeuronPartition{}.plan(dims, 2, rng);
     test::check_gradients(net.subnet(plan[1]), 16, 3, 4);
 }
+
+TEST_CASE("resist: shares by capacity give each worker blocks in proportion, disjointly, every block dealt") {
+    const Network net = residual_mlp(6, 8, 3, 3);
+    const auto& dims = net.dimensions();
+    const auto section = static_cast<std::size_t>(sections(net).front());
+    const ResistPartition by_capacity({.shares = {0.5, 0.25, 0.125, 0.125}});
+    by_capacity.validate(dims, 4);
+    PartitionRng rng(5);
+    std::vector<std::uint32_t> first_round;
+    for (int round = 0; round < 3; ++round) {
+        const Plan plan = by_capacity.plan(dims, 4, rng);
+        const std::vector<std::size_t> expected{4, 2, 1, 1};
+        std::vector<std::uint32_t> all;
+        for (std::size_t s = 0; s < 4; ++s) {
+            CHECK(plan[s].dims[section]->size() == expected[s]);
+            all.insert(all.end(), plan[s].dims[section]->begin(), plan[s].dims[section]->end());
+        }
+        std::sort(all.begin(), all.end());
+        CHECK(all == std::vector<std::uint32_t>{0, 1, 2, 3, 4, 5, 6, 7});  // disjoint and complete
+        CHECK(test::same_parameters(test::extract_then_merge(net, plan), net));
+        if (round == 0) first_round = *plan[0].dims[section];
+        else CHECK(*plan[0].dims[section] != first_round);  // a fresh random draw each round
+    }
+    // 7 blocks at 0.4 / 0.3 / 0.2 / 0.1: 2.8, 2.1, 1.4, 0.7 round by largest remainder to 3, 2, 1, 1.
+    const Network seven = residual_mlp(6, 7, 3, 3);
+    const Plan uneven = ResistPartition({.shares = {0.4, 0.3, 0.2, 0.1}}).plan(seven.dimensions(), 4, rng);
+    const auto section7 = static_cast<std::size_t>(sections(seven).front());
+    CHECK(uneven[0].dims[section7]->size() == 3);
+    CHECK(uneven[1].dims[section7]->size() == 2);
+    CHECK(uneven[2].dims[section7]->size() == 1);
+    CHECK(uneven[3].dims[section7]->size() == 1);
+}
+
+TEST_CASE("resist: impossible shares are refused, naming the value") {
+    const Network net = residual_mlp(4, 5, 2, 1);
+    CHECK_THROWS_WITH_AS(ResistPartition({.shares = {0.5, 0.4}}).validate(net.dimensions(), 2),
+                         "ResistPartition: the shares sum to 0.900000, not 1; a disjoint cut deals every index to one worker",
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(ResistPartition({.shares = {0.5, 0.5}}).validate(net.dimensions(), 3),
+                         "ResistPartition: 2 shares for S = 3 workers; give one share per worker", ConfigError);
+    CHECK_THROWS_WITH_AS(ResistPartition({.shares = {0.9, 0.1}}).validate(net.dimensions(), 2),
+                         "ResistPartition: worker 1's share 0.100000 of section 'section1' (5 blocks) is 0 blocks, "
+                         "fewer than min_depth = 1",
+                         ConfigError);
+    CHECK_THROWS_WITH_AS(ResistPartition({.min_depth = 2, .shares = {0.7, 0.3}}).validate(net.dimensions(), 2),
+                         "ResistPartition: worker 1's share 0.300000 of section 'section1' (5 blocks) is 1 blocks, "
+                         "fewer than min_depth = 2",
+                         ConfigError);
+}

@@ -304,3 +304,45 @@ TEST_CASE("transport: a package travels as its tensors' floats in order, then it
     CHECK(received.stats == sent.stats);
     CHECK(received.ts[0](0, 0) == 0.0f);
 }
+
+TEST_CASE("transport: a simulated slowdown makes worker s take slowdown[s] times its compute, reported per worker") {
+    ThreadsTransport::Options o;
+    o.slowdown = {1.0, 3.0};
+    ThreadsTransport transport(o);
+    auto result = transport.round(
+        2, [](std::size_t s) { return make_parcel(s); },
+        [](Parcel&, Communicator&) { std::this_thread::sleep_for(40ms); }, Replicas::PerRound);
+    REQUIRE(result.worker_seconds.size() == 2);
+    CHECK(result.worker_seconds[0] >= 0.04);
+    CHECK(result.worker_seconds[0] < 0.10);   // the fast worker is not held up by the slow one's sleep
+    CHECK(result.worker_seconds[1] >= 0.12);  // 40 ms computed + 2 x 40 ms simulated
+    CHECK(result.packages.size() == 2);
+}
+
+TEST_CASE("transport: a quorum sees a slowed worker as the straggler it simulates") {
+    ThreadsTransport::Options o;
+    o.slowdown = {1.0, 1.0, 8.0};
+    o.quorum = 2;
+    ThreadsTransport transport(o);
+    auto result = transport.round(
+        3, [](std::size_t s) { return make_parcel(s); },
+        [](Parcel&, Communicator&) { std::this_thread::sleep_for(30ms); }, Replicas::PerRound);
+    CHECK(result.workers == std::vector<std::size_t>{0, 1});
+    CHECK(result.dropped == std::vector<std::size_t>{2});
+    transport.wait_idle();
+}
+
+TEST_CASE("transport: a slowdown profile that does not fit the workers is refused, naming the value") {
+    auto make = [](std::size_t s) { return make_parcel(s); };
+    auto work = [](Parcel&, Communicator&) {};
+    ThreadsTransport::Options short_profile;
+    short_profile.slowdown = {1.0, 2.0};
+    CHECK_THROWS_WITH_AS(ThreadsTransport(short_profile).handshake(3, 0, 0),
+                         "ThreadsTransport: 2 slowdown factors for S = 3 workers; give one per worker", ConfigError);
+    CHECK_THROWS_AS(ThreadsTransport(short_profile).round(3, make, work, Replicas::PerRound), ConfigError);
+    ThreadsTransport::Options faster;
+    faster.slowdown = {1.0, 0.5};
+    CHECK_THROWS_WITH_AS(ThreadsTransport(faster).handshake(2, 0, 0),
+                         "ThreadsTransport: worker 1's slowdown is 0.500000; each factor must be a finite number >= 1",
+                         ConfigError);
+}

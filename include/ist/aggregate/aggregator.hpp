@@ -30,4 +30,9 @@ concept Aggregator = std::copy_constructible<A> && requires(A& a, std::span<Merg
     { A::synchronises_gradients } -> std::convertible_to<bool>;
 };
 
+/// Optional hook: `set_worker_samples(counts)` is called before every merge with each returned
+/// package's number of training samples, in plan order (FedAvg weighting).
+template <class A>
+concept WeighsSamples = requires(A& a, std::vector<double> counts) { a.set_worker_samples(counts); };
+
 }  // namespace ist

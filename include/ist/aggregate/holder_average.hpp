@@ -1,7 +1,12 @@
 #pragma once
 // IST's aggregation: each entry becomes the mean over the workers that held it.
+#include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "ist/aggregate/aggregator.hpp"
@@ -17,28 +22,56 @@ namespace ist {
 /// Entries with one holder are copied bit-exactly; entries with several become
 /// old + (sum over holders, in worker order, of copy - old) / holders, so equal copies average
 /// back to exactly the old value.
+///
+/// Weighting::BySamples is FedAvg's weighting (McMahan et al. 2017): a holder's copy counts in
+/// proportion to its number of training samples (the client's rows), old + sum w_s (copy - old) /
+/// sum w_s over the holders, since unequal client data is the norm in federated learning. The
+/// trainer passes the counts before every merge (set_worker_samples); equal counts take the
+/// unweighted path, so they give the equal-weight result bit for bit.
 class HolderAverage {
 public:
     static constexpr bool synchronises_gradients = false;
 
+    enum class Weighting { Equal, BySamples };
+
+    HolderAverage() = default;
+    explicit HolderAverage(Weighting weighting) : weighting_(weighting) {}
+
+    Weighting weighting() const { return weighting_; }
+
+    /// The number of training samples behind each package of the next merge, in plan order.
+    /// Ignored unless weighting by samples.
+    void set_worker_samples(std::vector<double> samples) {
+        for (double n : samples)
+            detail::require(n > 0.0 && std::isfinite(n), "HolderAverage: a worker's sample count is " +
+                                                              std::to_string(n) + "; counts must be positive");
+        const bool all_equal = std::adjacent_find(samples.begin(), samples.end(), std::not_equal_to<>()) == samples.end();
+        weights_ = weighting_ == Weighting::BySamples && !all_equal ? std::move(samples) : std::vector<double>{};
+    }
+
     void merge(std::span<MergeItem> items, const Plan& plan) {
+        if (!weights_.empty() && weights_.size() != plan.size())
+            throw std::logic_error("HolderAverage: " + std::to_string(weights_.size()) + " sample counts for " +
+                                   std::to_string(plan.size()) + " workers");
         for (MergeItem& item : items) {
-            if (!item.unit.in_unit()) merge_one(item, plan);
-            else merge_block(item, plan);
+            if (!item.unit.in_unit()) merge_one(item, plan, weights_);
+            else merge_block(item, plan, weights_);
         }
     }
 
 private:
     /// A residual block's parameter: averaged over the workers that held the block.
-    static void merge_block(const MergeItem& item, const Plan& plan) {
+    static void merge_block(const MergeItem& item, const Plan& plan, const std::vector<double>& weights) {
         MergeItem held{item.master, item.dims, {}, {}};
         Plan holders;
+        std::vector<double> held_weights;
         for (std::size_t s = 0; s < plan.size(); ++s)
             if (plan[s].holds(item.unit)) {
                 holders.push_back(plan[s]);
                 held.workers.push_back(item.workers[s]);
+                if (!weights.empty()) held_weights.push_back(weights[s]);
             }
-        if (!holders.empty()) merge_one(held, holders);
+        if (!holders.empty()) merge_one(held, holders, held_weights);
     }
 
     /// Which workers hold each index of one axis (a bitset of `words` 64-bit words per index),
@@ -50,7 +83,8 @@ private:
 
     /// One pass over the full tensor: an entry's holders are the AND of its indices' holder sets,
     /// so no full-size count or sum buffer is needed (the merge used to cost more than a step).
-    static void merge_one(const MergeItem& item, const Plan& plan) {
+    /// `weights`: per worker (empty: equal).
+    static void merge_one(const MergeItem& item, const Plan& plan, const std::vector<double>& weights) {
         Tensor& master = *item.master;
         const std::size_t S = plan.size(), rank = master.dimension(), words = (S + 63) / 64;
         if (S == 0 || master.size() == 0) return;
@@ -91,7 +125,7 @@ private:
         for (std::size_t s = 0; s < S; ++s) mask[s / 64] |= std::uint64_t{1} << (s % 64);
         std::vector<std::size_t> base((rank + 1) * S, 0);
         float* out = master.data();
-        if (rank == 0) return average_entry(out[0], mask.data(), words, base.data(), copies);
+        if (rank == 0) return average_entry(out[0], mask.data(), words, base.data(), copies, weights);
         auto visit = [&](auto&& self, std::size_t a, std::size_t offset) -> void {
             const AxisHolders& h = axes[a];
             const std::uint64_t* outer = &mask[a * words];
@@ -104,7 +138,7 @@ private:
                     base[(a + 1) * S + s] = base[a * S + s] + h.positions[s * shape[a] + i] * sub_strides[s * rank + a];
                 });
                 if (a + 1 < rank) self(self, a + 1, offset + i * full_strides[a]);
-                else average_entry(out[offset + i], inner, words, &base[(a + 1) * S], copies);
+                else average_entry(out[offset + i], inner, words, &base[(a + 1) * S], copies, weights);
             }
         };
         visit(visit, 0, 0);
@@ -139,17 +173,29 @@ private:
     }
 
     static void average_entry(float& entry, const std::uint64_t* mask, std::size_t words, const std::size_t* offsets,
-                              const std::vector<const float*>& copies) {
+                              const std::vector<const float*>& copies, const std::vector<double>& weights) {
         std::size_t holders = 0;
         for (std::size_t w = 0; w < words; ++w) holders += static_cast<std::size_t>(std::popcount(mask[w]));
         if (holders == 1) {
             for_each_holder(mask, words, [&](std::size_t s) { entry = copies[s][offsets[s]]; });
             return;
         }
+        if (!weights.empty()) {  // FedAvg: in double, so the weights' magnitudes cost no precision
+            double shift = 0.0, total = 0.0;
+            for_each_holder(mask, words, [&](std::size_t s) {
+                shift += weights[s] * (static_cast<double>(copies[s][offsets[s]]) - entry);
+                total += weights[s];
+            });
+            entry = static_cast<float>(entry + shift / total);
+            return;
+        }
         float shift = 0.0f;
         for_each_holder(mask, words, [&](std::size_t s) { shift += copies[s][offsets[s]] - entry; });
         entry += shift / static_cast<float>(holders);
     }
+
+    Weighting weighting_ = Weighting::Equal;
+    std::vector<double> weights_;  ///< the next merge's per-worker sample counts (empty: equal)
 };
 
 }  // namespace ist

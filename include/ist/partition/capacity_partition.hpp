@@ -32,13 +32,10 @@ public:
         Plan plan = full_plan(dims, workers);
         for (std::size_t d : NeuronPartition::feature_dims(dims)) {
             const std::vector<std::uint32_t> order = detail::random_permutation(dims[d].size, rng);
-            const std::vector<std::size_t> sizes = detail::proportional_sizes(shares_, dims[d].size);
-            auto next = order.begin();
+            auto chunks = detail::cut_in_runs(order, detail::proportional_sizes(shares_, dims[d].size));
             for (std::size_t s = 0; s < workers; ++s) {
-                std::vector<std::uint32_t> chunk(next, next + static_cast<std::ptrdiff_t>(sizes[s]));
-                next += static_cast<std::ptrdiff_t>(sizes[s]);
-                std::sort(chunk.begin(), chunk.end());
-                plan[s].dims[d] = std::move(chunk);
+                std::sort(chunks[s].begin(), chunks[s].end());
+                plan[s].dims[d] = std::move(chunks[s]);
             }
         }
         return plan;

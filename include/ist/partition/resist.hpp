@@ -7,6 +7,7 @@
 
 #include "ist/partition/neuron_partition.hpp"
 #include "ist/partition/partitioner.hpp"
+#include "ist/partition/worker_shares.hpp"
 
 namespace ist {
 
@@ -20,14 +21,20 @@ struct ResistOptions {
     bool share_projecting = true;   ///< strided / downsampling blocks go to every worker
     std::size_t min_depth = 1;      ///< each worker gets at least this many blocks of a section
     bool scale_branches = true;     ///< evaluation scales each dealt branch by max(1/S, min_depth/n)
+    /// Heterogeneous workers: worker s's share of each dealt section's blocks (summing to 1, as
+    /// CapacityPartition's), so a device with half the compute trains a subnet half as deep.
+    /// Empty: equal shares. Each worker's blocks must still number at least min_depth.
+    std::vector<double> shares{};  // {}: designated initialisers may omit it without a warning
 };
 
 /// Deals the blocks of the chosen sections at random: n blocks (projecting ones excluded when
 /// shared), max(n/S, min_depth) each. Without overlap (min_depth <= n/S) the blocks are split
 /// disjointly like IST's neurons, the first n % S workers taking one more; with a minimum depth
 /// that needs it, worker s takes min_depth blocks starting at s * n / S of one random cyclic
-/// order, so every block is held and overlaps are averaged over their holders. Feature
-/// dimensions are never cut (every worker holds full-width blocks).
+/// order, so every block is held and overlaps are averaged over their holders. With `shares`,
+/// worker s takes about shares[s] x n blocks of the random order (largest remainder, as
+/// CapacityPartition rounds), still disjointly. Feature dimensions are never cut (every worker
+/// holds full-width blocks).
 class ResistPartition {
 public:
     ResistPartition() = default;
@@ -44,6 +51,7 @@ public:
                                            [&](const Dimension& d) { return d.kind == DimKind::Units && d.name == name; });
             if (!known) throw ConfigError("ResistPartition: the model has no section of residual blocks named '" + name + "'");
         }
+        if (!options_.shares.empty()) validate_shares(dims, workers);
     }
 
     /// Assumes validate(dims, workers) passed.
@@ -77,6 +85,25 @@ public:
     const ResistOptions& options() const { return options_; }
 
 private:
+    static constexpr const char* kName = "ResistPartition";
+
+    /// Shares by capacity: one per worker, summing to 1, none rounding below min_depth blocks.
+    void validate_shares(const DimensionTable& dims, std::size_t workers) const {
+        detail::check_shares(kName, options_.shares, workers);
+        detail::check_shares_sum_to_one(kName, options_.shares);
+        for (std::size_t d = 0; d < dims.size(); ++d) {
+            if (!dealt(dims, d)) continue;
+            const std::size_t n = dealable_blocks(dims[d]).size();
+            const auto sizes = detail::proportional_sizes(options_.shares, n);
+            for (std::size_t s = 0; s < workers; ++s)
+                if (sizes[s] < options_.min_depth)
+                    throw ConfigError(std::string(kName) + ": worker " + std::to_string(s) + "'s share " +
+                                      std::to_string(options_.shares[s]) + " of section '" + dims[d].name + "' (" +
+                                      std::to_string(n) + " blocks) is " + std::to_string(sizes[s]) +
+                                      " blocks, fewer than min_depth = " + std::to_string(options_.min_depth));
+        }
+    }
+
     /// Whether dimension d is a section this partitioner deals.
     bool dealt(const DimensionTable& dims, std::size_t d) const {
         if (dims[d].kind != DimKind::Units || dims[d].size == 0) return false;
@@ -111,6 +138,7 @@ private:
         const std::size_t n = blocks.size();
         std::vector<std::uint32_t> order = blocks;
         detail::shuffle(order, rng);
+        if (!options_.shares.empty()) return detail::cut_in_runs(order, detail::proportional_sizes(options_.shares, n));
         if (options_.min_depth * workers <= n) return NeuronPartition::split(order, workers);
         const std::size_t depth = std::min(options_.min_depth, n);
         std::vector<std::vector<std::uint32_t>> out(workers);

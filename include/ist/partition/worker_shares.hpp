@@ -2,6 +2,7 @@
 // Per-worker shares of every hidden dimension, for heterogeneous workers (a phone and a server
 // in one federated round): the checks and the rounding the capacity partitioners share.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,6 +52,18 @@ inline std::vector<std::size_t> proportional_sizes(const std::vector<double>& sh
         remainder[best] = -1.0;
     }
     return sizes;
+}
+
+/// `order` cut into consecutive runs of the given sizes (which sum to order.size()), one per worker.
+inline std::vector<std::vector<std::uint32_t>> cut_in_runs(const std::vector<std::uint32_t>& order,
+                                                           const std::vector<std::size_t>& sizes) {
+    std::vector<std::vector<std::uint32_t>> runs;
+    auto next = order.begin();
+    for (std::size_t size : sizes) {
+        runs.emplace_back(next, next + static_cast<std::ptrdiff_t>(size));
+        next += static_cast<std::ptrdiff_t>(size);
+    }
+    return runs;
 }
 
 /// Throws ConfigError naming the worker, its share and the dimension when a size is 0: a

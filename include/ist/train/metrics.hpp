@@ -19,11 +19,13 @@ struct RoundMetrics {
     std::optional<Evaluation> test;      ///< present on evaluation rounds
     std::uint64_t bytes = 0;             ///< sent + received by all workers this round
     std::uint64_t max_worker_bytes = 0;  ///< the busiest worker's sent + received
+    std::vector<std::uint64_t> worker_bytes;  ///< per worker, sent + received this round
     std::uint64_t total_bytes = 0;       ///< cumulative since training began
     double round_seconds = 0.0;          ///< wall time of this round (training, without evaluation)
     double seconds = 0.0;                ///< cumulative training wall time (evaluation excluded)
     std::vector<std::size_t> dropped_workers;  ///< workers whose subnet did not come back (kept old values)
     std::vector<std::string> failures;         ///< why each was dropped
+    std::vector<double> worker_seconds;        ///< per worker, its local training's seconds (in-process transports)
 };
 
 struct TrainResult {

@@ -324,13 +324,17 @@ private:
         RoundMetrics m;
         m.dropped_workers = result.dropped;
         m.failures = result.failures;
+        m.worker_seconds = result.worker_seconds;
         if (!result.packages.empty()) {  // the coordinator, or every process when replicas persist
             Plan returned;  // the plans of the workers whose subnets came back, in package order
+            std::vector<double> samples;  // and the rows each trained on (FedAvg weighting)
             for (std::size_t k = 0; k < result.packages.size(); ++k) {
                 const std::size_t s = result.workers.empty() ? k : result.workers[k];
                 check_finite(result.packages[k], s);
                 returned.push_back(plan[s]);
+                samples.push_back(static_cast<double>(round_streams->sampler.at(s)->pool().size()));
             }
+            if constexpr (WeighsSamples<A>) aggregator_.set_worker_samples(std::move(samples));
             merge(returned, result.packages);
             double loss = 0.0, steps = 0.0;
             for (auto& pkg : result.packages) loss += pkg.stats.loss_sum, steps += pkg.stats.steps;
@@ -340,8 +344,10 @@ private:
         steps_taken_ += options_.local_steps;
         m.round = rounds_done_;
         m.bytes = result.traffic.total();
-        for (std::size_t s = 0; s < result.traffic.sent.size(); ++s)
-            m.max_worker_bytes = std::max(m.max_worker_bytes, result.traffic.sent[s] + result.traffic.received[s]);
+        for (std::size_t s = 0; s < result.traffic.sent.size(); ++s) {
+            m.worker_bytes.push_back(result.traffic.sent[s] + result.traffic.received[s]);
+            m.max_worker_bytes = std::max(m.max_worker_bytes, m.worker_bytes.back());
+        }
         total_bytes_ += m.bytes;
         m.total_bytes = total_bytes_;
         m.round_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

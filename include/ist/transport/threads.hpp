@@ -3,90 +3,25 @@
 // one worker computing at a time (SerialTransport, a deterministic reference).
 #include <algorithm>
 #include <atomic>
-#include <barrier>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <exception>
 #include <optional>
-#include <semaphore>
 #include <stdexcept>
 #include <thread>
 #include <type_traits>
+#include <vector>
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas_threads.hpp"
-#include "ist/transport/ordered_mean.hpp"
+#include "ist/detail/thread_group.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {
-
-namespace detail {
-
-/// State the workers of one in-process round share: a barrier for all-reduce and a turn
-/// semaphore limiting how many compute at once.
-class ThreadGroup {
-public:
-    ThreadGroup(std::size_t workers, std::size_t concurrency, RoundTraffic& traffic)
-        : workers_(workers), slots_(workers), barrier_(static_cast<std::ptrdiff_t>(workers), Resize{this}),
-          turn_(static_cast<std::ptrdiff_t>(concurrency)), traffic_(traffic) {}
-
-    void acquire_turn() { turn_.acquire(); }
-    void release_turn() { turn_.release(); }
-
-    /// Called by a worker that failed: lets the others through the barrier and makes them abort.
-    void abandon() {
-        failed_ = true;
-        barrier_.arrive_and_drop();
-    }
-
-    /// Each worker averages its own slice of the elements over every worker's buffer.
-    void allreduce_mean(std::size_t s, std::span<float> data) {
-        slots_[s] = data;
-        sync();
-        // Every worker sees every length, so all of them refuse a mismatch (no slice reads past a buffer).
-        for (const auto& slot : slots_)
-            if (slot.size() != result_.size()) fail("allreduce_mean: workers passed buffers of different lengths");
-        const std::size_t n = data.size(), lo = n * s / workers_, hi = n * (s + 1) / workers_;
-        OrderedMean mean(std::span<float>(result_).subspan(lo, hi - lo));
-        for (const auto& slot : slots_) mean.add(slot.subspan(lo, hi - lo));
-        mean.finish(std::span<float>(result_).subspan(lo, hi - lo));
-        sync();
-        std::copy(result_.begin(), result_.end(), data.begin());
-        traffic_.received[s] += n * sizeof(float);
-        traffic_.sent[s] += n * sizeof(float);
-        sync();
-    }
-
-private:
-    struct Resize {
-        ThreadGroup* group;
-        void operator()() noexcept { group->result_.resize(group->slots_[0].size()); }
-    };
-
-    void sync() {
-        release_turn();
-        barrier_.arrive_and_wait();
-        acquire_turn();
-        if (failed_) throw RoundAborted("round aborted: another worker failed");
-    }
-    [[noreturn]] void fail(const char* what) {
-        failed_ = true;
-        throw std::logic_error(what);
-    }
-
-    std::size_t workers_;
-    std::vector<std::span<float>> slots_;
-    std::vector<float> result_;
-    std::barrier<Resize> barrier_;
-    std::counting_semaphore<> turn_;
-    std::atomic<bool> failed_{false};
-    RoundTraffic& traffic_;
-};
-
-}  // namespace detail
 
 /// One std::thread per worker per round. Workers share the process's memory, so "sending" a
 /// subnet is building it; the bytes are counted as a networked transport would move them.
@@ -101,6 +36,11 @@ private:
 /// in the background and its worker sits out the following rounds until it has finished (its
 /// data stream is not shared). Gradient-synchronised rounds (data parallel) cannot lose a worker
 /// mid-step: a failure there aborts the round whatever the options.
+///
+/// Simulated slow devices (a benchmark knob, not a real device model): with `slowdown`, worker s
+/// sleeps (slowdown[s] - 1) x its measured compute time after its work, so a 2x worker really
+/// takes twice as long and deadlines and quorums see it. RoundResult::worker_seconds reports each
+/// worker's time, slowdown included.
 class ThreadsTransport {
 public:
     struct Options {
@@ -109,6 +49,7 @@ public:
         bool drop_failed_workers = false;               ///< drop a throwing worker instead of aborting
         std::chrono::milliseconds round_timeout{0};     ///< from when all have their subnets; 0 = none
         std::size_t quorum = 0;                         ///< return once this many are back; 0 = all
+        std::vector<double> slowdown{};                 ///< simulation: per worker, >= 1; empty = none
     };
 
     ThreadsTransport() = default;
@@ -122,8 +63,8 @@ public:
     ~ThreadsTransport() { wait_idle(); }
 
     bool is_coordinator() const { return true; }
-    // One process: nothing to check, agree on or copy.
-    void handshake(std::size_t, std::uint64_t, std::uint64_t) {}
+    /// One process: nothing to agree on; only the slowdown profile must fit the S workers.
+    void handshake(std::size_t workers, std::uint64_t, std::uint64_t) const { check_slowdown(workers); }
     bool agree(bool decision) { return decision; }
     void broadcast(std::span<Tensor* const>) {}
 
@@ -137,8 +78,9 @@ public:
     auto round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas) {
         using P = std::invoke_result_t<Extract&, std::size_t>;
         const std::size_t concurrency = options_.concurrency ? std::min(options_.concurrency, workers) : workers;
+        check_slowdown(workers);
         auto state = std::make_shared<RoundState<P>>(workers, concurrency, std::forward<Extract>(extract),
-                                                     std::forward<Work>(work));
+                                                     std::forward<Work>(work), options_.slowdown);
         if (busy_.size() < workers) {
             busy_.resize(workers);
             stragglers_.resize(workers);
@@ -169,9 +111,10 @@ private:
     template <class P>
     struct RoundState {
         template <class E, class W>
-        RoundState(std::size_t workers, std::size_t concurrency, E&& e, W&& w)
+        RoundState(std::size_t workers, std::size_t concurrency, E&& e, W&& w, std::vector<double> slowdown_)
             : traffic(workers), group(workers, concurrency, traffic), packages(workers), errors(workers),
-              done(workers, 0), extract(std::forward<E>(e)), work(std::forward<W>(w)) {}
+              done(workers, 0), seconds(workers, 0.0), extract(std::forward<E>(e)), work(std::forward<W>(w)),
+              slowdown(std::move(slowdown_)) {}
 
         void run_worker(std::size_t s, Replicas replicas) {
             const bool counted = replicas == Replicas::PerRound;
@@ -179,6 +122,7 @@ private:
             std::optional<P> package;
             std::exception_ptr error;
             std::uint64_t received = 0, sent = 0;
+            double worked = 0.0;
             try {
                 try {
                     package.emplace(extract(s));
@@ -192,7 +136,10 @@ private:
                     detail::transit(*package);
                 }
                 detail::GroupCommunicator<detail::ThreadGroup> comm(group, s, done.size());
+                const auto start = std::chrono::steady_clock::now();
                 work(*package, comm);
+                simulate_slowdown(s, std::chrono::steady_clock::now() - start);
+                worked = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
                 if (counted) {  // and back
                     sent = payload_bytes(*package);
                     detail::transit(*package);
@@ -208,10 +155,21 @@ private:
             errors[s] = error;
             traffic.received[s] += received;
             traffic.sent[s] += sent;
+            seconds[s] = worked;
             done[s] = 1;
             ++finished;
             succeeded += error ? 0 : 1;
             changed.notify_all();
+        }
+
+        /// A slow device: sleeps (factor - 1) x the measured compute, off its turn so the
+        /// others' compute is not held up.
+        void simulate_slowdown(std::size_t s, std::chrono::steady_clock::duration computed) {
+            if (slowdown.empty() || slowdown[s] <= 1.0) return;
+            group.release_turn();
+            std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                computed * (slowdown[s] - 1.0)));
+            group.acquire_turn();
         }
 
         /// Extraction reads the full model, which the coordinator overwrites once the round is
@@ -242,6 +200,7 @@ private:
             if (!dropping) rethrow_deciding_failure(errors);
             RoundResult<P> result;
             result.traffic = traffic;
+            result.worker_seconds = seconds;
             for (std::size_t s = 0; s < packages.size(); ++s) {
                 if (done[s] && !errors[s]) {
                     result.packages.push_back(std::move(*packages[s]));
@@ -266,8 +225,10 @@ private:
         std::vector<std::optional<P>> packages;
         std::vector<std::exception_ptr> errors;
         std::vector<char> done;
+        std::vector<double> seconds;  ///< per worker: its work, slowdown included
         std::function<P(std::size_t)> extract;
         std::function<void(P&, Communicator&)> work;
+        std::vector<double> slowdown;
         std::mutex mutex;
         std::condition_variable changed;
         std::size_t finished = 0, succeeded = 0, extracted = 0;
@@ -280,6 +241,19 @@ private:
     bool may_drop(Replicas replicas) const {
         return replicas == Replicas::PerRound &&
                (options_.drop_failed_workers || options_.round_timeout.count() > 0 || options_.quorum > 0);
+    }
+
+    /// Throws ConfigError unless the slowdown profile is empty or one factor >= 1 per worker.
+    void check_slowdown(std::size_t workers) const {
+        const auto& f = options_.slowdown;
+        if (f.empty()) return;
+        detail::require(f.size() == workers, "ThreadsTransport: " + std::to_string(f.size()) +
+                                                 " slowdown factors for S = " + std::to_string(workers) +
+                                                 " workers; give one per worker");
+        for (std::size_t s = 0; s < f.size(); ++s)
+            detail::require(f[s] >= 1.0 && std::isfinite(f[s]),
+                            "ThreadsTransport: worker " + std::to_string(s) + "'s slowdown is " +
+                                std::to_string(f[s]) + "; each factor must be a finite number >= 1");
     }
 
     /// Whether worker s's thread from an earlier round is still working (joins it if it is done).

@@ -85,6 +85,7 @@ struct RoundResult {
     std::vector<std::size_t> workers;    ///< the worker of each package (empty: 0..S-1 in order)
     std::vector<std::size_t> dropped;    ///< workers whose subnet did not come back this round
     std::vector<std::string> failures;   ///< why, one line per dropped worker
+    std::vector<double> worker_seconds;  ///< per worker, its work's seconds (empty: not measured)
 };
 
 namespace detail {
