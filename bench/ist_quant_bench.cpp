@@ -6,6 +6,7 @@
 //
 //   ist-quant-bench                                  # the full grid: long (hours on 2 cores)
 //   ist-quant-bench --nets resist --seeds 1          # one network, one seed
+//   ist-quant-bench --plot all.csv --out DIR       # the PNG again from CSV rows (e.g. two runs')
 //   ist-quant-bench --help
 #include <algorithm>
 #include <cmath>
@@ -41,6 +42,7 @@ struct Config {
     float resist_lr = 0.05f;
     std::size_t threads = 0;
     std::string out = "quant-results";
+    std::string replot;  ///< a quant.csv to draw again (several runs' rows concatenated), no training
 };
 
 Config parse(int argc, char** argv) {
@@ -70,6 +72,7 @@ Config parse(int argc, char** argv) {
     cli.group("Run");
     cli.value("--threads", c.threads, kCount, "N", "workers computing at once (default: the number of cores)");
     cli.text("--out", c.out, "DIR", "where CSV and PNG go (default quant-results)");
+    cli.text("--plot", c.replot, "CSV", "only draw accuracy-vs-bytes.png from a quant.csv (e.g. two runs'\nrows concatenated) into --out");
     cli.parse(argc, argv);
     c.seeds = std::max<std::size_t>(1, c.seeds);
     return c;
@@ -217,28 +220,50 @@ void write_csv(const Config& c, const std::vector<Cell>& cells) {
             << cell.bytes_per_round << '\n';
 }
 
-/// accuracy-vs-bytes.png: one panel per network, one series per coded-values mode, error bars
-/// from the seeds' min to max; fp32 is in every series (it is the same run).
-void plot(const Config& c, const std::vector<std::string>& nets) {
-    std::ofstream gp(c.out + "/quant.gp");
-    gp << "set terminal pngcairo size " << 520 * nets.size() << ",420\n"
-       << "set output '" << c.out << "/accuracy-vs-bytes.png'\n"
+/// accuracy-vs-bytes.png from `csv` (written by write_csv): one panel per network, one series
+/// per coded-values mode (fp32, which codes nothing, in each), error bars from the seeds' min to
+/// max, each point labelled with its codec.
+void plot(const std::string& out, const std::string& csv, const std::vector<std::string>& nets) {
+    std::ofstream gp(out + "/quant.gp");
+    gp << "set terminal pngcairo size " << 560 * nets.size() << ",460\n"
+       << "set output '" << out << "/accuracy-vs-bytes.png'\n"
        << "set datafile separator ','\nset key bottom right\nset grid\nset logscale x 2\n"
        << "set xlabel 'MB per round (sent + received)'\nset ylabel 'final test accuracy'\n"
        << "set multiplot layout 1," << nets.size() << " title 'Quantised exchange, S = 4: accuracy vs bytes'\n";
+    // Rows of another net or mode get no coordinate at all (undefined x alone still stretches the y range).
+    gp << "pick(net, mode) = strcol(1) eq net && (strcol(4) eq mode || strcol(2) eq 'fp32')\n";
     for (const std::string& net : nets) {
         gp << "set title '" << (net == "ist" ? "IST, Fashion-MNIST MLP" : "ResIST, digits ResNet") << "'\nplot ";
-        for (std::size_t m = 0; m < kModes.size(); ++m)
-            gp << (m ? ", " : "") << "'" << c.out << "/quant.csv' using ((strcol(1) eq '" << net
-               << "' && (strcol(4) eq '" << kModes[m] << "' || strcol(2) eq 'fp32')) ? $9/1e6 : 1/0):5:6:7"
-               << " with yerrorlines title '" << kModes[m] << "'";
-        gp << '\n';
+        for (std::size_t m = 0; m < kModes.size(); ++m) {
+            const std::string pick = "pick('" + net + "', '" + kModes[m] + "')";
+            gp << (m ? ", " : "") << "'" << csv << "' using (" << pick << " ? $9/1e6 : 1/0):(" << pick << " ? $5 : 1/0):("
+               << pick << " ? $6 : 1/0):(" << pick << " ? $7 : 1/0) with yerrorbars pt " << 5 + 2 * m << " title '"
+               << kModes[m] << "'";
+        }
+        const std::string pick = "pick('" + net + "', 'weights')";
+        gp << ", '" << csv << "' using (" << pick << " ? $9/1e6 : 1/0):(" << pick
+           << " ? $5 : 1/0):2 with labels offset 0,1.2 font ',8' notitle\n";
     }
     gp << "unset multiplot\n";
     gp.close();
-    if (std::system(("gnuplot '" + c.out + "/quant.gp'").c_str()) != 0)
-        std::cerr << "ist-quant-bench: gnuplot failed or is missing (apt-get install gnuplot-nox); the data is in "
-                  << c.out << "/quant.csv\n";
+    if (std::system(("gnuplot '" + out + "/quant.gp'").c_str()) != 0)
+        std::cerr << "ist-quant-bench: gnuplot failed or is missing (apt-get install gnuplot-nox); the data is in " << csv
+                  << '\n';
+}
+
+/// The networks named in the first column of a quant.csv, in order of appearance.
+std::vector<std::string> nets_in(const std::string& csv) {
+    std::ifstream in(csv);
+    if (!in) throw ist::DataError("--plot: cannot read " + csv);
+    std::vector<std::string> nets;
+    std::string line;
+    std::getline(in, line);  // header
+    while (std::getline(in, line)) {
+        const std::string net = line.substr(0, line.find(','));
+        if (!net.empty() && std::find(nets.begin(), nets.end(), net) == nets.end()) nets.push_back(net);
+    }
+    if (nets.empty()) throw ist::DataError("--plot: " + csv + " has no rows");
+    return nets;
 }
 
 void print_setup(const Config& c) {
@@ -257,6 +282,10 @@ void print_setup(const Config& c) {
 
 int ablation(const Config& c) {
     if (std::system(("mkdir -p '" + c.out + "'").c_str()) != 0) throw ist::DataError("cannot create " + c.out);
+    if (!c.replot.empty()) {
+        plot(c.out, c.replot, nets_in(c.replot));
+        return 0;
+    }
     print_setup(c);
     std::vector<Cell> cells;
     const std::vector<std::string> nets = ist::cli::split(c.nets);
@@ -276,7 +305,7 @@ int ablation(const Config& c) {
     std::cout << '\n';
     print_table(std::cout, cells);
     write_csv(c, cells);
-    plot(c, nets);
+    plot(c.out, c.out + "/quant.csv", nets);
     std::cout << "\nwrote " << c.out << "/{quant.csv,accuracy-vs-bytes.png}\n";
     return 0;
 }
