@@ -5,6 +5,7 @@
 //
 //   ist-bench compare            # 784 -> 4096 -> 4096 -> 10, all 60,000 training rows
 //   ist-bench compare --quick    # 784 -> 512 -> 512 -> 10, 12,000 rows: under 2 minutes here
+//   ist-bench compare --quick --workers 4 --link 100M,10M --ist-codecs fp32,q8 --code-updates
 //   ist-bench compare --help
 //   ist-bench --help
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "codec_options.hpp"
 #include "network_model.hpp"
 
 namespace {
@@ -36,6 +38,9 @@ struct Config {
     float lr = 0.05f;
     std::uint64_t seed = 42;
     std::string out = "bench-results";
+    std::vector<ist_bench::Link> links = ist_bench::parse_links("1G,10G");
+    std::vector<std::string> ist_codecs{"fp32"};  ///< one IST row per codec
+    ist::cli::CodecOptions coding;                 ///< --code-updates / --error-feedback of the lossy rows
 };
 
 Config parse(int argc, char** argv) {
@@ -61,7 +66,23 @@ Config parse(int argc, char** argv) {
     cli.value("--test-rows", c.test_rows, kCount, "N", "first N test rows used for evaluation (default 2000)");
     cli.value("--seed", c.seed, kCount, "N", "seed of initialisation, partitions and sampling (default 42)");
     cli.text("--out", c.out, "DIR", "where CSV / JSON / PNG go (default bench-results)");
+    std::string links;
+    cli.text("--link", links, "LIST",
+             "link speeds of the network model, bits per second with a K, M or G suffix\n"
+             "(default 1G,10G; e.g. 100M,10M for federated links)");
+    cli.list("--ist-codecs", c.ist_codecs, kName, "LIST",
+             "one IST row per codec of the exchange: fp32 (default) | fp16 | bf16 |\n"
+             "q8 .. q2 (e.g. fp32,q8)");
+    cli.flag("--code-updates", c.coding.code_updates, "lossy IST rows send trained minus received weights");
+    cli.flag("--error-feedback", c.coding.error_feedback, "lossy IST rows add their last coding residual (needs --code-updates)");
     cli.parse(argc, argv);
+    if (cli.given("--link")) c.links = ist_bench::parse_links(links);
+    for (const std::string& codec : c.ist_codecs) try {
+            ist::AnyCodec::parse(codec);  // refuses unknown names before any training
+        } catch (const ist::ConfigError& e) {
+            throw ist::ConfigError(std::string("--ist-codecs: ") + e.what());
+        }
+    if (c.coding.error_feedback && !c.coding.code_updates) throw ist::ConfigError("--error-feedback needs --code-updates");
     if (c.quick) {
         if (!cli.given("--hidden")) c.hidden = {512, 512};
         if (!cli.given("--budget")) c.budget = 6.0;
@@ -85,6 +106,9 @@ const char* method_slug(Method m) {
 
 struct Run {
     Method method{};
+    std::string codec = "fp32";          ///< IST's exchange codec
+    std::string name() const { return method == Method::Ist && codec != "fp32" ? "IST " + codec : method_name(method); }
+    std::string slug() const { return method == Method::Ist && codec != "fp32" ? "ist-" + codec : method_slug(method); }
     std::size_t S = 0, local_steps = 0;  ///< steps per round (a reporting interval for data parallel)
     std::vector<ist::RoundMetrics> history;
     std::vector<double> wall_to_target;                  ///< < 0: not reached
@@ -94,9 +118,6 @@ struct Run {
     std::uint64_t bytes_per_round = 0, total_bytes = 0;
     std::string log;
 };
-
-const double kLinks[] = {1e9 / 8, 10e9 / 8};  // bytes per second
-const char* kLinkNames[] = {"1 Gbit/s", "10 Gbit/s"};
 
 ist_bench::Exchange exchange_of(Method method) {
     return method == Method::DataParallel ? ist_bench::Exchange::RingAllReduce : ist_bench::Exchange::ParameterNode;
@@ -119,13 +140,11 @@ struct TargetTimes {
 };
 
 template <class Trainer>
-Run train_one(Trainer& trainer, Method method, std::size_t S, const Config& c, const ist::Dataset& train,
-              const ist::Dataset& test) {
-    Run run;
-    run.method = method;
-    run.S = S;
+Run train_one(Trainer& trainer, Run run, const Config& c, const ist::Dataset& train, const ist::Dataset& test) {
+    const Method method = run.method;
+    const std::size_t S = run.S;
     run.local_steps = trainer.options().local_steps;
-    run.log = c.out + "/" + std::string(method_slug(method)) + "-S" + std::to_string(S) + ".csv";
+    run.log = c.out + "/" + run.slug() + "-S" + std::to_string(S) + ".csv";
     TargetTimes targets;
     for (double t : c.targets) targets.stops.emplace_back(t);
     ist::MetricsLog log(run.log);
@@ -138,17 +157,15 @@ Run train_one(Trainer& trainer, Method method, std::size_t S, const Config& c, c
     run.bytes_per_round = run.history.front().bytes;
     run.total_bytes = run.history.back().total_bytes;
 
-    const double compute_share = ist_bench::compute_share(S);
-    for (double beta : kLinks) {
+    for (const ist_bench::Link& link : c.links) {
+        const std::vector<double> ends =
+            ist_bench::modelled_timeline(run.history, exchange_of(method), S, run.local_steps, link.bytes_per_second);
         std::vector<double> reached(c.targets.size(), -1.0);
-        double t = 0.0;
-        for (const auto& m : run.history) {
-            t += m.round_seconds * compute_share + ist_bench::comm_seconds(exchange_of(method), S, run.local_steps, m.bytes, beta);
+        for (std::size_t r = 0; r < run.history.size(); ++r)
             for (std::size_t k = 0; k < c.targets.size(); ++k)
-                if (reached[k] < 0 && m.test && m.test->accuracy >= c.targets[k]) reached[k] = t;
-        }
+                if (reached[k] < 0 && run.history[r].test && run.history[r].test->accuracy >= c.targets[k]) reached[k] = ends[r];
         run.model_to_target.push_back(reached);
-        run.model_total.push_back(t);
+        run.model_total.push_back(ends.back());
     }
     return run;
 }
@@ -168,6 +185,33 @@ std::string bytes_cell(std::uint64_t b) {
     return buf;
 }
 
+/// The table rows in print order: data parallel, local SGD, then one IST row per codec.
+std::vector<Run> row_kinds(const Config& c) {
+    std::vector<Run> rows(2);
+    rows[0].method = Method::DataParallel;
+    rows[1].method = Method::LocalSgd;
+    for (const std::string& codec : c.ist_codecs) {
+        rows.emplace_back();
+        rows.back().method = Method::Ist;
+        rows.back().codec = codec;
+    }
+    return rows;
+}
+
+/// The order runs are trained and plotted in: the IST rows, local SGD, data parallel.
+std::vector<Run> run_order(const Config& c) {
+    std::vector<Run> kinds = row_kinds(c);
+    std::rotate(kinds.begin(), kinds.begin() + 2, kinds.end());
+    std::swap(kinds[kinds.size() - 2], kinds.back());
+    return kinds;
+}
+
+const Run* find_run(const std::vector<Run>& runs, const std::string& name, std::size_t S) {
+    for (const Run& r : runs)
+        if (r.name() == name && r.S == S) return &r;
+    return nullptr;
+}
+
 /// One table: rows are targets x methods, columns S; `pick` gives the seconds of a run/target.
 template <class Pick>
 void print_time_table(std::ostream& out, const std::string& title, const Config& c, const std::vector<Run>& runs,
@@ -179,82 +223,122 @@ void print_time_table(std::ostream& out, const std::string& title, const Config&
     for (std::size_t S : c.workers) out << "  " << std::string(8 - std::min<std::size_t>(8, std::to_string(S).size() + 2), ' ') << "S=" << S;
     out << '\n';
     for (std::size_t k = 0; k < c.targets.size(); ++k)
-        for (Method m : {Method::DataParallel, Method::LocalSgd, Method::Ist}) {
-            std::snprintf(line, sizeof line, "  %-8.2f %-14s", c.targets[k], method_name(m));
+        for (const Run& kind : row_kinds(c)) {
+            std::snprintf(line, sizeof line, "  %-8.2f %-14s", c.targets[k], kind.name().c_str());
             out << line;
             for (std::size_t S : c.workers)
-                for (const Run& r : runs)
-                    if (r.method == m && r.S == S) {
-                        std::snprintf(line, sizeof line, "  %8s", seconds_cell(pick(r, k)).c_str());
-                        out << line;
-                    }
+                if (const Run* r = find_run(runs, kind.name(), S)) {
+                    std::snprintf(line, sizeof line, "  %8s", seconds_cell(pick(*r, k)).c_str());
+                    out << line;
+                }
             out << '\n';
         }
 }
 
-void print_report(std::ostream& out, const Config& c, const std::vector<Run>& runs, const std::string& setup) {
-    out << setup;
-    print_time_table(out, "(a) wall time measured here", c, runs, [](const Run& r, std::size_t k) { return r.wall_to_target[k]; });
-    for (std::size_t link = 0; link < std::size(kLinks); ++link)
-        print_time_table(out, std::string("(b) network model, ") + kLinkNames[link], c, runs,
-                         [link](const Run& r, std::size_t k) { return r.model_to_target[link][k]; });
-    out << '\n' << kModelText;
+void print_totals(std::ostream& out, const Config& c, const std::vector<Run>& runs) {
     out << "\nfinal test accuracy after the budget, bytes (all workers, sent + received; a data-parallel round is "
         << c.dp_report_steps << " steps)\n";
     char line[256];
     std::snprintf(line, sizeof line, "  %-14s %3s %8s %8s %7s %12s %12s\n", "method", "S", "final", "best", "rounds",
                   "bytes/round", "total bytes");
     out << line;
-    for (Method m : {Method::DataParallel, Method::LocalSgd, Method::Ist})
+    for (const Run& kind : row_kinds(c))
         for (const Run& r : runs)
-            if (r.method == m) {
-                std::snprintf(line, sizeof line, "  %-14s %3zu %8.4f %8.4f %7zu %12s %12s\n", method_name(m), r.S,
+            if (r.name() == kind.name()) {
+                std::snprintf(line, sizeof line, "  %-14s %3zu %8.4f %8.4f %7zu %12s %12s\n", r.name().c_str(), r.S,
                               r.final_accuracy, r.best_accuracy, r.history.size(), bytes_cell(r.bytes_per_round).c_str(),
                               bytes_cell(r.total_bytes).c_str());
                 out << line;
             }
+}
+
+std::string ratio_cell(double base, double mine) {
+    if (base < 0 || mine <= 0) return "-";
+    char b[32];
+    std::snprintf(b, sizeof b, "x%.1f", base / mine);
+    return b;
+}
+
+/// The headline ratios of one IST row against the baselines at its S.
+void print_speedups(std::ostream& out, const Config& c, const Run& ist, const Run& local, const Run& dp) {
+    out << "\nspeed-ups of " << ist.name() << " at S = " << ist.S
+        << " (time to target of the baseline / IST's; '-' = one did not reach it)\n";
+    for (std::size_t k = 0; k < c.targets.size(); ++k) {
+        out << "  target " << c.targets[k] << ":  wall here vs local SGD " << ratio_cell(local.wall_to_target[k], ist.wall_to_target[k])
+            << ", vs data parallel " << ratio_cell(dp.wall_to_target[k], ist.wall_to_target[k]);
+        for (std::size_t link = 0; link < c.links.size(); ++link)
+            out << ";  " << c.links[link].name << " vs local SGD "
+                << ratio_cell(local.model_to_target[link][k], ist.model_to_target[link][k]) << ", vs data parallel "
+                << ratio_cell(dp.model_to_target[link][k], ist.model_to_target[link][k]);
+        out << '\n';
+    }
+}
+
+/// Bytes exchanged until the first evaluation at or above `accuracy` (< 0: never reached).
+double bytes_to(const Run& r, double accuracy) {
+    for (const auto& m : r.history)
+        if (m.test && m.test->accuracy >= accuracy) return static_cast<double>(m.total_bytes);
+    return -1.0;
+}
+
+/// The byte target: how many bytes each IST row needs to reach local SGD's final accuracy,
+/// against what local SGD itself exchanged to get there.
+void print_bytes_to_local(std::ostream& out, const std::vector<const Run*>& ist_rows, const Run& local) {
+    const double target = local.final_accuracy, base = bytes_to(local, target);
+    char line[256];
+    std::snprintf(line, sizeof line, "\nbytes to local SGD's final accuracy %.4f at S = %zu (local SGD: %s)\n", target,
+                  local.S, base < 0 ? "-" : bytes_cell(static_cast<std::uint64_t>(base)).c_str());
+    out << line;
+    for (const Run* ist : ist_rows) {
+        const double mine = bytes_to(*ist, target);
+        std::snprintf(line, sizeof line, "  %-14s %12s  (%s fewer bytes than local SGD)\n", ist->name().c_str(),
+                      mine < 0 ? "not reached" : bytes_cell(static_cast<std::uint64_t>(mine)).c_str(),
+                      ratio_cell(base, mine).c_str());
+        out << line;
+    }
+}
+
+void print_report(std::ostream& out, const Config& c, const std::vector<Run>& runs, const std::string& setup) {
+    out << setup;
+    print_time_table(out, "(a) wall time measured here", c, runs, [](const Run& r, std::size_t k) { return r.wall_to_target[k]; });
+    for (std::size_t link = 0; link < c.links.size(); ++link)
+        print_time_table(out, "(b) network model, " + c.links[link].name, c, runs,
+                         [link](const Run& r, std::size_t k) { return r.model_to_target[link][k]; });
+    out << '\n' << kModelText;
+    print_totals(out, c, runs);
     // The headline ratios at S = 4 (or the middle S given).
     const std::size_t S = c.workers[c.workers.size() / 2];
-    const Run *ist = nullptr, *local = nullptr, *dp = nullptr;
-    for (const Run& r : runs)
-        if (r.S == S) (r.method == Method::Ist ? ist : r.method == Method::LocalSgd ? local : dp) = &r;
-    if (ist && local && dp) {
-        out << "\nspeed-ups of IST at S = " << S << " (time to target of the baseline / IST's; '-' = one did not reach it)\n";
-        for (std::size_t k = 0; k < c.targets.size(); ++k) {
-            auto ratio = [](double base, double mine) {
-                if (base < 0 || mine <= 0) return std::string("-");
-                char b[32];
-                std::snprintf(b, sizeof b, "x%.1f", base / mine);
-                return std::string(b);
-            };
-            out << "  target " << c.targets[k] << ":  wall here vs local SGD " << ratio(local->wall_to_target[k], ist->wall_to_target[k])
-                << ", vs data parallel " << ratio(dp->wall_to_target[k], ist->wall_to_target[k]);
-            for (std::size_t link = 0; link < std::size(kLinks); ++link)
-                out << ";  " << kLinkNames[link] << " vs local SGD "
-                    << ratio(local->model_to_target[link][k], ist->model_to_target[link][k]) << ", vs data parallel "
-                    << ratio(dp->model_to_target[link][k], ist->model_to_target[link][k]);
-            out << '\n';
-        }
-    }
+    const Run* local = find_run(runs, method_name(Method::LocalSgd), S);
+    const Run* dp = find_run(runs, method_name(Method::DataParallel), S);
+    if (!local || !dp) return;
+    std::vector<const Run*> ist_rows;
+    for (const Run& kind : row_kinds(c))
+        if (kind.method == Method::Ist)
+            if (const Run* ist = find_run(runs, kind.name(), S)) ist_rows.push_back(ist);
+    for (const Run* ist : ist_rows) print_speedups(out, c, *ist, *local, *dp);
+    print_bytes_to_local(out, ist_rows, *local);
 }
 
 void write_summary(const Config& c, const std::vector<Run>& runs) {
     std::ofstream csv(c.out + "/summary.csv");
-    csv << "method,S,target,wall_seconds,model_1gbit_seconds,model_10gbit_seconds,final_accuracy,best_accuracy,"
-           "rounds,bytes_per_round,total_bytes\n";
+    csv << "method,S,target,wall_seconds,";
+    for (const auto& link : c.links) csv << "model_" << link.slug << "_seconds,";
+    csv << "final_accuracy,best_accuracy,rounds,bytes_per_round,total_bytes\n";
     std::ofstream json(c.out + "/summary.json");
     json << "[\n";
     bool first = true;
     for (const Run& r : runs)
         for (std::size_t k = 0; k < c.targets.size(); ++k) {
-            csv << method_slug(r.method) << ',' << r.S << ',' << c.targets[k] << ',' << r.wall_to_target[k] << ','
-                << r.model_to_target[0][k] << ',' << r.model_to_target[1][k] << ',' << r.final_accuracy << ','
-                << r.best_accuracy << ',' << r.history.size() << ',' << r.bytes_per_round << ',' << r.total_bytes << '\n';
-            json << (first ? "  " : ",\n  ") << "{\"method\": \"" << method_slug(r.method) << "\", \"S\": " << r.S
-                 << ", \"target\": " << c.targets[k] << ", \"wall_seconds\": " << r.wall_to_target[k]
-                 << ", \"model_1gbit_seconds\": " << r.model_to_target[0][k]
-                 << ", \"model_10gbit_seconds\": " << r.model_to_target[1][k]
-                 << ", \"final_accuracy\": " << r.final_accuracy << ", \"best_accuracy\": " << r.best_accuracy
+            csv << r.slug() << ',' << r.S << ',' << c.targets[k] << ',' << r.wall_to_target[k] << ',';
+            json << (first ? "  " : ",\n  ") << "{\"method\": \"" << r.slug() << "\", \"S\": " << r.S
+                 << ", \"target\": " << c.targets[k] << ", \"wall_seconds\": " << r.wall_to_target[k];
+            for (std::size_t link = 0; link < c.links.size(); ++link) {
+                csv << r.model_to_target[link][k] << ',';
+                json << ", \"model_" << c.links[link].slug << "_seconds\": " << r.model_to_target[link][k];
+            }
+            csv << r.final_accuracy << ',' << r.best_accuracy << ',' << r.history.size() << ',' << r.bytes_per_round
+                << ',' << r.total_bytes << '\n';
+            json << ", \"final_accuracy\": " << r.final_accuracy << ", \"best_accuracy\": " << r.best_accuracy
                  << ", \"rounds\": " << r.history.size() << ", \"bytes_per_round\": " << r.bytes_per_round
                  << ", \"total_bytes\": " << r.total_bytes << ", \"log\": \"" << r.log << "\"}";
             first = false;
@@ -262,7 +346,7 @@ void write_summary(const Config& c, const std::vector<Run>& runs) {
     json << "\n]\n";
 }
 
-/// accuracy.png: test accuracy against training wall time, one panel per S, three methods each.
+/// accuracy.png: test accuracy against training wall time, one panel per S, every method each.
 void plot(const Config& c, const std::vector<Run>& runs) {
     const std::string script = c.out + "/accuracy.gp";
     std::ofstream gp(script);
@@ -272,18 +356,18 @@ void plot(const Config& c, const std::vector<Run>& runs) {
        << "set multiplot layout 1," << c.workers.size() << " title 'Fashion-MNIST, MLP 784";
     for (std::size_t h : c.hidden) gp << '-' << h;
     gp << "-10: test accuracy vs training wall time here'\n";
+    const std::vector<Run> kinds = run_order(c);
     for (std::size_t S : c.workers) {
         gp << "set title 'S = " << S << "'\nset xlabel 'seconds'\nset ylabel 'test accuracy'\n";
         gp << "set yrange [" << std::max(0.0, c.targets.front() - 0.15) << ":" << std::min(1.0, c.targets.back() + 0.06) << "]\n";
         gp << "plot ";
         bool first = true;
-        for (Method m : {Method::Ist, Method::LocalSgd, Method::DataParallel})
-            for (const Run& r : runs)
-                if (r.method == m && r.S == S) {
-                    gp << (first ? "" : ", ") << "'" << r.log << "' using 7:($4 > 0 ? $4 : 1/0) with linespoints title '"
-                       << method_name(m) << "'";
-                    first = false;
-                }
+        for (const Run& kind : kinds)
+            if (const Run* r = find_run(runs, kind.name(), S)) {
+                gp << (first ? "" : ", ") << "'" << r->log << "' using 7:($4 > 0 ? $4 : 1/0) with linespoints title '"
+                   << r->name() << "'";
+                first = false;
+            }
         for (double t : c.targets) gp << ", " << t << " with lines dashtype 2 lc rgb 'gray' notitle";
         gp << '\n';
     }
@@ -292,6 +376,38 @@ void plot(const Config& c, const std::vector<Run>& runs) {
     const std::string cmd = "gnuplot " + script;
     if (std::system(cmd.c_str()) != 0)
         std::cerr << "ist-bench: gnuplot failed or is missing (apt-get install gnuplot-nox); the data is in " << c.out << '\n';
+}
+
+/// Trains one row's method at S workers from `initial`.
+Run run_row(const Config& c, Run row, std::size_t S, const ist::Network& initial, const ist::Dataset& train,
+            const ist::Dataset& test) {
+    ist::TrainerOptions o;
+    o.workers = S;
+    o.local_steps = row.method == Method::DataParallel ? c.dp_report_steps : c.local_steps;
+    o.rounds = 1000000;  // the budget stops the run
+    o.batch_size = c.batch;
+    o.seed = c.seed;
+    o.eval_every = 1;
+    row.S = S;
+    ist::Network net = initial;
+    if (row.method == Method::Ist && row.codec != "fp32") {
+        ist::cli::CodecOptions coding = c.coding;
+        coding.codec = row.codec;
+        coding.apply(o);
+        ist::IstTrainer t(net, o, ist::NeuronPartition{}, ist::Sgd(c.lr), ist::HolderAverage{}, ist::ThreadsTransport{},
+                          coding.make());
+        return train_one(t, row, c, train, test);
+    }
+    if (row.method == Method::Ist) {
+        ist::IstTrainer<> t(net, o, ist::NeuronPartition{}, ist::Sgd(c.lr));
+        return train_one(t, row, c, train, test);
+    }
+    if (row.method == Method::LocalSgd) {
+        ist::LocalSgdTrainer<> t(net, o, ist::FullModel{}, ist::Sgd(c.lr));
+        return train_one(t, row, c, train, test);
+    }
+    ist::DataParallelTrainer<> t(net, o, ist::FullModel{}, ist::Sgd(c.lr));
+    return train_one(t, row, c, train, test);
 }
 
 int compare(const Config& c) {
@@ -319,32 +435,21 @@ int compare(const Config& c) {
           << "  threads: " << std::thread::hardware_concurrency() << " cores; OPENBLAS_NUM_THREADS="
           << (env ? env : "(unset)") << "; workers are threads, each with 1 OpenBLAS thread during a round; "
           << "evaluation uses " << (openblas_get_num_threads ? openblas_get_num_threads() : 0) << " OpenBLAS thread(s)\n";
+    if (c.ist_codecs.size() > 1 || c.ist_codecs[0] != "fp32") {
+        setup << "  IST rows: codecs";
+        for (const std::string& codec : c.ist_codecs) setup << ' ' << codec;
+        setup << " (lossy ones code " << (c.coding.code_updates ? "updates" : "weights")
+              << (c.coding.error_feedback ? " with error feedback" : "") << ")\n";
+    }
     std::cout << setup.str() << std::flush;
 
     const ist::Network initial = ist::make_mlp({train.feature_count(), c.hidden, train.classes, ist::Norm::Batch, c.seed});
     std::vector<Run> runs;
+    const std::vector<Run> kinds = run_order(c);
     for (std::size_t S : c.workers)
-        for (Method m : {Method::Ist, Method::LocalSgd, Method::DataParallel}) {
-            ist::TrainerOptions o;
-            o.workers = S;
-            o.local_steps = m == Method::DataParallel ? c.dp_report_steps : c.local_steps;
-            o.rounds = 1000000;  // the budget stops the run
-            o.batch_size = c.batch;
-            o.seed = c.seed;
-            o.eval_every = 1;
-            ist::Network net = initial;
-            Run run;
-            if (m == Method::Ist) {
-                ist::IstTrainer<> t(net, o, ist::NeuronPartition{}, ist::Sgd(c.lr));
-                run = train_one(t, m, S, c, train, test);
-            } else if (m == Method::LocalSgd) {
-                ist::LocalSgdTrainer<> t(net, o, ist::FullModel{}, ist::Sgd(c.lr));
-                run = train_one(t, m, S, c, train, test);
-            } else {
-                ist::DataParallelTrainer<> t(net, o, ist::FullModel{}, ist::Sgd(c.lr));
-                run = train_one(t, m, S, c, train, test);
-            }
-            std::printf("  %-14s S=%zu: %zu rounds, final accuracy %.4f, to targets (s):", method_name(m), S,
+        for (const Run& kind : kinds) {
+            Run run = run_row(c, kind, S, initial, train, test);
+            std::printf("  %-14s S=%zu: %zu rounds, final accuracy %.4f, to targets (s):", run.name().c_str(), S,
                         run.history.size(), run.final_accuracy);
             for (double s : run.wall_to_target) std::printf(" %s", seconds_cell(s).c_str());
             std::printf("\n");

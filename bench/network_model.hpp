@@ -15,8 +15,12 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
+
+#include <ist/core/error.hpp>
+#include <ist/train/metrics.hpp>
 
 namespace ist_bench {
 
@@ -71,6 +75,61 @@ inline double slowest_worker_seconds(const std::vector<double>& seconds, const s
         slowest = std::max(slowest, compute + 2.0 * kAlpha + static_cast<double>(bytes[s]) / beta);
     }
     return slowest;
+}
+
+/// A link of the model: its speed and how tables name it.
+struct Link {
+    double bytes_per_second = 0.0;
+    std::string name;  ///< "100 Mbit/s"
+    std::string slug;  ///< "100mbit", for CSV / JSON keys
+};
+
+/// "100M" -> 100 Mbit/s; the suffix K, M or G (bits per second) is required, the number may have
+/// a fraction ("2.5G"). A malformed speed is a ConfigError naming `option` and the text.
+inline Link parse_link(const std::string& text, const std::string& option = "--link") {
+    const auto bad = [&] {
+        return ist::ConfigError(option + ": '" + text + "' is not a link speed in bits per second like 10M, 100M, 1G or 2.5G");
+    };
+    if (text.size() < 2) throw bad();
+    const char unit = text.back();
+    const double scale = unit == 'K' ? 1e3 : unit == 'M' ? 1e6 : unit == 'G' ? 1e9 : 0.0;
+    const std::string number = text.substr(0, text.size() - 1);
+    std::size_t used = 0;
+    double value = 0.0;
+    try {
+        value = std::stod(number, &used);
+    } catch (const std::exception&) {
+        throw bad();
+    }
+    if (scale == 0.0 || used != number.size() || !(value > 0.0) || number.find_first_not_of("0123456789.") != std::string::npos)
+        throw bad();
+    const std::string unit_name = unit == 'K' ? "kbit" : unit == 'M' ? "mbit" : "gbit";
+    return {value * scale / 8.0, number + " " + std::string(1, unit) + "bit/s", number + unit_name};
+}
+
+/// "100M,10M" -> two links, in the order given.
+inline std::vector<Link> parse_links(const std::string& text, const std::string& option = "--link") {
+    std::vector<Link> links;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', start), text.size());
+        links.push_back(parse_link(text.substr(start, comma - start), option));
+        start = comma + 1;
+    }
+    return links;
+}
+
+/// Modelled seconds from the start of a run to the end of each round of `history` on a link of
+/// `beta` bytes per second (compute share of each round's wall time plus its communication).
+inline std::vector<double> modelled_timeline(const std::vector<ist::RoundMetrics>& history, Exchange exchange,
+                                             std::size_t S, std::size_t local_steps, double beta) {
+    std::vector<double> ends;
+    double t = 0.0;
+    for (const auto& m : history) {
+        t += m.round_seconds * compute_share(S) + comm_seconds(exchange, S, local_steps, m.bytes, beta);
+        ends.push_back(t);
+    }
+    return ends;
 }
 
 }  // namespace ist_bench

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "ist/codec/codec.hpp"
+#include "ist/detail/cpu_dispatch.hpp"
 #include "ist/detail/half_float.hpp"
 
 namespace ist {
@@ -16,21 +17,26 @@ template <std::uint16_t (*Narrow)(float), float (*Widen)(std::uint16_t)>
 struct SixteenBitCodec {
     std::size_t coded_bytes(std::size_t rows, std::size_t cols) const { return rows * cols * sizeof(std::uint16_t); }
     void encode(std::span<const float> in, std::size_t, std::vector<char>& bytes, CodingRng&) const {
-        // Plain pointers and a hoisted count: char stores may alias anything (no vectorisation).
         char* out = grow(bytes, in.size() * sizeof(std::uint16_t));
-        const float* v = in.data();
-        for (std::size_t i = 0, n = in.size(); i < n; ++i) {
-            const std::uint16_t h = Narrow(v[i]);
-            std::memcpy(out + i * sizeof h, &h, sizeof h);
-        }
+        run_vectorised(
+            [](const float* v, char* out, std::size_t n) IST_INLINE_LOOP {
+                for (std::size_t i = 0; i < n; ++i) {
+                    const std::uint16_t h = Narrow(v[i]);
+                    std::memcpy(out + i * sizeof h, &h, sizeof h);
+                }
+            },
+            in.data(), out, in.size());
     }
     void decode(const char* coded, std::size_t, std::span<float> out) const {
-        float* v = out.data();
-        for (std::size_t i = 0, n = out.size(); i < n; ++i) {
-            std::uint16_t h;
-            std::memcpy(&h, coded + i * sizeof h, sizeof h);
-            v[i] = Widen(h);
-        }
+        run_vectorised(
+            [](const char* coded, float* v, std::size_t n) IST_INLINE_LOOP {
+                for (std::size_t i = 0; i < n; ++i) {
+                    std::uint16_t h;
+                    std::memcpy(&h, coded + i * sizeof h, sizeof h);
+                    v[i] = Widen(h);
+                }
+            },
+            coded, out.data(), out.size());
     }
     bool exact() const { return false; }
 };

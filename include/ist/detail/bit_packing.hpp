@@ -30,12 +30,15 @@ template <unsigned Bits, class Emit>
 void unpack_levels(const char* in, std::size_t n, Emit&& emit) {
     const auto* bytes = reinterpret_cast<const unsigned char*>(in);
     constexpr std::uint64_t mask = (std::uint64_t{1} << Bits) - 1;
-    for (std::size_t first = 0; first < n; first += 8, bytes += Bits) {
+    std::size_t first = 0;
+    for (; first + 8 <= n; first += 8, bytes += Bits) {  // whole groups: constant bounds, unrolled
         std::uint64_t word = 0;
-        const std::size_t count = n - first < 8 ? n - first : 8;
-        for (std::size_t b = 0; b < packed_bytes(count, Bits); ++b) word |= static_cast<std::uint64_t>(bytes[b]) << (8 * b);
-        for (std::size_t k = 0; k < count; ++k) emit(first + k, static_cast<std::uint32_t>((word >> (k * Bits)) & mask));
+        for (unsigned b = 0; b < Bits; ++b) word |= static_cast<std::uint64_t>(bytes[b]) << (8 * b);
+        for (unsigned k = 0; k < 8; ++k) emit(first + k, static_cast<std::uint32_t>((word >> (k * Bits)) & mask));
     }
+    std::uint64_t word = 0;  // the last n % 8
+    for (std::size_t b = 0; b < packed_bytes(n - first, Bits); ++b) word |= static_cast<std::uint64_t>(bytes[b]) << (8 * b);
+    for (std::size_t k = 0; first + k < n; ++k) emit(first + k, static_cast<std::uint32_t>((word >> (k * Bits)) & mask));
 }
 
 /// Calls f(std::integral_constant<unsigned, bits>) for bits in 1..8, so shifts and loop bounds

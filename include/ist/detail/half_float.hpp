@@ -6,6 +6,12 @@
 
 namespace ist::detail {
 
+/// condition ? a : b as bit masks: the compiler keeps it a select in a loop (vectorised).
+inline std::uint32_t select(bool condition, std::uint32_t a, std::uint32_t b) {
+    const std::uint32_t mask = 0u - static_cast<std::uint32_t>(condition);
+    return (a & mask) | (b & ~mask);
+}
+
 /// float -> binary16, round to nearest even; beyond the largest half (65504) it is infinity.
 /// Every case is computed and one selected, so random data costs no branch mispredictions.
 inline std::uint16_t float_to_half(float value) {
@@ -18,22 +24,21 @@ inline std::uint16_t float_to_half(float value) {
     // multiple of 2^-24 (ties to even, IEEE addition) in the low bits of 0.5f's significand.
     const std::uint32_t subnormal =
         std::bit_cast<std::uint32_t>(std::bit_cast<float>(magnitude) + 0.5f) - 0x3F000000u;
-    std::uint32_t h = magnitude < 0x38800000u ? subnormal : normal;
-    h = magnitude >= 0x477FF000u ? 0x7C00u : h;  // rounds past 65504: infinity
-    h = magnitude > 0x7F800000u ? 0x7E00u : h;   // NaN stays NaN
+    std::uint32_t h = select(magnitude < 0x38800000u, subnormal, normal);
+    h = select(magnitude >= 0x477FF000u, 0x7C00u, h);  // rounds past 65504: infinity
+    h = select(magnitude > 0x7F800000u, 0x7E00u, h);   // NaN stays NaN
     return static_cast<std::uint16_t>(sign | h);
 }
 
-/// binary16 -> float (exact).
+/// binary16 -> float (exact). Every case is computed and one selected (no branches: vectorises).
 inline float half_to_float(std::uint16_t h) {
     const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
     const std::uint32_t exponent = (h >> 10) & 0x1Fu, significand = h & 0x3FFu;
-    if (exponent == 0) {  // zero or subnormal: significand * 2^-24, exact in float
-        const float magnitude = static_cast<float>(significand) * 0x1p-24f;
-        return std::bit_cast<float>(std::bit_cast<std::uint32_t>(magnitude) | sign);
-    }
-    if (exponent == 31) return std::bit_cast<float>(sign | 0x7F800000u | (significand << 13));
-    return std::bit_cast<float>(sign | ((exponent + 112) << 23) | (significand << 13));
+    // Zero or subnormal: significand * 2^-24, exact in float.
+    const std::uint32_t small = std::bit_cast<std::uint32_t>(static_cast<float>(significand) * 0x1p-24f) | sign;
+    const std::uint32_t normal = sign | ((exponent + 112) << 23) | (significand << 13);
+    const std::uint32_t special = sign | 0x7F800000u | (significand << 13);  // infinity, NaN
+    return std::bit_cast<float>(select(exponent == 31, special, select(exponent == 0, small, normal)));
 }
 
 /// float -> bfloat16 (the float's top 16 bits), round to nearest even.

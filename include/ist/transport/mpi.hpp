@@ -80,6 +80,8 @@ public:
     int rank() const { return state_->channel.rank(); }
     int size() const { return state_->channel.size(); }
     const Options& options() const { return options_; }
+    /// What crossed the wire at this rank so far, per message tag, as MPI counted it.
+    const detail::mpi::WireCounters& wire_counters() const { return state_->channel.counters(); }
 
     /// Checks that this launch can run S workers (np == S on every rank: a ConfigError naming
     /// both otherwise) and that every rank runs the same build, model size and configuration.

@@ -5,6 +5,7 @@
 // then MPI_Abort ends the whole job: nothing hangs).
 #include <mpi.h>
 
+#include <array>
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -39,6 +40,21 @@ enum Tag : int {
     kAgree,           // coordinator -> worker: a decision
     kBroadcast,       // coordinator -> worker: tensors
     kRound,           // coordinator -> worker: a round starts (its number; whether the worker takes part)
+    kTagEnd
+};
+
+/// What crossed the wire at this rank, per tag (index: tag - kHello), as MPI itself counts it:
+/// the count of every send posted, and MPI_Get_count of every received message's status. Tests
+/// compare these with the transport's byte accounting (RoundMetrics::bytes) and the codecs' formulas.
+struct WireCounters {
+    static constexpr std::size_t kTags = kTagEnd - kHello + 1;  // the last counts any other tag
+    std::array<std::uint64_t, kTags> sent_bytes{}, received_bytes{}, sent_messages{}, received_messages{};
+
+    std::uint64_t sent(Tag tag) const { return sent_bytes[index(tag)]; }
+    std::uint64_t received(Tag tag) const { return received_bytes[index(tag)]; }
+    void clear() { *this = WireCounters{}; }
+
+    static std::size_t index(int tag) { return tag >= kHello && tag < kTagEnd ? static_cast<std::size_t>(tag - kHello) : kTags - 1; }
 };
 
 /// How a worker's local work ended; `kind` picks the exception type rethrown on every rank.
@@ -158,8 +174,14 @@ public:
     MPI_Request isend(const void* data, std::size_t bytes, int dest, int tag) const {
         MPI_Request request;
         check(MPI_Isend(data, count(bytes), MPI_BYTE, dest, tag, comm_, &request), "MPI_Isend");
+        counters_.sent_bytes[WireCounters::index(tag)] += bytes;
+        ++counters_.sent_messages[WireCounters::index(tag)];
         return request;
     }
+
+    /// The bytes of every message this rank sent or received so far, per tag (see WireCounters).
+    const WireCounters& counters() const { return counters_; }
+    void clear_counters() { counters_.clear(); }
 
     void send(const void* data, std::size_t bytes, int dest, int tag, const std::string& what) const {
         std::vector<MPI_Request> request{isend(data, bytes, dest, tag)};
@@ -196,7 +218,12 @@ public:
 
     /// Receives a probed message (its size is known) into `out`.
     void receive(int source, int tag, void* out, std::size_t bytes) const {
-        check(MPI_Recv(out, count(bytes), MPI_BYTE, source, tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+        MPI_Status status;
+        check(MPI_Recv(out, count(bytes), MPI_BYTE, source, tag, comm_, &status), "MPI_Recv");
+        int got = 0;
+        check(MPI_Get_count(&status, MPI_BYTE, &got), "MPI_Get_count");
+        counters_.received_bytes[WireCounters::index(tag)] += static_cast<std::uint64_t>(got);
+        ++counters_.received_messages[WireCounters::index(tag)];
     }
 
     std::vector<char> receive(int source, int tag, const std::string& what) const {
@@ -225,6 +252,7 @@ private:
     MPI_Comm comm_;
     double timeout_;
     int rank_ = 0, size_ = 1;
+    mutable WireCounters counters_;  // bookkeeping only: sends and receives stay logically const
 };
 
 /// The handshake: every rank sends rank 0 its launch record (protocol, build, process count,
