@@ -86,7 +86,7 @@ TEST_CASE("prune: masks hold only 0 and 1 and fit their parameters") {
     CHECK(pruned_count(ok) == 2);
 }
 
-TEST_CASE("prune: sparsity outside [0, 1) is refused") {
+TEST_CASE("prune: a sparsity outside 0 to 1 (1 excluded) is refused") {
     Masked<Network> model(small_mlp());
     for (double s : {1.0, -0.1, 1.5, std::nan("")})
         CHECK_THROWS_WITH_AS(prune(model, s), doctest::Contains("sparsity must be in [0, 1)"), ConfigError);

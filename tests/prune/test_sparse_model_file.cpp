@@ -42,7 +42,7 @@ std::string edited(const std::string& from, const std::string& name, const std::
 
 }  // namespace
 
-TEST_CASE("sparse model file: a pruned model is stored as CSR, smaller, and loads back bit for bit") {
+TEST_CASE("sparse_model_file: a pruned model is stored as CSR, smaller, and loads back bit for bit") {
     const Network dense = make_mlp({40, {60}, 30, Norm::None, 3}), pruned = pruned_mlp(0.9);
     const std::string dense_path = scratch("dense.npz"), sparse_path = scratch("sparse.npz");
     save_model(dense, dense_path);
@@ -63,7 +63,7 @@ TEST_CASE("sparse model file: a pruned model is stored as CSR, smaller, and load
     fs::remove(sparse_path);
 }
 
-TEST_CASE("sparse model file: inconsistent CSR arrays are refused, naming the array") {
+TEST_CASE("sparse_model_file: inconsistent CSR arrays are refused, naming the array") {
     const std::string good = scratch("good.npz");
     save_model(pruned_mlp(0.9), good);
     const auto refusal = [&](const std::string& name, const Edit& edit) {
