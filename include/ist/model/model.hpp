@@ -19,7 +19,8 @@ namespace ist {
 ///    indices, with parameters in the same order;
 ///  - `loss_and_gradient(x, labels)`: one training forward/backward that fills every grad;
 ///  - `forward(x, Mode::Eval)`: logits for evaluation.
-/// Optional hooks, each a named concept below: HasParameterUnits, ScalesUnits, TakesBatchRows.
+/// Optional hooks, each a named concept below: HasParameterUnits, ScalesUnits, TakesBatchRows,
+/// ProjectsParameters, HasMasks.
 template <class M>
 concept Model = std::copy_constructible<M> &&
     requires(M& m, const M& cm, const Matrix& x, const Labels& y, const WorkerPlan& wp, std::size_t i) {
@@ -49,6 +50,21 @@ concept ScalesUnits = requires(M& m, UnitRef unit, float s) { m.set_unit_scale(u
 /// holds (graph layers gather their neighbourhoods by row number).
 template <class M>
 concept TakesBatchRows = requires(M& m, std::span<const std::uint32_t> rows) { m.set_batch_rows(rows); };
+
+/// Optional hook: `project_parameters()` runs after every local optimizer step and puts the
+/// parameters back where the model allows them (a pruned model re-zeroes its pruned weights).
+template <class M>
+concept ProjectsParameters = requires(M& m) { m.project_parameters(); };
+
+/// Optional hook: pruning masks a checkpoint saves and restores with the parameters (one per
+/// parameter, a 0-D tensor for none; see ist/prune/masked.hpp). check_masks throws for masks that
+/// do not fit, so a checkpoint is refused before anything changes; set_masks installs them.
+template <class M>
+concept HasMasks = requires(M& m, const M& cm, const std::vector<Tensor>& masks) {
+    { cm.masks() } -> std::convertible_to<const std::vector<Tensor>&>;
+    cm.check_masks(masks);
+    m.set_masks(masks);
+};
 
 /// The residual block parameter i belongs to, for models with blocks (ist::Network); none otherwise.
 template <Model M>

@@ -16,6 +16,7 @@
 #include "ist/graph/gcn.hpp"
 #include "ist/io/npz.hpp"
 #include "ist/model/any_layer.hpp"
+#include "ist/model_files/sparse_tensor.hpp"
 
 namespace ist {
 
@@ -49,9 +50,16 @@ class ModelReadContext {
 public:
     explicit ModelReadContext(const NpzArchive& archive) : archive_(archive) {}
 
-    /// Reads array `name` into `into`, whose shape it must have. Throws DataError if it is
-    /// missing or shaped otherwise.
+    /// Reads array `name` into `into`, whose shape it must have, or its CSR arrays (a pruned
+    /// tensor: model_files/sparse_tensor.hpp). Throws DataError if it is missing, shaped otherwise
+    /// or inconsistent.
     void read_tensor(const std::string& name, Tensor& into) {
+        if (!archive_.contains(name) && archive_.contains(name + detail::kCsrValues)) {  // stored sparse
+            detail::read_csr(archive_, name, into);
+            for (const char* part : {detail::kCsrValues, detail::kCsrColumns, detail::kCsrRowOffsets})
+                claimed_.insert(name + part);
+            return;
+        }
         if (!archive_.contains(name)) throw DataError(archive_.path() + ": missing tensor '" + name + "'");
         archive_.read_into(name, into);
         claimed_.insert(name);

@@ -14,6 +14,7 @@
 #include "ist/detail/json.hpp"
 #include "ist/io/npz.hpp"
 #include "ist/model_files/layer_codecs.hpp"
+#include "ist/model_files/sparse_tensor.hpp"
 #include "ist/model/network.hpp"
 #include "ist/model/residual.hpp"
 
@@ -127,8 +128,10 @@ inline Network read_architecture(const NpzArchive& archive, const LayerRegistry&
 
 /// Writes `net` to `path` (atomically: the old file or the new one, never a torn one): its
 /// architecture as JSON, each parameter as "<layer>.<parameter>" and each layer's extra state
-/// (running statistics) as "<layer>.<tensor>". Throws ConfigError for a layer type that is not
-/// registered (ist::register_layer), DataError if the file cannot be written.
+/// (running statistics) as "<layer>.<tensor>"; a weight with few enough non-zeros (a pruned one:
+/// under about half) as CSR arrays instead (model_files/sparse_tensor.hpp). Throws ConfigError
+/// for a layer type that is not registered (ist::register_layer), DataError if the file cannot
+/// be written.
 inline void save_model(const Network& net, const std::string& path, const LayerRegistry& registry = layer_registry()) {
     detail::require(net.topology() != nullptr, "save_model: the network has no layers");
     using detail::json::Value;
@@ -172,7 +175,7 @@ inline void save_model(const Network& net, const std::string& path, const LayerR
     doc.set("version", Value::number(kModelFormatVersion)).set("layers", std::move(layers));
     NpzWriter npz;
     npz.add(detail::kArchitectureMember, detail::json::dump(doc));
-    for (const auto& [name, value] : tensors) npz.add(name, *value);
+    for (const auto& [name, value] : tensors) detail::add_tensor(npz, name, *value);  // CSR when smaller
     for (const auto& [name, graph] : context.graphs()) {
         npz.add(name + ".row_offsets", graph->row_offsets());
         npz.add(name + ".columns", graph->columns());

@@ -11,6 +11,7 @@
 //   sampler_<s>_pool, sampler_<s>_position, sampler_<s>_rng   worker s's data stream
 //   codec             uint8 text, the exchange's coding ("q4 updates + error feedback"); absent: fp32
 //   residual_<j>      float32, error-feedback residual j (every worker's, in package order)
+//   mask_<i>          float32 0/1, the pruning mask of parameter i (models with masks: HasMasks)
 #include <bit>
 #include <random>
 #include <sstream>
@@ -54,6 +55,9 @@ void write_checkpoint(const std::string& path, const M& model, const RunState& s
     }
     if (state.codec != "fp32") npz.add("codec", state.codec);  // fp32 checkpoints stay as they were
     for (std::size_t j = 0; j < state.residuals.size(); ++j) npz.add("residual_" + std::to_string(j), state.residuals[j]);
+    if constexpr (HasMasks<M>)
+        for (std::size_t i = 0; i < model.masks().size(); ++i)
+            if (model.masks()[i].dimension() > 0) npz.add("mask_" + std::to_string(i), model.masks()[i]);
     npz.write_atomically(path);
 }
 
@@ -68,6 +72,37 @@ inline std::vector<Tensor> read_tensors_like(const NpzArchive& npz, const std::s
     }
     return out;
 }
+
+namespace detail {
+
+/// The pruning masks a checkpoint holds for `model` (unset where it holds none), checked: a
+/// model without masks refuses a checkpoint that has them.
+template <Model M>
+std::vector<Tensor> read_checkpoint_masks(const NpzArchive& npz, const M& model) {
+    std::vector<Tensor> masks;
+    if constexpr (HasMasks<M>) {
+        for (std::size_t i = 0; i < model.parameter_count(); ++i) {
+            const std::string name = "mask_" + std::to_string(i);
+            masks.emplace_back();
+            if (!npz.contains(name)) continue;
+            masks.back() = Tensor::from_shape(model.parameter(i).value.shape());
+            npz.read_into(name, masks.back());
+        }
+        try {
+            model.check_masks(masks);
+        } catch (const ConfigError& e) {
+            throw DataError(npz.path() + ": " + e.what());
+        }
+    } else {
+        for (const std::string& name : npz.names())
+            if (name.rfind("mask_", 0) == 0)
+                throw DataError(npz.path() + ": the checkpoint holds pruning masks (" + name +
+                                "); resume it with a model that has them (ist::Masked)");
+    }
+    return masks;
+}
+
+}  // namespace detail
 
 /// Reads a checkpoint written for a model of the same shapes, `workers` workers,
 /// `optimizer_state` state tensors shaped like `state.optimizer_state`, coding `state.codec` and
@@ -135,7 +170,9 @@ void read_checkpoint(const NpzArchive& npz, M& model, RunState& state, std::size
         }
         loaded.samplers.push_back(std::move(sampler));
     }
+    std::vector<Tensor> masks = detail::read_checkpoint_masks(npz, model);
     for (std::size_t i = 0; i < params.size(); ++i) model.parameter(i).value = std::move(params[i]);
+    if constexpr (HasMasks<M>) model.set_masks(std::move(masks));
     state = std::move(loaded);
 }
 

@@ -289,6 +289,7 @@ private:
             if constexpr (A::synchronises_gradients)
                 for (Parameter* p : params) comm.allreduce_mean({p->grad.data(), p->grad.size()});
             run.step(params);
+            if constexpr (ProjectsParameters<M>) pkg.model.project_parameters();  // e.g. pruned weights back to 0
             loss_sum += loss;
         }
         pkg.stats = {loss_sum, static_cast<double>(options_.local_steps)};

@@ -1,0 +1,272 @@
+// ist-loft: LOFT, IST as cheap pre-training for pruning. Pre-train (IST or data parallel),
+// magnitude-prune the full model, rewind (or keep, or randomly re-initialise) the surviving
+// weights and fine-tune under the mask; print the accuracies and the pre-training cost.
+//
+//   ist-loft                                            # digits, MLP, IST vs data parallel pre-training
+//   ist-loft --data fashion-mnist --hidden 2048,2048 --seeds 1,2,3
+//   ist-loft --model resnet --pretrain ist --init rewind,keep,random
+//   ist-loft --help
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <ist/data/loaders.hpp>
+#include <ist/detail/seed.hpp>
+#include <ist/ist.hpp>
+
+#include "cli.hpp"
+#include "cli_data.hpp"
+
+namespace {
+
+struct Config {
+    ist::cli::DataChoice data;
+    std::string model = "mlp", pretrain = "ist,data-parallel", init = "rewind,random", fine_tune = "data-parallel";
+    std::string scope = "global", save_model;
+    std::vector<std::size_t> hidden{256, 256}, seeds{1};
+    std::vector<double> sparsities{0.5, 0.8, 0.9, 0.95, 0.98};
+    std::size_t fine_tune_rounds = 30, rewind_round = 0;
+    float lr = 0.05f;
+    bool quiet = false;
+    ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 30, .batch_size = 64, .eval_every = 0};
+};
+
+Config parse(int argc, char** argv) {
+    Config c;
+    auto& o = c.options;
+    ist::cli::Options cli("ist-loft", "LOFT: pre-trains (IST or data parallel), magnitude-prunes, rewinds and fine-tunes\n"
+                                      "under the mask; prints accuracies and the pre-training cost.");
+    cli.text("--data", c.data.data, "NAME", ist::cli::kDataHelp);
+    cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
+    cli.choice("--model", c.model, {"mlp", "resnet"}, "NAME",
+               "mlp (default; --hidden) | resnet (pre-activation ResNet of square images;\n"
+               "IST pre-training is then ResIST)");
+    cli.list("--hidden", c.hidden, ist::cli::kWidth, "W1,W2,...", "hidden widths of the MLP (default 256,256)");
+    cli.choices("--pretrain", c.pretrain, {"ist", "data-parallel", "local-sgd"}, "M1,M2,...",
+                "pre-training methods to compare (default ist,data-parallel)");
+    cli.value("--rounds", o.rounds, ist::cli::kCount, "T", "pre-training rounds (default 30)");
+    cli.value("--rewind-round", c.rewind_round, ist::cli::kCount, "K",
+              "rewind to the weights after K pre-training rounds (default 0: the initial ones)");
+    cli.list("--sparsity", c.sparsities, ist::cli::kDouble, "S1,S2,...",
+             "fractions of the prunable weights to prune, each in [0, 1)\n(default 0.5,0.8,0.9,0.95,0.98)");
+    cli.choice("--scope", c.scope, {"global", "per-layer"}, "NAME", "global (default) | per-layer magnitude pruning");
+    cli.choices("--init", c.init, {"rewind", "keep", "random"}, "I1,I2,...",
+                "what the kept weights start fine-tuning from: rewind (to the\n"
+                "initial weights), keep (the pre-trained ones), random (a fresh\n"
+                "seed, same mask: the control) (default rewind,random)");
+    cli.choice("--fine-tune", c.fine_tune, {"ist", "data-parallel", "local-sgd"}, "NAME",
+               "how the pruned network is fine-tuned (default data-parallel)");
+    cli.value("--fine-tune-rounds", c.fine_tune_rounds, ist::cli::kPositive, "F", "fine-tuning rounds (default 30)");
+    cli.value("--workers", o.workers, ist::cli::kCount, "S", "workers = subnets (default 4)");
+    cli.value("--local-steps", o.local_steps, ist::cli::kCount, "L", "local SGD steps per round (default 10)");
+    cli.value("--batch", o.batch_size, ist::cli::kCount, "B", "mini-batch per worker (default 64)");
+    cli.value("--lr", c.lr, ist::cli::kFloat, "X", "SGD learning rate (default 0.05)");
+    cli.list("--seeds", c.seeds, ist::cli::kCount, "N1,N2,...", "seeds of initialisation, partitions and sampling (default 1)");
+    cli.text("--save-model", c.save_model, "PATH",
+             "write the last pruned, fine-tuned model as .npz (sparse tensors as CSR)");
+    cli.flag("--quiet", c.quiet, "print only the summary tables");
+    cli.parse(argc, argv);
+    for (double s : c.sparsities) ist::detail::check_sparsity(s, "--sparsity");
+    if (c.rewind_round >= o.rounds)
+        throw ist::ConfigError("--rewind-round: " + std::to_string(c.rewind_round) + " is not below --rounds " +
+                               std::to_string(o.rounds));
+    return c;
+}
+
+struct Data {
+    ist::Dataset train, test;
+};
+
+/// The network to prune, initialised from `seed`.
+ist::Network build(const Config& c, const Data& d, std::uint64_t seed) {
+    if (c.model == "mlp")
+        return ist::make_mlp({d.train.feature_count(), c.hidden, d.train.classes, ist::Norm::Batch, seed});
+    const auto side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(d.train.feature_count()))));
+    if (side * side != d.train.feature_count())
+        throw ist::ConfigError("--model resnet: " + std::to_string(d.train.feature_count()) +
+                               " features are not a square image");
+    return ist::make_preact_resnet({.channels = 1, .height = side, .width = side, .classes = d.train.classes,
+                                    .stage_channels = {16, 32}, .stage_blocks = {4, 1}, .seed = seed});
+}
+
+/// Calls f(partitioner, aggregator) for `method`: IST cuts neurons of an MLP, blocks of a ResNet.
+template <class F>
+void with_method(const Config& c, const std::string& method, F&& f) {
+    if (method == "data-parallel") return f(ist::FullModel(), ist::GradientAllReduce());
+    if (method == "local-sgd") return f(ist::FullModel(), ist::HolderAverage());
+    if (c.model == "resnet") return f(ist::ResistPartition(), ist::HolderAverage());
+    return f(ist::NeuronPartition(), ist::HolderAverage());
+}
+
+/// Pre-training: the weights to rewind to, the trained ones, and what training cost.
+struct PreTrained {
+    ist::Network rewind_point, trained;
+    double accuracy = 0.0, cpu_seconds = 0.0;
+    std::uint64_t bytes = 0;
+};
+
+PreTrained pretrain(const Config& c, const std::string& method, const Data& d, std::uint64_t seed) {
+    PreTrained out{build(c, d, seed), {}};
+    ist::Network net = out.rewind_point;
+    ist::TrainerOptions o = c.options;
+    o.seed = seed;
+    const std::clock_t start = std::clock();  // CPU time of every thread: the workers' compute
+    with_method(c, method, [&](auto partitioner, auto aggregator) {
+        ist::IstTrainer trainer(net, o, partitioner, ist::Sgd(c.lr), aggregator);
+        if (c.rewind_round > 0) {
+            trainer.set_rounds(c.rewind_round);
+            trainer.train(d.train, d.test);
+            out.rewind_point = net;
+            trainer.set_rounds(o.rounds);
+        }
+        out.accuracy = trainer.train(d.train, d.test).final_test->accuracy;
+        out.bytes = trainer.total_bytes();
+    });
+    out.cpu_seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+    out.trained = std::move(net);
+    return out;
+}
+
+/// Fine-tunes the pruned network under its mask; its test accuracy.
+double fine_tune(const Config& c, ist::Masked<ist::Network>& model, const Data& d, std::uint64_t seed) {
+    ist::TrainerOptions o = c.options;
+    o.seed = seed;
+    o.rounds = c.fine_tune_rounds;
+    double accuracy = 0.0;
+    with_method(c, c.fine_tune, [&](auto partitioner, auto aggregator) {
+        ist::IstTrainer trainer(model, o, partitioner, ist::Sgd(c.lr), aggregator);
+        accuracy = trainer.train(d.train, d.test).final_test->accuracy;
+    });
+    return accuracy;
+}
+
+/// The pruned network's starting weights for fine-tuning, as `init` says.
+ist::Masked<ist::Network> starting_point(const Config& c, const Data& d, const PreTrained& pre,
+                                         const ist::Masked<ist::Network>& pruned, const std::string& init,
+                                         std::uint64_t seed) {
+    ist::Masked<ist::Network> model = pruned;
+    if (init == "rewind") ist::rewind(model, pre.rewind_point);
+    if (init == "random") ist::rewind(model, build(c, d, ist::detail::derive_seed(seed, 0x5EED)));
+    return model;
+}
+
+/// Accuracies per (pre-training, init) column and sparsity, one per seed; pre-training costs.
+struct Results {
+    std::map<std::string, std::map<double, std::vector<double>>> accuracy;
+    std::map<std::string, std::vector<PreTrained>> pretrained;
+    std::vector<std::string> columns;
+    ist::Network saved;  ///< the last fine-tuned model (--save-model)
+};
+
+std::string fixed(double x, int digits) {
+    std::ostringstream out;
+    out << std::fixed << std::setprecision(digits) << x;
+    return out.str();
+}
+
+/// Mean and (over more than one value) sample standard deviation, as "0.953 ± 0.004".
+std::string mean_sd(const std::vector<double>& v) {
+    double mean = 0.0, ss = 0.0;
+    for (double x : v) mean += x / static_cast<double>(v.size());
+    for (double x : v) ss += (x - mean) * (x - mean);
+    if (v.size() < 2) return fixed(mean, 4);
+    return fixed(mean, 4) + " ± " + fixed(std::sqrt(ss / static_cast<double>(v.size() - 1)), 4);
+}
+
+/// The sparsity of each pruned tensor, " 0.910 0.880 0.998" (global pruning is uneven; a tensor
+/// pruned whole disconnects the network).
+std::string tensor_sparsities(const ist::Masked<ist::Network>& model) {
+    std::string out;
+    for (const ist::Tensor& mask : model.masks())
+        if (ist::is_mask_set(mask))
+            out += " " + fixed(static_cast<double>(ist::pruned_count(mask)) / static_cast<double>(mask.size()), 3);
+    return out;
+}
+
+void run_seed(const Config& c, const Data& d, std::uint64_t seed, Results& r) {
+    for (const std::string& method : ist::cli::split(c.pretrain)) {
+        PreTrained pre = pretrain(c, method, d, seed);
+        if (!c.quiet)
+            std::cout << "seed " << seed << ", " << method << " pre-training: test accuracy " << fixed(pre.accuracy, 4)
+                      << ", " << fixed(pre.cpu_seconds, 2) << " s CPU, " << fixed(static_cast<double>(pre.bytes) / 1e6, 2)
+                      << " MB exchanged\n";
+        for (double s : c.sparsities) {
+            ist::Masked<ist::Network> pruned(pre.trained);
+            ist::prune(pruned, s, c.scope == "global" ? ist::PruneScope::Global : ist::PruneScope::PerLayer);
+            if (!c.quiet) std::cout << "  sparsity " << fixed(s, 2) << ", per weight tensor:" << tensor_sparsities(pruned) << '\n';
+            for (const std::string& init : ist::cli::split(c.init)) {
+                ist::Masked<ist::Network> model = starting_point(c, d, pre, pruned, init, seed);
+                const double accuracy = fine_tune(c, model, d, seed);
+                const std::string column = method + " + " + init;
+                if (r.accuracy[column].empty()) r.columns.push_back(column);
+                r.accuracy[column][s].push_back(accuracy);
+                if (!c.quiet)
+                    std::cout << "    " << init << ": fine-tuned test accuracy "
+                              << fixed(accuracy, 4) << '\n';
+                if (!c.save_model.empty()) r.saved = model.model();
+            }
+        }
+        r.pretrained[method].push_back(std::move(pre));
+    }
+}
+
+void print_summary(const Config& c, const Results& r) {
+    std::cout << (c.quiet ? "" : "\n") << "fine-tuned test accuracy (" << c.fine_tune << ", " << c.fine_tune_rounds
+              << " rounds; mean ± sd over " << c.seeds.size() << " seed" << (c.seeds.size() > 1 ? "s" : "")
+              << ")\n| sparsity |";
+    for (const auto& column : r.columns) std::cout << ' ' << column << " |";
+    std::cout << "\n|---|";
+    for (std::size_t k = 0; k < r.columns.size(); ++k) std::cout << "---|";
+    for (double s : c.sparsities) {
+        std::cout << "\n| " << fixed(100.0 * s, 0) << " % |";
+        for (const auto& column : r.columns) std::cout << ' ' << mean_sd(r.accuracy.at(column).at(s)) << " |";
+    }
+    std::cout << "\n\npre-training (" << c.options.rounds << " rounds; mean over seeds)\n"
+              << "| method | test accuracy | CPU time | MB exchanged |\n|---|---|---|---|\n";
+    std::map<std::string, double> cpu;
+    for (const auto& [method, runs] : r.pretrained) {
+        std::vector<double> acc;
+        double mb = 0.0;
+        for (const PreTrained& p : runs) {
+            acc.push_back(p.accuracy);
+            cpu[method] += p.cpu_seconds / static_cast<double>(runs.size());
+            mb += static_cast<double>(p.bytes) / 1e6 / static_cast<double>(runs.size());
+        }
+        std::cout << "| " << method << " | " << mean_sd(acc) << " | " << fixed(cpu[method], 2) << " s | " << fixed(mb, 2) << " |\n";
+    }
+    if (cpu.count("ist") && cpu.count("data-parallel"))
+        std::cout << "CPU seconds of IST / data parallel pre-training: " << fixed(cpu["ist"] / cpu["data-parallel"], 2) << '\n';
+}
+
+int run(const Config& c) {
+    auto [train, test] = ist::cli::load_data(c.data, "ist-loft");
+    const Data d{std::move(train), std::move(test)};
+    if (!c.quiet)
+        std::cout << "ist-loft: " << d.train.name << " (" << d.train.size() << " train / " << d.test.size()
+                  << " test rows), " << c.model << ", S = " << c.options.workers << ", l = " << c.options.local_steps
+                  << ", " << c.options.rounds << " pre-training + " << c.fine_tune_rounds << " fine-tuning rounds, "
+                  << c.scope << " magnitude pruning\n";
+    Results r;
+    for (std::size_t seed : c.seeds) run_seed(c, d, seed, r);
+    print_summary(c, r);
+    if (!c.save_model.empty()) {
+        ist::save_model(r.saved, c.save_model);
+        std::cout << "\nmodel " << c.save_model << " (weight sparsity " << fixed(ist::weight_sparsity(r.saved), 3)
+                  << "): " << std::filesystem::file_size(c.save_model) << " bytes on disk; its "
+                  << r.saved.parameter_elements() << " parameters are " << 4 * r.saved.parameter_elements()
+                  << " bytes as dense float32\n";
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return ist::cli::run_main("ist-loft", [&] { return run(parse(argc, argv)); });
+}
