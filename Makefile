@@ -74,7 +74,8 @@ clean:
 # Haswell kernels, so the same numbers come out on every x86-64 machine with AVX2 (a native build
 # or OpenBLAS's per-CPU kernel choice changes the last bits of sums, and with them accuracies).
 # Timings come from the normal, native build.
-DOCS_PROGRAMS := ist-train resist-train gist-train ist-bench ist-load-bench gist-memory custom_layer
+DOCS_PROGRAMS := ist-train resist-train gist-train ist-bench ist-load-bench gist-memory custom_layer \
+  ist-loft ist-fed-bench ist-quant-bench
 DOCS_ENV := OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1
 .PHONY: docs-check docs-update docs-timing docs-build
 docs-build: deps
