@@ -321,6 +321,7 @@ private:
                 train_locally(pkg, comm, train, plan[comm.worker()], *round_streams, round, steps_before, optimizer);
             },
             A::synchronises_gradients ? Replicas::Persistent : Replicas::PerRound);
+        streams_.replay_remote_draws(*round_streams, result.dropped);
         streams_.end_round(*round_streams);
         RoundMetrics m;
         m.dropped_workers = result.dropped;

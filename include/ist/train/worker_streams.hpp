@@ -5,6 +5,7 @@
 #include <atomic>
 #include <memory>
 #include <numeric>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -79,6 +80,21 @@ public:
         return r;
     }
 
+    /// A distributed transport runs a worker's local steps on one process only, yet every process
+    /// keeps every stream (a checkpoint saves them all; a client may be served from another rank
+    /// next round). So each process replays here the draws of the workers that completed the round
+    /// elsewhere: the same row (or cluster) indices, no data copied. In-process every worker that
+    /// was not dropped is done already, so nothing is replayed. A dropped worker (round_timeout,
+    /// quorum, drop_failed_workers) is not replayed: which ones drop is not deterministic anyway,
+    /// and its own process keeps whatever it drew.
+    void replay_remote_draws(RoundStreams& r, std::span<const std::size_t> dropped) const {
+        for (std::size_t s = 0; s < r.sampler.size(); ++s) {
+            if (r.done[s] || std::find(dropped.begin(), dropped.end(), s) != dropped.end()) continue;
+            for (std::size_t t = 0; t < options_.local_steps; ++t) skip_batch(*r.sampler[s]);
+            r.done[s] = true;
+        }
+    }
+
     /// Sampling::Clients: the streams of the clients whose worker finished its local steps move on.
     void end_round(const RoundStreams& r) {
         for (std::size_t s = 0; s < r.clients.size(); ++s)
@@ -108,6 +124,15 @@ public:
         }
         sampler.next(data, options_.batch_size, x, y, &rows);
         return {&x, &y};
+    }
+
+    /// Advances `sampler` past one local batch as draw_batch() would, drawing only the indices.
+    void skip_batch(BatchSampler& sampler) const {
+        switch (options_.batches) {
+        case Batches::FullSet: return;
+        case Batches::Clusters: sampler.take(options_.clusters_per_batch); return;
+        case Batches::Rows: sampler.take(options_.batch_size); return;
+        }
     }
 
     /// Copies the streams' state into a checkpoint's run state.
