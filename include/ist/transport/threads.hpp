@@ -18,7 +18,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas_threads.hpp"
-#include "ist/detail/thread_group.hpp"
+#include "ist/transport/thread_group.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {
