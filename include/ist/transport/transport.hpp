@@ -83,7 +83,9 @@ struct RoundResult {
     std::vector<P> packages;
     RoundTraffic traffic;
     std::vector<std::size_t> workers;    ///< the worker of each package (empty: 0..S-1 in order)
-    std::vector<std::size_t> dropped;    ///< workers whose subnet did not come back this round
+    /// Workers whose subnet did not come back this round. A distributed transport lists every
+    /// worker that did not complete it: the other ranks replay the draws of all the rest.
+    std::vector<std::size_t> dropped;
     std::vector<std::string> failures;   ///< why, one line per dropped worker
     std::vector<double> worker_seconds;  ///< per worker, its work's seconds (empty: not measured)
 };
