@@ -329,12 +329,13 @@ private:
         m.worker_seconds = result.worker_seconds;
         if (!result.packages.empty()) {  // the coordinator, or every process when replicas persist
             Plan returned;  // the plans of the workers whose subnets came back, in package order
-            std::vector<double> samples;  // and the rows each trained on (FedAvg weighting)
+            std::vector<double> samples;  // and the rows each trained on (FedAvg weighting only)
             for (std::size_t k = 0; k < result.packages.size(); ++k) {
                 const std::size_t s = result.workers.empty() ? k : result.workers[k];
                 check_finite(result.packages[k], s);
                 returned.push_back(plan[s]);
-                samples.push_back(static_cast<double>(round_streams->sampler.at(s)->pool().size()));
+                if constexpr (WeighsSamples<A>)
+                    samples.push_back(static_cast<double>(round_streams->sampler.at(s)->pool().size()));
             }
             if constexpr (WeighsSamples<A>) aggregator_.set_worker_samples(std::move(samples));
             merge(returned, result.packages);
