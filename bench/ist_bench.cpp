@@ -3,10 +3,11 @@
 // each target accuracy, final accuracy, bytes per round, total bytes), measured here and under a
 // network model, and writes CSV, JSON and a PNG plot (gnuplot).
 //
-//   ist-bench compare            # 784 -> 4096 -> 4096 -> 10, all 60,000 training rows
+//   ist-bench compare            # 784 -> 4096 -> 4096 -> 10 (3-layer: two hidden layers of 4096), all 60,000 rows
 //   ist-bench compare --quick    # 784 -> 512 -> 512 -> 10, 12,000 rows: under 2 minutes here
 //   ist-bench compare --quick --workers 4 --link 100M,10M --ist-codecs fp32,q8 --code-updates
 //   ist-bench compare --help
+//   ist-bench talk               # the talk's tables row for row: bench/talk_tables.hpp
 //   ist-bench --help
 #include <algorithm>
 #include <cstdio>
@@ -25,11 +26,13 @@
 #include "cli.hpp"
 #include "codec_options.hpp"
 #include "network_model.hpp"
+#include "talk_presets.hpp"
+#include "talk_tables.hpp"
 
 namespace {
 
 struct Config {
-    bool quick = false;
+    bool quick = false, whole_set = false;
     std::vector<std::size_t> hidden{4096, 4096};
     std::vector<std::size_t> workers{2, 4, 8};
     std::vector<double> targets{0.80, 0.84};
@@ -46,13 +49,16 @@ struct Config {
 Config parse(int argc, char** argv) {
     using namespace ist::cli;
     Config c;
+    PresetArguments args(argc, argv, ist_bench::kReferencePresets, 2);
     Options cli("ist-bench", "Benchmarks of IST against its baselines.");
     cli.subcommand("compare",
                    "IST, local SGD and data parallel at S = 2, 4, 8 train the same MLP on the same Fashion-MNIST\n"
                    "data for the same training-time budget; prints seconds to each target accuracy, final\n"
                    "accuracy and bytes, measured here and under a network model; writes CSV, JSON and a PNG.");
+    add_preset_option(cli, ist_bench::kReferencePresets);
+    cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
     cli.flag("--quick", c.quick, "784-512-512-10 on 12,000 training rows, 6 s per run: < 2 minutes on 2 cores");
-    cli.list("--hidden", c.hidden, kWidth, "W1,W2", "hidden widths (default 4096,4096: the talk's 2-layer Speech net)");
+    cli.list("--hidden", c.hidden, kWidth, "W1,W2", "hidden widths (default 4096,4096: the talk's 3-layer net, two hidden layers)");
     cli.list("--workers", c.workers, kCount, "LIST", "S values (default 2,4,8)");
     cli.list("--targets", c.targets, kDouble, "LIST", "target test accuracies (default 0.80,0.84)");
     cli.value("--budget", c.budget, kDouble, "SEC", "training seconds per run, the same for every method (default 60)");
@@ -75,7 +81,7 @@ Config parse(int argc, char** argv) {
              "q8 .. q2 (e.g. fp32,q8)");
     cli.flag("--code-updates", c.coding.code_updates, "lossy IST rows send trained minus received weights");
     cli.flag("--error-feedback", c.coding.error_feedback, "lossy IST rows add their last coding residual (needs --code-updates)");
-    cli.parse(argc, argv);
+    cli.parse(args.argc(), args.argv());
     if (cli.given("--link")) c.links = ist_bench::parse_links(links);
     for (const std::string& codec : c.ist_codecs) try {
             ist::AnyCodec::parse(codec);  // refuses unknown names before any training
@@ -388,6 +394,7 @@ Run run_row(const Config& c, Run row, std::size_t S, const ist::Network& initial
     o.batch_size = c.batch;
     o.seed = c.seed;
     o.eval_every = 1;
+    if (c.whole_set) o.sampling = ist::Sampling::WholeSet;
     row.S = S;
     ist::Network net = initial;
     if (row.method == Method::Ist && row.codec != "fp32") {
@@ -412,15 +419,7 @@ Run run_row(const Config& c, Run row, std::size_t S, const ist::Network& initial
 
 int compare(const Config& c) {
     if (std::system(("mkdir -p '" + c.out + "'").c_str()) != 0) throw ist::DataError("cannot create " + c.out);
-    auto [train, test] = ist::load_fashion_mnist();
-    auto first_rows = [](const ist::Dataset& d, std::size_t n) {
-        std::vector<std::uint32_t> rows(std::min(n, d.size()));
-        std::iota(rows.begin(), rows.end(), 0u);
-        return ist::subset(d, rows);
-    };
-    if (c.train_rows && c.train_rows < train.size()) train = first_rows(train, c.train_rows);
-    if (c.test_rows && c.test_rows < test.size()) test = first_rows(test, c.test_rows);
-    ist::standardize(train, test);
+    auto [train, test] = ist_bench::fashion_rows(c.train_rows, c.test_rows);
 
     const char* env = std::getenv("OPENBLAS_NUM_THREADS");
     std::ostringstream setup;
@@ -431,7 +430,7 @@ int compare(const Config& c) {
     setup << " -> 10, Dense (no bias) -> BatchNorm -> ReLU, parameter-free BatchNorm on the logits\n"
           << "  training: plain SGD lr " << c.lr << ", batch " << c.batch << " per worker, l = " << c.local_steps
           << " (data parallel: all-reduce every step, evaluated every " << c.dp_report_steps
-          << " steps), workers sample disjoint shards; every run trains " << c.budget << " s (evaluation excluded)\n"
+          << " steps), workers sample " << (c.whole_set ? "the whole training set" : "disjoint shards") << "; every run trains " << c.budget << " s (evaluation excluded)\n"
           << "  threads: " << std::thread::hardware_concurrency() << " cores; OPENBLAS_NUM_THREADS="
           << (env ? env : "(unset)") << "; workers are threads, each with 1 OpenBLAS thread during a round; "
           << "evaluation uses " << (openblas_get_num_threads ? openblas_get_num_threads() : 0) << " OpenBLAS thread(s)\n";
@@ -469,5 +468,6 @@ int compare(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "talk") return ist_bench::talk_main(argc, argv);  // bench/talk_tables.hpp
     return ist::cli::run_main("ist-bench", [&] { return compare(parse(argc, argv)); });
 }

@@ -3,6 +3,7 @@
 //   ist-train                                  # IST, S = 4 threads, embedded digits data set
 //   ist-train --data fashion-mnist --hidden 4096,4096 --workers 8
 //   ist-train --method local-sgd | data-parallel
+//   ist-train --preset reference --show-config  # the reference code's settings, resolved
 //   ist-train --save-model m.npz; ist-train --load-model m.npz --rounds 20   # continue from a saved model
 //   ist-train --help
 #include <algorithm>
@@ -24,6 +25,7 @@
 #include "cli.hpp"
 #include "codec_options.hpp"
 #include "cli_data.hpp"
+#include "preset.hpp"
 #ifdef IST_WITH_MPI
 #include "cli_data_mpi.hpp"
 #endif
@@ -41,6 +43,7 @@ struct Config {
     float lr = 0.05f, momentum = 0.9f, weight_decay = 0.0f, keep = 0.5f, dropout = 0.0f;
     double target = 0.0;
     bool quiet = false, progress = false, whole_set = false, carry_state = false, scale_activations = false;
+    bool show_config = false;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 60, .batch_size = 64};
     ist::cli::CodecOptions coding;
     std::size_t clients = 0, classes_per_client = 0;  // federated: clients own the training rows
@@ -67,10 +70,24 @@ void check_heterogeneity(const Config& c) {
         throw ist::ConfigError("--fedavg-weights weights the merge of subnets: data-parallel averages gradients instead");
 }
 
+/// The reference IST code (Yuan et al. 2019; BinhangYuan/IST_Release, the 2-layer and 3-layer
+/// Google Speech scripts): plain SGD at lr 0.01 without weight decay, batch 128, a repartition every
+/// 20 steps, every worker shuffling the whole training set. The width (4096 there), S and the run
+/// length are the experiment's, not the method's: give them as options.
+const std::vector<ist::cli::Preset> kPresets{
+    {"reference",
+     {"--optimizer", "sgd", "--lr", "0.01", "--weight-decay", "0", "--batch", "128", "--local-steps", "20", "--norm",
+      "batch", "--whole-set"},
+     "BinhangYuan/IST_Release, distributed_{2,3}layer_subnet_*.py"},
+};
+
 Config parse(int argc, char** argv) {
     Config c;
     auto& o = c.options;
+    ist::cli::PresetArguments args(argc, argv, kPresets);
     ist::cli::Options cli("ist-train", "Trains an MLP with IST (or a baseline) and prints its test accuracy.");
+    ist::cli::add_preset_option(cli, kPresets);
+    cli.flag("--show-config", c.show_config, "print the resolved settings (presets applied) and exit");
     c.data.add_to(cli);
     cli.choice("--method", c.method, {"ist", "local-sgd", "data-parallel"}, "NAME", "ist (default) | local-sgd | data-parallel");
     cli.choice("--partition", c.partition, {"neuron", "bernoulli", "categorical"}, "NAME",
@@ -133,7 +150,7 @@ Config parse(int argc, char** argv) {
     cli.list("--slowdown", c.slowdown, ist::cli::kPositiveDouble, "F1,...,FS",
              "simulation: worker s takes F_s (>= 1) times its compute time (threads transport)");
     cli.flag("--fedavg-weights", c.fedavg_weights, "merge weighting each worker's subnet by its rows (FedAvg)");
-    cli.parse(argc, argv);
+    cli.parse(args.argc(), args.argv());
     check_heterogeneity(c);
     if (!c.clients && (c.dirichlet > 0 || c.classes_per_client || cli.given("--client-selection")))
         throw ist::ConfigError("--dirichlet, --classes-per-client and --client-selection need --clients");
@@ -255,7 +272,23 @@ std::string describe_network(const Config& c, const ist::Dataset& train, const i
            (c.dropout > 0 ? ", dropout " + number_text(c.dropout) : std::string());
 }
 
+const char* sampling_name(ist::Sampling s) {
+    return s == ist::Sampling::WholeSet ? "whole-set" : s == ist::Sampling::Clients ? "clients" : "shards";
+}
+
+/// --show-config: the settings that training would use, one "name value" per line.
+int show_config(const Config& c) {
+    const auto& o = c.options;
+    std::cout << "method " << c.method << "\npartition " << c.partition << "\nworkers " << o.workers << "\nlocal-steps "
+              << o.local_steps << "\nrounds " << o.rounds << "\nbatch " << o.batch_size << "\nhidden " << widths(c.hidden)
+              << "\nnorm " << c.norm << "\noptimizer " << c.optimizer << "\nlr " << c.lr << "\nmomentum " << c.momentum
+              << "\nweight-decay " << c.weight_decay << "\noptimizer-state " << (c.carry_state ? "carry" : "reset")
+              << "\nsampling " << sampling_name(o.sampling) << "\nseed " << o.seed << '\n';
+    return 0;
+}
+
 int run(const Config& c) {
+    if (c.show_config) return show_config(c);
     bool primary = true;  // prints the output (rank 0 under MPI)
 #ifdef IST_WITH_MPI
     if (c.transport == "mpi") primary = ist::MpiEnvironment::rank() == 0;

@@ -3,6 +3,7 @@
 //   resist-train                                # digits (embedded), S = 4, ResIST then local SGD
 //   resist-train --data fashion --train-rows 12000 --rounds 30
 //   resist-train --ablation                     # the talk's ablation ladder at small scale
+//   resist-train --preset reference --show-config   # the ResIST reference's settings, resolved
 //   resist-train --help
 //
 // Both methods train the same network from the same initial weights on the same data shards,
@@ -22,6 +23,7 @@
 
 #include "cli.hpp"
 #include "codec_options.hpp"
+#include "preset.hpp"
 
 namespace {
 
@@ -32,7 +34,8 @@ struct Config {
     float lr = 0.05f, momentum = 0.9f, weight_decay = 5e-4f;
     std::size_t min_depth = 1, train_rows = 0, test_rows = 0, threads = 0;
     bool share_projecting = true, all_sections = false, scale = true, constant_lr = false;
-    bool quiet = false, progress = false, ablation = false, skip_baseline = false;
+    bool quiet = false, progress = false, ablation = false, skip_baseline = false, whole_set = false, show_config = false;
+    bool post_activation = false, final_norm = true;
     std::vector<std::size_t> ablation_workers{2, 4};
     std::size_t ablation_l = 0;  // 0: twice --local-steps
     std::size_t seeds = 1;       // ablation: runs per cell, seeds seed, seed + 1, ...
@@ -40,13 +43,28 @@ struct Config {
     ist::cli::CodecOptions coding;
 };
 
+/// The ResIST reference (Dun et al. 2022; dunchen/ResIST_release, cifar*_local_iteration_test.py and
+/// data.py): momentum SGD 0.9, weight decay 5e-4, lr 0.1 divided by 10 at 50 % and 75 %, the
+/// optimizer rebuilt at every repartition, l = 50, batch 128, S = 4, every worker shuffling the whole
+/// training set; its network has no BN -> ReLU before the pool. Its depth and widths
+/// (PreActResNet101) are the experiment's: give them as options.
+const std::vector<ist::cli::Preset> kPresets{
+    {"reference",
+     {"--lr", "0.1", "--momentum", "0.9", "--weight-decay", "5e-4", "--local-steps", "50", "--batch", "128",
+      "--workers", "4", "--whole-set", "--no-final-norm"},
+     "dunchen/ResIST_release, cifar100_local_iteration_test.py and data.py"},
+};
+
 Config parse(int argc, char** argv) {
     using namespace ist::cli;
     Config c;
     auto& o = c.options;
+    PresetArguments args(argc, argv, kPresets);
     Options cli("resist-train",
                 "Trains a pre-activation ResNet with ResIST and, with the same model, data, transport, rounds and\n"
                 "local steps, with local SGD; prints test accuracy, training time and bytes for both.");
+    add_preset_option(cli, kPresets);
+    cli.flag("--show-config", c.show_config, "print the resolved settings (presets applied) and exit");
     cli.choice("--data", c.data, {"digits", "fashion"}, "NAME",
                "digits (embedded 8x8, default) | fashion (Debian's dataset-fashion-mnist)");
     cli.value("--workers", o.workers, kCount, "S", "workers = subnets (default 4)");
@@ -57,10 +75,18 @@ Config parse(int argc, char** argv) {
     cli.value("--momentum", c.momentum, kFloat, "X", "momentum, state reset every round (default 0.9)");
     cli.value("--weight-decay", c.weight_decay, kFloat, "X", "L2 weight decay (default 5e-4, the reference)");
     cli.value("--batch", o.batch_size, kCount, "B", "mini-batch per worker (default 32)");
+    cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
     cli.list("--stages", c.stages, kCount, "C1,C2,...", "channels per stage (default 8,16,32)");
     cli.list("--blocks", c.blocks, kCount, "N1,N2,...",
              "residual blocks per stage (default 1,4,1); stages after the first\n"
              "start with a stride-2 projecting block; each stage is a section");
+    bool no_final_norm = false;
+    cli.flag("--post-activation", c.post_activation,
+             "post-activation blocks (the original ResNet, the ablation's first rungs)\n"
+             "instead of pre-activation ones");
+    cli.flag("--no-final-norm", no_final_norm,
+             "pre-activation: no BN -> ReLU before the pool (the ResIST reference's\n"
+             "network has none)");
     cli.group("ResIST rules (ist::ResistOptions)");
     cli.value("--min-depth", c.min_depth, kCount, "D", "each subnet gets at least D blocks of a dealt section (default 1)");
     bool deal_projecting = false, no_scale = false;
@@ -86,8 +112,14 @@ Config parse(int argc, char** argv) {
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the summary");
     c.coding.add_to(cli);
-    cli.parse(argc, argv);
+    cli.parse(args.argc(), args.argv());
     c.coding.apply(o);
+    if (c.whole_set) o.sampling = ist::Sampling::WholeSet;
+    c.final_norm = !no_final_norm;
+    if (c.post_activation && no_final_norm)
+        throw ist::ConfigError("--no-final-norm is for pre-activation blocks: a post-activation net has no final BN -> ReLU");
+    if (c.ablation && c.post_activation)
+        throw ist::ConfigError("--ablation chooses the block order of each rung: drop --post-activation");
     c.share_projecting = !deal_projecting;
     c.scale = !no_scale;
     c.seeds = std::max<std::size_t>(1, c.seeds);
@@ -126,8 +158,15 @@ Data load(const Config& c) {
 }
 
 ist::Network make_model(const Config& c, const Data& d) {
-    return ist::make_preact_resnet({.channels = 1, .height = d.side, .width = d.side, .classes = d.train.classes,
-                                    .stage_channels = c.stages, .stage_blocks = c.blocks, .seed = c.options.seed});
+    return ist::make_resnet({.channels = 1, .height = d.side, .width = d.side, .classes = d.train.classes,
+                             .stage_channels = c.stages, .stage_blocks = c.blocks, .seed = c.options.seed,
+                             .order = c.post_activation ? ist::BlockOrder::PostActivation : ist::BlockOrder::PreActivation,
+                             .final_norm = c.final_norm});
+}
+
+const char* network_name(const Config& c) {
+    if (c.post_activation) return "post-activation ResNet";
+    return c.final_norm ? "pre-activation ResNet" : "pre-activation ResNet (no final BN -> ReLU)";
 }
 
 std::string joined(const std::vector<std::size_t>& v, const char* sep) {
@@ -214,14 +253,15 @@ int run_comparison(const Config& c, const Data& d) {
     const ist::Network initial = make_model(c, d);
     check_sections(c, initial);
     if (!c.quiet) {
-        std::printf("resist-train: %s (%zu train / %zu test rows), pre-activation ResNet 1x%zux%zu, stages %s channels, "
+        std::printf("resist-train: %s (%zu train / %zu test rows), %s 1x%zux%zu, stages %s channels, "
                     "%s blocks, %zu parameters\n",
-                    d.train.name.c_str(), d.train.size(), d.test.size(), d.side, d.side, joined(c.stages, "-").c_str(),
+                    d.train.name.c_str(), d.train.size(), d.test.size(), network_name(c), d.side, d.side, joined(c.stages, "-").c_str(),
                     joined(c.blocks, "-").c_str(), initial.parameter_elements());
         std::printf("  S = %zu, l = %zu, %zu rounds, batch %zu per worker, momentum SGD lr %g (%s) momentum %g "
-                    "weight decay %g, state reset every round\n",
+                    "weight decay %g, state reset every round%s\n",
                     c.options.workers, c.options.local_steps, c.options.rounds, c.options.batch_size, c.lr,
-                    c.constant_lr ? "constant" : "/10 at 50% and 75%", c.momentum, c.weight_decay);
+                    c.constant_lr ? "constant" : "/10 at 50% and 75%", c.momentum, c.weight_decay,
+                    c.whole_set ? ", every worker samples the whole training set" : "");
         describe(c, initial);
         std::printf("== ResIST ==\n");
     }
@@ -249,35 +289,40 @@ int run_ablation(const Config& c, const Data& d) {
         const char* name;
         ist::ResistOptions options;
         std::size_t local_steps;
+        bool post_activation;  // the talk's first four rungs train the original ResNet
     };
     const std::size_t l = c.options.local_steps, l2 = c.ablation_l ? c.ablation_l : 2 * l;
     const std::size_t depth = std::max<std::size_t>(2, c.min_depth);
+    const ist::ResistOptions scaled{.sections = {}, .all_sections = false, .share_projecting = true, .min_depth = 1,
+                                    .scale_branches = true};
+    ist::ResistOptions deep = scaled;
+    deep.min_depth = depth;
     const std::vector<Rule> rules{
-        {"naive: all sections, projecting dealt, no scaling",
-         {.sections = {}, .all_sections = true, .share_projecting = false, .min_depth = 1, .scale_branches = false}, l},
+        {"naive: post-activation, all sections, projecting dealt, no scaling",
+         {.sections = {}, .all_sections = true, .share_projecting = false, .min_depth = 1, .scale_branches = false}, l, true},
         {"+ share strided (projecting) blocks",
-         {.sections = {}, .all_sections = true, .share_projecting = true, .min_depth = 1, .scale_branches = false}, l},
+         {.sections = {}, .all_sections = true, .share_projecting = true, .min_depth = 1, .scale_branches = false}, l, true},
         {"+ deal only the longest section",
-         {.sections = {}, .all_sections = false, .share_projecting = true, .min_depth = 1, .scale_branches = false}, l},
-        {"+ scale branches at evaluation",
-         {.sections = {}, .all_sections = false, .share_projecting = true, .min_depth = 1, .scale_branches = true}, l},
-        {"+ minimum depth", {.sections = {}, .all_sections = false, .share_projecting = true, .min_depth = depth, .scale_branches = true}, l},
-        {"+ different l", {.sections = {}, .all_sections = false, .share_projecting = true, .min_depth = depth, .scale_branches = true}, l2},
+         {.sections = {}, .all_sections = false, .share_projecting = true, .min_depth = 1, .scale_branches = false}, l, true},
+        {"+ scale branches at evaluation", scaled, l, true},
+        {"+ pre-activation blocks", scaled, l, false},
+        {"+ minimum depth", deep, l, false},
+        {"+ different l", deep, l2, false},
     };
-    std::printf("resist-train --ablation: %s (%zu train / %zu test rows), pre-activation ResNet stages %s channels, "
-                "%s blocks; %zu rounds, batch %zu, lr %g%s; ResIST test accuracy",
+    std::printf("resist-train --ablation: %s (%zu train / %zu test rows), ResNet stages %s channels, "
+                "%s blocks%s; %zu rounds, batch %zu, lr %g%s; ResIST test accuracy",
                 d.train.name.c_str(), d.train.size(), d.test.size(), joined(c.stages, "-").c_str(),
-                joined(c.blocks, "-").c_str(), c.options.rounds, c.options.batch_size, c.lr,
-                c.constant_lr ? "" : " (/10 at 50% and 75%)");
+                joined(c.blocks, "-").c_str(), c.final_norm ? "" : " (pre-activation: no final BN -> ReLU)",
+                c.options.rounds, c.options.batch_size, c.lr, c.constant_lr ? "" : " (/10 at 50% and 75%)");
     if (c.seeds > 1)
         std::printf(", mean (sd) over seeds %zu..%zu", static_cast<std::size_t>(c.options.seed),
                     static_cast<std::size_t>(c.options.seed + c.seeds - 1));
-    std::printf("\n%-52s %4s %4s", "rule", "l", "D");
+    std::printf("\n%-66s %4s %4s", "rule", "l", "D");
     for (std::size_t s : c.ablation_workers) std::printf(c.seeds > 1 ? "   S = %-10zu" : "   S = %-3zu", s);
     std::printf("\n");
     std::fflush(stdout);
     for (const Rule& rule : rules) {
-        std::printf("%-52s %4zu %4zu", rule.name, rule.local_steps, rule.options.min_depth);
+        std::printf("%-66s %4zu %4zu", rule.name, rule.local_steps, rule.options.min_depth);
         std::fflush(stdout);
         for (std::size_t s : c.ablation_workers) {
             std::vector<double> acc;
@@ -286,6 +331,7 @@ int run_ablation(const Config& c, const Data& d) {
                 rc.options.seed = c.options.seed + k;  // initial weights, partitions and sampling
                 rc.options.workers = s;
                 rc.options.local_steps = rule.local_steps;
+                rc.post_activation = rule.post_activation;
                 // The same number of local steps in total: a longer l means fewer rounds.
                 rc.options.rounds = std::max<std::size_t>(1, c.options.rounds * l / rule.local_steps);
                 acc.push_back(train_one(rc, make_model(rc, d), d, ist::ResistPartition(rule.options), false).accuracy);
@@ -302,11 +348,24 @@ int run_ablation(const Config& c, const Data& d) {
     return 0;
 }
 
+/// --show-config: the settings that training would use, one "name value" per line.
+int show_config(const Config& c) {
+    const auto& o = c.options;
+    std::printf("workers %zu\nlocal-steps %zu\nrounds %zu\nbatch %zu\nlr %g\nlr-schedule %s\nmomentum %g\n"
+                "weight-decay %g\noptimizer-state reset\nsampling %s\nnetwork %s\nstages %s\nblocks %s\nmin-depth %zu\n"
+                "seed %zu\n",
+                o.workers, o.local_steps, o.rounds, o.batch_size, c.lr, c.constant_lr ? "constant" : "/10 at 50% and 75%",
+                c.momentum, c.weight_decay, c.whole_set ? "whole-set" : "shards", network_name(c),
+                joined(c.stages, ",").c_str(), joined(c.blocks, ",").c_str(), c.min_depth, static_cast<std::size_t>(o.seed));
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     return ist::cli::run_main("resist-train", [&] {
         const Config c = parse(argc, argv);
+        if (c.show_config) return show_config(c);
         const Data d = load(c);
         return c.ablation ? run_ablation(c, d) : run_comparison(c, d);
     });

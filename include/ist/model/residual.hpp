@@ -29,9 +29,11 @@ AnyLayer make_layer(L&& layer) {
 }  // namespace detail
 
 /// A residual block, y = shortcut(x) + branch(x). The shortcut is the identity unless layers are
-/// given for it (a projection, for strided or widening blocks). In a Network, consecutive blocks
-/// form a section: a Units dimension that ResIST deals to workers. A worker without a block runs
-/// its shortcut alone (the identity for plain blocks), so a subnet is a shallower network.
+/// given for it: a projection (a layer that opens a dimension: strided or widening blocks, which
+/// start a section) or shape-keeping layers (postact_block's ReLU, which continue one). In a
+/// Network, consecutive blocks form a section: a Units dimension that ResIST deals to workers. A
+/// worker without a block runs its shortcut alone (the identity for plain blocks), so a subnet is
+/// a shallower network.
 class Residual {
 public:
     template <class L>

@@ -72,7 +72,10 @@ public:
         open_input();
         const std::string where = "Network::add: residual block " + std::to_string(blocks_.size());
         detail::require(!branch.empty(), where + ": the branch has no layers");
-        const bool projecting = !shortcut.empty();
+        // A shortcut that opens a dimension (a projection) starts a new section; one of shape-keeping
+        // layers only (a post-activation block's ReLU, model/resnet.hpp) continues it.
+        const bool projecting =
+            std::any_of(shortcut.begin(), shortcut.end(), [](const AnyLayer& l) { return l.opens_dimension(); });
         const bool continues = !steps_.empty() && steps_.back().block && !projecting;
         const DimId section = continues ? blocks_.back().unit.dim
                                         : new_dim(named_dim("section" + std::to_string(section_count() + 1), DimKind::Units));

@@ -1,0 +1,199 @@
+#pragma once
+// ist-bench talk: runs the talk's rows (bench/talk_runs.hpp) and prints them beside the talk's own
+// numbers (bench/talk_reference.hpp); `ist-bench talk --bytes` prints the ResNet101 bytes table
+// (bench/talk_bytes.hpp). ist_bench.cpp dispatches here with one line.
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <thread>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "talk_bytes.hpp"
+#include "talk_runs.hpp"
+
+namespace ist_bench::talk {
+
+/// Every seed's outcome, by (hidden layers, S, method).
+using Results = std::map<std::tuple<std::size_t, std::size_t, Method>, std::vector<Outcome>>;
+
+/// The machine's load average, as `uptime` prints it (times here depend on it).
+inline std::string load_text() {
+    std::ifstream in("/proc/loadavg");
+    double one = 0, five = 0, fifteen = 0;
+    in >> one >> five >> fifteen;
+    return number(one, "%.2f") + ", " + number(five, "%.2f") + ", " + number(fifteen, "%.2f");
+}
+
+inline Stats time_stats(const std::vector<Outcome>& runs, std::size_t clock, std::size_t target) {
+    std::vector<double> v;
+    for (const Outcome& o : runs) v.push_back(o.to_target[clock][target]);
+    return stats(v);
+}
+
+inline std::string clock_name(const TalkConfig& c, std::size_t clock) {
+    return clock == 0 ? "here" : c.links[clock - 1].name;
+}
+
+/// "a / b / c" over S of one method's cells.
+template <class Cell>
+std::string across_workers(const TalkConfig& c, Cell&& cell) {
+    std::string out;
+    for (std::size_t S : c.workers) out += (out.empty() ? "" : " / ") + cell(S);
+    return out;
+}
+
+inline const TalkRow& talk_row(std::size_t hidden_layers, std::size_t target) {
+    return kSpeechRows[(hidden_layers - 1) * 2 + target];
+}
+
+inline std::string talk_numbers(const std::array<double, 3>& v) {
+    return number(v[0], "%.0f") + " / " + number(v[1], "%.0f") + " / " + number(v[2], "%.0f");
+}
+
+inline void print_times(std::ostream& out, const TalkConfig& c, const Results& results, std::size_t nl) {
+    char line[512];
+    out << "\n" << net_name(nl, c.width) << ": seconds to the target at S = " << across_workers(c, [](std::size_t S) {
+        return std::to_string(S);
+    }) << " (mean±sd over the seeds that reached it; (n/N): only n of N did)\n";
+    std::snprintf(line, sizeof line, "  %-6s %-11s %-34s %-34s %-34s\n", "target", "clock", "data parallel", "local SGD", "IST");
+    out << line;
+    for (std::size_t k = 0; k < c.targets.size(); ++k) {
+        for (std::size_t clock = 0; clock <= c.links.size(); ++clock) {
+            std::snprintf(line, sizeof line, "  %-6.2f %-11s", c.targets[k], clock_name(c, clock).c_str());
+            out << line;
+            for (Method m : kMethods) {
+                const std::string cells = across_workers(c, [&](std::size_t S) {
+                    return time_cell(time_stats(results.at({nl, S, m}), clock, k));
+                });
+                std::snprintf(line, sizeof line, " %-34s", cells.c_str());
+                out << line;
+            }
+            out << '\n';
+        }
+        const TalkRow& t = talk_row(nl, k);
+        std::snprintf(line, sizeof line, "  talk: Speech %zu-layer, %.2f, m5.2xlarge nodes, S = 2 / 4 / 8:  %s | %s | %s\n",
+                      nl + 1, t.accuracy, talk_numbers(t.data_parallel).c_str(), talk_numbers(t.local_sgd).c_str(),
+                      talk_numbers(t.ist).c_str());
+        out << line;
+    }
+}
+
+inline void print_ratios(std::ostream& out, const TalkConfig& c, const Results& results, std::size_t nl) {
+    out << "\n" << net_name(nl, c.width) << ": how many times sooner IST reached the target, S = "
+        << across_workers(c, [](std::size_t S) { return std::to_string(S); }) << " ('-': a seed did not reach it)\n";
+    char line[512];
+    for (std::size_t k = 0; k < c.targets.size(); ++k) {
+        for (std::size_t clock = 0; clock <= c.links.size(); ++clock) {
+            const auto ratio = [&](Method baseline) {
+                return across_workers(c, [&](std::size_t S) {
+                    return ratio_cell(time_stats(results.at({nl, S, baseline}), clock, k),
+                                      time_stats(results.at({nl, S, Method::Ist}), clock, k));
+                });
+            };
+            std::snprintf(line, sizeof line, "  %-6.2f %-11s data parallel / IST %-22s local SGD / IST %s\n", c.targets[k],
+                          clock_name(c, clock).c_str(), ratio(Method::DataParallel).c_str(), ratio(Method::LocalSgd).c_str());
+            out << line;
+        }
+        const TalkRow& t = talk_row(nl, k);
+        std::string dp, local;
+        for (std::size_t i = 0; i < 3; ++i) {
+            dp += (i ? " / x" : "x") + number(t.data_parallel[i] / t.ist[i], "%.1f");
+            local += (i ? " / x" : "x") + number(t.local_sgd[i] / t.ist[i], "%.1f");
+        }
+        std::snprintf(line, sizeof line, "  talk   %.2f, S = 2/4/8: data parallel / IST %-22s local SGD / IST %s\n", t.accuracy,
+                      dp.c_str(), local.c_str());
+        out << line;
+    }
+}
+
+inline void print_finals(std::ostream& out, const TalkConfig& c, const Results& results) {
+    out << "\nfinal test accuracy after " << c.rounds << " rounds (mean±sd over " << c.seeds << " seeds)\n";
+    char line[256];
+    std::snprintf(line, sizeof line, "  %-36s %3s  %-16s %-16s %-16s\n", "net", "S", "data parallel", "local SGD", "IST");
+    out << line;
+    for (std::size_t nl : c.nets) {
+        for (std::size_t S : c.workers) {
+            std::snprintf(line, sizeof line, "  %-36s %3zu", net_name(nl, c.width).c_str(), S);
+            out << line;
+            for (Method m : kMethods) {
+                std::vector<double> acc;
+                for (const Outcome& o : results.at({nl, S, m})) acc.push_back(o.final_accuracy);
+                const Stats s = stats(acc);
+                std::snprintf(line, sizeof line, "  %-16s", (number(s.mean, "%.4f") + "±" + number(s.sd, "%.4f")).c_str());
+                out << line;
+            }
+            out << '\n';
+        }
+        const TalkFinal& f = kSpeechFinal[nl - 1];
+        std::snprintf(line, sizeof line, "  %-36s %3s  %-16.4f %-16.4f %-16.4f\n",
+                      ("talk: Speech " + std::to_string(nl + 1) + "-layer").c_str(), "", f.data_parallel, f.local_sgd, f.ist);
+        out << line;
+    }
+}
+
+inline std::string talk_setup(const TalkConfig& c, const ist::Dataset& train, const ist::Dataset& test) {
+    std::ostringstream s;
+    s << "ist-bench talk: the talk's tables on Fashion-MNIST (" << train.size() << " training rows, " << test.size()
+      << " test rows, standardised)\n"
+      << "  nets: MLP 784 -> hidden -> 10, Dense (no bias) -> BatchNorm -> ReLU, parameter-free BatchNorm on the logits;"
+      << " the talk's Speech nets are 4096 inputs -> 4096 (-> 4096) -> 35\n"
+      << "  every run: " << c.rounds << " rounds of l = " << c.local_steps << " steps (data parallel: " << c.local_steps
+      << " all-reduced steps per round), plain SGD lr " << c.lr << ", batch " << c.batch << " per worker, workers sample "
+      << (c.whole_set ? "the whole training set" : "disjoint shards") << "; seeds " << c.seed << ".."
+      << c.seed + c.seeds - 1 << " (initial weights, partitions, sampling)\n"
+      << "  targets " << c.targets[0] << " and " << c.targets[1] << " stand beside the talk's 0.63 and 0.75 (Speech has 35 "
+      << "classes, Fashion-MNIST 10: compare ratios, not seconds)\n"
+      << "  threads: workers are threads of one process on " << std::thread::hardware_concurrency()
+      << " cores; load average at the start " << load_text() << "\n";
+    return s.str();
+}
+
+inline int run_talk(const TalkConfig& c) {
+    const auto [train, test] = fashion_rows(c.train_rows, c.test_rows);
+    std::cout << talk_setup(c, train, test) << std::flush;
+    Results results;
+    for (std::size_t nl : c.nets)
+        for (std::size_t S : c.workers)
+            for (Method m : kMethods) {
+                auto& runs = results[{nl, S, m}];
+                for (std::size_t k = 0; k < c.seeds; ++k) runs.push_back(run_once(c, nl, m, S, c.seed + k, train, test));
+                std::fprintf(stderr, "  done: %s, S = %zu, %s\n", net_name(nl, c.width).c_str(), S, method_name(m));
+            }
+    for (std::size_t nl : c.nets) print_times(std::cout, c, results, nl);
+    for (std::size_t nl : c.nets) print_ratios(std::cout, c, results, nl);
+    print_finals(std::cout, c, results);
+    std::cout << '\n' << kModelText << "load average at the end " << load_text() << '\n';
+    return 0;
+}
+
+/// --show-config: the settings the runs would use, one "name value" per line.
+inline int show_config(const TalkConfig& c) {
+    std::string nets;
+    for (std::size_t n : c.nets) nets += (nets.empty() ? "" : ",") + std::to_string(n);
+    std::cout << "nets " << nets << "\nwidth " << c.width << "\nworkers "
+              << across_workers(c, [](std::size_t S) { return std::to_string(S); }) << "\nseeds " << c.seeds << "\nrounds "
+              << c.rounds << "\nlocal-steps " << c.local_steps << "\nbatch " << c.batch << "\nlr " << c.lr << "\nsampling "
+              << (c.whole_set ? "whole-set" : "shards") << '\n';
+    return 0;
+}
+
+/// `ist-bench talk ...` (argv[1] == "talk").
+inline int talk_main(int argc, char** argv) {
+    return ist::cli::run_main("ist-bench", [&] {
+        const TalkConfig c = parse_talk(argc, argv);
+        if (c.show_config) return show_config(c);
+        return c.bytes ? print_resnet101_bytes(std::cout) : run_talk(c);
+    });
+}
+
+}  // namespace ist_bench::talk
+
+namespace ist_bench {
+using talk::talk_main;
+}
