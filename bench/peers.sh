@@ -9,7 +9,7 @@
 # ROUNDS rounds of l steps each, evaluated every round.
 #
 #   bench/peers.sh [BUILD_DIR]              # default build; needs ist-train built with MPI
-#   ROUNDS=40 TARGETS="0.80 0.84" bench/peers.sh
+#   ROUNDS=40 TARGETS="0.80 0.84" bench/peers.sh     # defaults: 20 rounds, targets 0.80 0.83
 #
 # Prints, per system: training seconds to each target accuracy (each system's own clock around
 # its rounds, evaluation excluded, as ist's trainer counts), the final accuracy, the process's
@@ -19,7 +19,7 @@
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
-rounds=${ROUNDS:-30}
+rounds=${ROUNDS:-20}
 targets=${TARGETS:-0.80 0.83}
 py=/usr/bin/python3
 train="$build/examples/ist-train"
