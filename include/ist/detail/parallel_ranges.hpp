@@ -7,6 +7,7 @@
 // thread with no thread started.
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <thread>
 #include <vector>
@@ -27,20 +28,27 @@ inline std::size_t elementwise_threads() {
 /// items * cost_per_item is at least min_cost (starting a thread costs some tens of microseconds,
 /// as much as ~64k simple float operations). Range ends are multiples of `align` items (but the
 /// last), so that vectorised loops see the same element groups as one pass over everything.
+/// The ranges are claimed from a shared counter, a few per thread, so that on a busy machine a
+/// helper the scheduler starts late leaves its share to the threads already running.
 template <class Body>
 void parallel_ranges(std::size_t items, std::size_t cost_per_item, Body&& body, std::size_t align = 16,
                      std::size_t min_cost = std::size_t{1} << 16) {
-    const std::size_t threads = std::min(elementwise_threads(), (items + align - 1) / align);
+    const std::size_t blocks = (items + align - 1) / align;
+    const std::size_t threads = std::min(elementwise_threads(), blocks);
     if (threads <= 1 || items * cost_per_item < min_cost) {
         if (items) body(std::size_t{0}, items);
         return;
     }
-    const std::size_t blocks = (items + align - 1) / align;
-    auto bound = [&](std::size_t t) { return std::min(items, blocks * t / threads * align); };
+    const std::size_t ranges = std::min(blocks, 4 * threads);
+    std::atomic<std::size_t> next{0};
+    auto work = [&] {
+        for (std::size_t r; (r = next.fetch_add(1, std::memory_order_relaxed)) < ranges;)
+            body(std::min(items, blocks * r / ranges * align), std::min(items, blocks * (r + 1) / ranges * align));
+    };
     std::vector<std::jthread> helpers;
     helpers.reserve(threads - 1);
-    for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back([&, t] { body(bound(t), bound(t + 1)); });
-    body(std::size_t{0}, bound(1));
+    for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(work);
+    work();
 }  // the helpers join here
 
 /// Items [from, to) of a contiguous buffer as a 1-d xtensor view, so that a range evaluates the
