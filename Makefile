@@ -126,3 +126,19 @@ fuzz: deps
 	  build-fuzz/tests/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$h- build-fuzz/corpus/$$h || exit 1; \
 	done
+
+# `make peers` (bench only, not part of `make deps`): the real-process peer table of
+# docs/benchmarks.md, bench/peers.sh: ist IST and data parallel over `mpirun -np 2` against the
+# PyTorch reference IST and PyTorch DDP (Debian's python3-torch, installed here only).
+PEERS_PACKAGES := python3-torch openmpi-bin libopenmpi-dev dataset-fashion-mnist
+
+.PHONY: peers
+peers: deps
+	@missing=$$(for p in $(PEERS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target ist-train
+	bench/peers.sh $(BUILD_DIR)

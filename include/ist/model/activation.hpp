@@ -5,6 +5,7 @@
 #include <xtensor/xmath.hpp>
 #include <xtensor/xnoalias.hpp>
 
+#include "ist/detail/parallel_ranges.hpp"
 #include "ist/model/layer.hpp"
 
 namespace ist {
@@ -13,9 +14,20 @@ namespace ist {
 class ReLU {
 public:
     static constexpr bool opens_dimension = false;
-    void forward(const Matrix& x, Matrix& y, Mode) { xt::noalias(y) = xt::maximum(x, 0.0f); }
+    // Element ranges in parallel when BLAS has several threads (detail/parallel_ranges.hpp).
+    void forward(const Matrix& x, Matrix& y, Mode) {
+        y.resize(x.shape());
+        detail::parallel_ranges(x.size(), 1, [&](std::size_t from, std::size_t to) {
+            xt::noalias(detail::flat_range(y.data(), from, to)) = xt::maximum(detail::flat_range(x.data(), from, to), 0.0f);
+        });
+    }
     void backward(const Matrix&, const Matrix& y, const Matrix& dy, Matrix* dx) {
-        if (dx) xt::noalias(*dx) = xt::where(y > 0.0f, dy, 0.0f);
+        if (!dx) return;
+        dx->resize(dy.shape());
+        detail::parallel_ranges(dy.size(), 1, [&](std::size_t from, std::size_t to) {
+            xt::noalias(detail::flat_range(dx->data(), from, to)) =
+                xt::where(detail::flat_range(y.data(), from, to) > 0.0f, detail::flat_range(dy.data(), from, to), 0.0f);
+        });
     }
     std::span<Parameter> parameters() { return {}; }
     std::span<const Parameter> parameters() const { return {}; }

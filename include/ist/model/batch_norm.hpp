@@ -10,6 +10,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas.hpp"
+#include "ist/detail/parallel_ranges.hpp"
 #include "ist/model/layer.hpp"
 #include "ist/model/running_statistics.hpp"
 
@@ -37,7 +38,8 @@ public:
     // raw row loops, because xtensor evaluates a row-broadcast expression such as
     // x - view(mean, newaxis, all) element by element through steppers, about ten times slower
     // than these loops, which the compiler vectorises along the contiguous feature axis. Buffers
-    // are members so that no step allocates. Column statistics are accumulated row by row.
+    // are members so that no step allocates. Column statistics are accumulated row by row, each
+    // feature on one thread: ranges of features run in parallel when BLAS has several threads.
     void forward(const Matrix& x, Matrix& y, Mode mode) {
         const std::size_t rows = x.shape()[0], cols = x.shape()[1];
         detail::require<DataError>(!affine_ || cols == params_[0].value.size(),
@@ -52,21 +54,7 @@ public:
         if (frozen) running_.normalisers(mean_, inv_std_, eps_, "BatchNorm");
         else batch_statistics(x, xhat, mode);
         if (affine_) resize(y, rows, cols);
-        const float* mean = mean_.data();
-        const float* inv_std = inv_std_.data();
-        const float* gamma = affine_ ? params_[0].value.data() : nullptr;
-        const float* beta = affine_ ? params_[1].value.data() : nullptr;
-        for (std::size_t i = 0; i < rows; ++i) {
-            float* hr = xhat.data() + i * cols;
-            if (frozen) {  // batch_statistics centred x-hat itself
-                const float* xr = x.data() + i * cols;
-                for (std::size_t j = 0; j < cols; ++j) hr[j] = xr[j] - mean[j];
-            }
-            for (std::size_t j = 0; j < cols; ++j) hr[j] *= inv_std[j];
-            if (!affine_) continue;
-            float* yr = y.data() + i * cols;
-            for (std::size_t j = 0; j < cols; ++j) yr[j] = hr[j] * gamma[j] + beta[j];
-        }
+        detail::parallel_ranges(cols, rows, [&](std::size_t from, std::size_t to) { normalise(x, xhat, y, frozen, from, to); });
     }
 
     void backward(const Matrix&, const Matrix& y, const Matrix& dy, Matrix* dx) {
@@ -74,32 +62,20 @@ public:
         const std::size_t rows = dy.shape()[0], cols = dy.shape()[1];
         zero(sum_dy_, cols);
         zero(sum_dy_xhat_, cols);
-        float* sum_dy = sum_dy_.data();
-        float* sum_dy_xhat = sum_dy_xhat_.data();
-        for (std::size_t i = 0; i < rows; ++i) {
-            const float* g = dy.data() + i * cols;
-            const float* h = xhat.data() + i * cols;
-            for (std::size_t j = 0; j < cols; ++j) {
-                sum_dy[j] += g[j];
-                sum_dy_xhat[j] += g[j] * h[j];
-            }
+        // dL/dx = gamma * inv_std / B * (B dy - sum(dy) - xhat * sum(dy * xhat))
+        const auto batch = static_cast<float>(rows);
+        if (dx) {
+            if (affine_) xt::noalias(coef_) = inv_std_ / batch * params_[0].value;
+            else xt::noalias(coef_) = inv_std_ / batch;
+            resize(*dx, rows, cols);
         }
+        detail::parallel_ranges(cols, rows, [&](std::size_t from, std::size_t to) {
+            gradient_sums(dy, xhat, from, to);
+            if (dx) input_gradient(dy, xhat, *dx, from, to);
+        });
         if (affine_) {
             xt::noalias(params_[0].grad) = sum_dy_xhat_;
             xt::noalias(params_[1].grad) = sum_dy_;
-        }
-        if (!dx) return;
-        // dL/dx = gamma * inv_std / B * (B dy - sum(dy) - xhat * sum(dy * xhat))
-        const auto batch = static_cast<float>(rows);
-        if (affine_) xt::noalias(coef_) = inv_std_ / batch * params_[0].value;
-        else xt::noalias(coef_) = inv_std_ / batch;
-        const float* coef = coef_.data();
-        resize(*dx, rows, cols);
-        for (std::size_t i = 0; i < rows; ++i) {
-            const float* g = dy.data() + i * cols;
-            const float* h = xhat.data() + i * cols;
-            float* out = dx->data() + i * cols;
-            for (std::size_t j = 0; j < cols; ++j) out[j] = coef[j] * (batch * g[j] - sum_dy[j] - h[j] * sum_dy_xhat[j]);
         }
     }
 
@@ -118,25 +94,85 @@ private:
     /// into the running statistics in training mode.
     void batch_statistics(const Matrix& x, Matrix& xhat, Mode mode) {
         const std::size_t rows = x.shape()[0], cols = x.shape()[1];
-        const auto batch = static_cast<float>(rows);
         detail::require<DataError>(rows > 1, "BatchNorm: batch statistics need at least 2 rows");
+        detail::parallel_ranges(cols, rows, [&](std::size_t from, std::size_t to) { centre(x, xhat, from, to); });
+        if (mode == Mode::Train) running_.update(mean_.data(), inv_std_.data(), cols, rows);  // inv_std holds the squares here
+        const auto batch = static_cast<float>(rows);
+        float* inv_std = inv_std_.data();
+        for (std::size_t j = 0; j < cols; ++j) inv_std[j] = 1.0f / std::sqrt(inv_std[j] / batch + eps_);
+    }
+
+    /// Features [from, to): their batch means into mean_, x - mean into xhat, the sums of its
+    /// squares into inv_std_.
+    void centre(const Matrix& x, Matrix& xhat, std::size_t from, std::size_t to) {
+        const std::size_t rows = x.shape()[0], cols = x.shape()[1];
+        const auto batch = static_cast<float>(rows);
         float* mean = mean_.data();
         float* inv_std = inv_std_.data();
         for (std::size_t i = 0; i < rows; ++i) {
             const float* xr = x.data() + i * cols;
-            for (std::size_t j = 0; j < cols; ++j) mean[j] += xr[j];
+            for (std::size_t j = from; j < to; ++j) mean[j] += xr[j];
         }
-        for (std::size_t j = 0; j < cols; ++j) mean[j] /= batch;
+        for (std::size_t j = from; j < to; ++j) mean[j] /= batch;
         for (std::size_t i = 0; i < rows; ++i) {
             const float* xr = x.data() + i * cols;
             float* hr = xhat.data() + i * cols;
-            for (std::size_t j = 0; j < cols; ++j) {
+            for (std::size_t j = from; j < to; ++j) {
                 hr[j] = xr[j] - mean[j];
                 inv_std[j] += hr[j] * hr[j];
             }
         }
-        if (mode == Mode::Train) running_.update(mean, inv_std, cols, rows);  // inv_std holds the squares here
-        for (std::size_t j = 0; j < cols; ++j) inv_std[j] = 1.0f / std::sqrt(inv_std[j] / batch + eps_);
+    }
+
+    /// Features [from, to): x-hat scaled by 1 / std (centred first when `frozen`: running
+    /// statistics), then y = gamma x-hat + beta.
+    void normalise(const Matrix& x, Matrix& xhat, Matrix& y, bool frozen, std::size_t from, std::size_t to) {
+        const std::size_t rows = x.shape()[0], cols = x.shape()[1];
+        const float* mean = mean_.data();
+        const float* inv_std = inv_std_.data();
+        const float* gamma = affine_ ? params_[0].value.data() : nullptr;
+        const float* beta = affine_ ? params_[1].value.data() : nullptr;
+        for (std::size_t i = 0; i < rows; ++i) {
+            float* hr = xhat.data() + i * cols;
+            if (frozen) {  // batch_statistics centred x-hat itself
+                const float* xr = x.data() + i * cols;
+                for (std::size_t j = from; j < to; ++j) hr[j] = xr[j] - mean[j];
+            }
+            for (std::size_t j = from; j < to; ++j) hr[j] *= inv_std[j];
+            if (!affine_) continue;
+            float* yr = y.data() + i * cols;
+            for (std::size_t j = from; j < to; ++j) yr[j] = hr[j] * gamma[j] + beta[j];
+        }
+    }
+
+    /// Features [from, to): sum(dy) and sum(dy * x-hat) over the batch, row by row.
+    void gradient_sums(const Matrix& dy, const Matrix& xhat, std::size_t from, std::size_t to) {
+        const std::size_t rows = dy.shape()[0], cols = dy.shape()[1];
+        float* sum_dy = sum_dy_.data();
+        float* sum_dy_xhat = sum_dy_xhat_.data();
+        for (std::size_t i = 0; i < rows; ++i) {
+            const float* g = dy.data() + i * cols;
+            const float* h = xhat.data() + i * cols;
+            for (std::size_t j = from; j < to; ++j) {
+                sum_dy[j] += g[j];
+                sum_dy_xhat[j] += g[j] * h[j];
+            }
+        }
+    }
+
+    /// Features [from, to) of dL/dx, from coef_ and the sums of gradient_sums.
+    void input_gradient(const Matrix& dy, const Matrix& xhat, Matrix& dx, std::size_t from, std::size_t to) const {
+        const std::size_t rows = dy.shape()[0], cols = dy.shape()[1];
+        const auto batch = static_cast<float>(rows);
+        const float* sum_dy = sum_dy_.data();
+        const float* sum_dy_xhat = sum_dy_xhat_.data();
+        const float* coef = coef_.data();
+        for (std::size_t i = 0; i < rows; ++i) {
+            const float* g = dy.data() + i * cols;
+            const float* h = xhat.data() + i * cols;
+            float* out = dx.data() + i * cols;
+            for (std::size_t j = from; j < to; ++j) out[j] = coef[j] * (batch * g[j] - sum_dy[j] - h[j] * sum_dy_xhat[j]);
+        }
     }
 
     static void resize(Matrix& m, std::size_t rows, std::size_t cols) {

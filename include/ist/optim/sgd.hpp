@@ -8,6 +8,7 @@
 #include <xtensor/xnoalias.hpp>
 
 #include "ist/core/error.hpp"
+#include "ist/detail/parallel_ranges.hpp"
 #include "ist/optim/optimizer.hpp"
 
 namespace ist {
@@ -50,14 +51,27 @@ public:
     void step(std::span<Parameter* const> params) {
         const float lr = settings_.lr_, weight_decay = settings_.weight_decay_;
         // noalias: one in-place pass; a plain assignment would build a parameter-sized temporary.
+        // Element ranges in parallel when BLAS has several threads (detail/parallel_ranges.hpp).
         for (Parameter* p : params) {
-            if (weight_decay > 0.0f) xt::noalias(p->value) = (1.0f - lr * weight_decay) * p->value - lr * p->grad;
-            else xt::noalias(p->value) -= lr * p->grad;
+            if (p->grad.shape() != p->value.shape()) {  // a broadcast gradient: one pass, as ever
+                update(p->value, p->grad, lr, weight_decay);
+                continue;
+            }
+            detail::parallel_ranges(p->value.size(), 1, [&](std::size_t from, std::size_t to) {
+                auto value = detail::flat_range(p->value.data(), from, to);
+                update(value, detail::flat_range(std::as_const(p->grad).data(), from, to), lr, weight_decay);
+            });
         }
         ++steps_;
     }
 
 private:
+    template <class Value, class Grad>
+    static void update(Value& value, const Grad& grad, float lr, float weight_decay) {
+        if (weight_decay > 0.0f) xt::noalias(value) = (1.0f - lr * weight_decay) * value - lr * grad;
+        else xt::noalias(value) -= lr * grad;
+    }
+
     Sgd settings_;
 };
 
