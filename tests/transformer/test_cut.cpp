@@ -29,22 +29,6 @@ Dataset counting_task(std::size_t rows, std::uint64_t seed) {
     return data;
 }
 
-/// Merges untrained subnets of `model` made with `plan` back with HolderAverage.
-Transformer extract_then_merge(const Transformer& model, Plan plan) {
-    Transformer merged = model;
-    std::vector<Transformer> subs;
-    for (const WorkerPlan& wp : plan) subs.push_back(model.subnet(wp));
-    derive_indices(model.dimensions(), plan);
-    std::vector<MergeItem> items;
-    for (std::size_t i = 0; i < merged.parameter_count(); ++i) {
-        MergeItem item{&merged.parameter(i).value, merged.parameter_dims(i), {}, merged.parameter_unit(i)};
-        for (Transformer& s : subs) item.workers.push_back(&s.parameter(i).value);
-        items.push_back(item);
-    }
-    HolderAverage{}.merge(items, plan);
-    return merged;
-}
-
 }  // namespace
 
 TEST_CASE("transformer cut: extract then merge is the identity, for every cut and S = 1..4") {
@@ -56,11 +40,11 @@ TEST_CASE("transformer cut: extract then merge is the identity, for every cut an
             const TransformerPartition partition(cut);
             partition.validate(model.dimensions(), S);
             PartitionRng rng(S);
-            CHECK(test::same_parameters(extract_then_merge(model, partition.plan(model.dimensions(), S, rng)), model));
+            CHECK(test::same_parameters(test::extract_then_merge(model, partition.plan(model.dimensions(), S, rng)), model));
         }
     const ResistPartition blocks;
     PartitionRng rng(7);
-    CHECK(test::same_parameters(extract_then_merge(model, blocks.plan(model.dimensions(), 3, rng)), model));
+    CHECK(test::same_parameters(test::extract_then_merge(model, blocks.plan(model.dimensions(), 3, rng)), model));
 }
 
 TEST_CASE("transformer cut: a worker holds whole heads: their Q, K, V rows and output-projection columns") {
