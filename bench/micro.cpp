@@ -279,6 +279,42 @@ void BM_Codec(benchmark::State& state) {
     state.counters["of_memcpy"] = copy_seconds / seconds;
 }
 
+/// BM_TransformerStep: forward + backward + SGD update of the transformer of docs/transformers.md
+/// (4 blocks, width 256, 8 heads, FFN 1024, 32 tokens, vocabulary 8000, 45 classes) at batch 64,
+/// every position a token. `GFLOP/s` counts the GEMM work (projections, FFN, attention's two
+/// products per head, each forward, weight gradient and input gradient); `of_sgemm` divides it by
+/// BM_Sgemm's rate at the same thread count in this run. bench/pytorch_transformer_step.py times
+/// PyTorch's step for the same model.
+void BM_TransformerStep(benchmark::State& state) {
+    const int threads = static_cast<int>(state.range(0));
+    ist::detail::BlasThreadsGuard guard(threads);
+    constexpr std::size_t batch = 64, length = 32, width = 256, ffn = 1024, blocks = 4, vocabulary = 8000;
+    ist::Transformer model({.vocabulary = vocabulary, .sequence_length = length, .width = width, .heads = 8,
+                            .ffn = ffn, .blocks = blocks, .classes = 45, .seed = 1});
+    ist::Matrix tokens = ist::Matrix::from_shape({batch, length});
+    std::mt19937_64 rng(5);
+    for (auto& v : tokens) v = static_cast<float>(1 + rng() % (vocabulary - 1));
+    ist::Labels y(batch);
+    for (auto& v : y) v = static_cast<std::uint32_t>(rng() % 45);
+    std::vector<ist::Parameter*> params = ist::parameter_pointers(model);
+    ist::Sgd::Run sgd = ist::Sgd(0.01f).start(params);
+    auto step = [&] {
+        benchmark::DoNotOptimize(model.loss_and_gradient(tokens, y));
+        sgd.step(params);
+    };
+    step();  // sizes every buffer
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) step();
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                           static_cast<double>(state.iterations());
+    const double tokens_n = static_cast<double>(batch * length);
+    const double forward = 2.0 * tokens_n * blocks * (4.0 * width * width + 2.0 * width * ffn + 2.0 * length * width);
+    const double gflops = 3.0 * forward / seconds / 1e9;  // backward: weight and input gradients
+    state.counters["GFLOP/s"] = gflops;
+    state.counters["of_sgemm"] = gflops / sgemm_gflops(threads);
+    state.counters["threads"] = threads;
+}
+
 int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 void register_all() {
@@ -297,6 +333,8 @@ void register_all() {
         benchmark::RegisterBenchmark("BM_Extract/W4096", BM_Extract)->Args({S, 1})->Unit(benchmark::kMillisecond);
         benchmark::RegisterBenchmark("BM_Merge/W4096", BM_Merge)->Args({S, 1})->Unit(benchmark::kMillisecond);
     }
+    for (int t : threads)
+        benchmark::RegisterBenchmark("BM_TransformerStep/L4-D256-H8-F1024-T32/b64", BM_TransformerStep)->Arg(t)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 }
 
 }  // namespace

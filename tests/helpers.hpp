@@ -60,11 +60,12 @@ float max_parameter_difference(const M& a, const M& b) {
 }
 
 /// Merges the workers' subnets `subs` (made with `plan`) into `merged` with HolderAverage.
-inline void merge_subnets(Network& merged, std::vector<Network>& subs, Plan plan) {
+template <Model M>
+void merge_subnets(M& merged, std::vector<M>& subs, Plan plan) {
     derive_indices(merged.dimensions(), plan);  // as the trainer does
     std::vector<MergeItem> items;
     for (std::size_t i = 0; i < merged.parameter_count(); ++i) {
-        MergeItem item{&merged.parameter(i).value, merged.parameter_dims(i), {}, merged.parameter_unit(i)};
+        MergeItem item{&merged.parameter(i).value, merged.parameter_dims(i), {}, unit_of(merged, i)};
         for (auto& s : subs) item.workers.push_back(&s.parameter(i).value);
         items.push_back(item);
     }
@@ -72,9 +73,10 @@ inline void merge_subnets(Network& merged, std::vector<Network>& subs, Plan plan
 }
 
 /// Extracts every worker's subnet with `plan` and merges them back untrained.
-inline Network extract_then_merge(const Network& net, const Plan& plan) {
-    Network merged = net;
-    std::vector<Network> subs;
+template <Model M>
+M extract_then_merge(const M& net, const Plan& plan) {
+    M merged = net;
+    std::vector<M> subs;
     for (const auto& wp : plan) subs.push_back(net.subnet(wp));
     merge_subnets(merged, subs, plan);
     return merged;

@@ -66,3 +66,5 @@
 #include "ist/train/worker_streams.hpp"
 #include "ist/transport/threads.hpp"
 #include "ist/transport/transport.hpp"
+#include "ist/model/transformer/transformer.hpp"
+#include "ist/partition/transformer_partition.hpp"

@@ -24,6 +24,8 @@ enum class DimKind : std::uint8_t {
     Derived,   ///< a Features dimension seen column by column (a dense layer after a conv): each
                ///< index of `parent` spans `span` consecutive indices here; never cut directly,
                ///< its index sets follow the parent's (see derive_indices in core/plan.hpp)
+    Heads,     ///< attention heads of one transformer block: an index is a whole head, whose
+               ///< columns a Derived dimension (span = head width) views; partitioners deal heads
 };
 
 /// A named dimension of a model.
@@ -35,7 +37,7 @@ struct Dimension {
     /// Matrix columns one index takes in the activations (pixels of a channel); for Derived, the
     /// columns per index of `parent`.
     std::size_t span = 1;
-    std::optional<DimId> parent;  ///< Derived only: the Features dimension this one views column by column
+    std::optional<DimId> parent;  ///< Derived only: the Features (or Heads) dimension it views column by column
     /// Units only: blocks whose shortcut is a projection (strided / downsampling blocks); an
     /// absent one reduces to its projection, and ResIST shares them by default.
     std::vector<std::uint32_t> projecting;
