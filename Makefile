@@ -80,7 +80,7 @@ clean:
 # Timings come from the normal, native build. -O2, not -O3: a quarter less compile time, and the same
 # numbers (neither level reorders floating-point sums without -ffast-math).
 DOCS_PROGRAMS := ist-train resist-train gist-train ist-bench ist-load-bench gist-memory custom_layer \
-  ist-loft ist-fed-bench ist-quant-bench
+  ist-loft ist-fed-bench ist-quant-bench transformer-train
 DOCS_ENV := OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1
 .PHONY: docs-check docs-update docs-timing docs-build
 docs-build: deps
