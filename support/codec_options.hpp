@@ -19,17 +19,24 @@ struct CodecOptions {
         cli.group("Exchange coding");
         cli.choice("--codec", codec, {"fp32", "fp16", "bf16", "q8", "q7", "q6", "q5", "q4", "q3", "q2"}, "NAME",
                    "how subnets travel, both ways: fp32 (default, exact) | fp16 | bf16 |\n"
-                   "qB = B-bit per-row uniform, stochastic rounding (B = 8..2)");
+                   "qB = B-bit per-row uniform, stochastic rounding (B = 8..2);\n"
+                   "data-parallel: the gradients all-reduced every step");
         cli.flag("--code-updates", code_updates, "workers send trained minus received weights (needs a lossy --codec)");
         cli.flag("--error-feedback", error_feedback,
-                 "add what coding lost of each worker's last update to its next one\n(needs --code-updates)");
+                 "add what coding lost of each worker's last update to its next one\n"
+                 "(needs --code-updates; data-parallel: of its last gradient)");
     }
 
     /// Checks the combination and sets the trainer options' coding fields (after parsing).
-    void apply(TrainerOptions& options) const {
+    /// `codes_gradients`: data parallel, whose all-reduced gradients the codec codes.
+    void apply(TrainerOptions& options, bool codes_gradients = false) const {
+        if (codes_gradients && code_updates)
+            throw ConfigError("--code-updates: data-parallel codes its gradients, not updates; drop --code-updates");
+        if (codes_gradients && error_feedback && codec == "fp32")
+            throw ConfigError("--error-feedback needs a lossy --codec (fp16, bf16, q8 .. q2)");
         if (code_updates && codec == "fp32")
             throw ConfigError("--code-updates needs a lossy --codec (fp16, bf16, q8 .. q2); fp32 sends the weights exactly");
-        if (error_feedback && !code_updates) throw ConfigError("--error-feedback needs --code-updates");
+        if (error_feedback && !code_updates && !codes_gradients) throw ConfigError("--error-feedback needs --code-updates");
         options.coded_values = code_updates ? CodedValues::Updates : CodedValues::Weights;
         options.error_feedback = error_feedback;
     }

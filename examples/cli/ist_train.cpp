@@ -160,7 +160,7 @@ Config parse(int argc, char** argv) {
     if (c.transport == "serial" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
         throw ist::ConfigError("--round-timeout, --quorum and --drop-failed-workers need --transport threads or mpi "
                                "(serial runs one worker at a time)");
-    c.coding.apply(o);
+    c.coding.apply(o, c.method == "data-parallel");
     if (!c.load_model.empty())
         for (const char* option : {"--hidden", "--norm", "--dropout"})
             if (cli.given(option))

@@ -285,9 +285,11 @@ TEST_CASE("codec: coding settings no exchange can carry out are refused") {
     o.coded_values = CodedValues::Weights;
     o.error_feedback = true;
     CHECK_THROWS_AS(IstTrainer(net, o, NeuronPartition{}, Sgd(), HolderAverage{}, ThreadsTransport{}, Uniform(4)), ConfigError);
+    // Data parallel codes its gradients (test_coded_all_reduce.cpp), but not their "updates".
     o.error_feedback = false;
+    o.coded_values = CodedValues::Updates;
     CHECK_THROWS_WITH_AS(
         IstTrainer(net, o, FullModel{}, Sgd(), GradientAllReduce{}, ThreadsTransport{}, Uniform(4)),
-        "IstTrainer: codec q4: data parallel exchanges gradients, not subnets, and does not code them (use fp32)"
+        "IstTrainer: codec q4: data parallel codes its gradients; coded updates apply to exchanged subnets only"
         , ConfigError);
 }

@@ -7,7 +7,8 @@
 namespace ist {
 
 /// Workers all-reduce their gradients after every local step, so every replica stays identical
-/// and the merge only adopts replica 0 (bit-exact: equal values are not re-averaged).
+/// and the merge only adopts replica 0 (bit-exact: equal values are not re-averaged). The
+/// trainer's Codec, when lossy, codes those gradients both ways (codec/coded_all_reduce.hpp).
 class GradientAllReduce {
 public:
     static constexpr bool synchronises_gradients = true;

@@ -1,12 +1,14 @@
 #pragma once
 // The trainer's side of a coded exchange (quantised exchange as in ResIST, Dun et al. 2022): the
 // codec, what it codes, and each worker's error-feedback residuals, full-size in the model's
-// coordinates and sliced with the plan like carried optimizer state.
+// coordinates and sliced with the plan like carried optimizer state. Data parallel codes its
+// gradients instead (codec/coded_all_reduce.hpp), one residual per parameter and worker.
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "ist/codec/codec.hpp"
+#include "ist/codec/coded_all_reduce.hpp"
 #include "ist/core/error.hpp"
 #include "ist/train/exchange.hpp"
 #include "ist/train/options.hpp"
@@ -16,9 +18,10 @@ namespace ist::detail {
 template <Model M, Codec C>
 class ExchangeCoding {
 public:
-    ExchangeCoding(C codec, const TrainerOptions& options)
+    /// `codes_gradients`: data parallel, whose all-reduced gradients are coded instead of subnets.
+    ExchangeCoding(C codec, const TrainerOptions& options, bool codes_gradients)
         : codec_(std::move(codec)), values_(options.coded_values), error_feedback_(options.error_feedback),
-          seed_(options.seed) {}
+          codes_gradients_(codes_gradients), seed_(options.seed) {}
 
     const C& codec() const { return codec_; }
 
@@ -28,24 +31,40 @@ public:
     /// The codec and what it codes, e.g. "q4 updates + error feedback" ("fp32": no coding).
     std::string description() const {
         std::string out = codec_.name();
+        if (codes_gradients_ && active()) out += " gradients";
         if (values_ == CodedValues::Updates) out += " updates";
         if (error_feedback_) out += " + error feedback";
         return out;
     }
 
     /// ConfigError for settings no exchange can carry out.
-    void validate(bool codable, bool synchronises_gradients) const {
+    void validate(bool codable) const {
         const std::string what = "IstTrainer: codec " + codec_.name();
         require(active() || (values_ == CodedValues::Weights && !error_feedback_),
                 what + " is exact: coded updates and error feedback need a lossy codec (fp16, bf16, q2..q8)");
         require(!active() || codable, what + ": a lossy codec cannot be used as Fp32");
-        require(!active() || !synchronises_gradients,
-                what + ": data parallel exchanges gradients, not subnets, and does not code them (use fp32)");
+        require(!codes_gradients_ || values_ == CodedValues::Weights,
+                what + ": data parallel codes its gradients; coded updates apply to exchanged subnets only");
+        require(!error_feedback_ || codes_gradients_ || values_ == CodedValues::Updates,
+                "TrainerOptions: error_feedback needs coded_values = CodedValues::Updates (error feedback corrects "
+                "coded updates)");
+    }
+
+    /// Data parallel: worker comm.worker()'s all-reduce of its gradients at global step `step`,
+    /// coded when the codec is lossy (exact: the plain all-reduce, bit for bit today's).
+    void all_reduce_gradients(std::span<Parameter* const> params, Communicator& comm, std::uint64_t step) {
+        if (!active()) {
+            for (Parameter* p : params) comm.allreduce_mean({p->grad.data(), p->grad.size()});
+            return;
+        }
+        std::vector<Tensor>* residuals = error_feedback_ ? &residuals_.at(comm.worker()) : nullptr;
+        coded_allreduce_mean(codec_, params, residuals, seed_, step, comm);
     }
 
     /// Package `coding` of worker s in `round`: this run's codec and settings and worker s's residuals.
     void prepare(PackageCoding<C>& coding, const M& model, std::size_t K, const WorkerPlan& plan, std::size_t s,
                  std::size_t round) {
+        if (codes_gradients_) return;  // data parallel's replicas persist: no subnet travels to be coded
         coding.codec = codec_;
         coding.values = values_;
         coding.seed = seed_;
@@ -59,21 +78,35 @@ public:
         };
     }
 
-    /// Error feedback: per worker, residuals for every tensor a full package holds (zero at first).
+    /// Error feedback: per worker, residuals for every tensor a full package holds, or for every
+    /// parameter's gradient under data parallel (zero at first).
     void allocate(const M& model, std::size_t K, std::size_t workers) {
         if (!error_feedback_ || !residuals_.empty()) return;
         residuals_.resize(workers);
+        std::vector<std::size_t> owners(model.parameter_count());
+        for (std::size_t i = 0; i < owners.size(); ++i) owners[i] = i;
+        if (!codes_gradients_) owners = package_owners(model, K, true);
         for (auto& worker : residuals_)
-            for (std::size_t i : package_owners(model, K, true))
-                worker.push_back(xt::zeros<float>(model.parameter(i).value.shape()));
+            for (std::size_t i : owners) worker.push_back(xt::zeros<float>(model.parameter(i).value.shape()));
     }
 
-    /// The residuals as a checkpoint holds them: every worker's, one after the other. Only an
-    /// in-process run has them all (ConfigError otherwise).
-    std::vector<Tensor> saved(bool in_process) const {
-        if (!in_process && error_feedback_)
-            throw ConfigError("IstTrainer: checkpoints with error feedback need an in-process transport (threads or "
-                              "serial): the residuals live on the workers' ranks");
+    /// Whether the residuals live on the workers' ranks (a distributed run with error feedback),
+    /// so a checkpoint must first gather them (gather_residuals).
+    bool residuals_on_workers(bool in_process) const { return !in_process && error_feedback_; }
+
+    /// Collective over `transport`: the coordinator takes every worker's residuals from its rank.
+    template <class T>
+    void gather_residuals(T& transport) {
+        if constexpr (requires { transport.gather_to_coordinator(std::span<std::vector<Tensor>>(residuals_)); })
+            transport.gather_to_coordinator(std::span<std::vector<Tensor>>(residuals_));
+        else
+            throw ConfigError("IstTrainer: checkpoints with error feedback need a transport that can gather the "
+                              "residuals from the workers' ranks (threads, serial or MPI)");
+    }
+
+    /// The residuals as a checkpoint holds them: every worker's, one after the other (in a
+    /// distributed run, valid on the coordinator right after gather_residuals).
+    std::vector<Tensor> saved() const {
         std::vector<Tensor> out;
         for (const auto& worker : residuals_) out.insert(out.end(), worker.begin(), worker.end());
         return out;
@@ -89,6 +122,7 @@ private:
     C codec_;
     CodedValues values_;
     bool error_feedback_;
+    bool codes_gradients_;
     std::uint64_t seed_;
     std::vector<std::vector<Tensor>> residuals_;  ///< per worker, in package order (package_owners)
 };

@@ -56,7 +56,8 @@ struct TrainerOptions {
     std::size_t eval_batch = 1000;   ///< evaluation batch (batch statistics are taken over it); with
                                      ///< Batches::FullSet or Clusters evaluation takes the whole set at once
     CodedValues coded_values = CodedValues::Weights;  ///< lossy codecs only
-    bool error_feedback = false;  ///< add the last coding's residual to the next coded update (Updates only)
+    bool error_feedback = false;  ///< add the last coding's residual to the next coded update (Updates
+                                  ///< only) or, under data parallel, to the next coded gradient
 
     void validate() const {
         detail::require(workers > 0, "TrainerOptions: workers (S) must be at least 1, got 0");
@@ -67,9 +68,7 @@ struct TrainerOptions {
         detail::require(eval_batch > 1, "TrainerOptions: eval_batch must be at least 2");
         detail::require(batches != Batches::Clusters || clusters_per_batch > 0,
                         "TrainerOptions: clusters_per_batch must be at least 1");
-        detail::require(!error_feedback || coded_values == CodedValues::Updates,
-                        "TrainerOptions: error_feedback needs coded_values = CodedValues::Updates (error feedback "
-                        "corrects coded updates)");
+        // error_feedback's requirements depend on the aggregator: ExchangeCoding::validate checks them.
     }
 };
 

@@ -52,11 +52,11 @@ public:
     explicit IstTrainer(M& model, TrainerOptions options = TrainerOptions(), P partitioner = P(),
                         O optimizer = O(), A aggregator = A(), T transport = T(), C codec = C())
         : model_(model), options_(options), partitioner_(std::move(partitioner)), optimizer_(std::move(optimizer)),
-          aggregator_(std::move(aggregator)), transport_(std::move(transport)), coding_(std::move(codec), options),
+          aggregator_(std::move(aggregator)), transport_(std::move(transport)), coding_(std::move(codec), options, A::synchronises_gradients),
           partition_rng_(options.seed), streams_(options) {
         options_.validate();
         optimizer_.validate();
-        coding_.validate(WorkerPackage::kCodable, A::synchronises_gradients);
+        coding_.validate(WorkerPackage::kCodable);
         partitioner_.validate(model_.dimensions(), options_.workers);
         transport_.handshake(options_.workers, model_.parameter_count(), fingerprint());
         apply_unit_scales();
@@ -76,6 +76,11 @@ public:
         const bool coordinator = transport_.is_coordinator();
         TrainResult result;
         if (coordinator) (detail::callback_train_begin(callbacks, *this), ...);
+        training_ = true;
+        const struct Done {
+            bool& training;
+            ~Done() { training = false; }
+        } done{training_};
         while (rounds_done_ < options_.rounds) {
             RoundMetrics m = run_round(train);
             m.rounds = options_.rounds;
@@ -86,6 +91,7 @@ public:
             bool stop = false;
             if (coordinator) ((stop = detail::callback_round_end(callbacks, m, *this) || stop), ...);
             stop = transport_.agree(stop);
+            write_pending_checkpoint();
             if (stop && !last) {
                 result.stopped_early = true;
                 if (coordinator && !m.test) result.history.back().test = evaluate(test);
@@ -113,16 +119,19 @@ public:
     /// Writes the model, carried optimizer state, counters and every RNG state to `path`
     /// atomically (see ist/train/checkpoint_file.hpp for the format). Call between rounds, e.g. from
     /// the Checkpoint callback, after train() has set up the workers.
+    /// Distributed runs with error feedback: call it from a round-end callback; the file is
+    /// written once the round's callbacks are done and every worker's residuals are gathered.
     void save_checkpoint(const std::string& path) {
         detail::require(streams_.ready(), "save_checkpoint: nothing to save before train() has started");
-        wait_for_stragglers();  // their data streams must be at rest
-        RunState state{rounds_done_, steps_taken_, total_bytes_, 0, seconds_, {}, {}, master_state_,
-                       coding_.description(), coding_.saved(kInProcess)};
-        streams_.save(state);
-        std::ostringstream rng;
-        rng << partition_rng_;
-        state.partition_rng = rng.str();
-        write_checkpoint(path, model_, state);
+        if (coding_.residuals_on_workers(kInProcess)) {
+            if (!training_)
+                throw ConfigError("save_checkpoint: with error feedback over a distributed transport, checkpoint from "
+                                  "a round-end callback of train() (e.g. ist::Checkpoint), where the workers' ranks "
+                                  "hand over their residuals");
+            pending_checkpoint_ = path;
+            return;
+        }
+        write_checkpoint_file(path);
     }
 
     /// Restores a checkpoint written by save_checkpoint for the same model shapes and options;
@@ -133,7 +142,7 @@ public:
         RunState state;
         state.optimizer_state = master_state_;
         state.codec = coding_.description();
-        state.residuals = coding_.saved(kInProcess);
+        state.residuals = coding_.saved();
         read_checkpoint(path, model_, state, streams_.stream_count());
         std::istringstream rng(state.partition_rng);
         PartitionRng partition_rng;
@@ -204,6 +213,26 @@ private:
 
     /// Optimizer state tensors per parameter that travel with the subnets (0 unless carried).
     std::size_t carried_per_parameter() const { return carries_state() ? O::state_per_parameter : 0; }
+
+    /// save_checkpoint's file (in a distributed run, on the coordinator).
+    void write_checkpoint_file(const std::string& path) {
+        wait_for_stragglers();  // their data streams must be at rest
+        RunState state{rounds_done_, steps_taken_, total_bytes_, 0, seconds_, {}, {}, master_state_,
+                       coding_.description(), coding_.saved()};
+        streams_.save(state);
+        std::ostringstream rng;
+        rng << partition_rng_;
+        state.partition_rng = rng.str();
+        write_checkpoint(path, model_, state);
+    }
+
+    /// A distributed run with error feedback: the checkpoint the coordinator's callbacks asked
+    /// for this round, written once it holds every worker's residuals (every rank takes part).
+    void write_pending_checkpoint() {
+        if (!coding_.residuals_on_workers(kInProcess) || !transport_.agree(!pending_checkpoint_.empty())) return;
+        coding_.gather_residuals(transport_);
+        if (transport_.is_coordinator()) write_checkpoint_file(std::exchange(pending_checkpoint_, std::string()));
+    }
 
     /// Workers a fault-tolerant transport dropped may still be running: wait for them.
     void wait_for_stragglers() {
@@ -286,8 +315,7 @@ private:
                 throw TrainingError("round " + std::to_string(round) + ", worker " +
                                     std::to_string(comm.worker()) + ", local step " + std::to_string(t + 1) +
                                     ": the loss is " + std::to_string(loss) + "; lower the learning rate");
-            if constexpr (A::synchronises_gradients)
-                for (Parameter* p : params) comm.allreduce_mean({p->grad.data(), p->grad.size()});
+            if constexpr (A::synchronises_gradients) coding_.all_reduce_gradients(params, comm, steps_before + t + 1);
             run.step(params);
             if constexpr (ProjectsParameters<M>) pkg.model.project_parameters();  // e.g. pruned weights back to 0
             loss_sum += loss;
@@ -375,6 +403,8 @@ private:
     std::uint64_t steps_taken_ = 0;
     std::uint64_t total_bytes_ = 0;
     double seconds_ = 0.0;
+    bool training_ = false;            ///< inside train(): a distributed checkpoint can gather residuals
+    std::string pending_checkpoint_;  ///< asked for this round, written by write_pending_checkpoint
 };
 
 }  // namespace ist

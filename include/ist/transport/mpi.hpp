@@ -129,6 +129,34 @@ public:
         }
     }
 
+    /// Collective: rank k (1..S-1) sends `per_worker[k]` and the coordinator overwrites its own
+    /// `per_worker[k]` with it (same shapes on every rank); rank 0's own entry stays. Used to
+    /// checkpoint state only the workers' ranks hold (error-feedback residuals).
+    void gather_to_coordinator(std::span<std::vector<Tensor>> per_worker) {
+        Session& st = *state_;
+        st.require_ready();
+        const auto pointers = [&](int k) {
+            std::vector<Tensor*> out;
+            for (Tensor& t : per_worker[static_cast<std::size_t>(k)]) out.push_back(&t);
+            return out;
+        };
+        const int me = st.channel.rank();
+        if (me != 0) {
+            const std::vector<Tensor*> mine = pointers(me);
+            std::vector<char> buffer(detail::tensor_bytes(mine));
+            detail::pack_tensors(mine, buffer.data());
+            st.channel.send(buffer.data(), buffer.size(), 0, detail::mpi::kGather, "tensors gathered by the coordinator");
+            return;
+        }
+        for (int k = 1; k < st.channel.size(); ++k) {
+            const std::vector<Tensor*> theirs = pointers(k);
+            std::vector<char> buffer(detail::tensor_bytes(theirs));
+            st.channel.receive_exact(k, detail::mpi::kGather, buffer.data(), buffer.size(),
+                                     "worker " + std::to_string(k) + "'s gathered tensors");
+            detail::unpack_tensors(theirs, buffer.data());
+        }
+    }
+
     /// One round (see the Transport concept). On rank 0 it returns every worker's package; on
     /// other ranks none, except with Replicas::Persistent, where every rank returns S copies of
     /// its own replica (replicas are equal by construction) so that every rank can merge.

@@ -40,6 +40,7 @@ enum Tag : int {
     kAgree,           // coordinator -> worker: a decision
     kBroadcast,       // coordinator -> worker: tensors
     kRound,           // coordinator -> worker: a round starts (its number; whether the worker takes part)
+    kGather,          // worker -> coordinator: tensors (error-feedback residuals for a checkpoint)
     kTagEnd
 };
 

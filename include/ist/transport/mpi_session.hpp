@@ -194,9 +194,11 @@ public:
     }
 
     /// Element-wise mean over the workers (one per rank) through the coordinator (see OrderedMean).
-    void allreduce_mean(std::size_t worker, std::span<float> data) {
+    /// The floats travel; the traffic counts `counted_bytes` each way (theirs, or a codec's).
+    void allreduce_mean(std::size_t worker, std::span<float> data, std::uint64_t counted_bytes) {
         if (worker == 0) reduce(static_cast<std::size_t>(channel.size()), data);
         else contribute(data);
+        reduced_bytes += counted_bytes;
     }
 
 private:
@@ -243,7 +245,6 @@ private:
         }
         if (got != bytes) channel.fatal("allreduce_mean result of the wrong length");
         channel.receive(0, tag, data.data(), bytes);
-        reduced_bytes += bytes;
     }
 
     /// The coordinator's side: add the contributions in worker order, send the mean back.
@@ -261,7 +262,6 @@ private:
         }
         mean.finish(data);
         channel.send_to_others(data.data(), bytes, kResult, "an allreduce_mean result to be taken by the workers");
-        reduced_bytes += bytes;
     }
 
     /// Takes worker k's contribution, added unless the reduction is already abandoned. A status

@@ -32,8 +32,9 @@ public:
         barrier_.arrive_and_drop();
     }
 
-    /// Each worker averages its own slice of the elements over every worker's buffer.
-    void allreduce_mean(std::size_t s, std::span<float> data) {
+    /// Each worker averages its own slice of the elements over every worker's buffer; the traffic
+    /// counts `counted_bytes` each way (the floats' bytes, or their coding's).
+    void allreduce_mean(std::size_t s, std::span<float> data, std::uint64_t counted_bytes) {
         slots_[s] = data;
         sync();
         // Every worker sees every length, so all of them refuse a mismatch (no slice reads past a buffer).
@@ -45,8 +46,8 @@ public:
         mean.finish(std::span<float>(result_).subspan(lo, hi - lo));
         sync();
         std::copy(result_.begin(), result_.end(), data.begin());
-        traffic_.received[s] += n * sizeof(float);
-        traffic_.sent[s] += n * sizeof(float);
+        traffic_.received[s] += counted_bytes;
+        traffic_.sent[s] += counted_bytes;
         sync();
     }
 

@@ -27,11 +27,14 @@ public:
     /// same number of times with the same lengths. The sum runs over workers 0..S-1 in order
     /// (detail::OrderedMean, shared by every transport), so the result is identical on all of them.
     virtual void allreduce_mean(std::span<float> data) = 0;
+    /// The same for values a lossy codec has coded and decoded (data parallel with a codec): the
+    /// traffic counts `coded_bytes` each way, what the coded message moves, instead of the floats.
+    virtual void allreduce_mean(std::span<float> data, std::uint64_t coded_bytes) = 0;
 };
 
 namespace detail {
 /// Worker `worker`'s Communicator in a round whose all-reduces `Group` carries out
-/// (`group.allreduce_mean(worker, data)`, called by every worker).
+/// (`group.allreduce_mean(worker, data, counted_bytes)`, called by every worker).
 template <class Group>
 class GroupCommunicator final : public Communicator {
 public:
@@ -39,7 +42,10 @@ public:
         : group_(group), worker_(worker), workers_(workers) {}
     std::size_t worker() const override { return worker_; }
     std::size_t workers() const override { return workers_; }
-    void allreduce_mean(std::span<float> data) override { group_.allreduce_mean(worker_, data); }
+    void allreduce_mean(std::span<float> data) override { group_.allreduce_mean(worker_, data, data.size_bytes()); }
+    void allreduce_mean(std::span<float> data, std::uint64_t coded_bytes) override {
+        group_.allreduce_mean(worker_, data, coded_bytes);
+    }
 
 private:
     Group& group_;

@@ -1,0 +1,117 @@
+// Data parallel with a lossy codec (codec/coded_all_reduce.hpp): the gradients all-reduced every
+// step travel coded; bytes follow the codec's formula, threads == serial bit for bit, fp32 is
+// today's all-reduce, error feedback resumes from a checkpoint bit-identically, and bad settings
+// are refused.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+
+#include <ist/codec/any_codec.hpp>
+#include <ist/ist.hpp>
+
+#include "../helpers.hpp"
+
+using namespace ist;
+
+namespace {
+
+Network dp_mlp() { return make_mlp({12, {16, 16}, 3, Norm::Batch, 5}); }
+Dataset dp_train_set() { return test::blobs(400, 12, 3, 1); }
+Dataset dp_test_set() { return test::blobs(120, 12, 3, 2); }
+
+template <class T = ThreadsTransport, Codec C = Fp32>
+IstTrainer<Network, FullModel, Sgd, GradientAllReduce, T, C> data_parallel(Network& net, const TrainerOptions& o,
+                                                                           C codec = C()) {
+    return IstTrainer(net, o, FullModel{}, Sgd(0.05f), GradientAllReduce{}, T(), codec);
+}
+
+template <class T = ThreadsTransport, Codec C = Fp32>
+TrainResult train_dp(Network& net, const TrainerOptions& o, C codec = C()) {
+    return data_parallel<T>(net, o, codec).train(dp_train_set(), dp_test_set());
+}
+
+/// The gradients of make_mlp({12, {16, 16}, 3}) (no output bias), one row per output neuron and
+/// one per vector: weights 16 x 12, 16 x 16, 3 x 16 and four batch-norm vectors of 16, each coded
+/// as rows x (8 + ceil(cols x bits / 8)) bytes.
+std::uint64_t uniform_gradient_bytes(unsigned bits) {
+    auto row = [&](std::size_t cols) { return 8 + (cols * bits + 7) / 8; };
+    return 16 * row(12) + 4 * row(16) + 16 * row(16) + 3 * row(16);
+}
+constexpr std::uint64_t kGradientFloats = 16 * 12 + 4 * 16 + 16 * 16 + 3 * 16;
+
+}  // namespace
+
+TEST_CASE("coded all-reduce: bytes = S x l x 2 x the coded gradients, per round") {
+    for (std::size_t S : {2u, 4u}) {
+        const std::size_t l = 3;
+        const TrainerOptions o = test::test_options(S, l, 2, 16, 7);
+        Network f = dp_mlp(), half = dp_mlp(), q8 = dp_mlp(), q5 = dp_mlp();
+        CHECK(train_dp(f, o).history[0].bytes == S * l * 2 * kGradientFloats * 4);
+        CHECK(train_dp(half, o, Fp16{}).history[1].bytes == S * l * 2 * kGradientFloats * 2);
+        CHECK(train_dp(q8, o, Uniform(8)).history[0].bytes == S * l * 2 * uniform_gradient_bytes(8));
+        CHECK(train_dp(q5, o, AnyCodec::parse("q5")).history[1].bytes == S * l * 2 * uniform_gradient_bytes(5));
+    }
+}
+
+TEST_CASE("coded all-reduce: fp32 is today's all-reduce, a lossy codec changes the weights") {
+    const TrainerOptions o = test::test_options(2, 3, 3, 16, 7);
+    Network a = dp_mlp(), b = dp_mlp(), c = dp_mlp();
+    train_dp(a, o);
+    train_dp(b, o, AnyCodec::parse("fp32"));
+    train_dp(c, o, AnyCodec::parse("q4"));
+    CHECK(test::same_parameters(a, b));
+    CHECK(!test::same_parameters(a, c));
+}
+
+TEST_CASE("coded all-reduce: threads == serial bit for bit (q4, error feedback)") {
+    TrainerOptions o = test::test_options(4, 3, 4, 16, 9);
+    o.error_feedback = true;
+    Network a = dp_mlp(), b = dp_mlp(), c = dp_mlp();
+    const TrainResult ra = train_dp(a, o, AnyCodec::parse("q4"));
+    const TrainResult rb = train_dp<SerialTransport>(b, o, AnyCodec::parse("q4"));
+    CHECK(test::same_parameters(a, b));
+    CHECK(ra.history.back().total_bytes == rb.history.back().total_bytes);
+    o.error_feedback = false;
+    train_dp(c, o, AnyCodec::parse("q4"));
+    CHECK(!test::same_parameters(a, c));  // the residuals did take part
+}
+
+TEST_CASE("coded all-reduce: q8 gradients train as well as fp32 on blobs") {
+    const TrainerOptions o = test::test_options(2, 5, 10, 32, 3);
+    Network f = dp_mlp(), q = dp_mlp();
+    const double fp32 = train_dp(f, o).final_test->accuracy;
+    const double q8 = train_dp(q, o, Uniform(8)).final_test->accuracy;
+    CHECK(q8 >= fp32 - 0.05);
+}
+
+TEST_CASE("coded all-reduce: error-feedback residuals are checkpointed and resuming is bit-identical") {
+    const std::string path = (std::filesystem::temp_directory_path() / "ist_coded_all_reduce_ef.npz").string();
+    TrainerOptions o = test::test_options(2, 3, 4, 16, 5);
+    o.error_feedback = true;
+    Network straight = dp_mlp();
+    train_dp(straight, o, AnyCodec::parse("q3"));
+    Network first = dp_mlp();
+    {
+        auto t = data_parallel(first, o, AnyCodec::parse("q3"));
+        t.set_rounds(2);
+        t.train(dp_train_set(), dp_test_set());
+        t.save_checkpoint(path);
+    }
+    Network resumed = dp_mlp();
+    auto t = data_parallel(resumed, o, AnyCodec::parse("q3"));
+    t.load_checkpoint(path);
+    t.train(dp_train_set(), dp_test_set());
+    CHECK(test::same_parameters(straight, resumed));
+    std::filesystem::remove(path);
+}
+
+TEST_CASE("coded all-reduce: coded updates make no sense for gradients and are refused") {
+    Network net = dp_mlp();
+    TrainerOptions o = test::test_options(2, 1, 1, 16, 1);
+    o.coded_values = CodedValues::Updates;
+    CHECK_THROWS_WITH_AS(data_parallel(net, o, Uniform(4)),
+                         "IstTrainer: codec q4: data parallel codes its gradients; coded updates apply to exchanged "
+                         "subnets only",
+                         ConfigError);
+    CHECK(test::same_parameters(net, dp_mlp()));
+}
