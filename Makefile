@@ -1,9 +1,11 @@
 # The two commands of the README. Both install what is missing (Debian 12, apt-get), configure,
 # build, then run: `make demo` trains with IST on the embedded data, `make test` runs the suite.
+# wordnet-base (WordNet 3.0) is for the tests and programs of the text tasks; the library does not need it.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ make cmake pkg-config zlib1g-dev libopenblas-dev xtl-dev libxtensor-dev \
-  libxtensor-blas-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox python3
+  libxtensor-blas-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox python3 \
+  wordnet-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps configure build demo test check check-asan check-tsan clean

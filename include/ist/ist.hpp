@@ -15,6 +15,8 @@
 #include "ist/core/tensor.hpp"
 #include "ist/data/clients.hpp"
 #include "ist/data/dataset.hpp"
+#include "ist/data/tokenizer.hpp"
+#include "ist/data/wordnet.hpp"
 #include "ist/graph/gcn.hpp"
 #include "ist/graph/clusters.hpp"
 #include "ist/graph/graph.hpp"
