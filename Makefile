@@ -103,6 +103,7 @@ mutate: deps
 # not by `make deps`.
 FUZZ_SECONDS ?= 600
 FUZZ_HARNESSES := csv npy npz idx gzip checkpoint edge_list csr
+FUZZ_HARNESSES += xml
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 .PHONY: fuzz
@@ -122,3 +123,10 @@ fuzz: deps
 	  build-fuzz/tests/fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 	    -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$$h- build-fuzz/corpus/$$h || exit 1; \
 	done
+
+# `make wordnet-xml`: WordNet's reverse-dictionary task in the Extreme Classification Repository
+# format ($(BUILD_DIR)/wordnet-xml.{train,test,features,labels}.txt; docs/extreme.md). deps installs wordnet-base.
+.PHONY: wordnet-xml
+wordnet-xml: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target wordnet-xml
+	$(BUILD_DIR)/examples/wordnet-xml --out $(BUILD_DIR)/wordnet-xml

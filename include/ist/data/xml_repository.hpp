@@ -84,14 +84,20 @@ inline std::string format_xml_repository(const SparseDataset& data) {
     char number[32];
     for (std::size_t r = 0; r < data.size(); ++r) {
         const auto labels = data.labels.of(r);
-        for (std::size_t k = 0; k < labels.size(); ++k) out += (k ? "," : "") + std::to_string(labels[k]);
+        // Appended piece by piece: cheaper, and GCC 12 warns (-Wrestrict) on "," + std::string.
+        for (std::size_t k = 0; k < labels.size(); ++k) {
+            if (k) out += ',';
+            out += std::to_string(labels[k]);
+        }
         const auto idx = data.features.row_indices(r);
         const auto val = data.features.row_values(r);
         for (std::size_t k = 0; k < idx.size(); ++k) {
-            const auto end = std::to_chars(number, number + sizeof number, val[k]).ptr;
-            out += " " + std::to_string(idx[k]) + ":" + std::string(number, end);
+            out += ' ';
+            out += std::to_string(idx[k]);
+            out += ':';
+            out.append(number, std::to_chars(number, number + sizeof number, val[k]).ptr);
         }
-        out += "\n";
+        out += '\n';
     }
     return out;
 }
