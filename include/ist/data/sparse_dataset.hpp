@@ -101,18 +101,28 @@ struct SparseDataset {
     }
 };
 
-/// The rows `rows` of `data`, in that order.
-inline SparseDataset subset(const SparseDataset& data, std::span<const std::uint32_t> rows) {
-    SparseDataset out;
-    out.features.cols = data.features.cols;
-    out.classes = data.classes;
-    out.name = data.name;
+/// x / y = the rows `rows` of `data`, in that order (a mini-batch, gathered as CSR).
+inline void gather_rows(const SparseDataset& data, std::span<const std::uint32_t> rows, CsrMatrix& x, LabelSets& y) {
+    x.indptr.assign(1, 0);
+    x.indices.clear();
+    x.values.clear();
+    x.cols = data.features.cols;
+    y.indptr.assign(1, 0);
+    y.indices.clear();
     for (std::uint32_t r : rows) {
         detail::require<DataError>(r < data.size(), data.name + ": row " + std::to_string(r) + " is out of range for " +
                                                         std::to_string(data.size()) + " rows");
-        out.features.append_row(data.features.row_indices(r), data.features.row_values(r));
-        out.labels.append_row(data.labels.of(r));
+        x.append_row(data.features.row_indices(r), data.features.row_values(r));
+        y.append_row(data.labels.of(r));
     }
+}
+
+/// The rows `rows` of `data`, in that order.
+inline SparseDataset subset(const SparseDataset& data, std::span<const std::uint32_t> rows) {
+    SparseDataset out;
+    out.classes = data.classes;
+    out.name = data.name;
+    gather_rows(data, rows, out.features, out.labels);
     return out;
 }
 
