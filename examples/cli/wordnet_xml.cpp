@@ -30,6 +30,8 @@ Config parse(int argc, char** argv) {
     cli.value("--min-count", c.task.min_count, ist::cli::kPositive, "N",
               "keep gloss words seen at least N times in training (default 2)");
     cli.value("--max-words", c.task.max_words, ist::cli::kCount, "N", "keep at most N words (default 0: all)");
+    cli.value("--max-labels", c.task.max_labels, ist::cli::kCount, "N",
+              "keep the N lemmas of the most synsets and the synsets that have one\n(default 0: every lemma)");
     cli.flag("--binary", c.task.binary, "features are 1 per word present (default: the word's count)");
     cli.parse(argc, argv);
     return c;

@@ -2,6 +2,7 @@
 // and the written files read back through the repository loader. Skips without wordnet-base.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -49,4 +50,21 @@ TEST_CASE("xml: the WordNet reverse dictionary has every synset and reads back t
         CHECK(back.classes == part->classes);
     }
     ist::check_test_fits_train(task.train, task.test);
+}
+
+TEST_CASE("xml: max_labels keeps the lemmas of the most synsets and drops synsets left without one") {
+    const std::string dir{ist::wordnet::kDefaultDirectory};
+    if (!std::filesystem::exists(dir + "/data.noun")) {
+        MESSAGE("skipped: wordnet-base is not installed");
+        return;
+    }
+    ist::wordnet::ReverseDictionaryOptions options;
+    options.max_labels = 500;
+    const auto task = ist::wordnet::build_reverse_dictionary(ist::wordnet::read_synsets(dir), options);
+    CHECK(task.lemmas.size() == 500);
+    CHECK(std::find(task.lemmas.begin(), task.lemmas.end(), "break") != task.lemmas.end());  // 75 synsets
+    CHECK(task.train.classes == 500);
+    CHECK(task.train.size() + task.test.size() < 117659 / 2);
+    for (std::size_t r = 0; r < task.train.size(); ++r) REQUIRE_FALSE(task.train.labels.of(r).empty());
+    CHECK_NOTHROW(task.train.validate());
 }

@@ -53,8 +53,9 @@ public:
     XmlNetwork(std::size_t features, std::size_t hidden, std::size_t labels, std::uint64_t seed = 0,
                MultiLabelLoss loss = MultiLabelLoss::SoftmaxNormalized)
         : input_(features, hidden, seed), output_(hidden, labels, true, seed + 1), loss_(loss),
-          dims_(std::make_shared<DimensionTable>(DimensionTable{
-              {"input", features, false}, {"hidden", hidden, true}, {"labels", labels, false}})) {}
+          dims_(std::make_shared<DimensionTable>(
+              DimensionTable{features_dim("input", features, false), features_dim("hidden", hidden, true),
+                             features_dim("labels", labels, false)})) {}
 
     const DimensionTable& dimensions() const { return *dims_; }
     std::size_t parameter_count() const { return 4; }
@@ -120,6 +121,14 @@ public:
     }
 
 private:
+    static Dimension features_dim(std::string name, std::size_t size, bool partitionable) {
+        Dimension d;
+        d.name = std::move(name);
+        d.size = size;
+        d.partitionable = partitionable;
+        return d;
+    }
+
     SparseDense input_;
     Dense output_;
     MultiLabelLoss loss_;
