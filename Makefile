@@ -80,7 +80,7 @@ clean:
 # Timings come from the normal, native build. -O2, not -O3: a quarter less compile time, and the same
 # numbers (neither level reorders floating-point sums without -ffast-math).
 DOCS_PROGRAMS := ist-train resist-train gist-train ist-bench ist-load-bench gist-memory custom_layer \
-  ist-loft ist-fed-bench ist-quant-bench transformer-train
+  ist-loft ist-fed-bench ist-quant-bench transformer-train xml-train wordnet-xml
 DOCS_ENV := OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1
 .PHONY: docs-check docs-update docs-timing docs-build
 docs-build: deps
@@ -107,6 +107,7 @@ mutate: deps
 # not by `make deps`.
 FUZZ_SECONDS ?= 600
 FUZZ_HARNESSES := csv npy npz idx gzip checkpoint edge_list csr
+FUZZ_HARNESSES += xml
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 
 .PHONY: fuzz
@@ -142,3 +143,10 @@ peers: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target ist-train
 	bench/peers.sh $(BUILD_DIR)
+
+# `make wordnet-xml`: WordNet's reverse-dictionary task in the Extreme Classification Repository
+# format ($(BUILD_DIR)/wordnet-xml.{train,test,features,labels}.txt; docs/extreme.md). deps installs wordnet-base.
+.PHONY: wordnet-xml
+wordnet-xml: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target wordnet-xml
+	$(BUILD_DIR)/examples/wordnet-xml --out $(BUILD_DIR)/wordnet-xml

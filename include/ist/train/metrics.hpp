@@ -5,11 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "ist/train/ranking_metrics.hpp"
+
 namespace ist {
 
 struct Evaluation {
     double loss = 0.0;
-    double accuracy = 0.0;
+    double accuracy = 0.0;  ///< multi-label sets: P@1
+    std::optional<RankingMetrics> ranking;  ///< P@1/3/5 and nDCG@1/3/5, multi-label sets only
 };
 
 struct RoundMetrics {

@@ -33,6 +33,7 @@
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/schedule.hpp"
+#include "ist/train/training_set.hpp"
 #include "ist/train/worker_streams.hpp"
 #include "ist/transport/threads.hpp"
 
@@ -68,8 +69,10 @@ public:
     /// failing round throws and leaves the model as it was before that round.
     /// Distributed transports: only the coordinator evaluates and calls the callbacks; every
     /// process takes the coordinator's stop decision and ends with the coordinator's model.
-    template <class... Callbacks>
-    TrainResult train(const Dataset& train, const Dataset& test, Callbacks&&... callbacks) {
+    /// `Data` is a Dataset, or a SparseDataset for a SparseModel (extreme classification).
+    template <TrainingSet Data, class... Callbacks>
+        requires TrainsOn<M, Data>
+    TrainResult train(const Data& train, const Data& test, Callbacks&&... callbacks) {
         check_data_fits(model_, train);
         check_data_fits(model_, test);
         prepare_workers(train);
@@ -114,7 +117,11 @@ public:
     }
 
     /// Loss and accuracy of the full model on the labelled rows of `data` (see ist::evaluate).
-    Evaluation evaluate(const Dataset& data) { return ist::evaluate(model_, data, options_); }
+    template <TrainingSet Data>
+        requires TrainsOn<M, Data>
+    Evaluation evaluate(const Data& data) {
+        return ist::evaluate(model_, data, options_);
+    }
 
     /// Writes the model, carried optimizer state, counters and every RNG state to `path`
     /// atomically (see ist/train/checkpoint_file.hpp for the format). Call between rounds, e.g. from
@@ -262,8 +269,10 @@ private:
     }
 
     /// Worker data streams (once per training set) and carried optimizer state (once).
-    void prepare_workers(const Dataset& train) {
-        streams_.prepare(train);
+    template <TrainingSet Data>
+    void prepare_workers(const Data& train) {
+        if constexpr (std::same_as<Data, Dataset>) streams_.prepare(train);
+        else streams_.prepare_rows(train.size());
         allocate_optimizer_state();
         coding_.allocate(model_, carried_per_parameter(), options_.workers);
     }
@@ -290,32 +299,55 @@ private:
         return expand_indices(*plan.dims.front(), model_.dimensions().front().span);
     }
 
+    /// The next local batch of a dense set: its features (only the held input columns, if the
+    /// plan cuts the input) and labels.
+    std::pair<const Matrix*, const Labels*> draw_local_batch(BatchSampler& sampler, const Dataset& data,
+                                                             const WorkerPlan& plan, LocalBatch<Dataset>& batch,
+                                                             std::vector<std::uint32_t>& rows) const {
+        auto [features, labels] = streams_.draw_batch(sampler, data, batch.x, batch.y, rows);
+        if (const auto columns = held_input_columns(plan)) {
+            detail::select_columns(*features, *columns, batch.x_held);
+            features = &batch.x_held;
+        }
+        return {features, labels};
+    }
+
+    /// The next local batch of a sparse set, gathered as CSR: rows drawn from the same stream
+    /// (Batches::Rows); the input is never cut.
+    std::pair<const CsrMatrix*, const LabelSets*> draw_local_batch(BatchSampler& sampler, const SparseDataset& data,
+                                                                   const WorkerPlan& plan,
+                                                                   LocalBatch<SparseDataset>& batch,
+                                                                   std::vector<std::uint32_t>& rows) const {
+        if (held_input_columns(plan)) throw ConfigError("a sparse input layer is never cut: the plan cuts dimension 0");
+        rows = sampler.take(options_.batch_size);
+        gather_rows(data, rows, batch.x, batch.y);
+        return {&batch.x, &batch.y};
+    }
+
     /// `optimizer` is the round's copy of the prototype, taken when the round starts.
-    void train_locally(WorkerPackage& pkg, Communicator& comm, const Dataset& data, const WorkerPlan& plan,
+    template <TrainingSet Data>
+    void train_locally(WorkerPackage& pkg, Communicator& comm, const Data& data, const WorkerPlan& plan,
                        RoundStreams& round_streams, std::size_t round, std::uint64_t steps_before, const O& optimizer) {
         BatchSampler& sampler = *round_streams.sampler.at(comm.worker());
         const auto params = parameter_pointers(pkg.model);
         CarriedState carried;
         if (carries_state()) carried = {std::move(pkg.optimizer_state), steps_before};
         auto run = optimizer.start(params, std::move(carried));
-        Matrix x, x_held;
-        Labels y;
+        LocalBatch<Data> batch;
         std::vector<std::uint32_t> rows;
-        const auto columns = held_input_columns(plan);
         double loss_sum = 0.0;
         for (std::size_t t = 0; t < options_.local_steps; ++t) {
-            auto [features, labels] = streams_.draw_batch(sampler, data, x, y, rows);
-            if (columns) {
-                detail::select_columns(*features, *columns, x_held);
-                features = &x_held;
-            }
+            const auto [features, labels] = draw_local_batch(sampler, data, plan, batch, rows);
             if constexpr (TakesBatchRows<M>) pkg.model.set_batch_rows(rows);
             const float loss = pkg.model.loss_and_gradient(*features, *labels);
             if (!std::isfinite(loss))
                 throw TrainingError("round " + std::to_string(round) + ", worker " +
                                     std::to_string(comm.worker()) + ", local step " + std::to_string(t + 1) +
                                     ": the loss is " + std::to_string(loss) + "; lower the learning rate");
-            if constexpr (A::synchronises_gradients) coding_.all_reduce_gradients(params, comm, steps_before + t + 1);
+            if constexpr (A::synchronises_gradients) {
+                coding_.all_reduce_gradients(params, comm, steps_before + t + 1);
+                if constexpr (TracksGradientWrites<M>) pkg.model.gradients_overwritten();
+            }
             run.step(params);
             if constexpr (ProjectsParameters<M>) pkg.model.project_parameters();  // e.g. pruned weights back to 0
             loss_sum += loss;
@@ -332,7 +364,8 @@ private:
         merge_packages(model_, master_state_, carried_per_parameter(), aggregator_, plan, packages);
     }
 
-    RoundMetrics run_round(const Dataset& train) {
+    template <TrainingSet Data>
+    RoundMetrics run_round(const Data& train) {
         const auto start = std::chrono::steady_clock::now();
         Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, partition_rng_);
         derive_indices(model_.dimensions(), plan);

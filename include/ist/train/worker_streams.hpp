@@ -47,13 +47,14 @@ public:
     void prepare(const Dataset& train) {
         if (options_.sampling == Sampling::Clients) return prepare_clients(train);
         if (options_.batches == Batches::Clusters) index_clusters(train);
-        const std::size_t items = options_.batches == Batches::Clusters ? cluster_rows_.size() : train.size();
-        if (samplers_.empty() || sampled_rows_ != items) {
-            sampled_rows_ = items;
-            auto pools = worker_row_pools(items, options_);
-            samplers_.clear();
-            for (std::size_t s = 0; s < pools.size(); ++s) samplers_.push_back(worker_sampler(std::move(pools[s]), options_, s));
-        }
+        build_samplers(options_.batches == Batches::Clusters ? cluster_rows_.size() : train.size());
+    }
+
+    /// The same for a set known by its row count alone (a SparseDataset: batches of rows, no clients).
+    void prepare_rows(std::size_t rows) {
+        detail::require(options_.batches == Batches::Rows && options_.sampling != Sampling::Clients,
+                        "sparse data sets are drawn in batches of rows (Batches::Rows), not by clients");
+        build_samplers(rows);
     }
 
     /// Whether prepare() (or restore()) has built the streams.
@@ -150,6 +151,15 @@ public:
 private:
     const std::vector<BatchSampler>& streams() const {
         return options_.sampling == Sampling::Clients ? client_samplers_ : samplers_;
+    }
+
+    /// Every worker's sampler over `items` rows or clusters, unless streams for as many exist.
+    void build_samplers(std::size_t items) {
+        if (!samplers_.empty() && sampled_rows_ == items) return;
+        sampled_rows_ = items;
+        auto pools = worker_row_pools(items, options_);
+        samplers_.clear();
+        for (std::size_t s = 0; s < pools.size(); ++s) samplers_.push_back(worker_sampler(std::move(pools[s]), options_, s));
     }
 
     /// Sampling::Clients: one stream per client over its rows, unless they already exist.

@@ -1,0 +1,152 @@
+// xml-train: extreme multi-label classification with XmlNetwork (sparse bag-of-words -> hidden ->
+// one logit per label), IST against data parallel at several hidden widths under a per-worker
+// memory budget; prints P@1/3/5 and nDCG@5 per run. docs/extreme.md.
+//
+//   xml-train                                         # WordNet's reverse dictionary (wordnet-base)
+//   xml-train --train trn.txt --test tst.txt          # Extreme Classification Repository files
+//   xml-train --memory-budget 1 --hidden 256,512,1024 # refuse runs whose worker does not fit 1 GiB
+//   xml-train --fits                                  # only the widest widths each budget allows
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <ist/baselines.hpp>
+#include <ist/data/reverse_dictionary.hpp>
+#include <ist/data/xml_repository.hpp>
+#include <ist/model/xml_footprint.hpp>
+#include <ist/model/xml_network.hpp>
+#include <ist/train/trainer.hpp>
+
+#include "cli.hpp"
+
+namespace {
+
+struct Config {
+    std::string train, test, wordnet{ist::wordnet::kDefaultDirectory}, methods = "ist,data-parallel", loss = "softmax";
+    std::vector<std::size_t> hidden{256, 512, 1024}, seeds{1};
+    std::vector<double> fit_budgets{1.0, 4.0};
+    double budget_gib = 0.0;
+    float lr = 0.5f;
+    bool fits = false, allow_empty = false;
+    ist::wordnet::ReverseDictionaryOptions task;
+    ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 40, .batch_size = 128, .eval_every = 0,
+                                .eval_batch = 128};
+};
+
+Config parse(int argc, char** argv) {
+    using namespace ist::cli;
+    Config c;
+    auto& o = c.options;
+    Options cli("xml-train", "Extreme multi-label classification: IST vs data parallel at several hidden widths of\n"
+                             "XmlNetwork under a per-worker memory budget; prints P@1/3/5 and nDCG@5.");
+    cli.text("--train", c.train, "PATH", "training file, Extreme Classification Repository format\n"
+                                         "(default: WordNet's reverse dictionary, built in memory)");
+    cli.text("--test", c.test, "PATH", "test file of the same format (needed with --train)");
+    cli.flag("--allow-empty-label-sets", c.allow_empty, "keep rows without labels (left out of P@k)");
+    cli.text("--wordnet", c.wordnet, "DIR", "WordNet's dict directory (default /usr/share/wordnet)");
+    cli.value("--max-labels", c.task.max_labels, kCount, "N",
+              "WordNet task: keep the N lemmas of the most synsets (default 0: all)");
+    cli.list("--hidden", c.hidden, kWidth, "W1,W2,...", "hidden widths to train (default 256,512,1024)");
+    cli.choices("--methods", c.methods, {"ist", "data-parallel"}, "M1,M2", "methods (default ist,data-parallel)");
+    cli.value("--workers", o.workers, kPositive, "S", "workers (default 4)");
+    cli.value("--rounds", o.rounds, kPositive, "T", "rounds (default 40)");
+    cli.value("--local-steps", o.local_steps, kPositive, "L", "steps per round (default 10)");
+    cli.value("--batch", o.batch_size, kPositive, "B", "rows per worker step (default 128)");
+    cli.value("--eval-batch", o.eval_batch, kPositive, "N", "rows per evaluation batch (default 128)");
+    cli.value("--lr", c.lr, kPositiveFloat, "LR", "SGD learning rate (default 0.5)");
+    cli.choice("--loss", c.loss, {"softmax", "bce"}, "NAME",
+               "softmax (default: cross-entropy against the normalised label set) | bce (per label)");
+    cli.list("--seeds", c.seeds, kCount, "S1,S2,...", "seeds, one run each (default 1)");
+    cli.value("--memory-budget", c.budget_gib, kPositiveDouble, "GIB",
+              "per-worker memory; a run whose worker needs more is refused (default: none)");
+    cli.flag("--fits", c.fits, "print the widest width data parallel and IST (S = 2, 4, 8) fit and stop");
+    cli.list("--fit-budgets", c.fit_budgets, kPositiveDouble, "G1,G2", "budgets in GiB for --fits (default 1,4)");
+    cli.parse(argc, argv);
+    if (cli.given("--train") != cli.given("--test")) throw ist::ConfigError("--train and --test go together");
+    return c;
+}
+
+struct Task {
+    ist::SparseDataset train, test;
+};
+
+Task load(const Config& c) {
+    if (c.train.empty()) {
+        auto task = ist::wordnet::build_reverse_dictionary(ist::wordnet::read_synsets(c.wordnet), c.task);
+        return {std::move(task.train), std::move(task.test)};
+    }
+    const ist::XmlOptions options{.allow_empty_label_sets = c.allow_empty};
+    Task t{ist::load_xml_repository(c.train, options), ist::load_xml_repository(c.test, options)};
+    ist::check_test_fits_train(t.train, t.test);
+    return t;
+}
+
+ist::XmlWorkerShape worker_shape(const ist::SparseDataset& d, std::size_t batch, std::size_t held) {
+    const double per_row = static_cast<double>(d.features.nnz()) / static_cast<double>(d.size());
+    const double labels_per_row = static_cast<double>(d.labels.indices.size()) / static_cast<double>(d.size());
+    return {d.feature_count(), held, d.classes, batch, static_cast<std::size_t>(per_row * static_cast<double>(batch)) + 1,
+            static_cast<std::size_t>(labels_per_row * static_cast<double>(batch)) + 1, 0};
+}
+
+void print_fits(const Config& c, const ist::SparseDataset& d) {
+    std::printf("widest hidden width per worker budget (%zu features, %zu labels, batch %zu, SGD)\n", d.feature_count(),
+                d.classes, c.options.batch_size);
+    std::printf("%-10s %14s %10s %10s %10s\n", "budget", "data parallel", "IST S=2", "IST S=4", "IST S=8");
+    for (double gib : c.fit_budgets) {
+        const double bytes = gib * 1073741824.0;
+        const ist::XmlWorkerShape shape = worker_shape(d, c.options.batch_size, 0);
+        std::printf("%-10s %14zu %10zu %10zu %10zu\n", (ist::format_gib(bytes)).c_str(),
+                    ist::widest_fitting_width(shape, 1, bytes), ist::widest_fitting_width(shape, 2, bytes),
+                    ist::widest_fitting_width(shape, 4, bytes), ist::widest_fitting_width(shape, 8, bytes));
+    }
+}
+
+template <class Trainer>
+void train_and_report(Trainer&& trainer, const Task& t, const std::string& label) {
+    const auto start = std::chrono::steady_clock::now();
+    const ist::TrainResult r = trainer.train(t.train, t.test);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const ist::RankingMetrics& m = *r.final_test->ranking;
+    std::printf("%-32s %.4f %.4f %.4f   %.4f   %8.1f\n", label.c_str(), m.precision[0], m.precision[1], m.precision[2],
+                m.ndcg[2], seconds);
+    std::fflush(stdout);
+}
+
+int run(const Config& c) {
+    const Task t = load(c);
+    std::printf("train %zu rows, test %zu rows, %zu features, %zu labels\n", t.train.size(), t.test.size(),
+                t.train.feature_count(), t.train.classes);
+    if (c.fits) return print_fits(c, t.train), 0;
+    const auto loss = c.loss == "bce" ? ist::MultiLabelLoss::BinaryCrossEntropy : ist::MultiLabelLoss::SoftmaxNormalized;
+    std::printf("%-32s %-6s %-6s %-6s   %-6s   %8s\n", "run", "P@1", "P@3", "P@5", "nDCG@5", "seconds");
+    for (const std::string& method : ist::cli::split(c.methods))
+        for (std::size_t width : c.hidden)
+            for (std::size_t seed : c.seeds) {
+                const bool ist_run = method == "ist";
+                const std::size_t held = ist_run ? (width + c.options.workers - 1) / c.options.workers : width;
+                const std::string label = method + " H=" + std::to_string(width) + " seed " + std::to_string(seed);
+                if (c.budget_gib > 0.0) {
+                    try {
+                        ist::check_memory_budget(worker_shape(t.train, c.options.batch_size, held),
+                                                 c.budget_gib * 1073741824.0, label);
+                    } catch (const ist::ConfigError& e) {
+                        std::printf("refused %s\n", e.what());
+                        continue;
+                    }
+                }
+                ist::TrainerOptions o = c.options;
+                o.seed = seed;
+                ist::XmlNetwork net(t.train.feature_count(), width, t.train.classes, seed, loss);
+                if (ist_run) train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label);
+                else train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label);
+            }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return ist::cli::run_main("xml-train", [&] { return run(parse(argc, argv)); });
+}
