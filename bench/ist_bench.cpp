@@ -25,6 +25,7 @@
 #include "cli.hpp"
 #include "codec_options.hpp"
 #include "network_model.hpp"
+#include "scale_model.hpp"
 
 namespace {
 
@@ -469,5 +470,6 @@ int compare(const Config& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::string(argv[1]) == "scale") return ist::cli::run_main("ist-bench", [&] { return ist_bench::scale::run(argc, argv); });
     return ist::cli::run_main("ist-bench", [&] { return compare(parse(argc, argv)); });
 }
