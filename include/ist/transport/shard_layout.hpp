@@ -22,6 +22,7 @@
 #include "ist/core/dimension.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/plan.hpp"
+#include "ist/core/tensor.hpp"
 #include "ist/model/model.hpp"
 
 namespace ist {
@@ -88,20 +89,53 @@ inline std::size_t held_floats(const ParameterShape& p, const WorkerPlan& wp) {
     return n;
 }
 
+/// Where each owner's piece lies in worker `wp`'s subnet tensor of `p`: owner o's are positions
+/// [bounds[o], bounds[o + 1]) along the shard axis (held indices are sorted and owners grow with
+/// the index, so a piece is one run of positions), or of the elements when there is no axis.
+struct PieceBounds {
+    std::optional<std::size_t> axis;
+    std::vector<std::size_t> bounds;  ///< ranks + 1 positions
+};
+
+inline PieceBounds piece_bounds(const ParameterShape& p, const WorkerPlan& wp, std::optional<std::size_t> axis,
+                                std::size_t ranks) {
+    PieceBounds b{axis, std::vector<std::size_t>(ranks + 1, 0)};
+    const std::size_t floats = held_floats(p, wp);
+    if (floats == 0) return b;
+    if (!axis || p.shape.empty()) {  // held whole (or a scalar): each owner's run of elements
+        b.axis.reset();
+        for (std::size_t r = 0; r <= ranks; ++r) b.bounds[r] = shard_begin(r, floats, ranks);
+        return b;
+    }
+    const std::vector<std::uint32_t> held = detail::held_indices(p, wp, *axis);
+    for (std::size_t pos = 0; pos < held.size(); ++pos) ++b.bounds[shard_owner(held[pos], p.shape[*axis], ranks) + 1];
+    for (std::size_t r = 0; r < ranks; ++r) b.bounds[r + 1] += b.bounds[r];
+    return b;
+}
+
+/// Calls run(offset, count) for each contiguous run of floats of owner `owner`'s piece in `sub`
+/// (a subnet tensor laid out as piece_bounds saw it).
+template <class Run>
+void for_each_piece_run(const Tensor& sub, const PieceBounds& b, std::size_t owner, Run&& run) {
+    const std::size_t lo = b.bounds[owner], hi = b.bounds[owner + 1];
+    if (lo == hi) return;
+    if (!b.axis) return void(run(lo, hi - lo));
+    const auto& shape = sub.shape();
+    std::size_t outer = 1, inner = 1;
+    for (std::size_t a = 0; a < *b.axis; ++a) outer *= shape[a];
+    for (std::size_t a = *b.axis + 1; a < shape.size(); ++a) inner *= shape[a];
+    for (std::size_t k = 0; k < outer; ++k) run((k * shape[*b.axis] + lo) * inner, (hi - lo) * inner);
+}
+
 /// Floats of worker `wp`'s piece of `p` that each of `ranks` ranks owns, slicing axis `axis`
 /// (none: runs of elements).
 inline std::vector<std::size_t> piece_by_owner(const ParameterShape& p, const WorkerPlan& wp,
                                                std::optional<std::size_t> axis, std::size_t ranks) {
-    std::vector<std::size_t> out(ranks, 0);
-    const std::size_t floats = held_floats(p, wp);
-    if (floats == 0) return out;
-    if (!axis) {  // held whole: each owner's run
-        for (std::size_t r = 0; r < ranks; ++r) out[r] = shard_begin(r + 1, floats, ranks) - shard_begin(r, floats, ranks);
-        return out;
-    }
-    const std::vector<std::uint32_t> held = detail::held_indices(p, wp, *axis);
-    const std::size_t per_index = floats / held.size();
-    for (std::uint32_t i : held) out[shard_owner(i, p.shape[*axis], ranks)] += per_index;
+    const PieceBounds b = piece_bounds(p, wp, axis, ranks);
+    const std::size_t positions = b.bounds[ranks];
+    const std::size_t per_position = positions ? held_floats(p, wp) / positions : 0;
+    std::vector<std::size_t> out(ranks);
+    for (std::size_t r = 0; r < ranks; ++r) out[r] = (b.bounds[r + 1] - b.bounds[r]) * per_position;
     return out;
 }
 
