@@ -209,7 +209,8 @@ inline Row measure(const Case& k, std::size_t S, const Config& c) {
 
 inline std::string megabytes(std::uint64_t bytes) {
     char text[32];
-    std::snprintf(text, sizeof text, "%.4g", static_cast<double>(bytes) / 1e6);
+    const double mb = static_cast<double>(bytes) / 1e6;
+    std::snprintf(text, sizeof text, mb >= 100 ? "%.1f" : "%.4g", mb);  // 4 significant digits or more, no exponent
     return text;
 }
 
