@@ -6,8 +6,10 @@
 // axis, of length n: the first axis some worker holds only part of this round (a neuron, channel or
 // feature dimension). So a shard holds whole neurons and never needs a neighbour's values to merge
 // its own. A parameter no worker holds in part (a ResIST block, a shared tensor) has no shard axis:
-// rank r owns the same run of its elements, counted in storage order (merging is element-wise, and
-// equal runs keep the ranks balanced when R exceeds the first axis). A worker gathers each
+// rank r owns the r-th of R equal runs of its elements in storage order (merging is element-wise,
+// and equal runs keep the ranks balanced when R exceeds the first axis). Shards must stay put from
+// round to round, so the shard axis depends only on which dimensions the plan cuts, which every
+// ist partitioner keeps the same in every round. A worker gathers each
 // piece of its subnet from the piece's owner and returns it there; the owner merges. A parameter
 // every worker holds whole (output bias, ResIST's shared blocks, GIST's kept last layer) is then
 // reduce-scattered and all-gathered over its slices: 2 (R - 1) / R of its bytes each way per rank,
