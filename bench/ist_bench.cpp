@@ -28,6 +28,7 @@
 #include "network_model.hpp"
 #include "talk_presets.hpp"
 #include "talk_tables.hpp"
+#include "scale_model.hpp"
 
 namespace {
 
@@ -469,5 +470,6 @@ int compare(const Config& c) {
 
 int main(int argc, char** argv) {
     if (argc > 1 && std::string(argv[1]) == "talk") return ist_bench::talk_main(argc, argv);  // bench/talk_tables.hpp
+    if (argc > 1 && std::string(argv[1]) == "scale") return ist::cli::run_main("ist-bench", [&] { return ist_bench::scale::run(argc, argv); });
     return ist::cli::run_main("ist-bench", [&] { return compare(parse(argc, argv)); });
 }

@@ -41,6 +41,8 @@ enum Tag : int {
     kBroadcast,       // coordinator -> worker: tensors
     kRound,           // coordinator -> worker: a round starts (its number; whether the worker takes part)
     kGather,          // worker -> coordinator: tensors (error-feedback residuals for a checkpoint)
+    kShardDown,       // sharded node: an owner's pieces of a worker's subnet (mpi_shard.hpp)
+    kShardUp,         // sharded node: a worker's trained pieces back to their owner
     kTagEnd
 };
 
