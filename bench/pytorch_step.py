@@ -33,6 +33,28 @@ def model(inputs, hidden, classes):
     return nn.Sequential(*layers)
 
 
+def time_sgd_steps(net, inputs, labels, steps, lr=0.01, warmup=3):
+    """Wall and process-CPU seconds of each of `steps` plain-SGD cross-entropy steps, after `warmup`."""
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(inputs), labels)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    for _ in range(warmup):
+        step()
+    times, cpu = [], []
+    for _ in range(steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        step()
+        times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return times, cpu
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (pin OPENBLAS_NUM_THREADS alike)")
@@ -44,25 +66,9 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     net = model(784, [a.width, a.width], 10).float()
-    opt = torch.optim.SGD(net.parameters(), lr=0.01)
     x = torch.randn(a.batch, 784)
     y = torch.randint(0, 10, (a.batch,))
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(x), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    for _ in range(3):
-        step()
-    times, cpu = [], []
-    for _ in range(a.steps):
-        t0, c0 = time.perf_counter(), time.process_time()
-        step()
-        times.append(time.perf_counter() - t0)
-        cpu.append(time.process_time() - c0)
+    times, cpu = time_sgd_steps(net, x, y, a.steps)
     print(json.dumps({
         "framework": "pytorch",
         "torch": torch.__version__,

@@ -13,11 +13,11 @@ step (median, all threads), threads, torch version.
 import argparse
 import json
 import statistics
-import time
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+from pytorch_step import time_sgd_steps  # the same timed loop as the MLP step
 
 
 class Classifier(nn.Module):
@@ -46,25 +46,10 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     net = Classifier(8000, 32, 256, 8, 1024, 4, 45).float()
-    opt = torch.optim.SGD(net.parameters(), lr=0.01)
     tokens = torch.randint(1, 8000, (a.batch, 32))
     y = torch.randint(0, 45, (a.batch,))
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(tokens), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
-
-    for _ in range(3):
-        step()
-    times, cpu = [], []
-    for _ in range(a.steps):
-        w0, c0 = time.perf_counter(), time.process_time()
-        step()
-        times.append((time.perf_counter() - w0) * 1e3)
-        cpu.append((time.process_time() - c0) * 1e3)
+    times, cpu = time_sgd_steps(net, tokens, y, a.steps)
+    times, cpu = [t * 1e3 for t in times], [c * 1e3 for c in cpu]
     print(json.dumps({"ms_per_step_median": statistics.median(times), "ms_per_step_mean": statistics.mean(times),
                       "cpu_ms_per_step_median": statistics.median(cpu), "threads": a.threads,
                       "torch": torch.__version__}))
