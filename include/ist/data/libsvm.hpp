@@ -4,13 +4,13 @@
 // an optional trailing `# comment`. Labels are non-negative integers (a binary file written with
 // -1/+1 is refused, naming the cell: map it to 0/1 first). Widths are inferred (largest index + 1)
 // unless given; a test file is loaded with its training set's widths, so an index past them is an
-// error at its line and column. Duplicates in a row are refused (detail/sparse_rows.hpp).
+// error at its line and column. Duplicates in a row are refused (data/sparse_rows.hpp).
 #include <string>
 #include <string_view>
 
 #include "ist/data/sparse_dataset.hpp"
 #include "ist/detail/file_bytes.hpp"
-#include "ist/detail/sparse_rows.hpp"
+#include "ist/data/sparse_rows.hpp"
 
 namespace ist {
 

@@ -2,7 +2,7 @@
 // The Extreme Classification Repository's bag-of-words text format (Bhatia et al., the XML
 // repository; Amazon-670k, EURLex-4K, ...): a header line `points features labels`, then one line
 // per point, `l1,l2,... f:v f:v ...` with 0-based label and feature indices. Plain or gzip.
-// Errors name "<path>: line L, column C". Duplicates in a row are refused (detail/sparse_rows.hpp);
+// Errors name "<path>: line L, column C". Duplicates in a row are refused (data/sparse_rows.hpp);
 // a row without labels is refused unless XmlOptions::allow_empty_label_sets keeps it.
 #include <charconv>
 #include <string>
@@ -10,7 +10,7 @@
 
 #include "ist/data/sparse_dataset.hpp"
 #include "ist/detail/file_bytes.hpp"
-#include "ist/detail/sparse_rows.hpp"
+#include "ist/data/sparse_rows.hpp"
 
 namespace ist {
 

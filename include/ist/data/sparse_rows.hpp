@@ -2,6 +2,8 @@
 // One line of a sparse text format, `labels idx:value idx:value ...`, shared by the Extreme
 // Classification Repository loader and the libsvm / svmlight loader (data/xml_repository.hpp,
 // data/libsvm.hpp). Every error names "<path>: line L, column C" (C: 1-based byte of the token).
+// Internal (namespace ist::detail::sparse); it lives beside its two loaders because it builds their
+// SparseDataset rows, which no header of detail/ may know.
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
