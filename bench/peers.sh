@@ -10,6 +10,7 @@
 #
 #   bench/peers.sh [BUILD_DIR]              # default build; needs ist-train built with MPI
 #   ROUNDS=40 TARGETS="0.80 0.84" bench/peers.sh     # defaults: 20 rounds, targets 0.80 0.83
+#   HIDDEN=4096,4096 bench/peers.sh                  # the talk's "3-layer" network (two hidden layers)
 #
 # Prints, per system: training seconds to each target accuracy (each system's own clock around
 # its rounds, evaluation excluded, as ist's trainer counts), the final accuracy, the process's
@@ -20,6 +21,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-build}
 rounds=${ROUNDS:-20}
+hidden=${HIDDEN:-4096}
 targets=${TARGETS:-0.80 0.83}
 py=/usr/bin/python3
 train="$build/examples/ist-train"
@@ -30,7 +32,7 @@ command -v mpirun >/dev/null || { echo "peers: mpirun not found; sudo apt-get in
 
 # mpirun refuses root unless told; a container often runs as root.
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-common="--hidden 4096 --lr 0.01 --batch 128 --local-steps 20 --rounds $rounds --seed 42"
+common="--hidden $hidden --lr 0.01 --batch 128 --local-steps 20 --rounds $rounds --seed 42"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
@@ -50,9 +52,10 @@ run pytorch-ddp "$py" "$here/pytorch_ddp.py" --workers 2 $common
 run ist-dp ist_mpi --method data-parallel --log "$out/ist-dp.csv"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-"$py" - "$out" "$rounds" "$load_before" "$load_after" $targets <<'EOF'
+"$py" - "$out" "$rounds" "$hidden" "$load_before" "$load_after" $targets <<'EOF'
 import csv, os, sys
-out, rounds, before, after, targets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], [float(t) for t in sys.argv[5:]]
+out, rounds, hidden, before, after = sys.argv[1:6]
+targets = [float(t) for t in sys.argv[6:]]
 
 def series(name):
     """[(seconds, accuracy)] per evaluation: ist's metrics CSV, or the PyTorch scripts' eval lines."""
@@ -70,7 +73,7 @@ def series(name):
 rows = [("ist IST, mpirun -np 2", "ist-ist"), ("PyTorch reference IST, gloo", "pytorch-ist"),
         ("PyTorch DDP, gloo", "pytorch-ddp"), ("ist data parallel, mpirun -np 2", "ist-dp")]
 reached = {}
-print(f"S = 2 processes, 784 -> 4096 -> 10, SGD lr 0.01, batch 128, l = 20, {rounds} rounds, Fashion-MNIST")
+print(f"S = 2 processes, 784 -> {hidden.replace(',', ' -> ')} -> 10, SGD lr 0.01, batch 128, l = 20, {rounds} rounds, Fashion-MNIST")
 print(f"load before: {before}   after: {after}   (1/5/15 min, {os.cpu_count()} cores)")
 head = "".join(f"{'s to ' + format(t, '.2f'):>10}" for t in targets)
 print(f"{'system':<34}{head}{'final acc':>11}{'train s':>9}{'wall s':>8}")
