@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include <ist/codec/any_codec.hpp>
+#include <ist/codec/coded_all_reduce.hpp>
 #include <ist/ist.hpp>
 
 #include "../helpers.hpp"
@@ -114,4 +115,67 @@ TEST_CASE("coded all-reduce: coded updates make no sense for gradients and are r
                          "subnets only",
                          ConfigError);
     CHECK(test::same_parameters(net, dp_mlp()));
+}
+
+namespace {
+
+/// A package with nothing in it: these rounds only all-reduce.
+struct NoPackage {
+    std::vector<Tensor*> tensors() { return {}; }
+    std::span<double> scalars() { return {}; }
+};
+
+/// Worker s's 6 x 16 values (s + i / 100), coded with `bits` from its own stream, all-reduced
+/// coded (the mean coded from a stream every worker shares); returns the mean it decoded.
+std::vector<float> coded_toy_mean(Communicator& comm, unsigned bits) {
+    const std::size_t rows = 6, cols = 16, s = comm.worker();
+    std::vector<float> values(rows * cols);
+    for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(s) + 0.01f * static_cast<float>(i);
+    const Uniform codec(bits);
+    CodingRng up = coding_stream(1, 0, s, Direction::ToCoordinator), down = coding_stream(1, 0, 0, Direction::ToWorker);
+    std::vector<char> contribution;
+    codec.encode(values, cols, contribution, up);
+    detail::GradientCoding<Uniform> coding(codec, {rows, cols}, down);
+    comm.allreduce_coded_mean(contribution, values, coding);
+    return values;
+}
+
+}  // namespace
+
+TEST_CASE("coded all-reduce: the mean of the decoded contributions, coded once, is what every worker decodes") {
+    const std::size_t S = 3, rows = 6, cols = 16;
+    std::vector<std::vector<float>> got(S);
+    ThreadsTransport().round(
+        S, [](std::size_t) { return NoPackage{}; },
+        [&](NoPackage&, Communicator& comm) { got[comm.worker()] = coded_toy_mean(comm, 5); }, Replicas::Persistent);
+    // The oracle: decode each worker's coding, sum in worker order, times 1/S, code with the shared stream.
+    const Uniform codec(5);
+    std::vector<float> sum(rows * cols, 0.0f), decoded(rows * cols);
+    for (std::size_t s = 0; s < S; ++s) {
+        std::vector<float> values(rows * cols);
+        for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(s) + 0.01f * static_cast<float>(i);
+        CodingRng up = coding_stream(1, 0, s, Direction::ToCoordinator);
+        std::vector<char> bytes;
+        codec.encode(values, cols, bytes, up);
+        codec.decode(bytes.data(), cols, decoded);
+        for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += decoded[i];
+    }
+    for (float& v : sum) v *= 1.0f / static_cast<float>(S);
+    CodingRng down = coding_stream(1, 0, 0, Direction::ToWorker);
+    std::vector<char> bytes;
+    codec.encode(sum, cols, bytes, down);
+    codec.decode(bytes.data(), cols, decoded);
+    for (std::size_t s = 0; s < S; ++s) CHECK(got[s] == decoded);
+}
+
+TEST_CASE("coded all-reduce: a coded contribution of the wrong length is refused before decoding") {
+    // Workers 0 and 1 code q8 (6 rows of 8 + 16 bytes), worker 2 q4 (6 rows of 8 + 8 bytes).
+    ThreadsTransport transport;
+    CHECK_THROWS_WITH_AS(transport.round(
+                             3, [](std::size_t) { return NoPackage{}; },
+                             [](NoPackage&, Communicator& comm) { coded_toy_mean(comm, comm.worker() == 2 ? 4 : 8); },
+                             Replicas::Persistent),
+                         "allreduce_coded_mean: worker 2 sent a coded contribution of 96 bytes, 144 expected (the "
+                         "workers code with different codecs or tensor shapes); refused before decoding",
+                         std::logic_error);
 }

@@ -1,8 +1,8 @@
 #pragma once
 // The state every copy of an MpiTransport shares: its channel and private communicator, and
 // per round the workers' outcomes as the coordinator learns them (with the stragglers it
-// dropped, see mpi_round.hpp), and allreduce_mean through the coordinator (summed in worker
-// order exactly as ThreadsTransport sums).
+// dropped, see mpi_round.hpp), and allreduce_mean / allreduce_coded_mean through the coordinator
+// (summed in worker order exactly as ThreadsTransport sums: MessageMean in ordered_mean.hpp).
 #include <mpi.h>
 
 #include <algorithm>
@@ -194,11 +194,15 @@ public:
     }
 
     /// Element-wise mean over the workers (one per rank) through the coordinator (see OrderedMean).
-    /// The floats travel; the traffic counts `counted_bytes` each way (theirs, or a codec's).
-    void allreduce_mean(std::size_t worker, std::span<float> data, std::uint64_t counted_bytes) {
-        if (worker == 0) reduce(static_cast<std::size_t>(channel.size()), data);
-        else contribute(data);
-        reduced_bytes += counted_bytes;
+    void allreduce_mean(std::size_t worker, std::span<float> data) {
+        const auto* bytes = reinterpret_cast<const char*>(data.data());
+        reduce_messages(worker, {bytes, data.size_bytes()}, data, FloatMessages{data.size()});
+    }
+
+    /// The same with coded messages: only the codec's bytes cross the wire, both ways.
+    void allreduce_coded_mean(std::size_t worker, std::span<const char> contribution, std::span<float> mean,
+                              ReductionCoding& coding) {
+        reduce_messages(worker, contribution, mean, CodedMessages{coding});
     }
 
 private:
@@ -234,39 +238,55 @@ private:
         channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
     }
 
+    /// Both sides of one reduction: the traffic counts a message each way on every rank.
+    template <class Messages>
+    void reduce_messages(std::size_t worker, std::span<const char> contribution, std::span<float> out,
+                         const Messages& messages) {
+        if (worker == 0) reduce(contribution, out, messages);
+        else contribute(contribution, out, messages);
+        reduced_bytes += messages.message_bytes();
+    }
+
     /// A worker's side: send the contribution, wait for the mean (or the news that it was abandoned).
-    void contribute(std::span<float> data) {
-        const std::size_t bytes = data.size_bytes();
-        channel.send(data.data(), bytes, 0, kReduce, "an allreduce_mean contribution");
+    template <class Messages>
+    void contribute(std::span<const char> contribution, std::span<float> out, const Messages& messages) {
+        channel.send(contribution.data(), contribution.size(), 0, kReduce, "an allreduce_mean contribution");
         const auto [tag, got] = channel.probe(0, {kResult, kReduceAbort}, "an allreduce_mean result");
         if (tag == kReduceAbort) {
             channel.receive(0, tag, nullptr, 0);
             throw RoundAborted("round aborted: another worker failed");
         }
-        if (got != bytes) channel.fatal("allreduce_mean result of the wrong length");
-        channel.receive(0, tag, data.data(), bytes);
+        if (got != messages.message_bytes())
+            channel.fatal("allreduce_mean result of the wrong length (" + std::to_string(got) + " bytes, " +
+                          std::to_string(messages.message_bytes()) + " expected); refused before decoding");
+        message_.resize(got);
+        channel.receive(0, tag, message_.data(), got);
+        messages.read(message_, out);
     }
 
     /// The coordinator's side: add the contributions in worker order, send the mean back.
-    void reduce(std::size_t workers, std::span<float> data) {
-        const std::size_t bytes = data.size_bytes();
-        sum_.resize(data.size());
-        OrderedMean mean(sum_);
-        mean.add(data);
+    template <class Messages>
+    void reduce(std::span<const char> contribution, std::span<float> out, const Messages& messages) {
+        MessageMean<Messages> mean(messages, out.size(), sum_, scratch_);
+        if (!mean.add(contribution)) throw std::logic_error(messages.wrong_length(0, contribution.size()));
         Gathering gathering;
-        for (std::size_t k = 1; k < workers; ++k) gather(static_cast<int>(k), bytes, mean, gathering);
+        for (int k = 1; k < channel.size(); ++k) gather(k, mean, messages, gathering);
         if (gathering.abandoned) {
             for (int k : gathering.contributed) channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
             if (gathering.failure) throw std::logic_error(*gathering.failure);
             throw RoundAborted("round aborted: another worker failed");
         }
-        mean.finish(data);
-        channel.send_to_others(data.data(), bytes, kResult, "an allreduce_mean result to be taken by the workers");
+        mean.finish(message_);
+        channel.send_to_others(message_.data(), message_.size(), kResult,
+                               "an allreduce_mean result to be taken by the workers");
+        messages.read(message_, out);
     }
 
-    /// Takes worker k's contribution, added unless the reduction is already abandoned. A status
-    /// instead (k failed or finished its work) abandons it.
-    void gather(int k, std::size_t bytes, OrderedMean& mean, Gathering& g) {
+    /// Takes worker k's contribution, added unless the reduction is already abandoned; one of the
+    /// wrong length abandons it, before anything is decoded. A status instead (k failed or
+    /// finished its work) abandons it too.
+    template <class Messages>
+    void gather(int k, MessageMean<Messages>& mean, const Messages& messages, Gathering& g) {
         const std::string sk = std::to_string(k);
         if (outcomes[k]) {
             g.abandoned = true;
@@ -281,20 +301,19 @@ private:
             g.abandoned = true;
             return;
         }
-        scratch_.resize(std::max(scratch_.size(), got / sizeof(float) + 1));
-        channel.receive(k, tag, scratch_.data(), got);
+        message_.resize(got);
+        channel.receive(k, tag, message_.data(), got);
         g.contributed.push_back(k);
-        if (got != bytes) {
-            if (!g.failure) g.failure = "allreduce_mean: workers passed buffers of different lengths";
-            g.abandoned = true;
-        }
-        if (!g.abandoned) mean.add(std::span<const float>(scratch_.data(), bytes / sizeof(float)));
+        if (g.abandoned || mean.add(message_)) return;
+        if (!g.failure) g.failure = messages.wrong_length(static_cast<std::size_t>(k), got);
+        g.abandoned = true;
     }
 
     Stragglers stragglers_;  ///< coordinator: workers dropped while still working
     MPI_Comm own_ = MPI_COMM_NULL;
     std::optional<Outcome> protocol_error_;
-    std::vector<float> sum_, scratch_;
+    std::vector<float> sum_, scratch_;  ///< the coordinator's buffers for MessageMean
+    std::vector<char> message_;         ///< a contribution or the mean, as it travels
 };
 
 }  // namespace ist::detail::mpi

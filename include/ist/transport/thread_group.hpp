@@ -1,12 +1,13 @@
 #pragma once
 // The state the worker threads of one in-process round share (ThreadsTransport's internals): a
-// barrier for the all-reduce and a turn semaphore limiting how many compute at once.
+// barrier for the all-reduces and a turn semaphore limiting how many compute at once.
 #include <algorithm>
 #include <atomic>
 #include <barrier>
 #include <semaphore>
 #include <span>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "ist/core/error.hpp"
@@ -20,7 +21,8 @@ namespace ist::detail {
 class ThreadGroup {
 public:
     ThreadGroup(std::size_t workers, std::size_t concurrency, RoundTraffic& traffic)
-        : workers_(workers), slots_(workers), barrier_(static_cast<std::ptrdiff_t>(workers), Resize{this}),
+        : workers_(workers), slots_(workers), messages_(workers), codings_(workers),
+          barrier_(static_cast<std::ptrdiff_t>(workers), Resize{this}),
           turn_(static_cast<std::ptrdiff_t>(concurrency)), traffic_(traffic) {}
 
     void acquire_turn() { turn_.acquire(); }
@@ -33,21 +35,44 @@ public:
     }
 
     /// Each worker averages its own slice of the elements over every worker's buffer; the traffic
-    /// counts `counted_bytes` each way (the floats' bytes, or their coding's).
-    void allreduce_mean(std::size_t s, std::span<float> data, std::uint64_t counted_bytes) {
+    /// counts the floats' bytes each way.
+    void allreduce_mean(std::size_t s, std::span<float> data) {
         slots_[s] = data;
         sync();
         // Every worker sees every length, so all of them refuse a mismatch (no slice reads past a buffer).
         for (const auto& slot : slots_)
-            if (slot.size() != result_.size()) fail("allreduce_mean: workers passed buffers of different lengths");
+            if (slot.size() != result_.size()) fail(FloatMessages{}.wrong_length(0, 0));
         const std::size_t n = data.size(), lo = n * s / workers_, hi = n * (s + 1) / workers_;
         OrderedMean mean(std::span<float>(result_).subspan(lo, hi - lo));
         for (const auto& slot : slots_) mean.add(slot.subspan(lo, hi - lo));
         mean.finish(std::span<float>(result_).subspan(lo, hi - lo));
         sync();
         std::copy(result_.begin(), result_.end(), data.begin());
-        traffic_.received[s] += counted_bytes;
-        traffic_.sent[s] += counted_bytes;
+        count_traffic(s, data.size_bytes());
+        sync();
+    }
+
+    /// Worker 0 plays the coordinator of the MPI transport, with the same arithmetic
+    /// (MessageMean over the coded messages, then the mean coded once by worker 0's coding).
+    void allreduce_coded_mean(std::size_t s, std::span<const char> contribution, std::span<float> mean,
+                              ReductionCoding& coding) {
+        slots_[s] = mean;
+        messages_[s] = contribution;
+        codings_[s] = &coding;
+        sync();
+        // Every worker checks every length against worker 0's coding, so all refuse the same one.
+        const CodedMessages coordinator{*codings_[0]};
+        for (std::size_t k = 0; k < workers_; ++k)
+            if (messages_[k].size() != coordinator.message_bytes())
+                fail(coordinator.wrong_length(k, messages_[k].size()));
+        if (s == 0) {
+            MessageMean<CodedMessages> reduction(coordinator, mean.size(), result_, contribution_);
+            for (const auto& message : messages_) reduction.add(message);
+            reduction.finish(mean_message_);
+        }
+        sync();
+        coding.decode(mean_message_, mean);
+        count_traffic(s, mean_message_.size());
         sync();
     }
 
@@ -63,14 +88,23 @@ private:
         acquire_turn();
         if (failed_) throw RoundAborted("round aborted: another worker failed");
     }
-    [[noreturn]] void fail(const char* what) {
+    [[noreturn]] void fail(const std::string& what) {
         failed_ = true;
         throw std::logic_error(what);
+    }
+    void count_traffic(std::size_t s, std::uint64_t bytes) {
+        traffic_.received[s] += bytes;
+        traffic_.sent[s] += bytes;
     }
 
     std::size_t workers_;
     std::vector<std::span<float>> slots_;
     std::vector<float> result_;
+    // allreduce_coded_mean: each worker's message and coding; worker 0's scratch and the mean's message
+    std::vector<std::span<const char>> messages_;
+    std::vector<ReductionCoding*> codings_;
+    std::vector<float> contribution_;
+    std::vector<char> mean_message_;
     std::barrier<Resize> barrier_;
     std::counting_semaphore<> turn_;
     std::atomic<bool> failed_{false};

@@ -14,6 +14,7 @@
 #include "ist/core/fingerprint.hpp"
 #include "ist/core/tensor.hpp"
 #include "ist/transport/pack.hpp"
+#include "ist/transport/reduction_coding.hpp"
 
 namespace ist {
 
@@ -27,14 +28,19 @@ public:
     /// same number of times with the same lengths. The sum runs over workers 0..S-1 in order
     /// (detail::OrderedMean, shared by every transport), so the result is identical on all of them.
     virtual void allreduce_mean(std::span<float> data) = 0;
-    /// The same for values a lossy codec has coded and decoded (data parallel with a codec): the
-    /// traffic counts `coded_bytes` each way, what the coded message moves, instead of the floats.
-    virtual void allreduce_mean(std::span<float> data, std::uint64_t coded_bytes) = 0;
+    /// The same through a lossy codec (data parallel with a codec): `contribution` is this
+    /// worker's values coded (coding.message_bytes() long). The coordinator decodes every worker's,
+    /// averages them as allreduce_mean does, codes the mean (coding.encode_mean) and every worker
+    /// decodes that into `mean`. Only the bytes travel, and the traffic counts them each way; a
+    /// contribution of another length is refused (std::logic_error) before anything is decoded.
+    virtual void allreduce_coded_mean(std::span<const char> contribution, std::span<float> mean,
+                                      ReductionCoding& coding) = 0;
 };
 
 namespace detail {
 /// Worker `worker`'s Communicator in a round whose all-reduces `Group` carries out
-/// (`group.allreduce_mean(worker, data, counted_bytes)`, called by every worker).
+/// (`group.allreduce_mean(worker, data)` and `group.allreduce_coded_mean(worker, contribution,
+/// mean, coding)`, called by every worker).
 template <class Group>
 class GroupCommunicator final : public Communicator {
 public:
@@ -42,9 +48,10 @@ public:
         : group_(group), worker_(worker), workers_(workers) {}
     std::size_t worker() const override { return worker_; }
     std::size_t workers() const override { return workers_; }
-    void allreduce_mean(std::span<float> data) override { group_.allreduce_mean(worker_, data, data.size_bytes()); }
-    void allreduce_mean(std::span<float> data, std::uint64_t coded_bytes) override {
-        group_.allreduce_mean(worker_, data, coded_bytes);
+    void allreduce_mean(std::span<float> data) override { group_.allreduce_mean(worker_, data); }
+    void allreduce_coded_mean(std::span<const char> contribution, std::span<float> mean,
+                              ReductionCoding& coding) override {
+        group_.allreduce_coded_mean(worker_, contribution, mean, coding);
     }
 
 private:
