@@ -116,7 +116,8 @@ public:
                               "with mpirun -np " + std::to_string(workers) + " (or use S = " + std::to_string(np) + ")");
         detail::mpi::Channel hello(options_.comm, options_.timeout_seconds);
         const std::uint64_t mine[6] = {0x15717a11u, detail::mpi::build_fingerprint(), static_cast<std::uint64_t>(np),
-                                       workers, parameters, config};
+                                       workers, parameters,
+                                       sharded() ? Fingerprint().add(config).add(std::string_view("sharded")).value() : config};
         const std::string verdict = detail::mpi::compare_launches(hello, mine);
         if (!verdict.empty())
             throw ConfigError("MpiTransport: mismatched launch: " + verdict +
