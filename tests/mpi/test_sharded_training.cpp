@@ -3,8 +3,8 @@
 // ThreadsTransport's (and so to the central node's) for IST with carried momentum, local SGD,
 // ResIST with overlapping blocks and GIST with carried Adam state; every rank ends with rank 0's
 // weights; a checkpoint written mid-run on rank 0 holds the whole model, and a trainer resumed
-// from it ends where the unbroken run ends; a worker's non-finite package fails the round on every
-// rank, and the model keeps its values.
+// from it ends where the unbroken run ends; a diverging worker fails the round on every rank, and
+// the model keeps its values; ranks launched with different parameter nodes are refused.
 //
 //   mpiexec -np 4 ist_mpi_sharded_training
 #include <cmath>
@@ -114,8 +114,8 @@ void checkpoint_resumes(std::size_t S) {
     if (my_rank == 0) std::filesystem::remove(path);
 }
 
-/// A worker whose package comes back non-finite fails the round on every rank (each worker checks
-/// its own package: no rank sees the others' whole), and the model keeps its values.
+/// A diverging worker (its loss or its package non-finite; each worker checks its own package, as
+/// no rank sees the others' whole) fails the round on every rank, and the model keeps its values.
 void non_finite_fails_everywhere(std::size_t S) {
     const Dataset blobs = test::blobs(400, 12, 3, 1), held_out = test::blobs(120, 12, 3, 2);
     Network net = make_mlp({12, {16, 16}, 3, Norm::Batch, 5});
@@ -125,6 +125,15 @@ void non_finite_fails_everywhere(std::size_t S) {
     check_throws([&] { IstTrainer(net, o, NeuronPartition{}, Sgd(1e30f), HolderAverage{}, sharded()).train(blobs, held_out); },
                  "", "a diverging round throws on every rank");
     check(test::same_parameters(net, before), "a failed round leaves this rank's model as it was");
+}
+
+/// Ranks launched with different parameter nodes are refused at the handshake, on every rank.
+void mismatched_nodes_refused(std::size_t S) {
+    Network net = make_mlp({12, {16}, 3});
+    check_throws([&] {
+        IstTrainer t(net, small_options(S), NeuronPartition{}, Sgd(0.05f), HolderAverage{},
+                     my_rank == 0 ? MpiTransport{} : sharded());
+    }, "mismatched launch", "central rank 0 with sharded workers");
 }
 
 }  // namespace
@@ -137,6 +146,7 @@ int main(int argc, char** argv) {
         equivalences(S);
         checkpoint_resumes(S);
         non_finite_fails_everywhere(S);
+        mismatched_nodes_refused(S);
     } catch (const std::exception& e) {
         MpiEnvironment::abort(std::string("ist_mpi_sharded_training: uncaught: ") + e.what(), 2);
     }
