@@ -124,7 +124,7 @@ public:
             ch.send(mine.data(), mine.size() * sizeof(float), 0, kGather, "this rank's shard gathered by the coordinator");
             return;
         }
-        for (std::size_t k = 1; k < whole_.size() && k < static_cast<std::size_t>(ch.size()); ++k) {
+        for (std::size_t k = 1; k < static_cast<std::size_t>(ch.size()); ++k) {
             std::vector<float> theirs(piece_floats(full, whole_, k));
             ch.receive_exact(static_cast<int>(k), kGather, theirs.data(), theirs.size() * sizeof(float),
                              "rank " + std::to_string(k) + "'s shard of the model");
