@@ -32,6 +32,7 @@
 #include "ist/train/exchange_coding.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
+#include "ist/train/parameter_shards.hpp"
 #include "ist/train/schedule.hpp"
 #include "ist/train/training_set.hpp"
 #include "ist/train/worker_streams.hpp"
@@ -88,8 +89,9 @@ public:
             RoundMetrics m = run_round(train);
             m.rounds = options_.rounds;
             const bool last = rounds_done_ == options_.rounds;
-            if (coordinator && (last || (options_.eval_every && m.round % options_.eval_every == 0)))
-                m.test = evaluate(test);
+            const bool evaluating = last || (options_.eval_every && m.round % options_.eval_every == 0);
+            if (evaluating) gather_shards();
+            if (coordinator && evaluating) m.test = evaluate(test);
             result.history.push_back(m);
             bool stop = false;
             if (coordinator) ((stop = detail::callback_round_end(callbacks, m, *this) || stop), ...);
@@ -97,6 +99,7 @@ public:
             write_pending_checkpoint();
             if (stop && !last) {
                 result.stopped_early = true;
+                gather_shards();
                 if (coordinator && !m.test) result.history.back().test = evaluate(test);
                 break;
             }
@@ -108,9 +111,8 @@ public:
             if (coordinator) m.test = evaluate(test);
             result.history.push_back(m);
         }
-        std::vector<Tensor*> final_state = parameter_values(model_);
-        for (auto& t : master_state_) final_state.push_back(&t);
-        transport_.broadcast(final_state);  // every process ends with the coordinator's model
+        gather_shards();
+        transport_.broadcast(full_state());  // every process ends with the coordinator's model
         result.final_test = result.history.back().test;
         if (coordinator) (detail::callback_train_end(callbacks, result), ...);
         return result;
@@ -128,8 +130,13 @@ public:
     /// the Checkpoint callback, after train() has set up the workers.
     /// Distributed runs with error feedback: call it from a round-end callback; the file is
     /// written once the round's callbacks are done and every worker's residuals are gathered.
+    /// A sharded parameter node likewise writes it once every rank's shard is gathered.
     void save_checkpoint(const std::string& path) {
         detail::require(streams_.ready(), "save_checkpoint: nothing to save before train() has started");
+        if (shards_.active() && training_) {
+            pending_checkpoint_ = path;
+            return;
+        }
         if (coding_.residuals_on_workers(kInProcess)) {
             if (!training_)
                 throw ConfigError("save_checkpoint: with error feedback over a distributed transport, checkpoint from "
@@ -236,10 +243,22 @@ private:
     /// A distributed run with error feedback: the checkpoint the coordinator's callbacks asked
     /// for this round, written once it holds every worker's residuals (every rank takes part).
     void write_pending_checkpoint() {
-        if (!coding_.residuals_on_workers(kInProcess) || !transport_.agree(!pending_checkpoint_.empty())) return;
-        coding_.gather_residuals(transport_);
+        const bool deferred = coding_.residuals_on_workers(kInProcess) || shards_.active();
+        if (!deferred || !transport_.agree(!pending_checkpoint_.empty())) return;
+        gather_shards();
+        if (coding_.residuals_on_workers(kInProcess)) coding_.gather_residuals(transport_);
         if (transport_.is_coordinator()) write_checkpoint_file(std::exchange(pending_checkpoint_, std::string()));
     }
+
+    /// The model and carried optimizer state, as packages order their tensors.
+    std::vector<Tensor*> full_state() {
+        std::vector<Tensor*> out = parameter_values(model_);
+        for (auto& t : master_state_) out.push_back(&t);
+        return out;
+    }
+
+    /// A sharded parameter node: every process sends its shard to the coordinator (no-op otherwise).
+    void gather_shards() { shards_.gather(transport_, full_state()); }
 
     /// Workers a fault-tolerant transport dropped may still be running: wait for them.
     void wait_for_stragglers() {
@@ -354,6 +373,7 @@ private:
         }
         pkg.stats = {loss_sum, static_cast<double>(options_.local_steps)};
         if (carries_state()) pkg.optimizer_state = run.take_state().tensors;
+        if (shards_.active()) check_finite(pkg, comm.worker());  // sharded: no rank sees the others' whole
         // Refused here, inside the worker's work, so every transport reports it as this worker's failure.
         if constexpr (WorkerPackage::kCodable)
             if (pkg.coded()) pkg.coding.check_encodable(pkg.tensors());
@@ -369,6 +389,7 @@ private:
         const auto start = std::chrono::steady_clock::now();
         Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, partition_rng_);
         derive_indices(model_.dimensions(), plan);
+        shards_.begin_round(transport_, model_, carried_per_parameter(), plan);
         // Captures by value: a straggler dropped by a fault-tolerant transport may still run them
         // after this round is over.
         const std::size_t round = rounds_done_ + 1;
@@ -393,7 +414,7 @@ private:
             std::vector<double> samples;  // and the rows each trained on (FedAvg weighting only)
             for (std::size_t k = 0; k < result.packages.size(); ++k) {
                 const std::size_t s = result.workers.empty() ? k : result.workers[k];
-                check_finite(result.packages[k], s);
+                if (!shards_.active()) check_finite(result.packages[k], s);
                 returned.push_back(plan[s]);
                 if constexpr (WeighsSamples<A>)
                     samples.push_back(static_cast<double>(round_streams->sampler.at(s)->pool().size()));
@@ -427,6 +448,7 @@ private:
     A aggregator_;
     T transport_;
     detail::ExchangeCoding<M, C> coding_;
+    detail::ParameterShards shards_ = detail::ParameterShards::of(transport_, !A::synchronises_gradients);
     PartitionRng partition_rng_;
     WorkerStreams streams_;
     std::vector<Tensor> master_state_;
