@@ -169,6 +169,9 @@ Config parse(int argc, char** argv) {
     if (c.parameter_node == "sharded" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
         throw ist::ConfigError("--parameter-node sharded does not drop stragglers: drop --round-timeout, --quorum and "
                                "--drop-failed-workers");
+    if (c.parameter_node == "sharded" && c.method == "data-parallel")
+        throw ist::ConfigError("--parameter-node sharded holds subnets: --method data-parallel keeps a replica on "
+                               "every rank (use --parameter-node central)");
     if (c.parameter_node == "sharded" && c.coding.codec != "fp32")
         throw ist::ConfigError("--parameter-node sharded moves exact floats: it does not take --codec");
     c.coding.apply(o, c.method == "data-parallel");

@@ -6,9 +6,11 @@
 // parameter shapes, which parameter each package tensor belongs to, the plan) before the round.
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <vector>
 
+#include "ist/core/error.hpp"
 #include "ist/core/plan.hpp"
 #include "ist/core/tensor.hpp"
 #include "ist/model/model.hpp"
@@ -24,7 +26,8 @@ concept ShardsParameters = requires(T& t, const T& ct, std::vector<ParameterShap
                                     std::span<Tensor* const> full) {
     { ct.sharded() } -> std::convertible_to<bool>;  // this run shards (else the node is central)
     t.set_shard_layout(shapes, owners, plan);       // before each round: who owns what
-    t.gather_shards(full);                          // collective: the coordinator gets every shard of `full`
+    { t.gather_shards(full) } -> std::convertible_to<std::uint64_t>;  // collective: the coordinator gets every
+                                                                      // shard of `full`; the bytes gathered
 };
 
 namespace detail {
@@ -36,12 +39,20 @@ public:
     template <class T>
     static ParameterShards of(const T& transport, bool per_round) {
         ParameterShards out;
-        if constexpr (ShardsParameters<T>) out.active_ = per_round && transport.sharded();
+        if constexpr (ShardsParameters<T>) {
+            if (transport.sharded() && !per_round)
+                throw ConfigError("IstTrainer: the sharded parameter node holds subnets that travel every round; data "
+                                  "parallel keeps a whole replica on every process (use the central node)");
+            out.active_ = transport.sharded();
+        }
         return out;
     }
 
     /// Sharded: each worker checks its own package (a rank sees only its shard of the others').
     bool active() const { return active_; }
+
+    /// No rank holds the model whole: merged shards wait for gather().
+    bool scattered() const { return scattered_; }
 
     /// Before a round: the transport learns its layout; afterwards the model is scattered.
     /// `K`: optimizer-state tensors carried per parameter.
@@ -55,14 +66,16 @@ public:
     }
 
     /// Every process calls it alike: once scattered, the coordinator's `full` tensors (the
-    /// parameters, then the carried state) take every shard.
+    /// parameters, then the carried state) take every shard. Returns the bytes that crossed the
+    /// wire (every rank's shard but the coordinator's own), alike on every process.
     template <class T>
-    void gather(T& transport, std::span<Tensor* const> full) {
+    std::uint64_t gather(T& transport, std::span<Tensor* const> full) {
         if constexpr (ShardsParameters<T>) {
-            if (!scattered_) return;
-            transport.gather_shards(full);
+            if (!scattered_) return 0;
             scattered_ = false;
+            return transport.gather_shards(full);
         }
+        return 0;
     }
 
 private:

@@ -97,10 +97,10 @@ public:
     }
 
     /// Sharded node, collective: rank 0's full tensors (parameters, then carried state) take every
-    /// other rank's shard of the last round's layout.
-    void gather_shards(std::span<Tensor* const> full) {
+    /// other rank's shard of the last round's layout. Returns the bytes gathered (on every rank).
+    std::uint64_t gather_shards(std::span<Tensor* const> full) {
         state_->require_ready();
-        shards_->gather(*state_, full);
+        return shards_->gather(*state_, full);
     }
     /// What crossed the wire at this rank so far, per message tag, as MPI counted it.
     const detail::mpi::WireCounters& wire_counters() const { return state_->channel.counters(); }

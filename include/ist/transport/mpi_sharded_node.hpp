@@ -73,7 +73,7 @@ public:
         for (std::size_t owner : owners)
             whole_.push_back(piece_bounds(shapes[owner], everything, shard_axis(shapes[owner], plan), ranks));
         const std::size_t per_parameter = shapes.empty() ? 1 : owners.size() / shapes.size();
-        traffic_ = sharded_traffic(shapes, plan, per_parameter);
+        traffic_ = sharded_worker_traffic(shapes, plan, per_parameter);
     }
 
     /// One IST round (Replicas::PerRound) at this rank; returns every worker's package, each
@@ -111,25 +111,30 @@ public:
     }
 
     /// Collective: rank 0's `full` tensors (in package order) take every other rank's shard, so
-    /// rank 0 holds the whole model; the other ranks' tensors are left as they are.
-    void gather(const Session& st, std::span<Tensor* const> full) const {
-        if (whole_.empty()) return;  // no round yet: every rank holds the whole model
+    /// rank 0 holds the whole model; the other ranks' tensors are left as they are. Returns the
+    /// bytes that crossed the wire (every shard but rank 0's), the same on every rank.
+    std::uint64_t gather(const Session& st, std::span<Tensor* const> full) const {
+        if (whole_.empty()) return 0;  // no round yet: every rank holds the whole model
         if (full.size() != whole_.size())
             throw std::logic_error("MpiTransport::gather_shards: " + std::to_string(full.size()) + " tensors, the layout has " +
                                    std::to_string(whole_.size()));
         const Channel& ch = st.channel;
         const auto me = static_cast<std::size_t>(ch.rank());
-        if (me != 0) {
-            const std::vector<float> mine = pack_pieces(full, whole_, me);
-            ch.send(mine.data(), mine.size() * sizeof(float), 0, kGather, "this rank's shard gathered by the coordinator");
-            return;
-        }
+        std::uint64_t floats = 0;
         for (std::size_t k = 1; k < static_cast<std::size_t>(ch.size()); ++k) {
-            std::vector<float> theirs(piece_floats(full, whole_, k));
-            ch.receive_exact(static_cast<int>(k), kGather, theirs.data(), theirs.size() * sizeof(float),
-                             "rank " + std::to_string(k) + "'s shard of the model");
-            unpack_pieces(full, whole_, k, theirs.data());
+            const std::size_t n = piece_floats(full, whole_, k);
+            floats += n;
+            if (me == 0) {
+                std::vector<float> theirs(n);
+                ch.receive_exact(static_cast<int>(k), kGather, theirs.data(), n * sizeof(float),
+                                 "rank " + std::to_string(k) + "'s shard of the model");
+                unpack_pieces(full, whole_, k, theirs.data());
+            } else if (k == me) {
+                const std::vector<float> mine = pack_pieces(full, whole_, me);
+                ch.send(mine.data(), mine.size() * sizeof(float), 0, kGather, "this rank's shard gathered by the coordinator");
+            }
         }
+        return floats * sizeof(float);
     }
 
 private:
