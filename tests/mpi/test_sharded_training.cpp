@@ -4,13 +4,21 @@
 // ResIST with overlapping blocks and GIST with carried Adam state; every rank ends with rank 0's
 // weights; a checkpoint written mid-run on rank 0 holds the whole model, and a trainer resumed
 // from it ends where the unbroken run ends; a diverging worker fails the round on every rank, and
-// the model keeps its values; ranks launched with different parameter nodes are refused.
+// the model keeps its values; ranks launched with different parameter nodes are refused;
+// RoundMetrics::bytes counts each byte that crossed the wire once (MPI's own counts, every rank's
+// summed), the shards gathered to rank 0 included.
 //
 //   mpiexec -np 4 ist_mpi_sharded_training
+//   mpiexec -np 2 ist_mpi_sharded_training --die     rank 1 dies in round 3: the job must end
+//   mpiexec -np 2 ist_mpi_sharded_training --stall   rank 1 stalls in round 3: rank 0 times out
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include <ist/ist.hpp>
 #include <ist/transport/mpi.hpp>
@@ -127,6 +135,32 @@ void non_finite_fails_everywhere(std::size_t S) {
     check(test::same_parameters(net, before), "a failed round leaves this rank's model as it was");
 }
 
+/// Summed over the history, RoundMetrics::bytes equals the bytes of subnet pieces and shards
+/// every rank's MPI sent, added up over the ranks, and those they received: each byte once.
+void bytes_are_the_wire(std::size_t S) {
+    using namespace ist::detail::mpi;
+    const Dataset blobs = test::blobs(400, 12, 3, 1), held_out = test::blobs(120, 12, 3, 2);
+    Network net = make_mlp({12, {16, 16}, 3, Norm::Batch, 5});
+    MpiTransport transport = sharded();  // copies share the channel: this one reads the trainer's counters
+    IstTrainer trainer(net, small_options(S, OptimizerState::Carry), NeuronPartition{}, Adam(0.01f), HolderAverage{},
+                       transport);
+    const WireCounters before = transport.wire_counters();
+    const TrainResult r = trainer.train(blobs, held_out);  // shards gathered after rounds 2, 4 and 5
+    const WireCounters& after = transport.wire_counters();
+    std::uint64_t mine[3] = {0, 0, after.received(kGather) - before.received(kGather)}, all[3] = {0, 0, 0};
+    for (Tag tag : {kShardDown, kShardUp, kGather}) {
+        mine[0] += after.sent(tag) - before.sent(tag);
+        mine[1] += after.received(tag) - before.received(tag);
+    }
+    MPI_Allreduce(mine, all, 3, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    std::uint64_t counted = 0;
+    for (const RoundMetrics& m : r.history) counted += m.bytes;
+    check(all[0] == all[1] && all[2] > 0, "bytes: every byte sent was received, shards gathered included");
+    check(counted == all[0], "bytes: RoundMetrics::bytes summed (" + std::to_string(counted) + ") = the wire's (" +
+                                 std::to_string(all[0]) + ")");
+    check(trainer.total_bytes() == counted, "bytes: total_bytes() = the rounds' bytes");
+}
+
 /// Ranks launched with different parameter nodes are refused at the handshake, on every rank.
 void mismatched_nodes_refused(std::size_t S) {
     Network net = make_mlp({12, {16}, 3});
@@ -136,17 +170,44 @@ void mismatched_nodes_refused(std::size_t S) {
     }, "mismatched launch", "central rank 0 with sharded workers");
 }
 
+/// Sgd whose worker on rank 1 dies (exit code 7, no MPI_Finalize) or stalls in round 3.
+struct FailingSgd : Sgd {
+    bool dies = true;
+    explicit FailingSgd(bool die) : Sgd(0.05f), dies(die) {}
+    Sgd::Run start(std::span<Parameter* const> params, CarriedState carried = {}) const {
+        static int rounds = 0;
+        if (my_rank == 1 && ++rounds == 3) {
+            if (dies) std::_Exit(7);
+            std::this_thread::sleep_for(std::chrono::seconds(40));
+        }
+        return Sgd::start(params, std::move(carried));
+    }
+};
+
+/// A rank lost mid-run: the job must end (mpiexec, or rank 0's timeout naming rank 1), not hang.
+int lose_rank_1(bool dies) {
+    Network net = make_mlp({12, {16, 16}, 3, Norm::Batch, 5});
+    IstTrainer(net, small_options(static_cast<std::size_t>(MpiEnvironment::size())), NeuronPartition{},
+               FailingSgd(dies), HolderAverage{}, sharded())
+        .train(test::blobs(400, 12, 3, 1), test::blobs(120, 12, 3, 2));
+    std::puts("training completed without rank 1");
+    return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     MpiEnvironment mpi(argc, argv);
     my_rank = MpiEnvironment::rank();
+    const std::string mode = argc > 1 ? argv[1] : "";
     try {
+        if (mode == "--die" || mode == "--stall") return lose_rank_1(mode == "--die");
         const auto S = static_cast<std::size_t>(MpiEnvironment::size());
         equivalences(S);
         checkpoint_resumes(S);
         non_finite_fails_everywhere(S);
         mismatched_nodes_refused(S);
+        bytes_are_the_wire(S);
     } catch (const std::exception& e) {
         MpiEnvironment::abort(std::string("ist_mpi_sharded_training: uncaught: ") + e.what(), 2);
     }
