@@ -4,7 +4,8 @@
 // ResIST with overlapping blocks and GIST with carried Adam state; every rank ends with rank 0's
 // weights; a checkpoint written mid-run on rank 0 holds the whole model, and a trainer resumed
 // from it ends where the unbroken run ends; a diverging worker fails the round on every rank, and
-// the model keeps its values; ranks launched with different parameter nodes are refused;
+// the model keeps its values; ranks launched with different parameter nodes, and data parallel
+// with the sharded node, are refused;
 // RoundMetrics::bytes counts each byte that crossed the wire once (MPI's own counts, every rank's
 // summed), the shards gathered to rank 0 included.
 //
@@ -168,6 +169,8 @@ void mismatched_nodes_refused(std::size_t S) {
         IstTrainer t(net, small_options(S), NeuronPartition{}, Sgd(0.05f), HolderAverage{},
                      my_rank == 0 ? MpiTransport{} : sharded());
     }, "mismatched launch", "central rank 0 with sharded workers");
+    check_throws([&] { IstTrainer t(net, small_options(S), FullModel{}, Sgd(0.05f), GradientAllReduce{}, sharded()); },
+                 "data parallel keeps a whole replica on every process", "data parallel refused by the sharded node");
 }
 
 /// Sgd whose worker on rank 1 dies (exit code 7, no MPI_Finalize) or stalls in round 3.
