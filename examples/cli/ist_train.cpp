@@ -39,6 +39,7 @@ struct Config {
     std::size_t checkpoint_every = 1;
     std::size_t round_timeout_ms = 0, quorum = 0;  // stragglers (threads and mpi transports)
     bool drop_failed_workers = false;
+    std::string parameter_node = "central";  // mpi transport: who holds and merges the model
     std::vector<std::size_t> hidden{256, 256};
     float lr = 0.05f, momentum = 0.9f, weight_decay = 0.0f, keep = 0.5f, dropout = 0.0f;
     double target = 0.0;
@@ -110,6 +111,9 @@ Config parse(int argc, char** argv) {
     cli.choice("--transport", c.transport, kTransports, "NAME",
                "threads (default) | serial | mpi (under mpirun -np S: one worker per rank,\n"
                "rank 0 prints; IST_MPI_TIMEOUT=seconds bounds every wait, default 300)");
+    cli.choice("--parameter-node", c.parameter_node, {"central", "sharded"}, "NAME",
+               "with --transport mpi: central (default: rank 0 holds and merges the model)\n"
+               "| sharded (each rank holds and merges its shard; same weights)");
     cli.value("--round-timeout", c.round_timeout_ms, ist::cli::kCount, "MS",
               "drop workers not back MS ms after they have their subnets (default 0 = wait)");
     cli.value("--quorum", c.quorum, ist::cli::kCount, "K", "end a round once K workers are back (default 0 = all)");
@@ -160,6 +164,16 @@ Config parse(int argc, char** argv) {
     if (c.transport == "serial" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
         throw ist::ConfigError("--round-timeout, --quorum and --drop-failed-workers need --transport threads or mpi "
                                "(serial runs one worker at a time)");
+    if (c.parameter_node == "sharded" && c.transport != "mpi")
+        throw ist::ConfigError("--parameter-node sharded needs --transport mpi");
+    if (c.parameter_node == "sharded" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
+        throw ist::ConfigError("--parameter-node sharded does not drop stragglers: drop --round-timeout, --quorum and "
+                               "--drop-failed-workers");
+    if (c.parameter_node == "sharded" && c.method == "data-parallel")
+        throw ist::ConfigError("--parameter-node sharded holds subnets: --method data-parallel keeps a replica on "
+                               "every rank (use --parameter-node central)");
+    if (c.parameter_node == "sharded" && c.coding.codec != "fp32")
+        throw ist::ConfigError("--parameter-node sharded moves exact floats: it does not take --codec");
     c.coding.apply(o, c.method == "data-parallel");
     if (!c.load_model.empty())
         for (const char* option : {"--hidden", "--norm", "--dropout"})
@@ -222,7 +236,11 @@ void with_transport(const Config& c, F&& f) {
     }
     else if (c.transport == "serial") f(ist::SerialTransport());
 #ifdef IST_WITH_MPI
-    else if (c.transport == "mpi") f(ist::MpiTransport(with_stragglers(c, ist::MpiTransport::Options{})));
+    else if (c.transport == "mpi") {
+        auto options = with_stragglers(c, ist::MpiTransport::Options{});
+        if (c.parameter_node == "sharded") options.parameter_node = ist::ParameterNode::Sharded;
+        f(ist::MpiTransport(options));
+    }
 #endif
     else throw ist::ConfigError("ist-train: unknown --transport " + c.transport + " (threads | serial)");
 }

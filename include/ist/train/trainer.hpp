@@ -5,14 +5,12 @@
 //                     for l local steps with LocalOptimizer;  model = Aggregator(subnets)
 //
 // Data parallel and local SGD are other policy choices of the same loop (see ist/baselines.hpp).
-// The pieces live beside it: the workers' data streams (worker_streams.hpp), what travels each
-// round (exchange.hpp; coded by the Codec policy: exchange_coding.hpp) and evaluation (evaluate.hpp).
-#include <algorithm>
+// The pieces live beside it: a worker's local steps (local_training.hpp) on its data stream
+// (worker_streams.hpp), what travels each round (exchange.hpp; coded by the Codec policy:
+// exchange_coding.hpp; a sharded parameter node: parameter_shards.hpp), the run's counters
+// (run_progress.hpp) and evaluation (evaluate.hpp).
 #include <chrono>
-#include <cmath>
 #include <memory>
-#include <optional>
-#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,10 +28,15 @@
 #include "ist/train/evaluate.hpp"
 #include "ist/train/exchange.hpp"
 #include "ist/train/exchange_coding.hpp"
+#include "ist/train/launch_fingerprint.hpp"
+#include "ist/train/local_training.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
+#include "ist/train/parameter_shards.hpp"
+#include "ist/train/run_progress.hpp"
 #include "ist/train/schedule.hpp"
 #include "ist/train/training_set.hpp"
+#include "ist/train/unit_scales.hpp"
 #include "ist/train/worker_streams.hpp"
 #include "ist/transport/threads.hpp"
 
@@ -54,13 +57,14 @@ public:
                         O optimizer = O(), A aggregator = A(), T transport = T(), C codec = C())
         : model_(model), options_(options), partitioner_(std::move(partitioner)), optimizer_(std::move(optimizer)),
           aggregator_(std::move(aggregator)), transport_(std::move(transport)), coding_(std::move(codec), options, A::synchronises_gradients),
-          partition_rng_(options.seed), streams_(options) {
+          progress_(options.seed), streams_(options) {
         options_.validate();
         optimizer_.validate();
         coding_.validate(WorkerPackage::kCodable);
         partitioner_.validate(model_.dimensions(), options_.workers);
-        transport_.handshake(options_.workers, model_.parameter_count(), fingerprint());
-        apply_unit_scales();
+        transport_.handshake(options_.workers, model_.parameter_count(),
+                            detail::launch_fingerprint(model_, options_, coding_.description()));
+        detail::apply_unit_scales(model_, partitioner_, options_.workers);  // ResIST's scaled branches
     }
 
     /// Trains until rounds_done() reaches options().rounds (a run resumed from a checkpoint does
@@ -84,33 +88,33 @@ public:
             bool& training;
             ~Done() { training = false; }
         } done{training_};
-        while (rounds_done_ < options_.rounds) {
-            RoundMetrics m = run_round(train);
+        while (progress_.rounds_done < options_.rounds) {
+            RoundMetrics& m = result.history.emplace_back(next_round(train));
             m.rounds = options_.rounds;
-            const bool last = rounds_done_ == options_.rounds;
-            if (coordinator && (last || (options_.eval_every && m.round % options_.eval_every == 0)))
-                m.test = evaluate(test);
-            result.history.push_back(m);
+            const bool last = progress_.rounds_done == options_.rounds;
+            const bool evaluating = last || (options_.eval_every && m.round % options_.eval_every == 0);
+            if (evaluating) gather_shards(m);
+            if (coordinator && evaluating) m.test = evaluate(test);
             bool stop = false;
             if (coordinator) ((stop = detail::callback_round_end(callbacks, m, *this) || stop), ...);
             stop = transport_.agree(stop);
-            write_pending_checkpoint();
+            write_pending_checkpoint(m);
             if (stop && !last) {
                 result.stopped_early = true;
-                if (coordinator && !m.test) result.history.back().test = evaluate(test);
+                gather_shards(m);
+                if (coordinator && !m.test) m.test = evaluate(test);
                 break;
             }
         }
         wait_for_stragglers();  // nothing may run on the data after train() returns
         if (result.history.empty()) {  // nothing left to train (a finished run resumed): just evaluate
             RoundMetrics m;
-            m.round = m.rounds = rounds_done_;
+            m.round = m.rounds = progress_.rounds_done;
             if (coordinator) m.test = evaluate(test);
             result.history.push_back(m);
         }
-        std::vector<Tensor*> final_state = parameter_values(model_);
-        for (auto& t : master_state_) final_state.push_back(&t);
-        transport_.broadcast(final_state);  // every process ends with the coordinator's model
+        gather_shards(result.history.back());
+        transport_.broadcast(full_state());  // every process ends with the coordinator's model
         result.final_test = result.history.back().test;
         if (coordinator) (detail::callback_train_end(callbacks, result), ...);
         return result;
@@ -128,38 +132,24 @@ public:
     /// the Checkpoint callback, after train() has set up the workers.
     /// Distributed runs with error feedback: call it from a round-end callback; the file is
     /// written once the round's callbacks are done and every worker's residuals are gathered.
+    /// A sharded parameter node likewise writes it once every rank's shard is gathered.
     void save_checkpoint(const std::string& path) {
         detail::require(streams_.ready(), "save_checkpoint: nothing to save before train() has started");
-        if (coding_.residuals_on_workers(kInProcess)) {
-            if (!training_)
-                throw ConfigError("save_checkpoint: with error feedback over a distributed transport, checkpoint from "
-                                  "a round-end callback of train() (e.g. ist::Checkpoint), where the workers' ranks "
-                                  "hand over their residuals");
-            pending_checkpoint_ = path;
-            return;
-        }
+        if (training_ && checkpoint_gathers()) return void(pending_checkpoint_ = path);
+        if (coding_.residuals_on_workers(kInProcess))
+            throw ConfigError("save_checkpoint: with error feedback over a distributed transport, checkpoint from "
+                              "a round-end callback of train() (e.g. ist::Checkpoint), where the workers' ranks "
+                              "hand over their residuals");
         write_checkpoint_file(path);
     }
 
     /// Restores a checkpoint written by save_checkpoint for the same model shapes and options;
     /// the next train() continues exactly where that run stopped. On error nothing changes.
     void load_checkpoint(const std::string& path) {
-        allocate_optimizer_state();
-        coding_.allocate(model_, carried_per_parameter(), options_.workers);
-        RunState state;
-        state.optimizer_state = master_state_;
-        state.codec = coding_.description();
-        state.residuals = coding_.saved();
+        allocate_run_state();
+        RunState state = run_state();
         read_checkpoint(path, model_, state, streams_.stream_count());
-        std::istringstream rng(state.partition_rng);
-        PartitionRng partition_rng;
-        rng >> partition_rng;
-        if (rng.fail()) throw DataError(path + "[partition_rng]: corrupt RNG state");
-        partition_rng_ = partition_rng;
-        rounds_done_ = state.rounds_done;
-        steps_taken_ = state.steps_taken;
-        total_bytes_ = state.total_bytes;
-        seconds_ = state.seconds;
+        progress_.restore(state, path);
         streams_.restore(state);
         master_state_ = std::move(state.optimizer_state);
         coding_.restore(std::move(state.residuals));
@@ -192,26 +182,11 @@ public:
     A& aggregator() { return aggregator_; }
     T& transport() { return transport_; }
     const C& codec() const { return coding_.codec(); }
-    std::size_t rounds_done() const { return rounds_done_; }
-    std::uint64_t total_bytes() const { return total_bytes_; }
-    double seconds() const { return seconds_; }
+    std::size_t rounds_done() const { return progress_.rounds_done; }
+    std::uint64_t total_bytes() const { return progress_.total_bytes; }
+    double seconds() const { return progress_.seconds; }
 
 private:
-    /// What every process of a distributed run must agree on (checked by Transport::handshake).
-    std::uint64_t fingerprint() const {
-        Fingerprint f;
-        for (std::size_t i = 0; i < model_.parameter_count(); ++i) {
-            f.add(model_.parameter(i).value.dimension());
-            for (std::size_t n : model_.parameter(i).value.shape()) f.add(n);
-        }
-        f.add(options_.workers).add(options_.local_steps).add(options_.rounds).add(options_.batch_size);
-        f.add(options_.seed).add(options_.sampling).add(options_.optimizer_state).add(options_.scale_activations);
-        if (options_.sampling == Sampling::Clients) f.add(options_.client_selection);
-        f.add(options_.batches).add(options_.clusters_per_batch);
-        if (coding_.description() != "fp32") f.add(coding_.description());  // uncoded runs keep their fingerprint
-        return f.value();
-    }
-
     static constexpr bool kInProcess = std::derived_from<T, ThreadsTransport>;
 
     bool carries_state() const {
@@ -221,51 +196,51 @@ private:
     /// Optimizer state tensors per parameter that travel with the subnets (0 unless carried).
     std::size_t carried_per_parameter() const { return carries_state() ? O::state_per_parameter : 0; }
 
+    /// What a checkpoint holds besides the model and the counters, as this trainer keeps it.
+    RunState run_state() const {
+        RunState state;
+        state.optimizer_state = master_state_;
+        state.codec = coding_.description();
+        state.residuals = coding_.saved();
+        return state;
+    }
+
     /// save_checkpoint's file (in a distributed run, on the coordinator).
     void write_checkpoint_file(const std::string& path) {
         wait_for_stragglers();  // their data streams must be at rest
-        RunState state{rounds_done_, steps_taken_, total_bytes_, 0, seconds_, {}, {}, master_state_,
-                       coding_.description(), coding_.saved()};
+        RunState state = run_state();
+        progress_.save(state);
         streams_.save(state);
-        std::ostringstream rng;
-        rng << partition_rng_;
-        state.partition_rng = rng.str();
         write_checkpoint(path, model_, state);
     }
 
-    /// A distributed run with error feedback: the checkpoint the coordinator's callbacks asked
-    /// for this round, written once it holds every worker's residuals (every rank takes part).
-    void write_pending_checkpoint() {
-        if (!coding_.residuals_on_workers(kInProcess) || !transport_.agree(!pending_checkpoint_.empty())) return;
-        coding_.gather_residuals(transport_);
+    /// Whether a checkpoint asked for now must wait for every rank to hand over what the
+    /// coordinator lacks: error-feedback residuals, or the shards of a sharded parameter node.
+    bool checkpoint_gathers() const { return coding_.residuals_on_workers(kInProcess) || shards_.scattered(); }
+
+    /// The checkpoint the coordinator's callbacks asked for this round, written once it holds
+    /// what checkpoint_gathers() names (every rank takes part); the gather counts in round `m`.
+    void write_pending_checkpoint(RoundMetrics& m) {
+        if (!checkpoint_gathers() || !transport_.agree(!pending_checkpoint_.empty())) return;
+        gather_shards(m);
+        if (coding_.residuals_on_workers(kInProcess)) coding_.gather_residuals(transport_);
         if (transport_.is_coordinator()) write_checkpoint_file(std::exchange(pending_checkpoint_, std::string()));
     }
+
+    /// The model and carried optimizer state, as packages order their tensors.
+    std::vector<Tensor*> full_state() {
+        std::vector<Tensor*> out = parameter_values(model_);
+        for (auto& t : master_state_) out.push_back(&t);
+        return out;
+    }
+
+    /// A sharded parameter node: every process sends its shard to the coordinator (no-op
+    /// otherwise); the bytes count in round `m`, the round whose merge it follows.
+    void gather_shards(RoundMetrics& m) { progress_.count_bytes(m, shards_.gather(transport_, full_state())); }
 
     /// Workers a fault-tolerant transport dropped may still be running: wait for them.
     void wait_for_stragglers() {
         if constexpr (HasStragglers<T>) transport_.wait_idle();
-    }
-
-    /// ResIST: the full model evaluates every block, each partitioned branch scaled as the
-    /// partitioner says (1/S by default), since each was trained in 1/S of the subnets. Every
-    /// trainer sets every block's scale, 1 when its partitioner has no unit_scale, so a model
-    /// fine-tuned by another trainer does not keep an earlier trainer's scales.
-    void apply_unit_scales() {
-        if constexpr (ScalesUnits<M>) {
-            const auto& dims = model_.dimensions();
-            for (std::size_t d = 0; d < dims.size(); ++d)
-                for (std::uint32_t i = 0; dims[d].kind == DimKind::Units && i < dims[d].size; ++i) {
-                    const UnitRef unit{static_cast<DimId>(d), i};
-                    model_.set_unit_scale(unit, unit_scale(dims, unit));
-                }
-        }
-    }
-
-    float unit_scale(const DimensionTable& dims, UnitRef unit) const {
-        if constexpr (HasUnitScale<P>)
-            return partitioner_.unit_scale(dims, unit, options_.workers);
-        else
-            return 1.0f;
     }
 
     /// Worker data streams (once per training set) and carried optimizer state (once).
@@ -273,16 +248,17 @@ private:
     void prepare_workers(const Data& train) {
         if constexpr (std::same_as<Data, Dataset>) streams_.prepare(train);
         else streams_.prepare_rows(train.size());
-        allocate_optimizer_state();
-        coding_.allocate(model_, carried_per_parameter(), options_.workers);
+        allocate_run_state();
     }
 
-    /// The full-size optimizer state carried across rounds (OptimizerState::Carry), zero at first.
-    void allocate_optimizer_state() {
+    /// The full-size optimizer state carried across rounds (OptimizerState::Carry), zero at
+    /// first, and the coding's error-feedback residuals.
+    void allocate_run_state() {
         if (carries_state() && master_state_.empty())
             for (std::size_t i = 0; i < model_.parameter_count(); ++i)
                 for (std::size_t k = 0; k < O::state_per_parameter; ++k)
                     master_state_.push_back(xt::zeros<float>(model_.parameter(i).value.shape()));
+        coding_.allocate(model_, carried_per_parameter(), options_.workers);
     }
 
     WorkerPackage extract(const Plan& plan, std::size_t s, std::size_t round) {
@@ -293,93 +269,42 @@ private:
         return pkg;
     }
 
-    /// GIST's "split input features": a worker holding part of the input sees only its columns.
-    std::optional<std::vector<std::uint32_t>> held_input_columns(const WorkerPlan& plan) const {
-        if (!plan.dims.front()) return std::nullopt;
-        return expand_indices(*plan.dims.front(), model_.dimensions().front().span);
+    /// What a worker's local steps need of this trainer (local_training.hpp), for one round.
+    detail::LocalTraining<M, O, C, A::synchronises_gradients> local_training() {
+        return {options_, streams_, coding_, model_.dimensions().front().span, carries_state(), shards_.active()};
     }
 
-    /// The next local batch of a dense set: its features (only the held input columns, if the
-    /// plan cuts the input) and labels.
-    std::pair<const Matrix*, const Labels*> draw_local_batch(BatchSampler& sampler, const Dataset& data,
-                                                             const WorkerPlan& plan, LocalBatch<Dataset>& batch,
-                                                             std::vector<std::uint32_t>& rows) const {
-        auto [features, labels] = streams_.draw_batch(sampler, data, batch.x, batch.y, rows);
-        if (const auto columns = held_input_columns(plan)) {
-            detail::select_columns(*features, *columns, batch.x_held);
-            features = &batch.x_held;
-        }
-        return {features, labels};
-    }
-
-    /// The next local batch of a sparse set, gathered as CSR: rows drawn from the same stream
-    /// (Batches::Rows); the input is never cut.
-    std::pair<const CsrMatrix*, const LabelSets*> draw_local_batch(BatchSampler& sampler, const SparseDataset& data,
-                                                                   const WorkerPlan& plan,
-                                                                   LocalBatch<SparseDataset>& batch,
-                                                                   std::vector<std::uint32_t>& rows) const {
-        if (held_input_columns(plan)) throw ConfigError("a sparse input layer is never cut: the plan cuts dimension 0");
-        rows = sampler.take(options_.batch_size);
-        gather_rows(data, rows, batch.x, batch.y);
-        return {&batch.x, &batch.y};
-    }
-
-    /// `optimizer` is the round's copy of the prototype, taken when the round starts.
+    /// run_round; should it throw, a sharded node first gathers the shards merged so far (every
+    /// rank throws alike), so the coordinator's model is whole, as a central node's is.
     template <TrainingSet Data>
-    void train_locally(WorkerPackage& pkg, Communicator& comm, const Data& data, const WorkerPlan& plan,
-                       RoundStreams& round_streams, std::size_t round, std::uint64_t steps_before, const O& optimizer) {
-        BatchSampler& sampler = *round_streams.sampler.at(comm.worker());
-        const auto params = parameter_pointers(pkg.model);
-        CarriedState carried;
-        if (carries_state()) carried = {std::move(pkg.optimizer_state), steps_before};
-        auto run = optimizer.start(params, std::move(carried));
-        LocalBatch<Data> batch;
-        std::vector<std::uint32_t> rows;
-        double loss_sum = 0.0;
-        for (std::size_t t = 0; t < options_.local_steps; ++t) {
-            const auto [features, labels] = draw_local_batch(sampler, data, plan, batch, rows);
-            if constexpr (TakesBatchRows<M>) pkg.model.set_batch_rows(rows);
-            const float loss = pkg.model.loss_and_gradient(*features, *labels);
-            if (!std::isfinite(loss))
-                throw TrainingError("round " + std::to_string(round) + ", worker " +
-                                    std::to_string(comm.worker()) + ", local step " + std::to_string(t + 1) +
-                                    ": the loss is " + std::to_string(loss) + "; lower the learning rate");
-            if constexpr (A::synchronises_gradients) {
-                coding_.all_reduce_gradients(params, comm, steps_before + t + 1);
-                if constexpr (TracksGradientWrites<M>) pkg.model.gradients_overwritten();
-            }
-            run.step(params);
-            if constexpr (ProjectsParameters<M>) pkg.model.project_parameters();  // e.g. pruned weights back to 0
-            loss_sum += loss;
+    RoundMetrics next_round(const Data& train) {
+        if (!shards_.active()) return run_round(train);
+        try {
+            return run_round(train);
+        } catch (...) {
+            RoundMetrics failed;
+            gather_shards(failed);
+            throw;
         }
-        pkg.stats = {loss_sum, static_cast<double>(options_.local_steps)};
-        if (carries_state()) pkg.optimizer_state = run.take_state().tensors;
-        // Refused here, inside the worker's work, so every transport reports it as this worker's failure.
-        if constexpr (WorkerPackage::kCodable)
-            if (pkg.coded()) pkg.coding.check_encodable(pkg.tensors());
-        round_streams.done[comm.worker()] = true;
-    }
-
-    void merge(const Plan& plan, std::vector<WorkerPackage>& packages) {
-        merge_packages(model_, master_state_, carried_per_parameter(), aggregator_, plan, packages);
     }
 
     template <TrainingSet Data>
     RoundMetrics run_round(const Data& train) {
         const auto start = std::chrono::steady_clock::now();
-        Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, partition_rng_);
+        Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, progress_.partition_rng);
         derive_indices(model_.dimensions(), plan);
+        shards_.begin_round(transport_, model_, carried_per_parameter(), plan);
         // Captures by value: a straggler dropped by a fault-tolerant transport may still run them
         // after this round is over.
-        const std::size_t round = rounds_done_ + 1;
-        const std::uint64_t steps_before = steps_taken_;
+        const std::size_t round = progress_.rounds_done + 1;
+        const std::uint64_t steps_before = progress_.steps_taken;
         if (schedule_) optimizer_.set_learning_rate(schedule_(round, base_learning_rate_));
         auto round_streams = std::make_shared<RoundStreams>(streams_.begin_round(round));
         auto result = transport_.round(
             options_.workers, [this, plan, round](std::size_t s) { return extract(plan, s, round); },
-            [this, &train, plan, round_streams, round, steps_before, optimizer = optimizer_](WorkerPackage& pkg,
-                                                                                              Communicator& comm) {
-                train_locally(pkg, comm, train, plan[comm.worker()], *round_streams, round, steps_before, optimizer);
+            [&train, plan, round_streams, round, steps_before, optimizer = optimizer_,
+             local = local_training()](WorkerPackage& pkg, Communicator& comm) {
+                local.run(pkg, comm, train, plan[comm.worker()], *round_streams, round, steps_before, optimizer);
             },
             A::synchronises_gradients ? Replicas::Persistent : Replicas::PerRound);
         streams_.replay_remote_draws(*round_streams, result.dropped);
@@ -393,30 +318,19 @@ private:
             std::vector<double> samples;  // and the rows each trained on (FedAvg weighting only)
             for (std::size_t k = 0; k < result.packages.size(); ++k) {
                 const std::size_t s = result.workers.empty() ? k : result.workers[k];
-                check_finite(result.packages[k], s);
+                if (!shards_.active()) check_finite(result.packages[k], s);
                 returned.push_back(plan[s]);
                 if constexpr (WeighsSamples<A>)
                     samples.push_back(static_cast<double>(round_streams->sampler.at(s)->pool().size()));
             }
             if constexpr (WeighsSamples<A>) aggregator_.set_worker_samples(std::move(samples));
-            merge(returned, result.packages);
+            merge_packages(model_, master_state_, carried_per_parameter(), aggregator_, returned, result.packages);
             double loss = 0.0, steps = 0.0;
             for (auto& pkg : result.packages) loss += pkg.stats.loss_sum, steps += pkg.stats.steps;
             m.train_loss = steps > 0 ? loss / steps : 0.0;
         }
-        ++rounds_done_;
-        steps_taken_ += options_.local_steps;
-        m.round = rounds_done_;
-        m.bytes = result.traffic.total();
-        for (std::size_t s = 0; s < result.traffic.sent.size(); ++s) {
-            m.worker_bytes.push_back(result.traffic.sent[s] + result.traffic.received[s]);
-            m.max_worker_bytes = std::max(m.max_worker_bytes, m.worker_bytes.back());
-        }
-        total_bytes_ += m.bytes;
-        m.total_bytes = total_bytes_;
-        m.round_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        seconds_ += m.round_seconds;
-        m.seconds = seconds_;
+        progress_.finish_round(m, options_.local_steps, result.traffic,
+                               std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         return m;
     }
 
@@ -427,15 +341,12 @@ private:
     A aggregator_;
     T transport_;
     detail::ExchangeCoding<M, C> coding_;
-    PartitionRng partition_rng_;
+    detail::ParameterShards shards_ = detail::ParameterShards::of(transport_, !A::synchronises_gradients);
+    detail::RunProgress progress_;
     WorkerStreams streams_;
     std::vector<Tensor> master_state_;
     LearningRateSchedule schedule_;
     float base_learning_rate_ = 0.0f;
-    std::size_t rounds_done_ = 0;
-    std::uint64_t steps_taken_ = 0;
-    std::uint64_t total_bytes_ = 0;
-    double seconds_ = 0.0;
     bool training_ = false;            ///< inside train(): a distributed checkpoint can gather residuals
     std::string pending_checkpoint_;  ///< asked for this round, written by write_pending_checkpoint
 };

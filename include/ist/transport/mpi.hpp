@@ -21,6 +21,10 @@
 // rank 0 stops waiting at the deadline or at k results and drops the rest for the round; every
 // rank learns who was dropped from the round's verdict. A dropped rank still working finishes,
 // its late result is discarded (statuses carry their round), and it sits rounds out until then.
+//
+// Options::parameter_node = Sharded: each rank holds and merges its shard of the model instead
+// (mpi_sharded_node.hpp; the trainer passes each round's layout and gathers the shards to rank 0
+// before rank 0 evaluates or checkpoints). Same results; it does not drop stragglers or code.
 #include <mpi.h>
 
 #include <algorithm>
@@ -41,6 +45,7 @@
 #include "ist/transport/mpi_environment.hpp"
 #include "ist/transport/mpi_round.hpp"
 #include "ist/transport/mpi_session.hpp"
+#include "ist/transport/mpi_sharded_node.hpp"
 #include "ist/transport/pack.hpp"
 #include "ist/transport/transport.hpp"
 
@@ -58,6 +63,7 @@ public:
         bool drop_failed_workers = false;            ///< drop a throwing worker instead of aborting
         std::chrono::milliseconds round_timeout{0};  ///< from when all have their subnets; 0 = none
         std::size_t quorum = 0;                      ///< return once this many are back; 0 = all
+        ParameterNode parameter_node = ParameterNode::Central;  ///< who holds and merges the model
     };
 
     MpiTransport() : MpiTransport(Options{}) {}
@@ -74,12 +80,28 @@ public:
         detail::require(std::chrono::duration<double>(options.round_timeout).count() < options.timeout_seconds, limit.str());
         state_ = std::make_shared<detail::mpi::Session>(options.comm, options.timeout_seconds);
         state_->policy = {options.round_timeout, options.quorum, options.drop_failed_workers};
+        if (sharded() && state_->policy.dropping())
+            throw ConfigError("MpiTransport: the sharded parameter node does not drop stragglers (round_timeout, quorum, "
+                              "drop_failed_workers): every rank owns a shard the others need");
     }
 
     bool is_coordinator() const { return state_->channel.rank() == 0; }
     int rank() const { return state_->channel.rank(); }
     int size() const { return state_->channel.size(); }
     const Options& options() const { return options_; }
+    bool sharded() const { return options_.parameter_node == ParameterNode::Sharded; }
+
+    /// Sharded node: the next round's layout (see ShardedNode::set_layout; IstTrainer calls it).
+    void set_shard_layout(std::vector<ParameterShape> shapes, std::vector<std::size_t> owners, const Plan& plan) {
+        shards_->set_layout(std::move(shapes), std::move(owners), plan);
+    }
+
+    /// Sharded node, collective: rank 0's full tensors (parameters, then carried state) take every
+    /// other rank's shard of the last round's layout. Returns the bytes gathered (on every rank).
+    std::uint64_t gather_shards(std::span<Tensor* const> full) {
+        state_->require_ready();
+        return shards_->gather(*state_, full);
+    }
     /// What crossed the wire at this rank so far, per message tag, as MPI counted it.
     const detail::mpi::WireCounters& wire_counters() const { return state_->channel.counters(); }
 
@@ -94,7 +116,8 @@ public:
                               "with mpirun -np " + std::to_string(workers) + " (or use S = " + std::to_string(np) + ")");
         detail::mpi::Channel hello(options_.comm, options_.timeout_seconds);
         const std::uint64_t mine[6] = {0x15717a11u, detail::mpi::build_fingerprint(), static_cast<std::uint64_t>(np),
-                                       workers, parameters, config};
+                                       workers, parameters,
+                                       sharded() ? Fingerprint().add(config).add(std::string_view("sharded")).value() : config};
         const std::string verdict = detail::mpi::compare_launches(hello, mine);
         if (!verdict.empty())
             throw ConfigError("MpiTransport: mismatched launch: " + verdict +
@@ -167,6 +190,7 @@ public:
         if (!st.ready_for || *st.ready_for != workers) handshake(workers, 0, 0);
         st.begin_round();
         detail::BlasThreadsGuard blas(options_.blas_threads);
+        if (sharded() && replicas == Replicas::PerRound) return shards_->round<P>(st, workers, extract, work);
         if (is_coordinator()) return coordinate_round<P>(workers, extract, work, replicas);
         return take_part_in_round<P>(workers, extract, work, replicas);
     }
@@ -198,12 +222,12 @@ private:
         else packages[0].emplace(extract(0));
         const auto deadline = Session::Clock::now() + st.policy.round_timeout;
         if (replicas == Replicas::PerRound) detail::transit(*packages[0]);  // worker 0's subnet, coded as the others'
-        const std::exception_ptr error = run_local_work(*packages[0], work, 0, S);
+        const std::exception_ptr error = detail::mpi::run_local_work(st, *packages[0], work, 0, S);
         if (replicas == Replicas::PerRound && !error) detail::transit(*packages[0]);
         st.record_own_outcome(Outcome::from(error, 0));
         const std::vector<std::vector<char>> scalars = take_back(packages, replicas, dropping, deadline);
         const detail::mpi::Verdict verdict = st.announce_verdict(dropping);
-        rethrow_unless_ok(verdict.outcome, 0, error);
+        detail::mpi::rethrow_unless_ok(verdict.outcome, 0, error);
         for (std::size_t s = 0; s < S; ++s) {
             if (replicas == Replicas::PerRound && st.outcomes[s]->ok()) result.traffic.sent[s] += payload_bytes(*packages[s]);
             // Every worker made the same allreduce_mean calls as this one.
@@ -245,7 +269,7 @@ private:
             detail::unpack(mine, buffer);
             result.traffic.received[me] += payload_bytes(mine);
         }
-        const std::exception_ptr error = run_local_work(mine, work, me, S);
+        const std::exception_ptr error = detail::mpi::run_local_work(st, mine, work, me, S);
         Outcome outcome = Outcome::from(error, me);
         outcome.round = st.round;  // tells a late status from the current round's
         const std::vector<char> status = outcome.encode();
@@ -270,7 +294,7 @@ private:
     template <class P>
     void take_verdict(RoundResult<P>& result, std::size_t me, const std::exception_ptr& own) {
         detail::mpi::Verdict verdict = state_->receive_verdict();
-        rethrow_unless_ok(verdict.outcome, me, own);
+        detail::mpi::rethrow_unless_ok(verdict.outcome, me, own);
         if (std::find(verdict.dropped.begin(), verdict.dropped.end(), me) != verdict.dropped.end())
             result.traffic.sent[me] = 0;  // its package, if sent, was discarded
         result.dropped = std::move(verdict.dropped);
@@ -329,25 +353,6 @@ private:
         return scalars;
     }
 
-    /// This rank's worker trains its package; returns its exception, if any.
-    template <class P, class Work>
-    std::exception_ptr run_local_work(P& package, Work& work, std::size_t me, std::size_t S) {
-        try {
-            detail::GroupCommunicator<Session> comm(*state_, me, S);
-            work(package, comm);
-        } catch (...) {
-            return std::current_exception();
-        }
-        return nullptr;
-    }
-
-    /// Throws the round's failure; this rank's own exception as it was when the failure is its.
-    static void rethrow_unless_ok(const Outcome& verdict, std::size_t me, const std::exception_ptr& own) {
-        if (verdict.ok()) return;
-        if (verdict.worker == static_cast<std::int32_t>(me) && own) std::rethrow_exception(own);
-        verdict.rethrow();
-    }
-
     /// Replicas::Persistent: every package slot becomes a copy of this rank's trained replica;
     /// on the coordinator each keeps its own worker's scalars.
     template <class P, class Extract>
@@ -369,6 +374,7 @@ private:
 
     Options options_;
     std::shared_ptr<Session> state_;
+    std::shared_ptr<detail::mpi::ShardedNode> shards_ = std::make_shared<detail::mpi::ShardedNode>();
 };
 
 }  // namespace ist

@@ -40,7 +40,7 @@ enum Tag : int {
     kAgree,           // coordinator -> worker: a decision
     kBroadcast,       // coordinator -> worker: tensors
     kRound,           // coordinator -> worker: a round starts (its number; whether the worker takes part)
-    kGather,          // worker -> coordinator: tensors (error-feedback residuals for a checkpoint)
+    kGather,          // worker -> coordinator: tensors (error-feedback residuals for a checkpoint; shards)
     kShardDown,       // sharded node: an owner's pieces of a worker's subnet (mpi_shard.hpp)
     kShardUp,         // sharded node: a worker's trained pieces back to their owner
     kTagEnd

@@ -165,26 +165,50 @@ inline RankTraffic central_traffic(const std::vector<ParameterShape>& shapes, co
     return t;
 }
 
-/// The sharded parameter node over plan.size() ranks: each piece of every worker's subnet owned by
-/// another rank goes from its owner to the worker and back.
-inline RankTraffic sharded_traffic(const std::vector<ParameterShape>& shapes, const Plan& plan,
-                                   std::size_t tensors_per_parameter = 1) {
+namespace detail {
+
+/// Calls moved(owner, worker, bytes) for each piece of every worker's subnet that another rank
+/// owns: `bytes` go down from the owner to the worker, and as many back up.
+template <class Moved>
+void for_each_remote_piece(const std::vector<ParameterShape>& shapes, const Plan& plan,
+                           std::size_t tensors_per_parameter, Moved&& moved) {
     const std::size_t ranks = plan.size();
-    RankTraffic t(ranks);
     for (const ParameterShape& p : shapes) {
         const std::optional<std::size_t> axis = shard_axis(p, plan);
         for (std::size_t s = 0; s < ranks; ++s) {
             const std::vector<std::size_t> pieces = piece_by_owner(p, plan[s], axis, ranks);
-            for (std::size_t owner = 0; owner < ranks; ++owner) {
-                if (owner == s) continue;
-                const std::uint64_t bytes = pieces[owner] * sizeof(float) * tensors_per_parameter;
-                t.sent[owner] += bytes;  // down to the worker, then back up to the owner
-                t.received[s] += bytes;
-                t.sent[s] += bytes;
-                t.received[owner] += bytes;
-            }
+            for (std::size_t owner = 0; owner < ranks; ++owner)
+                if (owner != s) moved(owner, s, std::uint64_t{pieces[owner] * sizeof(float) * tensors_per_parameter});
         }
     }
+}
+
+}  // namespace detail
+
+/// The sharded parameter node over plan.size() ranks: each piece of every worker's subnet owned by
+/// another rank goes from its owner to the worker and back; each rank's bytes in both its roles.
+inline RankTraffic sharded_traffic(const std::vector<ParameterShape>& shapes, const Plan& plan,
+                                   std::size_t tensors_per_parameter = 1) {
+    RankTraffic t(plan.size());
+    detail::for_each_remote_piece(shapes, plan, tensors_per_parameter, [&](std::size_t owner, std::size_t s, std::uint64_t bytes) {
+        t.sent[owner] += bytes;  // down to the worker, then back up to the owner
+        t.received[s] += bytes;
+        t.sent[s] += bytes;
+        t.received[owner] += bytes;
+    });
+    return t;
+}
+
+/// The same bytes counted once, at the worker's end (its pieces down from their owners, and back
+/// up): summed over the workers, each byte on the wire counts once, as the trainer's
+/// RoundMetrics::bytes counts a central node's subnets at their worker.
+inline RankTraffic sharded_worker_traffic(const std::vector<ParameterShape>& shapes, const Plan& plan,
+                                          std::size_t tensors_per_parameter = 1) {
+    RankTraffic t(plan.size());
+    detail::for_each_remote_piece(shapes, plan, tensors_per_parameter, [&](std::size_t, std::size_t s, std::uint64_t bytes) {
+        t.received[s] += bytes;
+        t.sent[s] += bytes;
+    });
     return t;
 }
 
