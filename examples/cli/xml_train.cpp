@@ -118,7 +118,7 @@ void train_and_report(Trainer&& trainer, const Task& t, const std::string& label
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double measured = static_cast<double>(heap_counter::worker_peak(generation));
     const ist::RankingMetrics& m = *r.final_test->ranking;
-    std::printf("%-32s %.4f %.4f %.4f   %.4f   %8.1f   %10s %10s\n", label.c_str(), m.precision[0], m.precision[1],
+    std::printf("%-32s %.4f %.4f %.4f   %.4f   %8.1f s   %10s %10s\n", label.c_str(), m.precision[0], m.precision[1],
                 m.precision[2], m.ndcg[2], seconds, heap_counter::human(measured).c_str(),
                 heap_counter::human(formula).c_str());
     std::fflush(stdout);
@@ -131,7 +131,7 @@ int run(const Config& c) {
                 t.train.feature_count(), t.train.classes);
     if (c.fits) return print_fits(c, t.train), 0;
     const auto loss = c.loss == "bce" ? ist::MultiLabelLoss::BinaryCrossEntropy : ist::MultiLabelLoss::SoftmaxNormalized;
-    std::printf("%-32s %-6s %-6s %-6s   %-6s   %8s   %10s %10s\n", "run", "P@1", "P@3", "P@5", "nDCG@5", "seconds",
+    std::printf("%-32s %-6s %-6s %-6s   %-6s   %10s   %10s %10s\n", "run", "P@1", "P@3", "P@5", "nDCG@5", "time",
                 "peak heap", "formula");
     for (const std::string& method : ist::cli::split(c.methods))
         for (std::size_t width : c.hidden)
