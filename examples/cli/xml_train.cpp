@@ -108,8 +108,9 @@ void print_fits(const Config& c, const ist::SparseDataset& d) {
     }
 }
 
-/// Trains and prints P@1/3/5, nDCG@5, the seconds, and one worker's peak heap as counted (its
-/// thread's live bytes: subnet, gradients, batch, activations) beside the formula's `formula`.
+/// Trains and prints P@1/3/5, nDCG@5, the wall time, and the largest worker peak heap as counted
+/// (a worker thread's live bytes: subnet, gradients, batch, activations) beside `formula`, the
+/// footprint formula's bytes for that worker.
 template <class Trainer>
 void train_and_report(Trainer&& trainer, const Task& t, const std::string& label, double formula) {
     const std::uint64_t generation = heap_counter::new_generation();

@@ -38,8 +38,8 @@ struct XmlFootprint {
 /// (SparseDense's gradient is dense storage though only the batch's rows are written), the
 /// optimizer's state, the five batch matrices the forward and backward passes keep, the batch;
 /// under data parallel also the all-reduce's result buffer (ThreadsTransport keeps one, sized by
-/// the largest gradient, in the thread that first reaches the reduction: charged to every worker,
-/// so the formula never underestimates the worst one).
+/// the largest gradient, allocated by one of the worker threads: charged to every worker, so the
+/// formula never underestimates the worst one).
 inline XmlFootprint xml_worker_footprint(const XmlWorkerShape& w) {
     const double F = static_cast<double>(w.features), h = static_cast<double>(w.hidden);
     const double L = static_cast<double>(w.labels), B = static_cast<double>(w.batch);
