@@ -20,6 +20,7 @@
 #include <ist/train/trainer.hpp>
 
 #include "cli.hpp"
+#include "heap_counter.hpp"  // replaces operator new: each run's worker peak heap, beside the formula
 
 namespace {
 
@@ -29,7 +30,7 @@ struct Config {
     std::vector<double> fit_budgets{1.0, 4.0};
     double budget_gib = 0.0;
     float lr = 0.5f;
-    bool fits = false, allow_empty = false;
+    bool fits = false, allow_empty = false, scale_activations = false;
     ist::wordnet::ReverseDictionaryOptions task;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 40, .batch_size = 128, .eval_every = 0,
                                 .eval_batch = 128};
@@ -56,6 +57,8 @@ Config parse(int argc, char** argv) {
     cli.value("--batch", o.batch_size, kPositive, "B", "rows per worker step (default 128)");
     cli.value("--eval-batch", o.eval_batch, kPositive, "N", "rows per evaluation batch (default 128)");
     cli.value("--lr", c.lr, kPositiveFloat, "LR", "SGD learning rate (default 0.5)");
+    cli.flag("--scale-activations", c.scale_activations,
+             "IST: a subnet's output layer scales its input by full/held hidden width");
     cli.choice("--loss", c.loss, {"softmax", "bce"}, "NAME",
                "softmax (default: cross-entropy against the normalised label set) | bce (per label)");
     cli.list("--seeds", c.seeds, kCount, "S1,S2,...", "seeds, one run each (default 1)");
@@ -64,6 +67,7 @@ Config parse(int argc, char** argv) {
     cli.flag("--fits", c.fits, "print the widest width data parallel and IST (S = 2, 4, 8) fit and stop");
     cli.list("--fit-budgets", c.fit_budgets, kPositiveDouble, "G1,G2", "budgets in GiB for --fits (default 1,4)");
     cli.parse(argc, argv);
+    o.scale_activations = c.scale_activations;
     if (cli.given("--train") != cli.given("--test")) throw ist::ConfigError("--train and --test go together");
     return c;
 }
@@ -83,11 +87,11 @@ Task load(const Config& c) {
     return t;
 }
 
-ist::XmlWorkerShape worker_shape(const ist::SparseDataset& d, std::size_t batch, std::size_t held) {
+ist::XmlWorkerShape worker_shape(const ist::SparseDataset& d, std::size_t batch, std::size_t held, bool all_reduce) {
     const double per_row = static_cast<double>(d.features.nnz()) / static_cast<double>(d.size());
     const double labels_per_row = static_cast<double>(d.labels.indices.size()) / static_cast<double>(d.size());
     return {d.feature_count(), held, d.classes, batch, static_cast<std::size_t>(per_row * static_cast<double>(batch)) + 1,
-            static_cast<std::size_t>(labels_per_row * static_cast<double>(batch)) + 1, 0};
+            static_cast<std::size_t>(labels_per_row * static_cast<double>(batch)) + 1, 0, all_reduce};
 }
 
 void print_fits(const Config& c, const ist::SparseDataset& d) {
@@ -96,41 +100,50 @@ void print_fits(const Config& c, const ist::SparseDataset& d) {
     std::printf("%-10s %14s %10s %10s %10s\n", "budget", "data parallel", "IST S=2", "IST S=4", "IST S=8");
     for (double gib : c.fit_budgets) {
         const double bytes = gib * 1073741824.0;
-        const ist::XmlWorkerShape shape = worker_shape(d, c.options.batch_size, 0);
+        const ist::XmlWorkerShape shape = worker_shape(d, c.options.batch_size, 0, false);
         std::printf("%-10s %14zu %10zu %10zu %10zu\n", (ist::format_gib(bytes)).c_str(),
-                    ist::widest_fitting_width(shape, 1, bytes), ist::widest_fitting_width(shape, 2, bytes),
-                    ist::widest_fitting_width(shape, 4, bytes), ist::widest_fitting_width(shape, 8, bytes));
+                    ist::widest_fitting_width(worker_shape(d, c.options.batch_size, 0, true), 1, bytes),
+                    ist::widest_fitting_width(shape, 2, bytes), ist::widest_fitting_width(shape, 4, bytes),
+                    ist::widest_fitting_width(shape, 8, bytes));
     }
 }
 
+/// Trains and prints P@1/3/5, nDCG@5, the wall time, and the largest worker peak heap as counted
+/// (a worker thread's live bytes: subnet, gradients, batch, activations) beside `formula`, the
+/// footprint formula's bytes for that worker.
 template <class Trainer>
-void train_and_report(Trainer&& trainer, const Task& t, const std::string& label) {
+void train_and_report(Trainer&& trainer, const Task& t, const std::string& label, double formula) {
+    const std::uint64_t generation = heap_counter::new_generation();
     const auto start = std::chrono::steady_clock::now();
     const ist::TrainResult r = trainer.train(t.train, t.test);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double measured = static_cast<double>(heap_counter::worker_peak(generation));
     const ist::RankingMetrics& m = *r.final_test->ranking;
-    std::printf("%-32s %.4f %.4f %.4f   %.4f   %8.1f\n", label.c_str(), m.precision[0], m.precision[1], m.precision[2],
-                m.ndcg[2], seconds);
+    std::printf("%-32s %.4f %.4f %.4f   %.4f   %8.1f s   %10s %10s\n", label.c_str(), m.precision[0], m.precision[1],
+                m.precision[2], m.ndcg[2], seconds, heap_counter::human(measured).c_str(),
+                heap_counter::human(formula).c_str());
     std::fflush(stdout);
 }
 
 int run(const Config& c) {
+    heap_counter::mark_coordinator();  // loading and evaluation are not a worker's
     const Task t = load(c);
     std::printf("train %zu rows, test %zu rows, %zu features, %zu labels\n", t.train.size(), t.test.size(),
                 t.train.feature_count(), t.train.classes);
     if (c.fits) return print_fits(c, t.train), 0;
     const auto loss = c.loss == "bce" ? ist::MultiLabelLoss::BinaryCrossEntropy : ist::MultiLabelLoss::SoftmaxNormalized;
-    std::printf("%-32s %-6s %-6s %-6s   %-6s   %8s\n", "run", "P@1", "P@3", "P@5", "nDCG@5", "seconds");
+    std::printf("%-32s %-6s %-6s %-6s   %-6s   %10s   %10s %10s\n", "run", "P@1", "P@3", "P@5", "nDCG@5", "time",
+                "peak heap", "formula");
     for (const std::string& method : ist::cli::split(c.methods))
         for (std::size_t width : c.hidden)
             for (std::size_t seed : c.seeds) {
                 const bool ist_run = method == "ist";
                 const std::size_t held = ist_run ? (width + c.options.workers - 1) / c.options.workers : width;
                 const std::string label = method + " H=" + std::to_string(width) + " seed " + std::to_string(seed);
+                const ist::XmlWorkerShape shape = worker_shape(t.train, c.options.batch_size, held, !ist_run);
                 if (c.budget_gib > 0.0) {
                     try {
-                        ist::check_memory_budget(worker_shape(t.train, c.options.batch_size, held),
-                                                 c.budget_gib * 1073741824.0, label);
+                        ist::check_memory_budget(shape, c.budget_gib * 1073741824.0, label);
                     } catch (const ist::ConfigError& e) {
                         std::printf("refused %s\n", e.what());
                         continue;
@@ -139,8 +152,9 @@ int run(const Config& c) {
                 ist::TrainerOptions o = c.options;
                 o.seed = seed;
                 ist::XmlNetwork net(t.train.feature_count(), width, t.train.classes, seed, loss);
-                if (ist_run) train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label);
-                else train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label);
+                const double formula = ist::xml_worker_footprint(shape).total();
+                if (ist_run) train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label, formula);
+                else train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label, formula);
             }
     return 0;
 }

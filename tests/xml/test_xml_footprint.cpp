@@ -31,3 +31,16 @@ TEST_CASE("xml: the worker footprint by hand, the widest widths and the budget r
     CHECK_THROWS_WITH_AS(ist::check_memory_budget(wide, budget, "run"), doctest::Contains("over the memory budget of 0.00 GiB"),
                          ist::ConfigError);
 }
+
+TEST_CASE("xml: data parallel's footprint adds the all-reduce's buffer, as long as the largest gradient") {
+    ist::XmlWorkerShape shape{.features = 1000, .hidden = 10, .labels = 100, .batch = 4, .batch_nnz = 20, .batch_labels = 6};
+    const double alone = ist::xml_worker_footprint(shape).total();
+    CHECK(ist::xml_worker_footprint(shape).exchange == 0.0);
+    shape.all_reduce = true;
+    CHECK(ist::xml_worker_footprint(shape).exchange == 4.0 * 1000 * 10);
+    CHECK(ist::xml_worker_footprint(shape).total() == alone + 4.0 * 1000 * 10);
+    shape.labels = 5000;  // the output layer's gradient is now the largest
+    CHECK(ist::xml_worker_footprint(shape).exchange == 4.0 * 5000 * 10);
+    CHECK_THROWS_WITH_AS(ist::check_memory_budget(shape, 1024.0, "data-parallel H=10"),
+                         doctest::Contains("all-reduce buffer"), ist::ConfigError);
+}

@@ -3,8 +3,11 @@
 // same network also trains on a dense Dataset through the Model concept.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <random>
 #include <vector>
+
+#include <xtensor/xview.hpp>
 
 #include <ist/baselines.hpp>
 #include <ist/model/xml_network.hpp>
@@ -95,4 +98,43 @@ TEST_CASE("xml: XmlNetwork also trains on a dense Dataset (single labels as one-
     const ist::TrainResult r = ist::IstTrainer<ist::XmlNetwork>(net, options(2), {}, ist::Sgd(0.1f)).train(train, test);
     CHECK(r.final_test->accuracy > 0.9);
     CHECK_FALSE(r.final_test->ranking);
+}
+
+TEST_CASE("xml: plain SGD steps only SparseDense's touched rows, bit-identical to the full step") {
+    const ist::SparseDataset d = synthetic(64, 3);
+    ist::XmlNetwork row_step(d.feature_count(), 16, d.classes, 7), full_step = row_step;
+    const auto row_params = ist::parameter_pointers(row_step), full_params = ist::parameter_pointers(full_step);
+    auto row_run = ist::Sgd(0.5f).start(row_params), full_run = ist::Sgd(0.5f).start(full_params);
+    for (std::uint32_t t = 0; t < 8; ++t) {
+        const std::vector<std::uint32_t> rows{t, t + 8, t + 16};  // a few rows: most features absent
+        const ist::SparseDataset batch = ist::subset(d, rows);
+        row_step.loss_and_gradient(batch.features, batch.labels);
+        full_step.loss_and_gradient(batch.features, batch.labels);
+        const ist::Parameter& weight = row_step.parameter(0);
+        REQUIRE(weight.grad_rows);
+        CHECK(weight.grad_rows->size() < d.feature_count());
+        const ist::Tensor before = weight.value;
+        full_step.parameter(0).grad_rows.reset();  // no row list: the step passes over every weight
+        row_run.step(row_params);
+        full_run.step(full_params);
+        CHECK(ist::test::same_parameters(row_step, full_step));
+        std::size_t listed = 0;  // the rows outside the list kept their values
+        for (std::uint32_t j = 0; j < d.feature_count(); ++j) {
+            if (listed < weight.grad_rows->size() && (*weight.grad_rows)[listed] == j) {
+                ++listed;
+                continue;
+            }
+            CHECK(xt::view(weight.value, j, xt::all()) == xt::view(before, j, xt::all()));
+        }
+    }
+    // Weight decay moves every weight, so the row list is not used: an untouched row shrinks.
+    const ist::SparseDataset one = ist::subset(d, std::vector<std::uint32_t>{0});
+    row_step.loss_and_gradient(one.features, one.labels);
+    const auto present = one.features.row_indices(0);
+    std::uint32_t absent = 0;
+    while (std::find(present.begin(), present.end(), absent) != present.end()) ++absent;
+    const float before = row_step.parameter(0).value(absent, 0);
+    auto decay = ist::Sgd(0.5f, 0.1f).start(row_params);
+    decay.step(row_params);
+    CHECK(row_step.parameter(0).value(absent, 0) == doctest::Approx(before * (1.0f - 0.05f)));
 }

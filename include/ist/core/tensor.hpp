@@ -2,6 +2,7 @@
 // Tensor types shared by every part of ist: float storage, row-major, batch-first.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,10 @@ struct Parameter {
     Tensor value;
     Tensor grad;
     std::vector<Axis> axes;  ///< one entry per axis of `value`
+    /// When set, `grad` is zero outside these rows (first axis, sorted): a layer whose gradient is
+    /// row-sparse (SparseDense) says so, and plain SGD then updates only these rows. Whoever
+    /// writes `grad` otherwise (an all-reduce) must reset it.
+    std::optional<std::vector<std::uint32_t>> grad_rows{};
 };
 
 /// Forward passes differ between training (batch statistics, caches for backward) and evaluation.

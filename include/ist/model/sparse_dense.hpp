@@ -51,45 +51,51 @@ public:
         }
     }
 
-    /// Fills the parameters' gradients from dL/dy. The weight gradient is dense storage (the
-    /// optimizers and the aggregators step every element), so the rows touched by the previous
-    /// call are zeroed first and only this batch's rows are written: O(nnz x outputs), never a
-    /// pass over features x outputs after the first call. That is exact only while nothing else
+    /// Fills the parameters' gradients from dL/dy. The weight gradient is dense storage (momentum,
+    /// Adam and the aggregators step every element), so the rows touched by the previous call are
+    /// zeroed first and only this batch's rows are written: O(nnz x outputs), never a pass over
+    /// features x outputs after the first call. The written rows are published as the weight's
+    /// Parameter::grad_rows (plain SGD then steps only them). That is exact only while nothing else
     /// writes the gradient between calls, so a gradient that was changed (an all-reduce) or
     /// replaced (a new subnet) is cleared whole; see reset_gradient.
     void backward(const CsrMatrix& x, const Matrix& dy) {
-        Tensor& grad = params_[0].grad;
+        Parameter& weight = params_[0];
+        Tensor& grad = weight.grad;
         const std::size_t width = outputs();
-        if (grad.shape() != params_[0].value.shape() || grad.data() != last_grad_ || !trusts_touched_) {
-            grad = xt::zeros<float>(params_[0].value.shape());
-            touched_.clear();
+        if (grad.shape() != weight.value.shape()) grad = Tensor::from_shape(weight.value.shape());
+        if (grad.data() != last_grad_ || !weight.grad_rows) {  // in place: no second full-size buffer
+            std::fill_n(grad.data(), grad.size(), 0.0f);
+            weight.grad_rows.emplace();
         }
-        for (std::uint32_t j : touched_) std::fill_n(grad.data() + std::size_t{j} * width, width, 0.0f);
-        touched_.clear();
+        std::vector<std::uint32_t>& touched = *weight.grad_rows;
+        for (std::uint32_t j : touched) std::fill_n(grad.data() + std::size_t{j} * width, width, 0.0f);
+        touched.clear();
         for (std::size_t r = 0; r < x.rows(); ++r) {
             const auto idx = x.row_indices(r);
             const auto val = x.row_values(r);
             for (std::size_t k = 0; k < idx.size(); ++k) {
                 add_scaled(val[k], dy.data() + r * width, grad.data() + std::size_t{idx[k]} * width, width);
-                touched_.push_back(idx[k]);
+                touched.push_back(idx[k]);
             }
         }
-        std::sort(touched_.begin(), touched_.end());
-        touched_.erase(std::unique(touched_.begin(), touched_.end()), touched_.end());
+        std::sort(touched.begin(), touched.end());
+        touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
         last_grad_ = grad.data();
-        trusts_touched_ = true;
         Tensor& bias_grad = params_[1].grad;
         bias_grad = xt::zeros<float>({width});
         for (std::size_t r = 0; r < dy.shape()[0]; ++r) add_scaled(1.0f, dy.data() + r * width, bias_grad.data(), width);
     }
 
     /// The feature rows of the weight gradient the last backward wrote (sorted): the only rows a
-    /// sparse-aware optimizer or exchange needs to look at.
-    std::span<const std::uint32_t> touched_rows() const { return touched_; }
+    /// sparse-aware optimizer or exchange needs to look at. Empty after reset_gradient.
+    std::span<const std::uint32_t> touched_rows() const {
+        if (!params_[0].grad_rows) return {};
+        return *params_[0].grad_rows;
+    }
 
-    /// Makes the next backward clear the whole weight gradient (call after anything but this
-    /// layer has written it, e.g. a gradient all-reduce).
-    void reset_gradient() { trusts_touched_ = false; }
+    /// Makes the next backward clear the whole weight gradient, and withdraws the row list (call
+    /// after anything but this layer has written the gradient, e.g. a gradient all-reduce).
+    void reset_gradient() { params_[0].grad_rows.reset(); }
 
     std::span<Parameter> parameters() { return params_; }
     std::span<const Parameter> parameters() const { return params_; }
@@ -100,9 +106,7 @@ private:
     }
 
     std::array<Parameter, 2> params_;
-    std::vector<std::uint32_t> touched_;
     const float* last_grad_ = nullptr;
-    bool trusts_touched_ = false;
 };
 
 }  // namespace ist

@@ -4,6 +4,7 @@
 // parallel cannot fit" (IST on Amazon-670k: Yuan et al. 2019 / Wolfe et al.). Data parallel
 // holds the whole network on every worker (h = H); IST holds about H / S hidden neurons, and both
 // layers shrink with them, since the input and the labels are never cut.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -21,6 +22,7 @@ struct XmlWorkerShape {
     std::size_t batch_nnz = 0;   ///< stored features of one batch (B x mean row length)
     std::size_t batch_labels = 0;      ///< labels of one batch's rows, summed
     std::size_t optimizer_state = 0;   ///< state tensors per parameter (Sgd 0, momentum 1, Adam 2)
+    bool all_reduce = false;           ///< gradients are all-reduced every step (data parallel)
 };
 
 /// Bytes, itemised (floats are 4 bytes, indices 4, row offsets 8).
@@ -28,12 +30,16 @@ struct XmlFootprint {
     double parameters = 0, gradients = 0, optimizer = 0;
     double activations = 0;  ///< pre-activation, hidden, logits, dlogits, dhidden: B x (3h + 2L)
     double batch = 0;        ///< the CSR batch and its label sets, and SparseDense's touched-row list
-    double total() const { return parameters + gradients + optimizer + activations + batch; }
+    double exchange = 0;     ///< data parallel: the all-reduce's result buffer, as long as the largest gradient
+    double total() const { return parameters + gradients + optimizer + activations + batch + exchange; }
 };
 
 /// Mirrors what XmlNetwork allocates in a local step: both layers' values and full-size gradients
 /// (SparseDense's gradient is dense storage though only the batch's rows are written), the
-/// optimizer's state, the five batch matrices the forward and backward passes keep, the batch.
+/// optimizer's state, the five batch matrices the forward and backward passes keep, the batch;
+/// under data parallel also the all-reduce's result buffer (ThreadsTransport keeps one, sized by
+/// the largest gradient, allocated by one of the worker threads: charged to every worker, so the
+/// formula never underestimates the worst one).
 inline XmlFootprint xml_worker_footprint(const XmlWorkerShape& w) {
     const double F = static_cast<double>(w.features), h = static_cast<double>(w.hidden);
     const double L = static_cast<double>(w.labels), B = static_cast<double>(w.batch);
@@ -45,6 +51,7 @@ inline XmlFootprint xml_worker_footprint(const XmlWorkerShape& w) {
     out.activations = 4.0 * B * (3.0 * h + 2.0 * L);
     out.batch = 8.0 * static_cast<double>(w.batch_nnz) * 1.5 + 8.0 * (B + 1.0) * 2.0 +
                 4.0 * static_cast<double>(w.batch_labels);  // indices + values + touched rows; offsets
+    if (w.all_reduce) out.exchange = 4.0 * std::max(F, L) * h;
     return out;
 }
 
@@ -78,7 +85,8 @@ inline void check_memory_budget(const XmlWorkerShape& shape, double budget_bytes
     throw ConfigError(run + ": a worker holding " + std::to_string(shape.hidden) + " hidden neurons needs " +
                       format_gib(f.total()) + " (parameters " + format_gib(f.parameters) + ", gradients " +
                       format_gib(f.gradients) + ", optimizer " + format_gib(f.optimizer) + ", activations " +
-                      format_gib(f.activations) + "), over the memory budget of " + format_gib(budget_bytes));
+                      format_gib(f.activations) + (f.exchange > 0 ? ", all-reduce buffer " + format_gib(f.exchange) : "") +
+                      "), over the memory budget of " + format_gib(budget_bytes));
 }
 
 }  // namespace ist

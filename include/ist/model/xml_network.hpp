@@ -75,7 +75,7 @@ public:
     XmlNetwork subnet(const WorkerPlan& plan, bool scale_activations = false) const {
         detail::require(plan.dims.size() == 3, "XmlNetwork::subnet: plan has " + std::to_string(plan.dims.size()) +
                                                    " dimensions, the network 3");
-        XmlNetwork sub = *this;
+        XmlNetwork sub(Shell{}, *this);
         auto held = std::make_shared<DimensionTable>(*dims_);
         for (std::size_t d = 0; d < 3; ++d) (*held)[d].size = plan.held(static_cast<DimId>(d), (*dims_)[d].size);
         sub.dims_ = held;
@@ -121,6 +121,11 @@ public:
     }
 
 private:
+    struct Shell {};
+    /// `like`'s loss and sizes with 1 x 1 layers and no buffers, for subnet() to fill with slices:
+    /// a copy of the whole master would be a transient full-size model in every IST worker.
+    XmlNetwork(Shell, const XmlNetwork& like) : input_(1, 1), output_(1, 1, true), loss_(like.loss_), dims_(like.dims_) {}
+
     static Dimension features_dim(std::string name, std::size_t size, bool partitionable) {
         Dimension d;
         d.name = std::move(name);
