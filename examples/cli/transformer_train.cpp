@@ -36,7 +36,7 @@ struct Config {
     ist::wordnet::GlossTaskOptions data{.sequence_length = 24, .max_words = 4000, .min_count = 2};
     std::string wordnet_dir = std::string(ist::wordnet::kDefaultDirectory);
     float lr = 1e-3f;
-    bool no_scale = false, carry_state = false, quiet = false;
+    bool no_scale = false, carry_state = false, quiet = false, embedding_rows = false;
     std::size_t seeds = 1, train_rows = 0, test_rows = 0, threads = 0;
     double target = 0.0;
     std::string curve;  // CSV of every evaluation
@@ -84,6 +84,8 @@ Config parse(int argc, char** argv) {
     cli.text("--link", links, "LIST", "link speeds of the network model, bits per second with a K, M or G suffix\n"
                                       "(default 1G,10G)");
     cli.flag("--quiet", c.quiet, "print only the summary");
+    cli.flag("--embedding-rows", c.embedding_rows, "print how many embedding rows each worker's batches touch per round\n"
+                                                   "(--rounds rounds, the trainer's streams) and exit: the vocabulary cut's bytes");
     cli.parse(argc, argv);
     if (cli.given("--link")) c.links = ist_bench::parse_links(links);
     o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
@@ -230,8 +232,53 @@ void print_summary(const Config& c, const std::string& method, const std::vector
     std::printf("\n");
 }
 
+/// How many token ids of `rows` of `data` are not yet marked `mark` in `seen_in`; marks them.
+std::size_t new_ids(const ist::Dataset& data, const std::vector<std::uint32_t>& rows, std::vector<std::size_t>& seen_in,
+                    std::size_t mark) {
+    std::size_t fresh = 0;
+    for (std::uint32_t r : rows)
+        for (std::size_t t = 0; t < data.feature_count(); ++t) {
+            const auto id = static_cast<std::size_t>(data.features(r, t));
+            if (seen_in[id] == mark) continue;
+            seen_in[id] = mark;
+            ++fresh;
+        }
+    return fresh;
+}
+
+/// The vocabulary cut, measured without training: per round, the distinct token ids in the l batches
+/// each worker draws (the trainer's own streams: worker_row_pools, worker_sampler), and what sending
+/// only those embedding rows (with their ids) would weigh against the whole table.
+void report_embedding_rows(const Config& c, const Data& d) {
+    const ist::TrainerOptions& o = c.options;
+    std::vector<std::vector<std::uint32_t>> pools = ist::worker_row_pools(d.train.size(), o);
+    std::vector<ist::BatchSampler> samplers;
+    for (std::size_t s = 0; s < o.workers; ++s) samplers.push_back(ist::worker_sampler(std::move(pools[s]), o, s));
+    std::vector<std::size_t> seen_in(d.vocabulary, 0);  // the last worker-round (1-based) that met each id
+    std::size_t worker_round = 0, touched = 0, most = 0;
+    for (std::size_t round = 0; round < o.rounds; ++round)
+        for (ist::BatchSampler& sampler : samplers) {
+            ++worker_round;
+            std::size_t rows = 0;
+            for (std::size_t step = 0; step < o.local_steps; ++step)
+                rows += new_ids(d.train, sampler.take(o.batch_size), seen_in, worker_round);
+            touched += rows;
+            most = std::max(most, rows);
+        }
+    const double mean = static_cast<double>(touched) / static_cast<double>(worker_round), row_bytes = 4.0 * static_cast<double>(c.shape.width);
+    std::printf("embedding rows a worker's round touches (l = %zu batches of %zu glosses, %zu rounds x %zu workers): "
+                "mean %.0f of %zu (%.1f%%), at most %zu\n",
+                o.local_steps, o.batch_size, o.rounds, o.workers, mean, d.vocabulary, 100.0 * mean / static_cast<double>(d.vocabulary), most);
+    std::printf("embedding bytes per worker and direction: %.3f MB as the whole table, %.3f MB as those rows with their ids\n",
+                row_bytes * static_cast<double>(d.vocabulary) / 1e6, mean * (row_bytes + 4.0) / 1e6);
+}
+
 int run(const Config& c) {
     const Data d = load(c);
+    if (c.embedding_rows) {
+        report_embedding_rows(c, d);
+        return 0;
+    }
     std::printf("WordNet glosses: %zu train / %zu test rows, %zu token ids, %zu tokens each; model width %zu, %zu heads, "
                 "FFN %zu, %zu blocks; S = %zu, l = %zu, %zu rounds, batch %zu\n",
                 d.train.size(), d.test.size(), d.vocabulary, c.data.sequence_length, c.shape.width, c.shape.heads,
