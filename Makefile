@@ -150,3 +150,19 @@ peers: deps
 wordnet-xml: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target wordnet-xml
 	$(BUILD_DIR)/examples/wordnet-xml --out $(BUILD_DIR)/wordnet-xml
+
+# `make transformer-plot`: docs/bench/transformer-accuracy.png, accuracy vs time (measured here and
+# under the network model) from the CSV logs of transformer-train --curve in docs/bench (the commands
+# that wrote them are in docs/transformers.md). gnuplot-nox is installed here only.
+TRANSFORMER_PLOT_PACKAGES := gnuplot-nox
+TRANSFORMER_CURVES ?= docs/bench/transformer-s2.csv docs/bench/transformer-s4.csv
+
+.PHONY: transformer-plot
+transformer-plot:
+	@missing=$$(for p in $(TRANSFORMER_PLOT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing: $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+	gnuplot -e "files='$(TRANSFORMER_CURVES)'; labels='S=2 S=4'; out='docs/bench/transformer-accuracy.png'" \
+	  bench/plot_transformer.gp

@@ -8,7 +8,9 @@
 //
 // Every method trains the same model from the same initial weights on the same data with the same
 // optimizer, rounds and local steps; only the partitioner (and for data parallel the aggregator)
-// differs. The single worker runs the same rounds and local steps alone.
+// differs. The single worker runs the same rounds and local steps alone. Times are also given under
+// ist-bench's network model (bench/network_model.hpp): each worker on a machine of its own, joined by
+// 1 and 10 Gbit/s links (--link).
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -22,6 +24,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "network_model.hpp"
 
 namespace {
 
@@ -33,10 +36,11 @@ struct Config {
     ist::wordnet::GlossTaskOptions data{.sequence_length = 24, .max_words = 4000, .min_count = 2};
     std::string wordnet_dir = std::string(ist::wordnet::kDefaultDirectory);
     float lr = 1e-3f;
-    bool no_scale = false, carry_state = false, quiet = false;
+    bool no_scale = false, carry_state = false, quiet = false, embedding_rows = false;
     std::size_t seeds = 1, train_rows = 0, test_rows = 0, threads = 0;
     double target = 0.0;
     std::string curve;  // CSV of every evaluation
+    std::vector<ist_bench::Link> links = ist_bench::parse_links("1G,10G");
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 30, .batch_size = 64, .sampling = ist::Sampling::Shards,
                                 .eval_every = 5, .eval_batch = 250};
 };
@@ -74,9 +78,16 @@ Config parse(int argc, char** argv) {
     cli.value("--seeds", c.seeds, kPositive, "N", "runs per method, seeds seed .. seed + N - 1 (default 1)");
     cli.value("--seed", o.seed, kCount, "N", "seed of initialisation, partitions and sampling (default 42)");
     cli.value("--threads", c.threads, kCount, "N", "workers computing at once (default: the number of cores)");
-    cli.text("--curve", c.curve, "FILE", "write every evaluation as CSV (method,seed,round,seconds,accuracy,bytes)");
+    cli.text("--curve", c.curve, "FILE", "write every evaluation as CSV (method,seed,round,seconds,accuracy,bytes,\n"
+                                         "then seconds under the network model per link)");
+    std::string links;
+    cli.text("--link", links, "LIST", "link speeds of the network model, bits per second with a K, M or G suffix\n"
+                                      "(default 1G,10G)");
     cli.flag("--quiet", c.quiet, "print only the summary");
+    cli.flag("--embedding-rows", c.embedding_rows, "print how many embedding rows each worker's batches touch per round\n"
+                                                   "(--rounds rounds, the trainer's streams) and exit: the vocabulary cut's bytes");
     cli.parse(argc, argv);
+    if (cli.given("--link")) c.links = ist_bench::parse_links(links);
     o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
     o.scale_activations = !c.no_scale;
     return c;
@@ -105,23 +116,43 @@ struct Outcome {
     double accuracy = 0.0, best = 0.0, seconds = 0.0, cpu_per_worker = 0.0;
     double to_target = -1.0;  // training seconds to the first evaluation at the target; -1: never
     double bytes_per_round = 0.0;
+    std::vector<double> modelled, modelled_to_target;  // per link: all rounds, to the target (-1: never)
 };
+
+/// Per link, the modelled seconds at the end of each round (ist-bench's network model).
+std::vector<std::vector<double>> modelled_timelines(const Config& c, const std::string& method, const ist::TrainResult& r) {
+    const ist_bench::Exchange exchange =
+        method == "data-parallel" ? ist_bench::Exchange::RingAllReduce : ist_bench::Exchange::ParameterNode;
+    const std::size_t workers = method == "single" ? 1 : c.options.workers;
+    std::vector<std::vector<double>> timelines;
+    for (const ist_bench::Link& link : c.links)
+        timelines.push_back(ist_bench::modelled_timeline(r.history, exchange, workers, c.options.local_steps, link.bytes_per_second));
+    return timelines;
+}
 
 Outcome summarise(const Config& c, const std::string& method, std::uint64_t seed, const ist::TrainResult& r,
                   std::ofstream* curve) {
     Outcome out;
+    const std::vector<std::vector<double>> timelines = modelled_timelines(c, method, r);
+    out.modelled_to_target.assign(c.links.size(), -1.0);
     double worker_seconds = 0.0;
     std::size_t workers = 1;
-    for (const ist::RoundMetrics& m : r.history) {
+    for (std::size_t i = 0; i < r.history.size(); ++i) {
+        const ist::RoundMetrics& m = r.history[i];
         for (double s : m.worker_seconds) worker_seconds += s;
         workers = std::max<std::size_t>(workers, m.worker_seconds.size());
         if (!m.test) continue;
         out.best = std::max(out.best, m.test->accuracy);
-        if (c.target > 0.0 && out.to_target < 0.0 && m.test->accuracy >= c.target) out.to_target = m.seconds;
-        if (curve)
-            *curve << method << ',' << seed << ',' << m.round << ',' << m.seconds << ',' << m.test->accuracy << ','
-                   << m.total_bytes << '\n';
+        if (c.target > 0.0 && out.to_target < 0.0 && m.test->accuracy >= c.target) {
+            out.to_target = m.seconds;
+            for (std::size_t k = 0; k < c.links.size(); ++k) out.modelled_to_target[k] = timelines[k][i];
+        }
+        if (!curve) continue;
+        *curve << method << ',' << seed << ',' << m.round << ',' << m.seconds << ',' << m.test->accuracy << ',' << m.total_bytes;
+        for (const std::vector<double>& t : timelines) *curve << ',' << t[i];
+        *curve << '\n';
     }
+    for (const std::vector<double>& t : timelines) out.modelled.push_back(t.back());
     const ist::RoundMetrics& last = r.history.back();
     out.accuracy = r.final_test->accuracy;
     out.seconds = last.seconds;
@@ -170,26 +201,84 @@ Outcome train_one(const Config& c, const Data& d, const std::string& method, std
     return summarise(c, method, seed, r, curve);
 }
 
-void print_summary(const std::string& method, const std::vector<Outcome>& runs, bool with_target) {
+/// Each seed's seconds to the target, "12.5 / never / 9.75".
+template <class Field>
+std::string per_seed(const std::vector<Outcome>& runs, Field seconds) {
+    std::string times;
+    for (const Outcome& o : runs) {
+        const double s = seconds(o);
+        times += (times.empty() ? "" : " / ") + (s < 0 ? std::string("never") : std::to_string(s).substr(0, 6));
+    }
+    return times;
+}
+
+void print_summary(const Config& c, const std::string& method, const std::vector<Outcome>& runs) {
     auto mean = [&](auto field) {
         double sum = 0.0;
         for (const Outcome& o : runs) sum += field(o);
         return sum / static_cast<double>(runs.size());
     };
+    const bool with_target = c.target > 0.0;
     std::printf("%-13s accuracy %.4f (best %.4f), %.1f s training, %.1f s CPU per worker, %.3f MB per round",
                 method.c_str(), mean([](const Outcome& o) { return o.accuracy; }), mean([](const Outcome& o) { return o.best; }),
                 mean([](const Outcome& o) { return o.seconds; }), mean([](const Outcome& o) { return o.cpu_per_worker; }),
                 mean([](const Outcome& o) { return o.bytes_per_round; }) / 1e6);
-    if (with_target) {
-        std::string times;
-        for (const Outcome& o : runs) times += (times.empty() ? "" : " / ") + (o.to_target < 0 ? std::string("never") : std::to_string(o.to_target).substr(0, 6));
-        std::printf(", to target %s s", times.c_str());
+    if (with_target) std::printf(", to target %s s", per_seed(runs, [](const Outcome& o) { return o.to_target; }).c_str());
+    for (std::size_t k = 0; k < c.links.size(); ++k) {
+        std::printf("; at %s %.1f s", c.links[k].name.c_str(), mean([k](const Outcome& o) { return o.modelled[k]; }));
+        if (with_target)
+            std::printf(", to target %s s", per_seed(runs, [k](const Outcome& o) { return o.modelled_to_target[k]; }).c_str());
     }
     std::printf("\n");
 }
 
+/// How many token ids of `rows` of `data` are not yet marked `mark` in `seen_in`; marks them.
+std::size_t new_ids(const ist::Dataset& data, const std::vector<std::uint32_t>& rows, std::vector<std::size_t>& seen_in,
+                    std::size_t mark) {
+    std::size_t fresh = 0;
+    for (std::uint32_t r : rows)
+        for (std::size_t t = 0; t < data.feature_count(); ++t) {
+            const auto id = static_cast<std::size_t>(data.features(r, t));
+            if (seen_in[id] == mark) continue;
+            seen_in[id] = mark;
+            ++fresh;
+        }
+    return fresh;
+}
+
+/// The vocabulary cut, measured without training: per round, the distinct token ids in the l batches
+/// each worker draws (the trainer's own streams: worker_row_pools, worker_sampler), and what sending
+/// only those embedding rows (with their ids) would weigh against the whole table.
+void report_embedding_rows(const Config& c, const Data& d) {
+    const ist::TrainerOptions& o = c.options;
+    std::vector<std::vector<std::uint32_t>> pools = ist::worker_row_pools(d.train.size(), o);
+    std::vector<ist::BatchSampler> samplers;
+    for (std::size_t s = 0; s < o.workers; ++s) samplers.push_back(ist::worker_sampler(std::move(pools[s]), o, s));
+    std::vector<std::size_t> seen_in(d.vocabulary, 0);  // the last worker-round (1-based) that met each id
+    std::size_t worker_round = 0, touched = 0, most = 0;
+    for (std::size_t round = 0; round < o.rounds; ++round)
+        for (ist::BatchSampler& sampler : samplers) {
+            ++worker_round;
+            std::size_t rows = 0;
+            for (std::size_t step = 0; step < o.local_steps; ++step)
+                rows += new_ids(d.train, sampler.take(o.batch_size), seen_in, worker_round);
+            touched += rows;
+            most = std::max(most, rows);
+        }
+    const double mean = static_cast<double>(touched) / static_cast<double>(worker_round), row_bytes = 4.0 * static_cast<double>(c.shape.width);
+    std::printf("embedding rows a worker's round touches (l = %zu batches of %zu glosses, %zu rounds x %zu workers): "
+                "mean %.0f of %zu (%.1f%%), at most %zu\n",
+                o.local_steps, o.batch_size, o.rounds, o.workers, mean, d.vocabulary, 100.0 * mean / static_cast<double>(d.vocabulary), most);
+    std::printf("embedding bytes per worker and direction: %.3f MB as the whole table, %.3f MB as those rows with their ids\n",
+                row_bytes * static_cast<double>(d.vocabulary) / 1e6, mean * (row_bytes + 4.0) / 1e6);
+}
+
 int run(const Config& c) {
     const Data d = load(c);
+    if (c.embedding_rows) {
+        report_embedding_rows(c, d);
+        return 0;
+    }
     std::printf("WordNet glosses: %zu train / %zu test rows, %zu token ids, %zu tokens each; model width %zu, %zu heads, "
                 "FFN %zu, %zu blocks; S = %zu, l = %zu, %zu rounds, batch %zu\n",
                 d.train.size(), d.test.size(), d.vocabulary, c.data.sequence_length, c.shape.width, c.shape.heads,
@@ -198,7 +287,9 @@ int run(const Config& c) {
     if (!c.curve.empty()) {
         curve_file.open(c.curve);
         ist::detail::require<ist::DataError>(curve_file.good(), "--curve: cannot write " + c.curve);
-        curve_file << "method,seed,round,seconds,accuracy,total_bytes\n";
+        curve_file << "method,seed,round,seconds,accuracy,total_bytes";
+        for (const ist_bench::Link& link : c.links) curve_file << ",seconds_" << link.slug;
+        curve_file << '\n';
     }
     std::vector<std::pair<std::string, std::vector<Outcome>>> results;
     for (const std::string& method : ist::cli::split(c.methods)) {
@@ -209,8 +300,9 @@ int run(const Config& c) {
         }
         results.emplace_back(method, runs);
     }
-    std::printf("summary (mean over %zu seed(s); load: see uptime)\n", c.seeds);
-    for (const auto& [method, runs] : results) print_summary(method, runs, c.target > 0.0);
+    std::printf("summary (mean over %zu seed(s); load: see uptime; \"at <link>\": seconds under ist-bench's network model)\n",
+                c.seeds);
+    for (const auto& [method, runs] : results) print_summary(c, method, runs);
     return 0;
 }
 

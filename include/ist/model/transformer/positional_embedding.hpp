@@ -4,8 +4,8 @@
 #include <string>
 
 #include "ist/core/error.hpp"
-#include "ist/detail/random.hpp"
 #include "ist/model/layer.hpp"
+#include "ist/model/transformer/embedding_table.hpp"
 #include "ist/model/transformer/sequence_mask.hpp"
 
 namespace ist {
@@ -17,13 +17,8 @@ class PositionalEmbedding {
 public:
     static constexpr bool opens_dimension = false;
 
-    PositionalEmbedding(std::size_t positions, std::size_t width, std::uint64_t seed = 0) {
-        detail::require(positions > 0 && width > 0, "PositionalEmbedding: positions and width must be positive, got " +
-                                                        std::to_string(positions) + " x " + std::to_string(width));
-        detail::RandomEngine rng(seed);
-        params_[0] = {"positions", Tensor::from_shape({positions, width}), {}, {Axis::Shared, Axis::Out}};
-        for (float& v : params_[0].value) v = static_cast<float>(detail::normal(rng, 0.0, 0.02));
-    }
+    PositionalEmbedding(std::size_t positions, std::size_t width, std::uint64_t seed = 0)
+        : params_{detail::gaussian_table("PositionalEmbedding", "positions", "positions", positions, width, 0.02, seed)} {}
 
     std::size_t positions() const { return params_[0].value.shape()[0]; }
 

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "ist/core/error.hpp"
-#include "ist/detail/random.hpp"
 #include "ist/model/layer.hpp"
+#include "ist/model/transformer/embedding_table.hpp"
 
 namespace ist {
 
@@ -19,13 +19,8 @@ class TokenEmbedding {
 public:
     static constexpr bool opens_dimension = true;
 
-    TokenEmbedding(std::size_t vocabulary, std::size_t width, std::uint64_t seed = 0) {
-        detail::require(vocabulary > 0 && width > 0, "TokenEmbedding: vocabulary and width must be positive, got " +
-                                                         std::to_string(vocabulary) + " x " + std::to_string(width));
-        detail::RandomEngine rng(seed);
-        params_[0] = {"embedding", Tensor::from_shape({vocabulary, width}), {}, {Axis::Shared, Axis::Out}};
-        for (float& v : params_[0].value) v = static_cast<float>(detail::normal(rng));
-    }
+    TokenEmbedding(std::size_t vocabulary, std::size_t width, std::uint64_t seed = 0)
+        : params_{detail::gaussian_table("TokenEmbedding", "vocabulary", "embedding", vocabulary, width, 1.0, seed)} {}
 
     std::size_t vocabulary() const { return params_[0].value.shape()[0]; }
     std::size_t width() const { return params_[0].value.shape()[1]; }
