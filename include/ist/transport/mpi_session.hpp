@@ -259,9 +259,9 @@ private:
         if (got != messages.message_bytes())
             channel.fatal("allreduce_mean result of the wrong length (" + std::to_string(got) + " bytes, " +
                           std::to_string(messages.message_bytes()) + " expected); refused before decoding");
-        message_.resize(got);
-        channel.receive(0, tag, message_.data(), got);
-        messages.read(message_, out);
+        const std::span<char> inbox = messages.inbox(out, message_);
+        channel.receive(0, tag, inbox.data(), got);
+        messages.floats(inbox, out);
     }
 
     /// The coordinator's side: add the contributions in worker order, send the mean back.
@@ -276,10 +276,9 @@ private:
             if (gathering.failure) throw std::logic_error(*gathering.failure);
             throw RoundAborted("round aborted: another worker failed");
         }
-        mean.finish(message_);
-        channel.send_to_others(message_.data(), message_.size(), kResult,
+        const std::span<const char> result = mean.finish(out, message_);
+        channel.send_to_others(result.data(), result.size(), kResult,
                                "an allreduce_mean result to be taken by the workers");
-        messages.read(message_, out);
     }
 
     /// Takes worker k's contribution, added unless the reduction is already abandoned; one of the
@@ -301,10 +300,13 @@ private:
             g.abandoned = true;
             return;
         }
-        message_.resize(got);
-        channel.receive(k, tag, message_.data(), got);
+        // A contribution of the right length lands where it is added from (no copy of fp32 floats).
+        const std::span<char> inbox = got == messages.message_bytes()
+                                          ? mean.inbox(message_)
+                                          : (message_.resize(got), std::span<char>(message_));
+        channel.receive(k, tag, inbox.data(), got);
         g.contributed.push_back(k);
-        if (g.abandoned || mean.add(message_)) return;
+        if (g.abandoned || mean.add(inbox)) return;
         if (!g.failure) g.failure = messages.wrong_length(static_cast<std::size_t>(k), got);
         g.abandoned = true;
     }

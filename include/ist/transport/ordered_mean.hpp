@@ -7,7 +7,6 @@
 // floats (FloatMessages) or a lossy codec's bytes (CodedMessages, allreduce_coded_mean).
 #include <algorithm>
 #include <cstddef>
-#include <cstring>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -40,17 +39,28 @@ private:
     std::size_t added_ = 0;
 };
 
+// A Messages policy says how one reduction's values travel:
+//   message_bytes()        the exact length of every message;
+//   inbox(floats, buffer)  where a message is received, so that floats(message, floats) reads it back;
+//   floats(message, scratch) the values a message holds: in place when the message is the floats
+//                          themselves, decoded into `scratch` otherwise;
+//   write(mean, buffer)    the mean's message;
+//   wrong_length(worker, bytes) the refusal of a message of another length.
+// FloatMessages never copies: a message is received straight into the floats it holds.
+
 /// Messages that are the floats themselves (allreduce_mean).
 struct FloatMessages {
     std::size_t values = 0;
 
     std::size_t message_bytes() const { return values * sizeof(float); }
-    void read(std::span<const char> message, std::span<float> out) const {
-        if (!out.empty()) std::memcpy(out.data(), message.data(), message_bytes());
+    std::span<char> inbox(std::span<float> floats, std::vector<char>&) const {
+        return {reinterpret_cast<char*>(floats.data()), floats.size_bytes()};
     }
-    void write(std::span<const float> mean, std::vector<char>& message) const {
-        const auto* bytes = reinterpret_cast<const char*>(mean.data());
-        message.assign(bytes, bytes + mean.size_bytes());
+    std::span<const float> floats(std::span<const char> message, std::span<float>) const {
+        return {reinterpret_cast<const float*>(message.data()), message.size() / sizeof(float)};
+    }
+    std::span<const char> write(std::span<const float> mean, std::vector<char>&) const {
+        return {reinterpret_cast<const char*>(mean.data()), mean.size_bytes()};
     }
     std::string wrong_length(std::size_t, std::size_t) const {
         return "allreduce_mean: workers passed buffers of different lengths";
@@ -62,8 +72,18 @@ struct CodedMessages {
     ReductionCoding& coding;
 
     std::size_t message_bytes() const { return coding.message_bytes(); }
-    void read(std::span<const char> message, std::span<float> out) const { coding.decode(message, out); }
-    void write(std::span<const float> mean, std::vector<char>& message) const { coding.encode_mean(mean, message); }
+    std::span<char> inbox(std::span<float>, std::vector<char>& buffer) const {
+        buffer.resize(message_bytes());
+        return buffer;
+    }
+    std::span<const float> floats(std::span<const char> message, std::span<float> scratch) const {
+        coding.decode(message, scratch);
+        return scratch;
+    }
+    std::span<const char> write(std::span<const float> mean, std::vector<char>& buffer) const {
+        coding.encode_mean(mean, buffer);
+        return buffer;
+    }
     std::string wrong_length(std::size_t worker, std::size_t bytes) const {
         return "allreduce_coded_mean: worker " + std::to_string(worker) + " sent a coded contribution of " +
                std::to_string(bytes) + " bytes, " + std::to_string(message_bytes()) +
@@ -78,26 +98,30 @@ class MessageMean {
 public:
     /// `sum` and `contribution` are the caller's buffers (kept between reductions), resized to `values`.
     MessageMean(Messages messages, std::size_t values, std::vector<float>& sum, std::vector<float>& contribution)
-        : messages_(messages), sum_((sum.resize(values), sum)), contribution_((contribution.resize(values), contribution)),
-          mean_(sum_) {}
+        : messages_(messages), contribution_((contribution.resize(values), contribution)),
+          mean_((sum.resize(values), std::span<float>(sum))) {}
+
+    /// Where the next worker's message is to be received before add() (`buffer` if it is coded).
+    std::span<char> inbox(std::vector<char>& buffer) { return messages_.inbox(contribution_, buffer); }
 
     /// Adds the next worker's message; false (adding nothing) if it has the wrong length.
     bool add(std::span<const char> message) {
         if (message.size() != messages_.message_bytes()) return false;
-        messages_.read(message, contribution_);
-        mean_.add(contribution_);
+        mean_.add(messages_.floats(message, contribution_));
         return true;
     }
 
-    /// The mean's message (replacing `message`).
-    void finish(std::vector<char>& message) {
-        mean_.finish(sum_);
-        messages_.write(sum_, message);
+    /// Leaves in `out` the mean every worker will read and returns its message (`out`'s own
+    /// bytes, or `buffer` holding the coded mean, which `out` then holds decoded).
+    std::span<const char> finish(std::span<float> out, std::vector<char>& buffer) {
+        mean_.finish(out);
+        const std::span<const char> message = messages_.write(out, buffer);
+        messages_.floats(message, out);
+        return message;
     }
 
 private:
     Messages messages_;
-    std::vector<float>& sum_;
     std::vector<float>& contribution_;
     OrderedMean mean_;
 };

@@ -68,10 +68,10 @@ public:
         if (s == 0) {
             MessageMean<CodedMessages> reduction(coordinator, mean.size(), result_, contribution_);
             for (const auto& message : messages_) reduction.add(message);
-            reduction.finish(mean_message_);
+            reduction.finish(mean, mean_message_);
         }
         sync();
-        coding.decode(mean_message_, mean);
+        if (s != 0) coding.decode(mean_message_, mean);
         count_traffic(s, mean_message_.size());
         sync();
     }
