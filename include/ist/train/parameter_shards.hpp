@@ -74,8 +74,9 @@ public:
             if (!scattered_) return 0;
             scattered_ = false;
             return transport.gather_shards(full);
+        } else {
+            return 0;  // a transport without shards holds every parameter at the coordinator already
         }
-        return 0;
     }
 
 private:

@@ -42,6 +42,7 @@
 #include "ist/core/error.hpp"
 #include "ist/detail/blas_threads.hpp"
 #include "ist/transport/mpi_channel.hpp"
+#include "ist/transport/mpi_collectives.hpp"
 #include "ist/transport/mpi_environment.hpp"
 #include "ist/transport/mpi_round.hpp"
 #include "ist/transport/mpi_session.hpp"
@@ -99,8 +100,7 @@ public:
     /// Sharded node, collective: rank 0's full tensors (parameters, then carried state) take every
     /// other rank's shard of the last round's layout. Returns the bytes gathered (on every rank).
     std::uint64_t gather_shards(std::span<Tensor* const> full) {
-        state_->require_ready();
-        return shards_->gather(*state_, full);
+        return shards_->gather(ready_session(), full);
     }
     /// What crossed the wire at this rank so far, per message tag, as MPI counted it.
     const detail::mpi::WireCounters& wire_counters() const { return state_->channel.counters(); }
@@ -126,58 +126,16 @@ public:
     }
 
     /// The coordinator's decision, on every rank.
-    bool agree(bool decision) {
-        Session& st = *state_;
-        st.require_ready();
-        char value = decision ? 1 : 0;
-        if (st.channel.rank() == 0)
-            st.send_to_workers(&value, 1, detail::mpi::kAgree, "a decision to be taken by the workers");
-        else
-            st.channel.receive_exact(0, detail::mpi::kAgree, &value, 1, "the coordinator's decision");
-        return value != 0;
-    }
+    bool agree(bool decision) { return detail::mpi::agree(ready_session(), decision); }
 
     /// Overwrites `tensors` on every rank with the coordinator's values (same shapes everywhere).
-    void broadcast(std::span<Tensor* const> tensors) {
-        Session& st = *state_;
-        st.require_ready();
-        std::vector<char> buffer(detail::tensor_bytes(tensors));
-        if (st.channel.rank() == 0) {
-            detail::pack_tensors(tensors, buffer.data());
-            st.send_to_workers(buffer.data(), buffer.size(), detail::mpi::kBroadcast,
-                               "the model broadcast to be taken by the workers");
-        } else {
-            st.channel.receive_exact(0, detail::mpi::kBroadcast, buffer.data(), buffer.size(), "the model broadcast");
-            detail::unpack_tensors(tensors, buffer.data());
-        }
-    }
+    void broadcast(std::span<Tensor* const> tensors) { detail::mpi::broadcast(ready_session(), tensors); }
 
     /// Collective: rank k (1..S-1) sends `per_worker[k]` and the coordinator overwrites its own
     /// `per_worker[k]` with it (same shapes on every rank); rank 0's own entry stays. Used to
     /// checkpoint state only the workers' ranks hold (error-feedback residuals).
     void gather_to_coordinator(std::span<std::vector<Tensor>> per_worker) {
-        Session& st = *state_;
-        st.require_ready();
-        const auto pointers = [&](int k) {
-            std::vector<Tensor*> out;
-            for (Tensor& t : per_worker[static_cast<std::size_t>(k)]) out.push_back(&t);
-            return out;
-        };
-        const int me = st.channel.rank();
-        if (me != 0) {
-            const std::vector<Tensor*> mine = pointers(me);
-            std::vector<char> buffer(detail::tensor_bytes(mine));
-            detail::pack_tensors(mine, buffer.data());
-            st.channel.send(buffer.data(), buffer.size(), 0, detail::mpi::kGather, "tensors gathered by the coordinator");
-            return;
-        }
-        for (int k = 1; k < st.channel.size(); ++k) {
-            const std::vector<Tensor*> theirs = pointers(k);
-            std::vector<char> buffer(detail::tensor_bytes(theirs));
-            st.channel.receive_exact(k, detail::mpi::kGather, buffer.data(), buffer.size(),
-                                     "worker " + std::to_string(k) + "'s gathered tensors");
-            detail::unpack_tensors(theirs, buffer.data());
-        }
+        detail::mpi::gather_to_coordinator(ready_session(), per_worker);
     }
 
     /// One round (see the Transport concept). On rank 0 it returns every worker's package; on
@@ -204,6 +162,12 @@ private:
     using Outcome = detail::mpi::Outcome;
     template <class P>
     using Slots = std::vector<std::optional<P>>;  ///< one package per worker, built where needed
+
+    /// The session, once the handshake has fixed S (std::logic_error before it).
+    Session& ready_session() {
+        state_->require_ready();
+        return *state_;
+    }
 
     /// Rank 0: cut and send the subnets, train worker 0's, take the others back, announce the
     /// verdict, and return the package of every worker that was not dropped.
