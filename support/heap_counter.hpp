@@ -77,7 +77,10 @@ inline void* allocate(std::size_t n, std::size_t align) {
     return user;
 }
 
-inline void release(void* p, std::size_t align) noexcept {
+// Not inlined: inlined into a delete of memory GCC saw come from operator new, reading the header
+// before the pointer looks to it like an out-of-bounds read and a mismatched free (it is neither:
+// this TU's operator new made that header).
+[[gnu::noinline]] inline void release(void* p, std::size_t align) noexcept {
     if (!p) return;
     auto* h = static_cast<Header*>(p) - 1;
     h->owner->live.fetch_sub(static_cast<long long>(h->bytes), std::memory_order_relaxed);
