@@ -30,7 +30,7 @@ std::uint64_t bytes_per_round(const ist::Network& net, const Partitioner& partit
     ist::PartitionRng rng(42);
     std::uint64_t bytes = 0;
     for (const ist::WorkerPlan& plan : partitioner.plan(dims, S, rng)) {
-        ist::WorkerPackage<ist::Network> package{net.subnet(plan)};
+        ist::WorkerPackage<ist::Network> package{.model = net.subnet(plan), .optimizer_state = {}};
         bytes += 2 * ist::payload_bytes(package);
     }
     return bytes;

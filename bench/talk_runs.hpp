@@ -55,6 +55,7 @@ struct TalkConfig {
     std::uint64_t seed = 42;
     bool whole_set = false, bytes = false, show_config = false;
     std::vector<Link> links = parse_links("1G,10G");
+    std::string runs;  ///< the journal of finished runs (bench/talk_journal.hpp); empty: none
 };
 
 inline TalkConfig parse_talk(int argc, char** argv) {
@@ -84,6 +85,9 @@ inline TalkConfig parse_talk(int argc, char** argv) {
     cli.value("--seed", c.seed, kCount, "N", "first seed (default 42)");
     std::string links;
     cli.text("--link", links, "LIST", "link speeds of the network model (default 1G,10G)");
+    cli.text("--runs", c.runs, "FILE",
+             "journal of finished runs (CSV, appended run by run): runs it holds under the same\n"
+             "settings are not run again, so a long table can be built in several sittings");
     cli.parse(args.argc(), args.argv());
     if (cli.given("--link")) c.links = parse_links(links);
     if (c.targets.size() != 2) throw ist::ConfigError("--targets: give two accuracies (the talk's tables have two)");
@@ -108,6 +112,7 @@ inline std::string net_name(std::size_t hidden_layers, std::size_t width) {
 struct Outcome {
     std::vector<std::vector<double>> to_target;  ///< [clock][target]; clock 0 = here, then one per link
     double final_accuracy = 0.0;
+    double load_at_start = -1.0;  ///< the machine's 1-minute load average when the run began
 };
 
 /// Seconds from the start to the end of each round of `history`, on every clock.

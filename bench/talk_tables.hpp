@@ -3,11 +3,13 @@
 // numbers (bench/talk_reference.hpp); `ist-bench talk --bytes` prints the ResNet101 bytes table
 // (bench/talk_bytes.hpp). ist_bench.cpp dispatches here with one line.
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <thread>
 #include <sstream>
 #include <string>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "talk_bytes.hpp"
+#include "talk_journal.hpp"
 #include "talk_runs.hpp"
 
 namespace ist_bench::talk {
@@ -22,12 +25,32 @@ namespace ist_bench::talk {
 /// Every seed's outcome, by (hidden layers, S, method).
 using Results = std::map<std::tuple<std::size_t, std::size_t, Method>, std::vector<Outcome>>;
 
-/// The machine's load average, as `uptime` prints it (times here depend on it).
-inline std::string load_text() {
+/// The machine's load averages over 1, 5 and 15 minutes (times here depend on them).
+inline std::array<double, 3> load_averages() {
     std::ifstream in("/proc/loadavg");
-    double one = 0, five = 0, fifteen = 0;
-    in >> one >> five >> fifteen;
-    return number(one, "%.2f") + ", " + number(five, "%.2f") + ", " + number(fifteen, "%.2f");
+    std::array<double, 3> load{};
+    in >> load[0] >> load[1] >> load[2];
+    return load;
+}
+
+/// The load average, as `uptime` prints it.
+inline std::string load_text() {
+    const auto load = load_averages();
+    return number(load[0], "%.2f") + ", " + number(load[1], "%.2f") + ", " + number(load[2], "%.2f");
+}
+
+/// "load average at the start of the runs: 0.71-1.43 (12 of 54 runs from the journal)".
+inline std::string run_loads(const Results& results, std::size_t journalled) {
+    double low = 1e300, high = -1e300;
+    std::size_t runs = 0;
+    for (const auto& [cell, outcomes] : results)
+        for (const Outcome& o : outcomes) {
+            low = std::min(low, o.load_at_start);
+            high = std::max(high, o.load_at_start);
+            ++runs;
+        }
+    return "load average at the start of the runs: " + number(low, "%.2f") + "-" + number(high, "%.2f") + " (" +
+           std::to_string(journalled) + " of " + std::to_string(runs) + " runs from the journal)\n";
 }
 
 inline Stats time_stats(const std::vector<Outcome>& runs, std::size_t clock, std::size_t target) {
@@ -154,21 +177,41 @@ inline std::string talk_setup(const TalkConfig& c, const ist::Dataset& train, co
     return s.str();
 }
 
+/// One run: the journal's if it has it, otherwise trained now (and journalled).
+inline Outcome journalled_run(const TalkConfig& c, std::optional<RunJournal>& journal, std::size_t nl, Method m,
+                              std::size_t S, std::uint64_t seed, const ist::Dataset& train, const ist::Dataset& test,
+                              std::size_t& from_journal) {
+    if (journal)
+        if (auto known = journal->find(nl, S, m, seed)) {
+            ++from_journal;
+            return *known;
+        }
+    const double load = load_averages()[0];
+    Outcome o = run_once(c, nl, m, S, seed, train, test);
+    o.load_at_start = load;
+    if (journal) journal->record(nl, S, m, seed, o);
+    return o;
+}
+
 inline int run_talk(const TalkConfig& c) {
     const auto [train, test] = fashion_rows(c.train_rows, c.test_rows);
     std::cout << talk_setup(c, train, test) << std::flush;
+    std::optional<RunJournal> journal;
+    if (!c.runs.empty()) journal.emplace(c.runs, c);
     Results results;
+    std::size_t from_journal = 0;
     for (std::size_t nl : c.nets)
         for (std::size_t S : c.workers)
             for (Method m : kMethods) {
                 auto& runs = results[{nl, S, m}];
-                for (std::size_t k = 0; k < c.seeds; ++k) runs.push_back(run_once(c, nl, m, S, c.seed + k, train, test));
+                for (std::size_t k = 0; k < c.seeds; ++k)
+                    runs.push_back(journalled_run(c, journal, nl, m, S, c.seed + k, train, test, from_journal));
                 std::fprintf(stderr, "  done: %s, S = %zu, %s\n", net_name(nl, c.width).c_str(), S, method_name(m));
             }
     for (std::size_t nl : c.nets) print_times(std::cout, c, results, nl);
     for (std::size_t nl : c.nets) print_ratios(std::cout, c, results, nl);
     print_finals(std::cout, c, results);
-    std::cout << '\n' << kModelText << "load average at the end " << load_text() << '\n';
+    std::cout << '\n' << kModelText << run_loads(results, from_journal) << "load average at the end " << load_text() << '\n';
     return 0;
 }
 
