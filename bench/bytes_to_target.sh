@@ -35,46 +35,49 @@ calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
 # column NAME CSV: the index of column NAME in the header of CSV
 column() { head -1 "$2" | tr ',' '\n' | grep -nx "$1" | cut -d: -f1; }
 
-# first_reaching CSV TARGET: "round accuracy total_bytes" of the first evaluated round with
-# accuracy >= TARGET, or nothing
-first_reaching() {
-    awk -F, -v a="$(column test_accuracy "$1")" -v b="$(column total_bytes "$1")" -v t="$2" \
-        'NR > 1 && $a != "" && $a + 0 >= t + 0 { print $1, $a, $b; exit }' "$1"
+# reach_table LOCAL_CSV IST_CSV: for every evaluated round of local SGD, the first IST round
+# reaching its accuracy, and both runs' bytes to there (the two logs have the same columns)
+reach_table() {
+    awk -F, -v a="$(column test_accuracy "$1")" -v b="$(column total_bytes "$1")" '
+        FNR == 1 { next }
+        NR == FNR { if ($a != "") { n++; round[n] = $1; acc[n] = $a + 0; bytes[n] = $b } next }
+        { last = $1; used = $b; for (k = 1; k <= n; k++) if (!hit[k] && $a != "" && $a + 0 >= acc[k]) { hit[k] = $1; ist[k] = $b } }
+        END {
+            for (k = 1; k <= n; k++) {
+                printf "  %6d %9.4f %10.1f  ", round[k], acc[k], bytes[k] / 1e6
+                if (hit[k]) printf "%7d %10.1f %10.1fx %8.2f\n", hit[k], ist[k] / 1e6, bytes[k] / ist[k], hit[k] / round[k]
+                else printf "%7s %10.1f %10s %8s   (not reached in %d rounds)\n", "-", used / 1e6, sprintf("<%.1fx", bytes[k] / used), ">" sprintf("%.2f", last / round[k]), last
+            }
+        }' "$1" "$2"
 }
 
 echo "bytes to local SGD's final accuracy: Fashion-MNIST, MLP 784-$(echo "$hidden" | tr , -)-10 (batch norm), S = 4,"
 echo "  l = 20, batch 128 per worker, SGD lr 0.05, disjoint shards, seed 42; test accuracy on 10,000 rows"
-log="$out/local-sgd-$hidden-$rounds.csv"
-"$train" $common --method local-sgd --rounds "$rounds" --eval-every "$eval_every" --log "$log" > "$out/local-sgd.txt"
+local_log="$out/local-sgd-$hidden-$rounds.csv"
+"$train" $common --method local-sgd --rounds "$rounds" --eval-every "$eval_every" --log "$local_log" > "$out/local-sgd.txt"
 target=$(sed -n 's/^final test accuracy \([0-9.]*\) .*/\1/p' "$out/local-sgd.txt")
-local_bytes=$(tail -1 "$log" | cut -d, -f"$(column total_bytes "$log")")
+local_bytes=$(tail -1 "$local_log" | cut -d, -f"$(column total_bytes "$local_log")")
 printf "\nlocal SGD fp32, %s rounds, test accuracy by round:\n " "$rounds"
-awk -F, -v a="$(column test_accuracy "$log")" 'NR > 1 && $a != "" { printf " %d: %.4f", $1, $a }' "$log"
+awk -F, -v a="$(column test_accuracy "$local_log")" 'NR > 1 && $a != "" { printf " %d: %.4f", $1, $a }' "$local_log"
 printf "\n  target = its final accuracy %s; bytes %.1f MB (%.2f MB per round)\n" "$target" \
     "$(calc "$local_bytes / 1e6")" "$(calc "$local_bytes / $rounds / 1e6")"
 
-printf "\nIST, codec coding updates, evaluated every round, until the target or %s rounds:\n" "$max_rounds"
-printf "  %-22s %7s %9s %12s %10s %12s %14s %12s\n" run rounds accuracy "bytes (MB)" "MB/round" "fewer bytes" "per-round x" "rounds ratio"
+printf "\nIST, coding updates, evaluated every round, until the target or %s rounds; the rounds at which\n" "$max_rounds"
+printf "it first reached each of local SGD's accuracies above, and the bytes each used to there:\n"
 for codec in $(echo "$codecs" | tr ',' ' '); do
     for ef in "" "--error-feedback"; do
-        name="IST $codec updates${ef:+ + EF}"
         log="$out/ist-$codec${ef:+-ef}-$hidden-$rounds.csv"
         "$train" $common --method ist --codec "$codec" --code-updates $ef --rounds "$max_rounds" --eval-every 1 \
             --target "$target" --log "$log" > /dev/null
-        hit=$(first_reaching "$log" "$target")
-        last=$(tail -1 "$log" | cut -d, -f1)
         per_round=$(tail -1 "$log" | cut -d, -f"$(column bytes "$log")")
-        if [ -z "$hit" ]; then
-            best=$(awk -F, -v a="$(column test_accuracy "$log")" 'NR > 1 && $a + 0 > m { m = $a + 0 } END { printf "%.4f", m }' "$log")
-            printf "  %-22s not reached in %s rounds (best %s); %.2f MB per round, x%.1f fewer than local SGD's\n" \
-                "$name" "$last" "$best" "$(calc "$per_round / 1e6")" "$(calc "$local_bytes / $rounds / $per_round")"
-            continue
-        fi
-        set -- $hit
-        printf "  %-22s %7s %9.4f %12.1f %10.2f %11.1fx %13.1fx %12.2f\n" "$name" "$1" "$2" "$(calc "$3 / 1e6")" \
-            "$(calc "$per_round / 1e6")" "$(calc "$local_bytes / $3")" \
-            "$(calc "$local_bytes / $rounds / $per_round")" "$(calc "$1 / $rounds")"
+        best=$(awk -F, -v a="$(column test_accuracy "$log")" 'NR > 1 && $a + 0 > m { m = $a + 0 } END { printf "%.4f", m }' "$log")
+        printf "\nIST %s updates%s: %.2f MB per round, x%.1f fewer than local SGD's; best accuracy %s in %s rounds\n" \
+            "$codec" "${ef:+ + error feedback}" "$(calc "$per_round / 1e6")" "$(calc "$local_bytes / $rounds / $per_round")" \
+            "$best" "$(tail -1 "$log" | cut -d, -f1)"
+        printf "  %6s %9s %10s  %7s %10s %11s %8s\n" "local" accuracy "MB" "IST" "MB" "fewer" "rounds"
+        reach_table "$local_log" "$log"
     done
 done
 echo
-echo "fewer bytes = local SGD's bytes / IST's bytes to the target = per-round x / rounds ratio (IST's rounds / local SGD's)"
+echo "local / IST: a local SGD round and its accuracy, the first IST round reaching it; fewer = local SGD's"
+echo "bytes / IST's; rounds = IST's rounds / local SGD's (fewer = bytes per round ratio / rounds ratio)"
