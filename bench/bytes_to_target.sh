@@ -12,9 +12,10 @@
 #   EVAL_EVERY=5 (local SGD's evaluations, to show how near its plateau round ROUNDS is),
 #   MAX_ROUNDS=3xROUNDS, CODECS=q8 (IST codecs, each coding updates), OUT=build/bytes-to-target (logs)
 #
-# Prints local SGD's accuracy every EVAL_EVERY rounds, then per IST run the round at which it
-# reached the target (evaluated every round), its bytes to there, and the ratio to local SGD's
-# bytes, split into (bytes per round ratio) x (local SGD's rounds / IST's rounds).
+# Prints local SGD's accuracy every EVAL_EVERY rounds, then for each IST run (evaluated every
+# round) the first round at which it reached each of those accuracies, the bytes both runs used to
+# there and their ratio, which is (bytes per round ratio) / (IST's rounds / local SGD's); a target
+# IST did not reach gets an upper bound from the bytes it used in MAX_ROUNDS rounds.
 set -eu
 build=${1:-build}
 hidden=${HIDDEN:-2048,2048}
