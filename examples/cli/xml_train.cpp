@@ -139,10 +139,11 @@ void print_ranking(const std::string& label, const ist::RankingMetrics& m) {
 /// --eval-every's curve: one line per evaluation as it happens (a run cut off still leaves it),
 /// and the best P@1 over the run, so a method can be judged at its best round as well as its last.
 struct Curve {
+    bool printing = false;  ///< only with --eval-every: the last round's line would repeat the table's
     std::size_t best_round = 0;
     double best_p1 = -1.0;
     bool on_round_end(const ist::RoundMetrics& m) {
-        if (!m.test || !m.test->ranking) return false;
+        if (!printing || !m.test || !m.test->ranking) return false;
         print_ranking("  round " + std::to_string(m.round) + "/" + std::to_string(m.rounds), *m.test->ranking);
         std::printf("\n");
         std::fflush(stdout);
@@ -161,14 +162,14 @@ template <class Trainer>
 void train_and_report(Trainer&& trainer, const Task& t, const std::string& label, double formula) {
     const std::uint64_t generation = heap_counter::new_generation();
     const auto start = std::chrono::steady_clock::now();
-    Curve curve;
+    Curve curve{.printing = trainer.options().eval_every > 0};
     const ist::TrainResult r = trainer.train(t.train, t.evaluated(), curve);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double measured = static_cast<double>(heap_counter::worker_peak(generation));
     print_ranking(label, *r.final_test->ranking);
     std::printf("   %8.1f s   %10s %10s\n", seconds, heap_counter::human(measured).c_str(),
                 heap_counter::human(formula).c_str());
-    if (trainer.options().eval_every)
+    if (curve.printing)
         std::printf("  best P@1 %.4f at round %zu of %zu\n", curve.best_p1, curve.best_round, r.history.size());
     std::fflush(stdout);
 }
