@@ -32,7 +32,7 @@ struct Config {
     double budget_gib = 0.0;
     std::size_t validation_rows = 0;
     float lr = 0.5f;
-    bool fits = false, allow_empty = false, scale_activations = false;
+    bool fits = false, allow_empty = false, scale_activations = false, step_decay = false;
     ist::wordnet::ReverseDictionaryOptions task;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 40, .batch_size = 128, .eval_every = 0,
                                 .eval_batch = 128};
@@ -64,6 +64,7 @@ Config parse(int argc, char** argv) {
               "hold N evenly spaced training rows out of training and evaluate on them\n"
               "instead of the test set, to choose settings without the test set (default 0)");
     cli.value("--lr", c.lr, kPositiveFloat, "LR", "SGD learning rate (default 0.5)");
+    cli.flag("--step-decay", c.step_decay, "divide the learning rate by 10 at 50% and 75% of the rounds");
     cli.flag("--scale-activations", c.scale_activations,
              "IST: a subnet's output layer scales its input by full/held hidden width");
     cli.choice("--loss", c.loss, {"softmax", "bce"}, "NAME",
@@ -159,7 +160,8 @@ struct Curve {
 /// (a worker thread's live bytes: subnet, gradients, batch, activations) beside `formula`, the
 /// footprint formula's bytes for that worker.
 template <class Trainer>
-void train_and_report(Trainer&& trainer, const Task& t, const std::string& label, double formula) {
+void train_and_report(Trainer&& trainer, const Task& t, const std::string& label, double formula, bool step_decay) {
+    if (step_decay) trainer.set_schedule(ist::step_decay(trainer.options().rounds));  // /10 at 50% and 75%
     const std::uint64_t generation = heap_counter::new_generation();
     const auto start = std::chrono::steady_clock::now();
     Curve curve{.printing = trainer.options().eval_every > 0};
@@ -206,8 +208,12 @@ int run(const Config& c) {
                 o.seed = seed;
                 ist::XmlNetwork net(t.train.feature_count(), width, t.train.classes, seed, loss);
                 const double formula = ist::xml_worker_footprint(shape).total();
-                if (ist_run) train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label, formula);
-                else train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label, formula);
+                const ist::Sgd sgd(c.lr);
+                if (ist_run)
+                    train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, sgd), t, label, formula, c.step_decay);
+                else
+                    train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, sgd), t, label, formula,
+                                     c.step_decay);
             }
     return 0;
 }
