@@ -91,8 +91,8 @@ struct Task {
 void carve_validation(Task& t, std::size_t count) {
     const std::size_t n = t.train.size();
     if (count >= n)
-        throw ist::ConfigError("--validation-rows: " + std::to_string(count) + " leaves no training rows of " +
-                               std::to_string(n));
+        throw ist::ConfigError("--validation-rows: '" + std::to_string(count) + "' is not below the training set's " +
+                               std::to_string(n) + " rows");
     std::vector<std::uint32_t> held, kept;
     for (std::size_t r = 0; r < n; ++r)  // row r is held when floor(r * count / n) steps up at r + 1
         ((r + 1) * count / n > r * count / n ? held : kept).push_back(static_cast<std::uint32_t>(r));
