@@ -6,6 +6,7 @@
 //   xml-train --train trn.txt --test tst.txt          # Extreme Classification Repository files
 //   xml-train --memory-budget 1 --hidden 256,512,1024 # refuse runs whose worker does not fit 1 GiB
 //   xml-train --fits                                  # only the widest widths each budget allows
+//   xml-train --validation-rows 2000 --eval-every 10  # P@k curve on rows held out of training
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -29,8 +30,9 @@ struct Config {
     std::vector<std::size_t> hidden{256, 512, 1024}, seeds{1};
     std::vector<double> fit_budgets{1.0, 4.0};
     double budget_gib = 0.0;
+    std::size_t validation_rows = 0;
     float lr = 0.5f;
-    bool fits = false, allow_empty = false, scale_activations = false;
+    bool fits = false, allow_empty = false, scale_activations = false, step_decay = false;
     ist::wordnet::ReverseDictionaryOptions task;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 40, .batch_size = 128, .eval_every = 0,
                                 .eval_batch = 128};
@@ -56,7 +58,13 @@ Config parse(int argc, char** argv) {
     cli.value("--local-steps", o.local_steps, kPositive, "L", "steps per round (default 10)");
     cli.value("--batch", o.batch_size, kPositive, "B", "rows per worker step (default 128)");
     cli.value("--eval-batch", o.eval_batch, kPositive, "N", "rows per evaluation batch (default 128)");
+    cli.value("--eval-every", o.eval_every, kCount, "K",
+              "also evaluate every K rounds and print the P@k curve (default 0: at the end only)");
+    cli.value("--validation-rows", c.validation_rows, kCount, "N",
+              "hold N evenly spaced training rows out of training and evaluate on them\n"
+              "instead of the test set, to choose settings without the test set (default 0)");
     cli.value("--lr", c.lr, kPositiveFloat, "LR", "SGD learning rate (default 0.5)");
+    cli.flag("--step-decay", c.step_decay, "divide the learning rate by 10 at 50% and 75% of the rounds");
     cli.flag("--scale-activations", c.scale_activations,
              "IST: a subnet's output layer scales its input by full/held hidden width");
     cli.choice("--loss", c.loss, {"softmax", "bce"}, "NAME",
@@ -74,15 +82,32 @@ Config parse(int argc, char** argv) {
 
 struct Task {
     ist::SparseDataset train, test;
+    ist::SparseDataset validation;  ///< carved from training by --validation-rows; empty otherwise
+    const ist::SparseDataset& evaluated() const { return validation.size() ? validation : test; }
 };
+
+/// Moves `count` evenly spaced rows of t.train into t.validation (the files list synsets by part
+/// of speech, so a block at one end would be one part of speech only).
+void carve_validation(Task& t, std::size_t count) {
+    const std::size_t n = t.train.size();
+    if (count >= n)
+        throw ist::ConfigError("--validation-rows: '" + std::to_string(count) + "' is not below the training set's " +
+                               std::to_string(n) + " rows");
+    std::vector<std::uint32_t> held, kept;
+    for (std::size_t r = 0; r < n; ++r)  // row r is held when floor(r * count / n) steps up at r + 1
+        ((r + 1) * count / n > r * count / n ? held : kept).push_back(static_cast<std::uint32_t>(r));
+    t.validation = ist::subset(t.train, held);
+    t.validation.name = "validation";
+    t.train = ist::subset(t.train, kept);
+}
 
 Task load(const Config& c) {
     if (c.train.empty()) {
         auto task = ist::wordnet::build_reverse_dictionary(ist::wordnet::read_synsets(c.wordnet), c.task);
-        return {std::move(task.train), std::move(task.test)};
+        return {std::move(task.train), std::move(task.test), {}};
     }
     const ist::XmlOptions options{.allow_empty_label_sets = c.allow_empty};
-    Task t{ist::load_xml_repository(c.train, options), ist::load_xml_repository(c.test, options)};
+    Task t{ist::load_xml_repository(c.train, options), ist::load_xml_repository(c.test, options), {}};
     ist::check_test_fits_train(t.train, t.test);
     return t;
 }
@@ -108,28 +133,58 @@ void print_fits(const Config& c, const ist::SparseDataset& d) {
     }
 }
 
+void print_ranking(const std::string& label, const ist::RankingMetrics& m) {
+    std::printf("%-32s %.4f %.4f %.4f   %.4f", label.c_str(), m.precision[0], m.precision[1], m.precision[2], m.ndcg[2]);
+}
+
+/// --eval-every's curve: one line per evaluation as it happens (a run cut off still leaves it),
+/// and the best P@1 over the run, so a method can be judged at its best round as well as its last.
+struct Curve {
+    bool printing = false;  ///< only with --eval-every: the last round's line would repeat the table's
+    std::size_t best_round = 0;
+    double best_p1 = -1.0;
+    bool on_round_end(const ist::RoundMetrics& m) {
+        if (!printing || !m.test || !m.test->ranking) return false;
+        print_ranking("  round " + std::to_string(m.round) + "/" + std::to_string(m.rounds), *m.test->ranking);
+        std::printf("\n");
+        std::fflush(stdout);
+        if (m.test->ranking->precision[0] > best_p1) {
+            best_p1 = m.test->ranking->precision[0];
+            best_round = m.round;
+        }
+        return false;
+    }
+};
+
 /// Trains and prints P@1/3/5, nDCG@5, the wall time, and the largest worker peak heap as counted
 /// (a worker thread's live bytes: subnet, gradients, batch, activations) beside `formula`, the
 /// footprint formula's bytes for that worker.
 template <class Trainer>
-void train_and_report(Trainer&& trainer, const Task& t, const std::string& label, double formula) {
+void train_and_report(Trainer&& trainer, const Task& t, const std::string& label, double formula, bool step_decay) {
+    if (step_decay) trainer.set_schedule(ist::step_decay(trainer.options().rounds));  // /10 at 50% and 75%
     const std::uint64_t generation = heap_counter::new_generation();
     const auto start = std::chrono::steady_clock::now();
-    const ist::TrainResult r = trainer.train(t.train, t.test);
+    Curve curve{.printing = trainer.options().eval_every > 0};
+    const ist::TrainResult r = trainer.train(t.train, t.evaluated(), curve);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double measured = static_cast<double>(heap_counter::worker_peak(generation));
-    const ist::RankingMetrics& m = *r.final_test->ranking;
-    std::printf("%-32s %.4f %.4f %.4f   %.4f   %8.1f s   %10s %10s\n", label.c_str(), m.precision[0], m.precision[1],
-                m.precision[2], m.ndcg[2], seconds, heap_counter::human(measured).c_str(),
+    print_ranking(label, *r.final_test->ranking);
+    std::printf("   %8.1f s   %10s %10s\n", seconds, heap_counter::human(measured).c_str(),
                 heap_counter::human(formula).c_str());
+    if (curve.printing)
+        std::printf("  best P@1 %.4f at round %zu of %zu\n", curve.best_p1, curve.best_round, r.history.size());
     std::fflush(stdout);
 }
 
 int run(const Config& c) {
     heap_counter::mark_coordinator();  // loading and evaluation are not a worker's
-    const Task t = load(c);
+    Task t = load(c);
+    if (c.validation_rows) carve_validation(t, c.validation_rows);
     std::printf("train %zu rows, test %zu rows, %zu features, %zu labels\n", t.train.size(), t.test.size(),
                 t.train.feature_count(), t.train.classes);
+    if (t.validation.size())
+        std::printf("validation %zu rows held out of training; P@k below are on them, not on the test set\n",
+                    t.validation.size());
     if (c.fits) return print_fits(c, t.train), 0;
     const auto loss = c.loss == "bce" ? ist::MultiLabelLoss::BinaryCrossEntropy : ist::MultiLabelLoss::SoftmaxNormalized;
     std::printf("%-32s %-6s %-6s %-6s   %-6s   %10s   %10s %10s\n", "run", "P@1", "P@3", "P@5", "nDCG@5", "time",
@@ -153,8 +208,12 @@ int run(const Config& c) {
                 o.seed = seed;
                 ist::XmlNetwork net(t.train.feature_count(), width, t.train.classes, seed, loss);
                 const double formula = ist::xml_worker_footprint(shape).total();
-                if (ist_run) train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label, formula);
-                else train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, ist::Sgd(c.lr)), t, label, formula);
+                const ist::Sgd sgd(c.lr);
+                if (ist_run)
+                    train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, sgd), t, label, formula, c.step_decay);
+                else
+                    train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, sgd), t, label, formula,
+                                     c.step_decay);
             }
     return 0;
 }
