@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<unsigned char>;
 
-doctest::Contains has(const std::string& fragment) { return doctest::Contains(fragment.c_str()); }
+doctest::Contains says(const std::string& fragment) { return doctest::Contains(fragment.c_str()); }
 
 /// A scratch folder removed on destruction.
 struct Scratch {
@@ -39,7 +39,7 @@ struct Scratch {
 
 Bytes bytes_of(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-Bytes read_all(const std::string& path) {
+Bytes read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return Bytes(std::istreambuf_iterator<char>(in), {});
 }
@@ -53,7 +53,7 @@ Bytes small_npz(const Scratch& s) {
     w.add("y", y3);
     const std::string path = (s.dir / "small.npz").string();
     w.write_atomically(path);
-    return read_all(path);
+    return read_bytes(path);
 }
 
 void check_same(const ist::Dataset& a, const ist::Dataset& b) {
@@ -79,17 +79,17 @@ TEST_CASE("data: span entry points load what the path ones load, naming the give
     const Bytes npz = small_npz(s);
     const std::string npz_path = s.write("b.npz", npz);
     check_same(ist::parse_npz(npz, npz_path), ist::load_npz(npz_path));
-    CHECK_THROWS_WITH_AS(ist::parse_npz(npz, "memory.npz", "x", "nope"), has("memory.npz: missing key 'nope'"),
+    CHECK_THROWS_WITH_AS(ist::parse_npz(npz, "memory.npz", "x", "nope"), says("memory.npz: missing key 'nope'"),
                          ist::DataError);
 
     const ist::Graph g = ist::parse_edge_list("0 1\n1 2\n", "edges.txt");
     CHECK(g.nodes() == 3);
-    CHECK_THROWS_WITH_AS(ist::parse_edge_list("0 x\n", "edges.txt"), has("edges.txt: line 1: 'x' is not a node id"),
+    CHECK_THROWS_WITH_AS(ist::parse_edge_list("0 x\n", "edges.txt"), says("edges.txt: line 1: 'x' is not a node id"),
                          ist::DataError);
 
     const ist::NpzArchive archive(std::span<const unsigned char>(npz), "in-memory.npz");
     CHECK(archive.values<std::uint32_t>("y") == y3);
-    CHECK_THROWS_WITH_AS(archive.values<std::uint32_t>("z"), has("in-memory.npz: missing array 'z'"), ist::DataError);
+    CHECK_THROWS_WITH_AS(archive.values<std::uint32_t>("z"), says("in-memory.npz: missing array 'z'"), ist::DataError);
 }
 
 TEST_CASE("data: an IDX pair parses from memory with the names in messages") {
@@ -100,7 +100,7 @@ TEST_CASE("data: an IDX pair parses from memory with the names in messages") {
     CHECK(d.labels == ist::Labels{3, 1});
     labels[9] = 11;
     CHECK_THROWS_WITH_AS(ist::parse_idx(images, "img", labels, "lab"),
-                         has("lab: label 11 at index 1 (offset 9) is out of range for 10 classes"), ist::DataError);
+                         says("lab: label 11 at index 1 (offset 9) is out of range for 10 classes"), ist::DataError);
 }
 
 TEST_CASE("data: CSV parsed straight into the matrix keeps every row, and a ragged line wins over a bad cell") {
@@ -114,9 +114,9 @@ TEST_CASE("data: CSV parsed straight into the matrix keeps every row, and a ragg
     CHECK(d.features(4999, 1) == -4999.5f);
     CHECK(d.labels[4999] == 4999 % 7);
     CHECK(d.classes == 7);
-    CHECK_THROWS_WITH_AS(ist::parse_csv("1,2,0\nx,2\n", "r.csv"), has("r.csv: line 2: expected 3 fields, found 2"),
+    CHECK_THROWS_WITH_AS(ist::parse_csv("1,2,0\nx,2\n", "r.csv"), says("r.csv: line 2: expected 3 fields, found 2"),
                          ist::DataError);
-    CHECK_THROWS_WITH_AS(ist::parse_csv("1,2,0\n1,x,0,4\n", "r.csv"), has("r.csv: line 2: expected 3 fields, found 4"),
+    CHECK_THROWS_WITH_AS(ist::parse_csv("1,2,0\n1,x,0,4\n", "r.csv"), says("r.csv: line 2: expected 3 fields, found 4"),
                          ist::DataError);
 }
 
@@ -152,7 +152,7 @@ TEST_CASE("data: an npz member over LoadOptions::max_bytes is refused before it 
     tight.max_bytes = 100;
     const std::size_t x_size = ist::detail::npy::npy_image(x6.data(), {3, 2}).size();
     CHECK_THROWS_WITH_AS(ist::load_npz(path, "x", "y", 0, tight),
-                         has(path + "[x.npy]: declared size of " + std::to_string(x_size) +
+                         says(path + "[x.npy]: declared size of " + std::to_string(x_size) +
                              " bytes is over the limit of 100 bytes (LoadOptions::max_bytes)"),
                          ist::DataError);
     tight.max_bytes = x_size;
@@ -180,16 +180,16 @@ TEST_CASE("data: a mapped .npy serves chosen rows, and a short file is refused w
     CHECK(mapped.rows() == 5);
     CHECK(mapped.cols() == 3);
     std::vector<float> row(3);
-    CHECK_THROWS_WITH_AS(mapped.read_row(5, row.data()), has(xp + ": row 5 is out of range for 5 rows"),
+    CHECK_THROWS_WITH_AS(mapped.read_row(5, row.data()), says(xp + ": row 5 is out of range for 5 rows"),
                          ist::ConfigError);
 
-    Bytes cut = read_all(xp);
+    Bytes cut = read_bytes(xp);
     cut.resize(cut.size() - 4);
     const std::string short_path = s.write("short.npy", cut);
-    CHECK_THROWS_WITH_AS(ist::MappedNpy{short_path}, has(short_path + ": truncated data: shape (5, 3)"),
+    CHECK_THROWS_WITH_AS(ist::MappedNpy{short_path}, says(short_path + ": truncated data: shape (5, 3)"),
                          ist::DataError);
     CHECK_THROWS_WITH_AS(ist::load_npy_rows(xp, s.write("y4.npy", ist::detail::npy::npy_image(y.data(), {4})), rows),
-                         has("rows mismatch"), ist::DataError);
+                         says("rows mismatch"), ist::DataError);
 }
 
 TEST_CASE("data: the digits-only fast path of the CSV parser gives what from_chars gives") {

@@ -13,7 +13,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string scratch(const std::string& name) {
+std::string scratch_file(const std::string& name) {
     return (fs::temp_directory_path() / ("ist_sparse_" + std::to_string(::getpid()) + "_" + name)).string();
 }
 
@@ -44,7 +44,7 @@ std::string edited(const std::string& from, const std::string& name, const std::
 
 TEST_CASE("sparse_model_file: a pruned model is stored as CSR, smaller, and loads back bit for bit") {
     const Network dense = make_mlp({40, {60}, 30, Norm::None, 3}), pruned = pruned_mlp(0.9);
-    const std::string dense_path = scratch("dense.npz"), sparse_path = scratch("sparse.npz");
+    const std::string dense_path = scratch_file("dense.npz"), sparse_path = scratch_file("sparse.npz");
     save_model(dense, dense_path);
     save_model(pruned, sparse_path);
     const NpzArchive sparse(sparse_path), plain(dense_path);
@@ -64,10 +64,10 @@ TEST_CASE("sparse_model_file: a pruned model is stored as CSR, smaller, and load
 }
 
 TEST_CASE("sparse_model_file: inconsistent CSR arrays are refused, naming the array") {
-    const std::string good = scratch("good.npz");
+    const std::string good = scratch_file("good.npz");
     save_model(pruned_mlp(0.9), good);
     const auto refusal = [&](const std::string& name, const Edit& edit) {
-        const std::string bad = edited(good, name, scratch("bad.npz"), edit);
+        const std::string bad = edited(good, name, scratch_file("bad.npz"), edit);
         std::string message;
         try {
             load_model(bad);

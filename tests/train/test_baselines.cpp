@@ -15,7 +15,7 @@ TrainerOptions baseline_options(std::size_t S, std::size_t l, std::size_t rounds
     return test::test_options(S, l, rounds, 8, 11);
 }
 
-struct Blobs {
+struct BaselineBlobs {
     Dataset train = test::blobs(300, 10, 3, 5);
     Dataset test = test::blobs(60, 10, 3, 6);
 };
@@ -44,7 +44,8 @@ Network large_batch_sgd(Network net, const Dataset& data, const TrainerOptions& 
 }
 
 /// The same initial model trained by data parallel and by local SGD with `opts`.
-std::pair<Network, Network> data_parallel_and_local(const Network& initial, const Blobs& data, const TrainerOptions& opts) {
+std::pair<Network, Network> data_parallel_and_local(const Network& initial, const BaselineBlobs& data,
+                                                    const TrainerOptions& opts) {
     std::pair<Network, Network> out{initial, initial};
     DataParallelTrainer<> dp_trainer(out.first, opts, FullModel{}, Sgd(0.1f));
     dp_trainer.train(data.train, data.test);
@@ -63,7 +64,7 @@ float largest_parameter(const Network& net) {
 }  // namespace
 
 TEST_CASE("baselines: data parallel with S workers is single-worker SGD on S times the batch") {
-    Blobs data;
+    BaselineBlobs data;
     for (const Norm norm : {Norm::Layer, Norm::None})
         for (const std::size_t S : {2u, 3u, 4u}) {
             CAPTURE(S);
@@ -83,7 +84,7 @@ TEST_CASE("baselines: data parallel with S workers is single-worker SGD on S tim
 }
 
 TEST_CASE("baselines: data parallel with l local steps per round is the same large-batch SGD") {
-    Blobs data;
+    BaselineBlobs data;
     const Network initial = make_mlp({10, {12}, 3, Norm::None, 4});
     const TrainerOptions opts = baseline_options(3, 5, 4);  // 20 steps in 4 reporting rounds
     Network dp = initial;
@@ -96,7 +97,7 @@ TEST_CASE("baselines: data parallel with l local steps per round is the same lar
 TEST_CASE("baselines: the large-batch equivalence needs a model without batch statistics") {
     // With BatchNorm each worker normalises over its own batch, so data parallel is NOT SGD on
     // the concatenated batch: the comparison above would fail on this model.
-    Blobs data;
+    BaselineBlobs data;
     const Network initial = make_mlp({10, {12}, 3, Norm::Batch, 4});
     const TrainerOptions opts = baseline_options(2, 1, 10);
     Network dp = initial;
@@ -107,7 +108,7 @@ TEST_CASE("baselines: the large-batch equivalence needs a model without batch st
 }
 
 TEST_CASE("baselines: local SGD with l = 1 and plain SGD is data parallel") {
-    Blobs data;
+    BaselineBlobs data;
     for (const Norm norm : {Norm::Batch, Norm::Layer, Norm::None}) {
         CAPTURE(static_cast<int>(norm));
         const Network initial = make_mlp({10, {12, 9}, 3, norm, 8});
@@ -120,14 +121,14 @@ TEST_CASE("baselines: local SGD with l = 1 and plain SGD is data parallel") {
 TEST_CASE("baselines: local SGD with l > 1 is not data parallel") {
     // The equivalence holds only for l = 1: averaging models after several independent steps
     // differs from averaging gradients every step.
-    Blobs data;
+    BaselineBlobs data;
     const Network initial = make_mlp({10, {12}, 3, Norm::None, 8});
     const auto [dp, local] = data_parallel_and_local(initial, data, baseline_options(4, 5, 4));
     CHECK(test::max_parameter_difference(dp, local) > 1e-3f);
 }
 
 TEST_CASE("baselines: bytes per round, data parallel and local SGD") {
-    Blobs data;
+    BaselineBlobs data;
     Network net = make_mlp({10, {12, 9}, 3});
     const std::uint64_t model_bytes = net.parameter_elements() * sizeof(float);
     REQUIRE(model_bytes == (12 * 10 + 12 + 12 + 9 * 12 + 9 + 9 + 3 * 9) * sizeof(float));

@@ -84,7 +84,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
     return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-ThreadsTransport::Options dropping() {
+ThreadsTransport::Options dropping_failed_workers() {
     ThreadsTransport::Options o;
     o.drop_failed_workers = true;
     return o;
@@ -248,7 +248,7 @@ TEST_CASE("transport: a failure keeps its type and message through its wire kind
 }
 
 TEST_CASE("transport: drop_failed_workers returns the others' packages and names the dropped worker") {
-    ThreadsTransport transport(dropping());
+    ThreadsTransport transport(dropping_failed_workers());
     auto result = transport.round(
         3, [](std::size_t s) { return make_parcel(s); },
         [](Parcel& p, Communicator& comm) {
