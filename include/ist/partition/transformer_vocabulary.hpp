@@ -6,6 +6,8 @@
 // rows no worker used keep their value, which plain training with Adam's moments reset every
 // round (and no weight decay) does too, since their gradient is zero.
 #include <algorithm>
+#include <concepts>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +26,11 @@ template <Partitioner P>
 class VocabularyCut {
 public:
     VocabularyCut() = default;
-    explicit VocabularyCut(P inner) : inner_(std::move(inner)) {}
+    /// Takes exactly a P: a converting parameter would make copying a VocabularyCut<AnyPartition>
+    /// ask whether AnyPartition can hold a VocabularyCut, which asks about copying it again.
+    template <class Q>
+        requires std::same_as<std::remove_cvref_t<Q>, P>
+    explicit VocabularyCut(Q&& inner) : inner_(std::forward<Q>(inner)) {}
 
     void validate(const DimensionTable& dims, std::size_t workers) const {
         vocabulary_dim(dims);
