@@ -143,7 +143,8 @@ TEST_CASE("vocabulary cut: workers on threads train the same model as one after 
     o.scale_activations = true;
     Transformer a(shape(9)), b = a;
     using Trainer = IstTrainer<Transformer, VocabularyCut<TransformerPartition>, Adam>;
-    const VocabularyCut<TransformerPartition> cut(TransformerPartition(TransformerCut::Both));
+    const VocabularyCut cut(TransformerPartition(TransformerCut::Both));
+    static_assert(std::same_as<decltype(cut), const VocabularyCut<TransformerPartition>>);
     Trainer serial(a, o, cut, Adam(1e-2f), {}, ThreadsTransport({.concurrency = 1}));
     Trainer threads(b, o, cut, Adam(1e-2f), {}, ThreadsTransport({.concurrency = 3}));
     serial.train(train, test_set);

@@ -81,4 +81,7 @@ private:
     P inner_{};
 };
 
+template <Partitioner P>
+VocabularyCut(P) -> VocabularyCut<P>;
+
 }  // namespace ist
