@@ -36,7 +36,7 @@ struct Config {
     ist::wordnet::GlossTaskOptions data{.sequence_length = 24, .max_words = 4000, .min_count = 2};
     std::string wordnet_dir = std::string(ist::wordnet::kDefaultDirectory);
     float lr = 1e-3f;
-    bool no_scale = false, carry_state = false, quiet = false, embedding_rows = false;
+    bool no_scale = false, carry_state = false, quiet = false, embedding_rows = false, vocabulary_cut = false;
     std::size_t seeds = 1, train_rows = 0, test_rows = 0, threads = 0;
     double target = 0.0;
     std::string curve;  // CSV of every evaluation
@@ -60,6 +60,8 @@ Config parse(int argc, char** argv) {
     cli.value("--batch", o.batch_size, kCount, "B", "mini-batch per worker (default 64)");
     cli.value("--lr", c.lr, kPositiveFloat, "X", "Adam's learning rate (default 1e-3)");
     cli.flag("--carry-state", c.carry_state, "carry Adam's moments with their parameters (default: reset every round)");
+    cli.flag("--vocabulary-cut", c.vocabulary_cut, "a worker holds only the embedding rows its round's batches use, each row\n"
+                                                   "averaged over the workers that held it (not with data-parallel)");
     cli.flag("--no-scale", c.no_scale, "no activation scaling: a subnet with 1/S of the heads (or neurons) is not\n"
                                        "scaled by S; blocks: no 1/S branch scale in evaluation");
     cli.group("Model");
@@ -88,6 +90,9 @@ Config parse(int argc, char** argv) {
                                                    "(--rounds rounds, the trainer's streams) and exit: the vocabulary cut's bytes");
     cli.parse(argc, argv);
     if (cli.given("--link")) c.links = ist_bench::parse_links(links);
+    const std::vector<std::string> methods = ist::cli::split(c.methods);
+    if (c.vocabulary_cut && std::find(methods.begin(), methods.end(), "data-parallel") != methods.end())
+        throw ist::ConfigError("--vocabulary-cut does not apply to data-parallel (it averages gradients every step)");
     o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
     o.scale_activations = !c.no_scale;
     return c;
@@ -173,6 +178,14 @@ ist::AnyPartition partition_of(const std::string& method, bool scale) {
     return ist::FullModel();
 }
 
+/// IST's loop over `partition` (local SGD and one worker: the full model), with Adam.
+template <ist::Partitioner P>
+ist::TrainResult train_ist(const Config& c, const Data& d, ist::Transformer& model, const ist::TrainerOptions& o, P partition,
+                           ist::ThreadsTransport transport) {
+    ist::IstTrainer<ist::Transformer, P, ist::Adam> trainer(model, o, std::move(partition), ist::Adam(c.lr), {}, std::move(transport));
+    return c.quiet ? trainer.train(d.train, d.test) : trainer.train(d.train, d.test, ist::PrintMetrics());
+}
+
 /// Trains a fresh model of `seed` with `method`; prints each evaluation unless quiet.
 Outcome train_one(const Config& c, const Data& d, const std::string& method, std::uint64_t seed, std::ofstream* curve) {
     ist::TransformerShape shape = c.shape;
@@ -188,15 +201,14 @@ Outcome train_one(const Config& c, const Data& d, const std::string& method, std
     if (method == "single") o.workers = 1;
     const std::size_t cores = c.threads ? c.threads : std::max(1u, std::thread::hardware_concurrency());
     ist::ThreadsTransport transport({.concurrency = cores});
-    const ist::Adam adam(c.lr);
     ist::TrainResult r;
     if (method == "data-parallel") {
-        ist::DataParallelTrainer<ist::Transformer, ist::Adam> trainer(model, o, {}, adam, {}, std::move(transport));
+        ist::DataParallelTrainer<ist::Transformer, ist::Adam> trainer(model, o, {}, ist::Adam(c.lr), {}, std::move(transport));
         r = c.quiet ? trainer.train(d.train, d.test) : trainer.train(d.train, d.test, ist::PrintMetrics());
+    } else if (c.vocabulary_cut) {
+        r = train_ist(c, d, model, o, ist::VocabularyCut<ist::AnyPartition>(partition_of(method, !c.no_scale)), std::move(transport));
     } else {
-        ist::IstTrainer<ist::Transformer, ist::AnyPartition, ist::Adam> trainer(model, o, partition_of(method, !c.no_scale),
-                                                                                adam, {}, std::move(transport));
-        r = c.quiet ? trainer.train(d.train, d.test) : trainer.train(d.train, d.test, ist::PrintMetrics());
+        r = train_ist(c, d, model, o, partition_of(method, !c.no_scale), std::move(transport));
     }
     return summarise(c, method, seed, r, curve);
 }

@@ -68,3 +68,4 @@
 #include "ist/transport/transport.hpp"
 #include "ist/model/transformer/transformer.hpp"
 #include "ist/partition/transformer_partition.hpp"
+#include "ist/partition/transformer_vocabulary.hpp"

@@ -127,6 +127,27 @@ public:
         return {&x, &y};
     }
 
+    /// The rows of the l local batches `sampler` is about to give, drawn from a copy (the stream
+    /// does not move): what a partitioner that plans on the round's batches sees (PlansOnBatches).
+    std::vector<std::uint32_t> peek_round_rows(BatchSampler sampler) const {
+        std::vector<std::uint32_t> rows;
+        if (options_.batches == Batches::FullSet) {
+            rows.resize(sampled_rows_);
+            std::iota(rows.begin(), rows.end(), 0u);
+            return rows;
+        }
+        for (std::size_t t = 0; t < options_.local_steps; ++t) {
+            if (options_.batches == Batches::Rows) {
+                const std::vector<std::uint32_t>& batch = sampler.take(options_.batch_size);
+                rows.insert(rows.end(), batch.begin(), batch.end());
+                continue;
+            }
+            for (std::uint32_t c : sampler.take(options_.clusters_per_batch))
+                rows.insert(rows.end(), cluster_rows_[c].begin(), cluster_rows_[c].end());
+        }
+        return rows;
+    }
+
     /// Advances `sampler` past one local batch as draw_batch() would, drawing only the indices.
     void skip_batch(BatchSampler& sampler) const {
         switch (options_.batches) {

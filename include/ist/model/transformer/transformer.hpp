@@ -41,7 +41,8 @@ struct TransformerShape {
 /// Dimensions: "tokens" (the input), "width", then per block i "block<i>/heads" (Heads),
 /// "block<i>/head_columns" (Derived: a head's columns of Q, K, V and of the output projection)
 /// and "block<i>/ffn" (Features), then "blocks" (Units: ResIST deals whole blocks; an absent block
-/// is the identity), and "classes". Embeddings, norms and the head are held whole by every worker.
+/// is the identity), "vocabulary" (the token embedding's rows: never cut by a partitioner, only
+/// by VocabularyCut) and "classes". Norms and the head are held whole by every worker.
 class Transformer {
 public:
     explicit Transformer(TransformerShape shape)
@@ -67,6 +68,7 @@ public:
         return {blocks_dim(), static_cast<std::uint32_t>((i - 2) / kBlockParameters)};
     }
     DimId blocks_dim() const { return static_cast<DimId>(2 + 3 * shape_.blocks); }
+    DimId vocabulary_dim() const { return blocks_dim() + 1; }
 
     Transformer subnet(const WorkerPlan& plan, bool scale_activations = false) const;
 
@@ -135,7 +137,7 @@ inline void Transformer::build_tables() {
     };
     add("tokens", shape_.sequence_length, false, DimKind::Features);
     const DimId width = add("width", shape_.width, false, DimKind::Features);
-    axes->push_back({kWholeAxis, width});  // embedding
+    axes->push_back({vocabulary_dim(), width});  // embedding
     axes->push_back({kWholeAxis, width});  // positions
     for (std::size_t b = 0; b < shape_.blocks; ++b) {
         const std::string name = "block" + std::to_string(b + 1);
@@ -150,6 +152,7 @@ inline void Transformer::build_tables() {
         axes->insert(axes->end(), {{ffn, width}, {ffn}, {width, ffn}, {width}});  // feed-forward
     }
     add("blocks", shape_.blocks, true, DimKind::Units);
+    add("vocabulary", shape_.vocabulary, false, DimKind::Features);
     const DimId classes = add("classes", shape_.classes, false, DimKind::Features);
     axes->insert(axes->end(), {{width}, {width}, {classes, width}, {classes}});  // final norm, head
     dims_ = std::move(dims);
@@ -183,6 +186,8 @@ inline Transformer Transformer::subnet(const WorkerPlan& given, bool scale_activ
         p.value = detail::slice_for(parameter(i).value, axes, parameter_unit(i), plan);
         if (!plan.holds(parameter_unit(i))) p.grad = p.value;
     }
+    if (const IndexSet& rows = plan.dims[static_cast<std::size_t>(vocabulary_dim())])
+        sub.embedding_.hold_rows(*rows, shape_.vocabulary);
     for (std::size_t b = 0; b < blocks_.size(); ++b) {
         sub.block_held_[b] = plan.holds({blocks_dim(), static_cast<std::uint32_t>(b)});
         const auto heads = static_cast<std::size_t>(2 + 3 * b), ffn = heads + 2;
