@@ -292,8 +292,6 @@ private:
     template <TrainingSet Data>
     RoundMetrics run_round(const Data& train) {
         const auto start = std::chrono::steady_clock::now();
-        // Captures by value: a straggler dropped by a fault-tolerant transport may still run them
-        // after this round is over.
         const std::size_t round = progress_.rounds_done + 1;
         auto round_streams = std::make_shared<RoundStreams>(streams_.begin_round(round));
         Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, progress_.partition_rng);
@@ -303,6 +301,8 @@ private:
         shards_.begin_round(transport_, model_, carried_per_parameter(), plan);
         const std::uint64_t steps_before = progress_.steps_taken;
         if (schedule_) optimizer_.set_learning_rate(schedule_(round, base_learning_rate_));
+        // Captures by value: a straggler dropped by a fault-tolerant transport may still run them
+        // after this round is over.
         auto result = transport_.round(
             options_.workers, [this, plan, round](std::size_t s) { return extract(plan, s, round); },
             [&train, plan, round_streams, round, steps_before, optimizer = optimizer_,
