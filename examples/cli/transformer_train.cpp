@@ -244,39 +244,39 @@ void print_summary(const Config& c, const std::string& method, const std::vector
     std::printf("\n");
 }
 
-/// How many token ids of `rows` of `data` are not yet marked `mark` in `seen_in`; marks them.
-std::size_t new_ids(const ist::Dataset& data, const std::vector<std::uint32_t>& rows, std::vector<std::size_t>& seen_in,
-                    std::size_t mark) {
-    std::size_t fresh = 0;
+/// How many distinct token ids `rows` of `data` hold (`seen` is scratch of the vocabulary's size).
+std::size_t distinct_ids(const ist::Dataset& data, const std::vector<std::uint32_t>& rows, std::vector<char>& seen) {
+    std::fill(seen.begin(), seen.end(), 0);
+    std::size_t distinct = 0;
     for (std::uint32_t r : rows)
         for (std::size_t t = 0; t < data.feature_count(); ++t) {
-            const auto id = static_cast<std::size_t>(data.features(r, t));
-            if (seen_in[id] == mark) continue;
-            seen_in[id] = mark;
-            ++fresh;
+            char& mark = seen[static_cast<std::size_t>(data.features(r, t))];
+            distinct += mark == 0;
+            mark = 1;
         }
-    return fresh;
+    return distinct;
 }
 
 /// The vocabulary cut, measured without training: per round, the distinct token ids in the l batches
-/// each worker draws (the trainer's own streams: worker_row_pools, worker_sampler), and what sending
+/// each worker draws (peeked from the trainer's own streams, as the cut's plan is), and what sending
 /// only those embedding rows (with their ids) would weigh against the whole table.
 void report_embedding_rows(const Config& c, const Data& d) {
     const ist::TrainerOptions& o = c.options;
-    std::vector<std::vector<std::uint32_t>> pools = ist::worker_row_pools(d.train.size(), o);
-    std::vector<ist::BatchSampler> samplers;
-    for (std::size_t s = 0; s < o.workers; ++s) samplers.push_back(ist::worker_sampler(std::move(pools[s]), o, s));
-    std::vector<std::size_t> seen_in(d.vocabulary, 0);  // the last worker-round (1-based) that met each id
+    ist::WorkerStreams streams(o);
+    streams.prepare(d.train);
+    std::vector<char> seen(d.vocabulary);
     std::size_t worker_round = 0, touched = 0, most = 0;
-    for (std::size_t round = 0; round < o.rounds; ++round)
-        for (ist::BatchSampler& sampler : samplers) {
+    for (std::size_t round = 1; round <= o.rounds; ++round) {
+        ist::RoundStreams r = streams.begin_round(round);
+        for (const ist::BatchSampler* sampler : r.sampler) {
+            const std::size_t rows = distinct_ids(d.train, streams.peek_round_rows(*sampler), seen);
             ++worker_round;
-            std::size_t rows = 0;
-            for (std::size_t step = 0; step < o.local_steps; ++step)
-                rows += new_ids(d.train, sampler.take(o.batch_size), seen_in, worker_round);
             touched += rows;
             most = std::max(most, rows);
         }
+        streams.replay_remote_draws(r, {});  // every worker's stream moves past its round's batches
+        streams.end_round(r);
+    }
     const double mean = static_cast<double>(touched) / static_cast<double>(worker_round), row_bytes = 4.0 * static_cast<double>(c.shape.width);
     std::printf("embedding rows a worker's round touches (l = %zu batches of %zu glosses, %zu rounds x %zu workers): "
                 "mean %.0f of %zu (%.1f%%), at most %zu\n",

@@ -58,7 +58,8 @@ inline Toy make_toy(std::size_t s, bool coordinator) {
 }
 
 /// Hash of every parameter's bits, to compare ranks.
-inline std::uint64_t weights_hash(const Network& net) {
+template <class Model>
+std::uint64_t weights_hash(const Model& net) {
     Fingerprint f;
     for (std::size_t i = 0; i < net.parameter_count(); ++i)
         for (float v : net.parameter(i).value) {

@@ -1,6 +1,7 @@
 // MpiTransport under mpiexec (2 or 4 ranks): bit-identity with ThreadsTransport for IST, local
-// SGD and data parallel; bytes per worker; failures rethrown on every rank; stop agreement;
-// wrong launches. A plain main: prints "N passed, M failed" on rank 0, exits non-zero on failure.
+// SGD, data parallel and a transformer's vocabulary cut; bytes per worker; failures rethrown on
+// every rank; stop agreement; wrong launches. A plain main: prints "N passed, M failed" on rank 0,
+// exits non-zero on failure.
 //
 //   mpiexec -np 4 ist_mpi_tests            the checks
 //   mpiexec -np 2 ist_mpi_tests --stall    rank 1 never joins: rank 0 must time out and abort
@@ -22,6 +23,7 @@
 #include <ist/transport/mpi.hpp>
 
 #include "../helpers.hpp"
+#include "../transformer/skewed_tokens.hpp"
 #include "mpi_check.hpp"
 
 using namespace ist;
@@ -113,16 +115,16 @@ TrainerOptions small_options(std::size_t S) {
 }
 
 /// Trains `init` on `train` with MpiTransport and, on rank 0, with ThreadsTransport: both must agree.
-template <class Part, class Agg, class Opt>
-void equivalence(const std::string& name, const Network& init, const Dataset& train, const Dataset& test_set, Part part,
+template <class Model, class Part, class Agg, class Opt>
+void equivalence(const std::string& name, const Model& init, const Dataset& train, const Dataset& test_set, Part part,
                  Agg agg, Opt opt, TrainerOptions opts) {
-    Network reference = init;
+    Model reference = init;
     TrainResult ref;
     if (my_rank == 0) {
         IstTrainer threads(reference, opts, part, opt, agg, ThreadsTransport{});
         ref = threads.train(train, test_set);
     }
-    Network net = init;
+    Model net = init;
     IstTrainer mpi(net, opts, part, opt, agg, MpiTransport{});
     const TrainResult got = mpi.train(train, test_set);
     check(got.history.size() == opts.rounds, name + ": every rank ran every round");
@@ -247,6 +249,11 @@ int run_checks() {
     carry.optimizer_state = OptimizerState::Carry;
     equivalence("IST, carried momentum", NeuronPartition{}, HolderAverage{}, MomentumSgd(0.05f, 0.9f), carry);
     resist_and_gist_equivalence(S);
+    // The vocabulary cut plans on the round's batches: every rank peeks every worker's batches
+    // from its own copies of the streams, so all ranks cut the same embedding rows.
+    equivalence("transformer, vocabulary cut of heads and FFN, Adam", Transformer(test::vocabulary_shape(9)),
+                test::skewed_tokens(150, 8), test::skewed_tokens(20, 9),
+                VocabularyCut(TransformerPartition(TransformerCut::Both)), HolderAverage{}, Adam(1e-2f), small_options(S));
     straggler_checks(S);
     codec_checks(S);
 

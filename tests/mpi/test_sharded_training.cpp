@@ -1,11 +1,11 @@
 // IstTrainer over MpiTransport with the sharded parameter node, under mpiexec at S = np (ctest:
 // np 2 and 4): the weights, the train loss and the test accuracy are bit-identical to
 // ThreadsTransport's (and so to the central node's) for IST with carried momentum, local SGD,
-// ResIST with overlapping blocks and GIST with carried Adam state; every rank ends with rank 0's
-// weights; a checkpoint written mid-run on rank 0 holds the whole model, and a trainer resumed
-// from it ends where the unbroken run ends; a diverging worker fails the round on every rank, and
-// the model keeps its values; ranks launched with different parameter nodes, and data parallel
-// with the sharded node, are refused;
+// ResIST with overlapping blocks, GIST and a transformer's vocabulary cut with carried Adam
+// state; every rank ends with rank 0's weights; a checkpoint written mid-run on rank 0 holds the
+// whole model, and a trainer resumed from it ends where the unbroken run ends; a diverging worker
+// fails the round on every rank, and the model keeps its values; ranks launched with different
+// parameter nodes, and data parallel with the sharded node, are refused;
 // RoundMetrics::bytes counts each byte that crossed the wire once (MPI's own counts, every rank's
 // summed), the shards gathered to rank 0 included.
 //
@@ -25,6 +25,7 @@
 #include <ist/transport/mpi.hpp>
 
 #include "../helpers.hpp"
+#include "../transformer/skewed_tokens.hpp"
 #include "mpi_check.hpp"
 
 using namespace ist;
@@ -45,20 +46,21 @@ TrainerOptions small_options(std::size_t S, OptimizerState state = OptimizerStat
 }
 
 /// Every rank holds rank 0's weights.
-void same_on_every_rank(const Network& net, const std::string& what) {
+template <class Model>
+void same_on_every_rank(const Model& net, const std::string& what) {
     std::uint64_t mine = weights_hash(net), root = mine;
     MPI_Bcast(&root, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     check(mine == root, what + ": this rank ends with the coordinator's weights");
 }
 
 /// Trains `init` sharded over MPI and, on rank 0, over ThreadsTransport: both must agree.
-template <class Part, class Opt>
-void equivalence(const std::string& name, const Network& init, const Dataset& train, const Dataset& test_set, Part part,
+template <class Model, class Part, class Opt>
+void equivalence(const std::string& name, const Model& init, const Dataset& train, const Dataset& test_set, Part part,
                  Opt opt, TrainerOptions opts) {
-    Network reference = init;
+    Model reference = init;
     TrainResult ref;
     if (my_rank == 0) ref = IstTrainer(reference, opts, part, opt, HolderAverage{}, ThreadsTransport{}).train(train, test_set);
-    Network net = init;
+    Model net = init;
     const TrainResult got = IstTrainer(net, opts, part, opt, HolderAverage{}, sharded()).train(train, test_set);
     check(got.history.size() == opts.rounds, name + ": every rank ran every round");
     if (my_rank == 0) {
@@ -92,6 +94,10 @@ void equivalences(std::size_t S) {
     o.batches = Batches::FullSet;
     equivalence("GIST, split input, carried Adam", gcn, keep_labels(blobs, train_rows), keep_labels(blobs, test_rows),
                 GistPartition({.split_input = true}), Adam(0.01f), o);
+    // Embedding rows held by several workers, or by none, are sharded like any other unit.
+    equivalence("transformer, vocabulary cut of heads and FFN, carried Adam", Transformer(test::vocabulary_shape(9)),
+                test::skewed_tokens(150, 8), test::skewed_tokens(20, 9),
+                VocabularyCut(TransformerPartition(TransformerCut::Both)), Adam(1e-2f), carry);
 }
 
 /// A checkpoint asked for on rank 0 only (a round-end callback) is written with the whole model

@@ -6,33 +6,16 @@
 #include <doctest/doctest.h>
 
 #include "layer_gradient.hpp"
+#include "skewed_tokens.hpp"
 
 using namespace ist;
 
 namespace {
 
-constexpr std::size_t kVocabulary = 60, kLength = 6, kWidth = 8;
-
-TransformerShape shape(std::uint64_t seed) {
-    return {.vocabulary = kVocabulary, .sequence_length = kLength, .width = kWidth, .heads = 4, .ffn = 6, .blocks = 2,
-            .classes = 3, .seed = seed};
-}
-
-/// Glosses of 2..6 tokens whose ids lean to the small ones (as words do), so a worker's batches
-/// use only some of the vocabulary; label = the first token mod 3.
-Dataset skewed_tokens(std::size_t rows, std::uint64_t seed) {
-    std::mt19937_64 rng(seed);
-    Dataset data{Matrix::from_shape({rows, kLength}), {}, 3, "skewed tokens", {}};
-    for (std::size_t r = 0; r < rows; ++r) {
-        const std::size_t length = 2 + rng() % 5;
-        for (std::size_t t = 0; t < kLength; ++t) {
-            const std::uint64_t id = 1 + std::min(rng() % (kVocabulary - 1), rng() % (kVocabulary - 1));
-            data.features(r, t) = t < length ? static_cast<float>(id) : static_cast<float>(kPadToken);
-        }
-        data.labels.push_back(static_cast<std::uint32_t>(data.features(r, 0)) % 3);
-    }
-    return data;
-}
+using test::kLength;
+using test::kVocabulary;
+using test::kWidth;
+using test::skewed_tokens;
 
 std::size_t parameter_elements(const Transformer& model) {
     std::size_t n = 0;
@@ -51,7 +34,7 @@ std::size_t distinct_ids(const Dataset& data, const std::vector<std::uint32_t>& 
 }  // namespace
 
 TEST_CASE("vocabulary cut: extract then merge is the identity, rows held by several workers or none") {
-    const Transformer model(shape(1));
+    const Transformer model(test::vocabulary_shape(1));
     const Dataset data = skewed_tokens(40, 1);
     for (std::size_t S = 1; S <= 3; ++S) {
         CAPTURE(S);
@@ -73,7 +56,7 @@ TEST_CASE("vocabulary cut: extract then merge is the identity, rows held by seve
 }
 
 TEST_CASE("vocabulary cut: a subnet looks its tokens up among its rows, with exact gradients, and refuses others") {
-    const Transformer model(shape(2));
+    const Transformer model(test::vocabulary_shape(2));
     const Dataset data = skewed_tokens(8, 2);
     VocabularyCut<FullModel> cut;
     PartitionRng rng(1);
@@ -97,7 +80,7 @@ TEST_CASE("vocabulary cut: a subnet looks its tokens up among its rows, with exa
 TEST_CASE("vocabulary cut: S = 1 is plain training bit for bit (SGD, and Adam with its moments reset)") {
     const Dataset train = skewed_tokens(120, 3), test_set = skewed_tokens(40, 4);
     const TrainerOptions o = test::test_options(1, 3, 4, 8, 6);
-    Transformer a(shape(5)), b = a, c = a, d = a;
+    Transformer a(test::vocabulary_shape(5)), b = a, c = a, d = a;
     IstTrainer<Transformer, VocabularyCut<FullModel>> cut_sgd(a, o);
     IstTrainer<Transformer, FullModel> plain_sgd(b, o);
     IstTrainer<Transformer, VocabularyCut<FullModel>, Adam> cut_adam(c, o, {}, Adam(1e-2f));
@@ -113,7 +96,7 @@ TEST_CASE("vocabulary cut: S = 1 is plain training bit for bit (SGD, and Adam wi
 TEST_CASE("vocabulary cut: bytes per round = the subnets with the rows their batches use") {
     const Dataset train = skewed_tokens(200, 5), test_set = skewed_tokens(20, 6);
     const TrainerOptions o = test::test_options(3, 2, 3, 8, 7);
-    Transformer model(shape(7));
+    Transformer model(test::vocabulary_shape(7));
     const std::size_t whole = parameter_elements(model);
     IstTrainer<Transformer, VocabularyCut<FullModel>> trainer(model, o);
     const TrainResult result = trainer.train(train, test_set);
@@ -141,7 +124,7 @@ TEST_CASE("vocabulary cut: workers on threads train the same model as one after 
     const Dataset train = skewed_tokens(150, 8), test_set = skewed_tokens(20, 9);
     TrainerOptions o = test::test_options(3, 3, 3, 8, 9);
     o.scale_activations = true;
-    Transformer a(shape(9)), b = a;
+    Transformer a(test::vocabulary_shape(9)), b = a;
     using Trainer = IstTrainer<Transformer, VocabularyCut<TransformerPartition>, Adam>;
     const VocabularyCut cut(TransformerPartition(TransformerCut::Both));
     static_assert(std::same_as<decltype(cut), const VocabularyCut<TransformerPartition>>);
@@ -150,5 +133,5 @@ TEST_CASE("vocabulary cut: workers on threads train the same model as one after 
     serial.train(train, test_set);
     threads.train(train, test_set);
     CHECK(test::same_parameters(a, b));
-    CHECK(!test::same_parameters(a, Transformer(shape(9))));
+    CHECK(!test::same_parameters(a, Transformer(test::vocabulary_shape(9))));
 }

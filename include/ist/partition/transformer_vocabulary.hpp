@@ -14,6 +14,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/data/dataset.hpp"
+#include "ist/detail/token_id.hpp"
 #include "ist/partition/partitioner.hpp"
 
 namespace ist {
@@ -72,8 +73,7 @@ private:
     }
 
     static std::size_t token_id(float value, std::size_t vocabulary) {
-        if (value >= 0.0f && value < static_cast<float>(vocabulary) && value == static_cast<float>(static_cast<std::size_t>(value)))
-            return static_cast<std::size_t>(value);
+        if (detail::is_token_id(value, vocabulary)) return static_cast<std::size_t>(value);
         throw DataError("VocabularyCut: token id " + std::to_string(value) + " is outside the vocabulary of " +
                         std::to_string(vocabulary) + " ids");
     }

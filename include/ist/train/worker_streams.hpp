@@ -116,8 +116,7 @@ public:
             return {&data.features, &data.labels};
         case Batches::Clusters:
             rows.clear();
-            for (std::uint32_t c : sampler.take(options_.clusters_per_batch))
-                rows.insert(rows.end(), cluster_rows_[c].begin(), cluster_rows_[c].end());
+            append_batch_rows(sampler, rows);
             std::sort(rows.begin(), rows.end());
             BatchSampler::copy_rows(data, rows, x, y);
             return {&x, &y};
@@ -136,25 +135,13 @@ public:
             std::iota(rows.begin(), rows.end(), 0u);
             return rows;
         }
-        for (std::size_t t = 0; t < options_.local_steps; ++t) {
-            if (options_.batches == Batches::Rows) {
-                const std::vector<std::uint32_t>& batch = sampler.take(options_.batch_size);
-                rows.insert(rows.end(), batch.begin(), batch.end());
-                continue;
-            }
-            for (std::uint32_t c : sampler.take(options_.clusters_per_batch))
-                rows.insert(rows.end(), cluster_rows_[c].begin(), cluster_rows_[c].end());
-        }
+        for (std::size_t t = 0; t < options_.local_steps; ++t) append_batch_rows(sampler, rows);
         return rows;
     }
 
     /// Advances `sampler` past one local batch as draw_batch() would, drawing only the indices.
     void skip_batch(BatchSampler& sampler) const {
-        switch (options_.batches) {
-        case Batches::FullSet: return;
-        case Batches::Clusters: sampler.take(options_.clusters_per_batch); return;
-        case Batches::Rows: sampler.take(options_.batch_size); return;
-        }
+        if (options_.batches != Batches::FullSet) sampler.take(batch_items());
     }
 
     /// Copies the streams' state into a checkpoint's run state.
@@ -170,6 +157,21 @@ public:
     }
 
 private:
+    /// How many items (rows, or clusters with Batches::Clusters) one local batch takes from a stream.
+    std::size_t batch_items() const {
+        return options_.batches == Batches::Clusters ? options_.clusters_per_batch : options_.batch_size;
+    }
+
+    /// Takes one local batch's items from `sampler` and appends their rows to `rows` (not FullSet).
+    void append_batch_rows(BatchSampler& sampler, std::vector<std::uint32_t>& rows) const {
+        const std::vector<std::uint32_t>& items = sampler.take(batch_items());
+        if (options_.batches == Batches::Rows) {
+            rows.insert(rows.end(), items.begin(), items.end());
+            return;
+        }
+        for (std::uint32_t c : items) rows.insert(rows.end(), cluster_rows_[c].begin(), cluster_rows_[c].end());
+    }
+
     const std::vector<BatchSampler>& streams() const {
         return options_.sampling == Sampling::Clients ? client_samplers_ : samplers_;
     }

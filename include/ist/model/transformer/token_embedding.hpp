@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
+#include "ist/detail/token_id.hpp"
 #include "ist/model/layer.hpp"
 #include "ist/model/transformer/embedding_table.hpp"
 
@@ -77,7 +78,7 @@ public:
     void check_ids(const Matrix& ids) const {
         for (std::size_t i = 0; i < ids.size(); ++i) {
             const float id = ids.data()[i];
-            const bool valid = id >= 0.0f && id < static_cast<float>(vocabulary()) && id == std::floor(id);
+            const bool valid = detail::is_token_id(id, vocabulary());
             if (valid && (!row_of_ || (*row_of_)[static_cast<std::size_t>(id)] >= 0)) continue;
             throw DataError("TokenEmbedding: token id " + std::to_string(id) + " at sequence " +
                             std::to_string(i / ids.shape()[1]) + ", position " + std::to_string(i % ids.shape()[1]) +
