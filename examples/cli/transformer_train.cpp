@@ -266,16 +266,17 @@ void report_embedding_rows(const Config& c, const Data& d) {
     streams.prepare(d.train);
     std::vector<char> seen(d.vocabulary);
     std::size_t worker_round = 0, touched = 0, most = 0;
+    std::vector<std::size_t> every_worker(o.workers);
+    std::iota(every_worker.begin(), every_worker.end(), std::size_t{0});
     for (std::size_t round = 1; round <= o.rounds; ++round) {
-        ist::RoundStreams r = streams.begin_round(round);
-        for (const ist::BatchSampler* sampler : r.sampler) {
-            const std::size_t rows = distinct_ids(d.train, streams.peek_round_rows(*sampler), seen);
+        const ist::RoundStreams r = streams.begin_round(round);
+        for (const ist::BatchSampler& sampler : r.sampler) {
+            const std::size_t rows = distinct_ids(d.train, streams.peek_round_rows(sampler), seen);
             ++worker_round;
             touched += rows;
             most = std::max(most, rows);
         }
-        streams.replay_remote_draws(r, {});  // every worker's stream moves past its round's batches
-        streams.end_round(r);
+        streams.end_round(r, every_worker);  // every worker's stream moves past its round's batches
     }
     const double mean = static_cast<double>(touched) / static_cast<double>(worker_round), row_bytes = 4.0 * static_cast<double>(c.shape.width);
     std::printf("embedding rows a worker's round touches (l = %zu batches of %zu glosses, %zu rounds x %zu workers): "

@@ -91,8 +91,7 @@ void check_against_oracle(const Plan& plan, std::vector<std::vector<DimId>> dims
         items.push_back(std::move(item));
     }
     HolderAverage average(samples.empty() ? HolderAverage::Weighting::Equal : HolderAverage::Weighting::BySamples);
-    average.set_worker_samples(samples);
-    average.merge(items, plan);
+    average.merge(items, MergeContext(plan, samples));
     for (std::size_t k = 0; k < shapes.size(); ++k)
         for (std::size_t i = 0; i < shapes[k].first; ++i)
             for (std::size_t j = 0; j < shapes[k].second; ++j) {
@@ -210,8 +209,7 @@ TEST_CASE("aggregate: FedAvg weighting averages each entry over its holders in p
     for (std::size_t s = 0; s < 4; ++s) copies.push_back(worker_copy(master, dims, {}, overlapping[s], s));
     std::vector<MergeItem> items{{&master, dims, {&copies[0], &copies[1], &copies[2], &copies[3]}}};
     HolderAverage fedavg(HolderAverage::Weighting::BySamples);
-    fedavg.set_worker_samples(samples);
-    fedavg.merge(items, overlapping);
+    fedavg.merge(items, MergeContext(overlapping, samples));
     CHECK(master(0, 0) == doctest::Approx((600.0 * 100.0 + 50.0 * 200.0) / 650.0).epsilon(1e-6));
 }
 
@@ -220,7 +218,7 @@ TEST_CASE("aggregate: FedAvg weighting with equal sample counts is the equal-wei
                                          {{0, 1, 2}, {1, 3}, {}, {0, 2, 3}, {0, 1, 2, 3}}},
                                         4);
     const std::vector<DimId> dims{0, 1};
-    auto merged = [&](HolderAverage average) {
+    auto merged = [&](HolderAverage average, const std::vector<double>& samples) {
         Tensor master = filled(6, 5, -7.0f);
         std::vector<Tensor> copies;
         for (std::size_t s = 0; s < 4; ++s) {
@@ -228,33 +226,36 @@ TEST_CASE("aggregate: FedAvg weighting with equal sample counts is the equal-wei
             copies.back() *= 1.0f + 0.013f * static_cast<float>(s);  // values whose mean rounds
         }
         std::vector<MergeItem> items{{&master, dims, {&copies[0], &copies[1], &copies[2], &copies[3]}}};
-        average.merge(items, plan);
+        average.merge(items, MergeContext(plan, samples));
         return master;
     };
-    HolderAverage fedavg(HolderAverage::Weighting::BySamples);
-    fedavg.set_worker_samples({750, 750, 750, 750});
-    const Tensor equal = merged(HolderAverage{}), weighted = merged(fedavg);
+    const HolderAverage fedavg(HolderAverage::Weighting::BySamples);
+    const Tensor equal = merged(HolderAverage{}, {}), weighted = merged(fedavg, {750, 750, 750, 750});
     CHECK(std::equal(equal.begin(), equal.end(), weighted.begin()));
-    HolderAverage unequal(HolderAverage::Weighting::BySamples);
-    unequal.set_worker_samples({750, 751, 750, 750});
-    const Tensor skewed = merged(unequal);
+    const Tensor skewed = merged(fedavg, {750, 751, 750, 750});
     CHECK_FALSE(std::equal(equal.begin(), equal.end(), skewed.begin()));
 }
 
 TEST_CASE("aggregate: bad sample counts are refused, naming the value") {
     HolderAverage fedavg(HolderAverage::Weighting::BySamples);
-    CHECK_THROWS_WITH_AS(fedavg.set_worker_samples({10, 0}),
+    const Plan plan = plan_from_holders({{{0}, {1}}}, 2);
+    Tensor master = filled(2, 1, 1.0f), first = filled(1, 1, 2.0f), second = filled(1, 1, 3.0f);
+    const std::vector<DimId> dims{0, kWholeAxis};
+    std::vector<MergeItem> items{{&master, dims, {&first, &second}}};
+    const std::vector<double> samples{10, 0};
+    CHECK_THROWS_WITH_AS(fedavg.merge(items, MergeContext(plan, samples)),
                          "HolderAverage: a worker's sample count is 0.000000; counts must be positive", ConfigError);
+    CHECK(master(0, 0) == 1.0f);  // refused before anything merged
 }
 
 namespace {
-/// HolderAverage that records the sample counts the trainer passes before each merge.
+/// HolderAverage that records the sample counts the trainer passes with each merge.
 struct RecordingAverage : HolderAverage {
     RecordingAverage() : HolderAverage(Weighting::BySamples) {}
     std::shared_ptr<std::vector<std::vector<double>>> seen = std::make_shared<std::vector<std::vector<double>>>();
-    void set_worker_samples(std::vector<double> samples) {
-        seen->push_back(samples);
-        HolderAverage::set_worker_samples(std::move(samples));
+    void merge(std::span<MergeItem> items, const MergeContext& round) {
+        seen->emplace_back(round.samples.begin(), round.samples.end());
+        HolderAverage::merge(items, round);
     }
 };
 }  // namespace

@@ -35,7 +35,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::size_t workers = checkpoint_options().workers;
     if (!clean_or_rejected({name}, [&] { ist::read_checkpoint(ist::NpzArchive(archive, name), net, state, workers); })) {
         if (!same_parameters(net, initial)) fail("a refused checkpoint changed the model's parameters");
-        if (state.rounds_done != 0 || state.samplers.size() != 0 || state.optimizer_state.size() != initial_state.optimizer_state.size())
+        if (state.rounds_done != 0 || state.streams.samplers.size() != 0 || state.optimizer_state.size() != initial_state.optimizer_state.size())
             fail("a refused checkpoint changed the run state");
     }
     return 0;

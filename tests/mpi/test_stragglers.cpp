@@ -82,9 +82,10 @@ void straggler_rejoins(std::size_t S) {
             Replicas::PerRound);
         drops.push_back(result.dropped);
         failures.push_back(result.failures);
+        const std::vector<std::size_t> completed = result.completed_workers();
         for (std::size_t k = 0; k < result.packages.size(); ++k)
-            fresh &= result.packages[k].ts[0](0, 0) == static_cast<float>(1000 * r + result.workers[k]) &&
-                     result.packages[k].ts[1](4) == static_cast<float>(1000 * r + result.workers[k]);
+            fresh &= result.packages[k].ts[0](0, 0) == static_cast<float>(1000 * r + completed[k]) &&
+                     result.packages[k].ts[1](4) == static_cast<float>(1000 * r + completed[k]);
         if (coordinator) check(result.packages.size() + result.dropped.size() == S, "every worker returned or dropped");
     }
     check(same_on_every_rank(drops), "straggler: every rank agrees on the dropped workers of every round");

@@ -57,23 +57,22 @@ TEST_CASE("clients: a worker draws only its client's rows, and a stream advances
     Labels y;
     std::vector<std::uint32_t> rows;
     for (std::size_t s = 0; s < 4; ++s) {
-        streams.draw_batch(*round.sampler[s], data, x, y, rows);
+        streams.draw_batch(round.sampler[s], data, x, y, rows);
         const auto& own = shards[round.clients[s]];
         for (std::uint32_t r : rows) CHECK(std::binary_search(own.begin(), own.end(), r));
     }
-    round.done[0] = true;  // only worker 0 completed its steps
-    streams.end_round(round);
+    streams.end_round(round, std::vector<std::size_t>{0});  // only worker 0 completed the round
     RoundStreams again = streams.begin_round(1);  // the same clients, as round 1 is drawn again
     std::vector<std::uint32_t> first, second;
-    streams.draw_batch(*again.sampler[0], data, x, y, first);
-    streams.draw_batch(*again.sampler[1], data, x, y, second);
+    streams.draw_batch(again.sampler[0], data, x, y, first);
+    streams.draw_batch(again.sampler[1], data, x, y, second);
     std::vector<std::uint32_t> fresh0, fresh1;
     WorkerStreams clean(o);  // untouched streams, for comparison
     clean.set_clients(shards);
     clean.prepare(data);
     RoundStreams untouched = clean.begin_round(1);
-    clean.draw_batch(*untouched.sampler[0], data, x, y, fresh0);
-    clean.draw_batch(*untouched.sampler[1], data, x, y, fresh1);
+    clean.draw_batch(untouched.sampler[0], data, x, y, fresh0);
+    clean.draw_batch(untouched.sampler[1], data, x, y, fresh1);
     CHECK(first != fresh0);   // client of worker 0 moved on past its first batch
     CHECK(second == fresh1);  // client of worker 1 did not: its round never completed
 }

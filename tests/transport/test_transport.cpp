@@ -107,7 +107,7 @@ TEST_CASE("transport: every worker gets its own package, and the trained package
             Replicas::PerRound);
         for (std::size_t s = 0; s < S; ++s) CHECK(saw_own[s]);
         REQUIRE(result.packages.size() == S);
-        CHECK(result.workers == std::vector<std::size_t>{0, 1, 2, 3});
+        CHECK(result.completed_workers() == std::vector<std::size_t>{0, 1, 2, 3});
         CHECK(result.dropped.empty());
         CHECK(result.failures.empty());
         for (std::size_t s = 0; s < S; ++s) {
@@ -256,7 +256,7 @@ TEST_CASE("transport: drop_failed_workers returns the others' packages and names
             for (auto& t : p.ts) t += 1.0f;
         },
         Replicas::PerRound);
-    CHECK(result.workers == std::vector<std::size_t>{0, 2});
+    CHECK(result.completed_workers() == std::vector<std::size_t>{0, 2});
     CHECK(result.dropped == std::vector<std::size_t>{1});
     CHECK(result.failures == std::vector<std::string>{"worker 1: worker 1 broke"});
     REQUIRE(result.packages.size() == 2);
@@ -327,7 +327,7 @@ TEST_CASE("transport: a quorum sees a slowed worker as the straggler it simulate
     auto result = transport.round(
         3, [](std::size_t s) { return make_parcel(s); },
         [](Parcel&, Communicator&) { std::this_thread::sleep_for(30ms); }, Replicas::PerRound);
-    CHECK(result.workers == std::vector<std::size_t>{0, 1});
+    CHECK(result.completed_workers() == std::vector<std::size_t>{0, 1});
     CHECK(result.dropped == std::vector<std::size_t>{2});
     transport.wait_idle();
 }

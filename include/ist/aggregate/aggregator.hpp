@@ -1,18 +1,32 @@
 #pragma once
 // The Aggregator policy: how the workers' trained subnets become the next full model.
+//
+// The contract, every hook named:
+//  - required, `merge(items, round)`: writes the new full tensors into `*item.master` from the
+//    workers' copies; `round` (a MergeContext) says who came back: their plans and the training
+//    samples behind each (FedAvg weighting), in the order of `item.workers`.
+//  - optional, `average_gradients(params, exchange)` (the AveragesGradients hook): called by every
+//    worker after each local step's backward pass, before the optimizer step. An aggregator that
+//    has it synchronises every step (data parallel): the replicas stay identical, so they persist
+//    on every process (Replicas::Persistent) and no subnet travels. Without it subnets are cut,
+//    trained and returned every round (Replicas::PerRound). The hook runs on the workers' threads
+//    or ranks concurrently, so it is const.
+// The trainer asks nothing else of an aggregator and never asks which one it holds.
 #include <concepts>
+#include <cstddef>
 #include <span>
 #include <vector>
 
 #include "ist/core/dimension.hpp"
-#include "ist/core/tensor.hpp"
 #include "ist/core/plan.hpp"
+#include "ist/core/tensor.hpp"
+#include "ist/exchange/replicas.hpp"
 
 namespace ist {
 
 /// One tensor to aggregate: the full (master) tensor, the dimension of each of its axes, and
-/// every worker's compact copy (workers[s] was extracted with plan[s]), and the residual block it
-/// belongs to (workers without that block hold an empty copy).
+/// every worker's compact copy (workers[k] was extracted with round.plan[k]), and the residual
+/// block it belongs to (workers without that block hold an empty copy).
 struct MergeItem {
     Tensor* master;
     std::span<const DimId> dims;
@@ -20,19 +34,43 @@ struct MergeItem {
     UnitRef unit{};
 };
 
-/// Requirements:
-///  - `merge(items, plan)` writes the new full tensors into `*item.master`;
-///  - `synchronises_gradients`: true when workers must average their gradients after every local
-///    step (data parallel); replicas then stay identical and never need re-sending.
-template <class A>
-concept Aggregator = std::copy_constructible<A> && requires(A& a, std::span<MergeItem> items, const Plan& plan) {
-    a.merge(items, plan);
-    { A::synchronises_gradients } -> std::convertible_to<bool>;
+/// What a merge knows of its round: the plan of each worker whose subnet came back and the
+/// number of training samples behind each (its stream's rows; empty: not known, weigh equally),
+/// both in the order of MergeItem::workers. A Plan converts to it (samples unknown).
+struct MergeContext {
+    const Plan& plan;
+    std::span<const double> samples{};
+    std::size_t round = 0;  ///< 1-based; 0 outside a trainer
+
+    MergeContext(const Plan& plan_, std::span<const double> samples_ = {}, std::size_t round_ = 0)
+        : plan(plan_), samples(samples_), round(round_) {}
 };
 
-/// Optional hook: `set_worker_samples(counts)` is called before every merge with each returned
-/// package's number of training samples, in plan order (FedAvg weighting).
+/// What an AveragesGradients hook may do with a worker's gradients within a local step.
+class GradientExchange {
+public:
+    virtual ~GradientExchange() = default;
+    virtual std::size_t worker() const = 0;
+    virtual std::size_t workers() const = 0;
+    /// Replaces every gradient of `params` by its mean over the workers, coded both ways by the
+    /// trainer's Codec when it is lossy (bit for bit the plain mean when exact). Collective: every
+    /// worker calls it alike.
+    virtual void average(std::span<Parameter* const> params) = 0;
+};
+
 template <class A>
-concept WeighsSamples = requires(A& a, std::vector<double> counts) { a.set_worker_samples(counts); };
+concept Aggregator = std::copy_constructible<A> && requires(A& a, std::span<MergeItem> items, const MergeContext& round) {
+    a.merge(items, round);
+};
+
+/// Optional Aggregator hook: averages the workers' gradients after every local step (data parallel).
+template <class A>
+concept AveragesGradients = requires(const A& a, std::span<Parameter* const> params, GradientExchange& exchange) {
+    a.average_gradients(params, exchange);
+};
+
+/// Where an aggregator leaves the workers' models between rounds (see the contract above).
+template <class A>
+inline constexpr Replicas kReplicasOf = AveragesGradients<A> ? Replicas::Persistent : Replicas::PerRound;
 
 }  // namespace ist

@@ -1,19 +1,22 @@
 #pragma once
-// Data parallel's aggregation: the averaging already happened, in the transport, every step.
+// Data parallel's aggregation: the averaging happens every step, through the AveragesGradients hook.
 #include <span>
 
 #include "ist/aggregate/aggregator.hpp"
 
 namespace ist {
 
-/// Workers all-reduce their gradients after every local step, so every replica stays identical
-/// and the merge only adopts replica 0 (bit-exact: equal values are not re-averaged). The
-/// trainer's Codec, when lossy, codes those gradients both ways (codec/coded_all_reduce.hpp).
+/// Workers average their gradients after every local step (the trainer's Codec, when lossy, codes
+/// them both ways: codec/coded_all_reduce.hpp), so every replica takes the same steps and stays
+/// identical; the replicas persist between rounds. The merge then adopts the replicas' common
+/// values (bit-exact: equal values are not re-averaged).
 class GradientAllReduce {
 public:
-    static constexpr bool synchronises_gradients = true;
+    void average_gradients(std::span<Parameter* const> params, GradientExchange& exchange) const {
+        exchange.average(params);
+    }
 
-    void merge(std::span<MergeItem> items, const Plan&) {
+    void merge(std::span<MergeItem> items, const MergeContext&) {
         for (MergeItem& item : items) *item.master = *item.workers.front();
     }
 };

@@ -24,14 +24,12 @@ namespace ist {
 /// back to exactly the old value.
 ///
 /// Weighting::BySamples is FedAvg's weighting (McMahan et al. 2017): a holder's copy counts in
-/// proportion to its number of training samples (the client's rows), old + sum w_s (copy - old) /
-/// sum w_s over the holders, since unequal client data is the norm in federated learning. The
-/// trainer passes the counts before every merge (set_worker_samples); equal counts take the
-/// unweighted path, so they give the equal-weight result bit for bit.
+/// proportion to its number of training samples (the client's rows, MergeContext::samples), old +
+/// sum w_s (copy - old) / sum w_s over the holders, since unequal client data is the norm in
+/// federated learning. Equal counts take the unweighted path, so they give the equal-weight result
+/// bit for bit.
 class HolderAverage {
 public:
-    static constexpr bool synchronises_gradients = false;
-
     enum class Weighting { Equal, BySamples };
 
     HolderAverage() = default;
@@ -39,27 +37,30 @@ public:
 
     Weighting weighting() const { return weighting_; }
 
-    /// The number of training samples behind each package of the next merge, in plan order.
-    /// Ignored unless weighting by samples.
-    void set_worker_samples(std::vector<double> samples) {
-        for (double n : samples)
-            detail::require(n > 0.0 && std::isfinite(n), "HolderAverage: a worker's sample count is " +
-                                                              std::to_string(n) + "; counts must be positive");
-        const bool all_equal = std::adjacent_find(samples.begin(), samples.end(), std::not_equal_to<>()) == samples.end();
-        weights_ = weighting_ == Weighting::BySamples && !all_equal ? std::move(samples) : std::vector<double>{};
-    }
-
-    void merge(std::span<MergeItem> items, const Plan& plan) {
-        if (!weights_.empty() && weights_.size() != plan.size())
-            throw std::logic_error("HolderAverage: " + std::to_string(weights_.size()) + " sample counts for " +
-                                   std::to_string(plan.size()) + " workers");
+    void merge(std::span<MergeItem> items, const MergeContext& round) {
+        const std::vector<double> weights = weights_of(round);
         for (MergeItem& item : items) {
-            if (!item.unit.in_unit()) merge_one(item, plan, weights_);
-            else merge_block(item, plan, weights_);
+            if (!item.unit.in_unit()) merge_one(item, round.plan, weights);
+            else merge_block(item, round.plan, weights);
         }
     }
 
 private:
+    /// Per returned worker, the weight of its copies (empty: equal weights). Counts must be positive.
+    std::vector<double> weights_of(const MergeContext& round) const {
+        if (weighting_ != Weighting::BySamples || round.samples.empty()) return {};
+        if (round.samples.size() != round.plan.size())
+            throw std::logic_error("HolderAverage: " + std::to_string(round.samples.size()) + " sample counts for " +
+                                   std::to_string(round.plan.size()) + " workers");
+        for (double n : round.samples)
+            detail::require(n > 0.0 && std::isfinite(n), "HolderAverage: a worker's sample count is " +
+                                                              std::to_string(n) + "; counts must be positive");
+        const bool all_equal = std::adjacent_find(round.samples.begin(), round.samples.end(),
+                                                  std::not_equal_to<>()) == round.samples.end();
+        if (all_equal) return {};
+        return {round.samples.begin(), round.samples.end()};
+    }
+
     /// A residual block's parameter: averaged over the workers that held the block.
     static void merge_block(const MergeItem& item, const Plan& plan, const std::vector<double>& weights) {
         MergeItem held{item.master, item.dims, {}, {}};
@@ -195,7 +196,6 @@ private:
     }
 
     Weighting weighting_ = Weighting::Equal;
-    std::vector<double> weights_;  ///< the next merge's per-worker sample counts (empty: equal)
 };
 
 }  // namespace ist

@@ -24,7 +24,7 @@ namespace detail {
 /// so the plan can depend on the batches; every rank keeps every stream, so all ranks agree.
 inline std::vector<std::vector<std::uint32_t>> round_rows(const WorkerStreams& streams, const RoundStreams& r) {
     std::vector<std::vector<std::uint32_t>> rows;
-    for (const BatchSampler* sampler : r.sampler) rows.push_back(streams.peek_round_rows(*sampler));
+    for (const BatchSampler& sampler : r.sampler) rows.push_back(streams.peek_round_rows(sampler));
     return rows;
 }
 

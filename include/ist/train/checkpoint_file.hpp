@@ -21,15 +21,16 @@
 #include "ist/data/dataset.hpp"
 #include "ist/io/npz.hpp"
 #include "ist/model/model.hpp"
+#include "ist/train/worker_streams.hpp"
 
 namespace ist {
 
 /// The trainer's progress besides the model (what a checkpoint holds with it).
 struct RunState {
-    std::uint64_t rounds_done = 0, steps_taken = 0, total_bytes = 0, sampled_rows = 0;
+    std::uint64_t rounds_done = 0, steps_taken = 0, total_bytes = 0;
     double seconds = 0.0;
     std::string partition_rng;
-    std::vector<BatchSampler> samplers;
+    StreamPositions streams;  ///< the workers' (or clients') data streams
     std::vector<Tensor> optimizer_state;
     std::string codec = "fp32";        ///< the exchange's coding (IstTrainer's coding description)
     std::vector<Tensor> residuals;     ///< error feedback only
@@ -45,13 +46,14 @@ void write_checkpoint(const std::string& path, const M& model, const RunState& s
     for (std::size_t j = 0; j < state.optimizer_state.size(); ++j)
         npz.add("optimizer_" + std::to_string(j), state.optimizer_state[j]);
     npz.add("counters", std::vector<std::uint64_t>{state.rounds_done, state.steps_taken, state.total_bytes,
-                                                   std::bit_cast<std::uint64_t>(state.seconds), state.sampled_rows});
+                                                   std::bit_cast<std::uint64_t>(state.seconds), state.streams.sampled_rows});
     npz.add("partition_rng", state.partition_rng);
-    for (std::size_t s = 0; s < state.samplers.size(); ++s) {
+    for (std::size_t s = 0; s < state.streams.samplers.size(); ++s) {
+        const BatchSampler& stream = state.streams.samplers[s];
         const std::string key = "sampler_" + std::to_string(s);
-        npz.add(key + "_pool", state.samplers[s].pool());
-        npz.add(key + "_position", std::vector<std::uint64_t>{state.samplers[s].position()});
-        npz.add(key + "_rng", state.samplers[s].rng_state());
+        npz.add(key + "_pool", stream.pool());
+        npz.add(key + "_position", std::vector<std::uint64_t>{stream.position()});
+        npz.add(key + "_rng", stream.rng_state());
     }
     if (state.codec != "fp32") npz.add("codec", state.codec);  // fp32 checkpoints stay as they were
     for (std::size_t j = 0; j < state.residuals.size(); ++j) npz.add("residual_" + std::to_string(j), state.residuals[j]);
@@ -137,7 +139,7 @@ void read_checkpoint(const NpzArchive& npz, M& model, RunState& state, std::size
     loaded.steps_taken = counters[1];
     loaded.total_bytes = counters[2];
     loaded.seconds = std::bit_cast<double>(counters[3]);
-    loaded.sampled_rows = counters[4];
+    loaded.streams.sampled_rows = counters[4];
     loaded.partition_rng = npz.text("partition_rng");
     {
         // Checked here, not by the caller after the model has been replaced.
@@ -154,9 +156,9 @@ void read_checkpoint(const NpzArchive& npz, M& model, RunState& state, std::size
         const std::vector<std::size_t> one{1};
         auto pool = npz.values<std::uint32_t>(key + "_pool");
         for (std::uint32_t row : pool)
-            if (row >= loaded.sampled_rows)
+            if (row >= loaded.streams.sampled_rows)
                 throw DataError(path + "[" + key + "_pool]: row " + std::to_string(row) + " is out of range for " +
-                                std::to_string(loaded.sampled_rows) + " training rows");
+                                std::to_string(loaded.streams.sampled_rows) + " training rows");
         const std::uint64_t position = npz.values<std::uint64_t>(key + "_position", &one)[0];
         if (pool.empty() || position > pool.size())
             throw DataError(path + "[" + key + "_position]: position " + std::to_string(position) +
@@ -168,7 +170,7 @@ void read_checkpoint(const NpzArchive& npz, M& model, RunState& state, std::size
         } catch (const DataError& e) {
             throw DataError(path + "[" + key + "_rng]: " + e.what());
         }
-        loaded.samplers.push_back(std::move(sampler));
+        loaded.streams.samplers.push_back(std::move(sampler));
     }
     std::vector<Tensor> masks = detail::read_checkpoint_masks(npz, model);
     for (std::size_t i = 0; i < params.size(); ++i) model.parameter(i).value = std::move(params[i]);

@@ -123,10 +123,10 @@ void check_finite(WorkerPackage<M, C>& pkg, std::size_t worker) {
                                     " returned non-finite parameters; the model keeps its previous values");
 }
 
-/// Merges the packages (packages[k] extracted with plan[k]) into `model` and `carried` (K state
-/// tensors per parameter) with `aggregator`: each parameter, then its state, as items of one merge.
+/// Merges the packages (packages[k] extracted with round.plan[k]) into `model` and `carried` (K
+/// state tensors per parameter) with `aggregator`: each parameter, then its state, as items of one merge.
 template <Model M, Aggregator A, Codec C>
-void merge_packages(M& model, std::vector<Tensor>& carried, std::size_t K, A& aggregator, const Plan& plan,
+void merge_packages(M& model, std::vector<Tensor>& carried, std::size_t K, A& aggregator, const MergeContext& round,
                     std::vector<WorkerPackage<M, C>>& packages) {
     std::vector<MergeItem> items;
     for (std::size_t i = 0; i < model.parameter_count(); ++i) {
@@ -140,7 +140,7 @@ void merge_packages(M& model, std::vector<Tensor>& carried, std::size_t K, A& ag
             items.push_back(std::move(state));
         }
     }
-    aggregator.merge(items, plan);
+    aggregator.merge(items, round);
 }
 
 }  // namespace ist

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "ist/aggregate/aggregator.hpp"
 #include "ist/codec/codec.hpp"
 #include "ist/codec/coded_all_reduce.hpp"
 #include "ist/core/error.hpp"
@@ -18,10 +19,11 @@ namespace ist::detail {
 template <Model M, Codec C>
 class ExchangeCoding {
 public:
-    /// `codes_gradients`: data parallel, whose all-reduced gradients are coded instead of subnets.
-    ExchangeCoding(C codec, const TrainerOptions& options, bool codes_gradients)
+    /// With persistent replicas (data parallel) no subnet travels: the all-reduced gradients are
+    /// coded instead.
+    ExchangeCoding(C codec, const TrainerOptions& options, Replicas replicas)
         : codec_(std::move(codec)), values_(options.coded_values), error_feedback_(options.error_feedback),
-          codes_gradients_(codes_gradients), seed_(options.seed) {}
+          codes_gradients_(replicas == Replicas::Persistent), seed_(options.seed) {}
 
     const C& codec() const { return codec_; }
 
@@ -60,6 +62,23 @@ public:
         std::vector<Tensor>* residuals = error_feedback_ ? &residuals_.at(comm.worker()) : nullptr;
         coded_allreduce_mean(codec_, params, residuals, seed_, step, comm);
     }
+
+    /// Worker comm.worker()'s GradientExchange at global step `step` (what an AveragesGradients
+    /// aggregator averages through), valid while `comm` is.
+    class WorkerGradients final : public GradientExchange {
+    public:
+        WorkerGradients(ExchangeCoding& coding, Communicator& comm, std::uint64_t step)
+            : coding_(coding), comm_(comm), step_(step) {}
+        std::size_t worker() const override { return comm_.worker(); }
+        std::size_t workers() const override { return comm_.workers(); }
+        void average(std::span<Parameter* const> params) override { coding_.all_reduce_gradients(params, comm_, step_); }
+
+    private:
+        ExchangeCoding& coding_;
+        Communicator& comm_;
+        std::uint64_t step_;
+    };
+    WorkerGradients gradient_exchange(Communicator& comm, std::uint64_t step) { return {*this, comm, step}; }
 
     /// Package `coding` of worker s in `round`: this run's codec and settings and worker s's residuals.
     void prepare(PackageCoding<C>& coding, const M& model, std::size_t K, const WorkerPlan& plan, std::size_t s,

@@ -11,12 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "ist/aggregate/aggregator.hpp"
 #include "ist/codec/codec.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/plan.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/data/sparse_dataset.hpp"
 #include "ist/detail/gather.hpp"
+#include "ist/exchange/round.hpp"
 #include "ist/model/model.hpp"
 #include "ist/optim/optimizer.hpp"
 #include "ist/train/exchange.hpp"
@@ -29,8 +31,8 @@
 namespace ist::detail {
 
 /// What the workers' local steps need of the trainer; a view, valid while the trainer lives.
-/// `kSynchronisesGradients`: data parallel, whose workers all-reduce every gradient.
-template <Model M, LocalOptimizer O, Codec C, bool kSynchronisesGradients>
+/// The aggregator `A` may take part in every step (its AveragesGradients hook, data parallel).
+template <Model M, LocalOptimizer O, Codec C, Aggregator A>
 class LocalTraining {
 public:
     using WorkerPackage = ist::WorkerPackage<M, C>;
@@ -38,19 +40,20 @@ public:
     /// `input_span`: columns per index of the model's input dimension (GIST's split input).
     /// `checks_own_package`: a sharded parameter node, where no rank sees the others' packages whole.
     LocalTraining(const TrainerOptions& options, const WorkerStreams& streams, ExchangeCoding<M, C>& coding,
-                  std::size_t input_span, bool carries_state, bool checks_own_package)
-        : options_(options), streams_(streams), coding_(coding), input_span_(input_span),
+                  const A& aggregator, std::size_t input_span, bool carries_state, bool checks_own_package)
+        : options_(options), streams_(streams), coding_(coding), aggregator_(aggregator), input_span_(input_span),
           carries_state_(carries_state), checks_own_package_(checks_own_package) {}
 
-    /// Worker comm.worker()'s local steps of round `round` on `pkg`, cut with `plan`;
-    /// `optimizer` is the round's copy of the prototype, taken when the round starts.
+    /// Worker comm.worker()'s local steps of `round` on `pkg`, cut with its plan, drawing from its
+    /// stream of the round; `optimizer` is the round's copy of the prototype, taken when it starts.
     template <TrainingSet Data>
-    void run(WorkerPackage& pkg, Communicator& comm, const Data& data, const WorkerPlan& plan,
-             RoundStreams& round_streams, std::size_t round, std::uint64_t steps_before, const O& optimizer) const {
-        BatchSampler& sampler = *round_streams.sampler.at(comm.worker());
+    void run(WorkerPackage& pkg, Communicator& comm, const Data& data, Round<WorkerPackage>& round,
+             const O& optimizer) const {
+        const WorkerPlan& plan = round.plan.at(comm.worker());
+        BatchSampler& sampler = round.streams.sampler.at(comm.worker());
         const auto params = parameter_pointers(pkg.model);
         CarriedState carried;
-        if (carries_state_) carried = {std::move(pkg.optimizer_state), steps_before};
+        if (carries_state_) carried = {std::move(pkg.optimizer_state), round.steps_before};
         auto run = optimizer.start(params, std::move(carried));
         LocalBatch<Data> batch;
         std::vector<std::uint32_t> rows;
@@ -60,11 +63,12 @@ public:
             if constexpr (TakesBatchRows<M>) pkg.model.set_batch_rows(rows);
             const float loss = pkg.model.loss_and_gradient(*features, *labels);
             if (!std::isfinite(loss))
-                throw TrainingError("round " + std::to_string(round) + ", worker " +
+                throw TrainingError("round " + std::to_string(round.number) + ", worker " +
                                     std::to_string(comm.worker()) + ", local step " + std::to_string(t + 1) +
                                     ": the loss is " + std::to_string(loss) + "; lower the learning rate");
-            if constexpr (kSynchronisesGradients) {
-                coding_.all_reduce_gradients(params, comm, steps_before + t + 1);
+            if constexpr (AveragesGradients<A>) {
+                auto exchange = coding_.gradient_exchange(comm, round.steps_before + t + 1);
+                aggregator_.average_gradients(params, exchange);
                 if constexpr (TracksGradientWrites<M>) pkg.model.gradients_overwritten();
             }
             run.step(params);
@@ -77,7 +81,6 @@ public:
         // Refused here, inside the worker's work, so every transport reports it as this worker's failure.
         if constexpr (WorkerPackage::kCodable)
             if (pkg.coded()) pkg.coding.check_encodable(pkg.tensors());
-        round_streams.done[comm.worker()] = true;
     }
 
 private:
@@ -115,6 +118,7 @@ private:
     const TrainerOptions& options_;
     const WorkerStreams& streams_;
     ExchangeCoding<M, C>& coding_;
+    const A& aggregator_;
     std::size_t input_span_;
     bool carries_state_;
     bool checks_own_package_;

@@ -13,6 +13,7 @@
 #include "ist/core/error.hpp"
 #include "ist/core/plan.hpp"
 #include "ist/core/tensor.hpp"
+#include "ist/exchange/replicas.hpp"
 #include "ist/model/model.hpp"
 #include "ist/train/exchange.hpp"
 #include "ist/transport/shard_layout.hpp"
@@ -35,12 +36,12 @@ namespace detail {
 /// Whether the model is sharded among the processes and, if so, whether it is scattered now.
 class ParameterShards {
 public:
-    /// `per_round`: subnets travel every round (not data parallel, whose replicas persist).
+    /// `replicas`: where the workers' models live between rounds (the aggregator's choice).
     template <class T>
-    static ParameterShards of(const T& transport, bool per_round) {
+    static ParameterShards of(const T& transport, Replicas replicas) {
         ParameterShards out;
         if constexpr (ShardsParameters<T>) {
-            if (transport.sharded() && !per_round)
+            if (transport.sharded() && replicas == Replicas::Persistent)
                 throw ConfigError("IstTrainer: the sharded parameter node holds subnets that travel every round; data "
                                   "parallel keeps a whole replica on every process (use the central node)");
             out.active_ = transport.sharded();

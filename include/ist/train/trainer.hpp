@@ -19,6 +19,7 @@
 #include "ist/codec/fp32.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/detail/seed.hpp"
+#include "ist/exchange/round.hpp"
 #include "ist/model/model.hpp"
 #include "ist/model/network.hpp"
 #include "ist/optim/sgd.hpp"
@@ -51,13 +52,15 @@ public:
 
     /// What travels between the coordinator and a worker each round.
     using WorkerPackage = ist::WorkerPackage<M, C>;
+    /// One round: its plan, its workers' streams and, once run, who finished it.
+    using Round = ist::Round<WorkerPackage>;
 
     /// Trains `model` in place (the trainer keeps a reference; the model must outlive it).
     /// `codec` codes the subnets both ways (Fp32, the default: exact, nothing is coded).
     explicit IstTrainer(M& model, TrainerOptions options = TrainerOptions(), P partitioner = P(),
                         O optimizer = O(), A aggregator = A(), T transport = T(), C codec = C())
         : model_(model), options_(options), partitioner_(std::move(partitioner)), optimizer_(std::move(optimizer)),
-          aggregator_(std::move(aggregator)), transport_(std::move(transport)), coding_(std::move(codec), options, A::synchronises_gradients),
+          aggregator_(std::move(aggregator)), transport_(std::move(transport)), coding_(std::move(codec), options, kReplicas),
           progress_(options.seed), streams_(options) {
         options_.validate();
         optimizer_.validate();
@@ -151,7 +154,7 @@ public:
         RunState state = run_state();
         read_checkpoint(path, model_, state, streams_.stream_count());
         progress_.restore(state, path);
-        streams_.restore(state);
+        streams_.restore(std::move(state.streams));
         master_state_ = std::move(state.optimizer_state);
         coding_.restore(std::move(state.residuals));
     }
@@ -189,6 +192,8 @@ public:
 
 private:
     static constexpr bool kInProcess = std::derived_from<T, ThreadsTransport>;
+    /// Where the workers' models live between rounds: the aggregator's choice (aggregator.hpp).
+    static constexpr Replicas kReplicas = kReplicasOf<A>;
 
     bool carries_state() const {
         return options_.optimizer_state == OptimizerState::Carry && O::state_per_parameter > 0;
@@ -211,7 +216,7 @@ private:
         wait_for_stragglers();  // their data streams must be at rest
         RunState state = run_state();
         progress_.save(state);
-        streams_.save(state);
+        state.streams = streams_.positions();
         write_checkpoint(path, model_, state);
     }
 
@@ -271,8 +276,9 @@ private:
     }
 
     /// What a worker's local steps need of this trainer (local_training.hpp), for one round.
-    detail::LocalTraining<M, O, C, A::synchronises_gradients> local_training() {
-        return {options_, streams_, coding_, model_.dimensions().front().span, carries_state(), shards_.active()};
+    detail::LocalTraining<M, O, C, A> local_training() {
+        return {options_,          streams_, coding_, aggregator_, model_.dimensions().front().span, carries_state(),
+                shards_.active()};
     }
 
     /// run_round; should it throw, a sharded node first gathers the shards merged so far (every
@@ -292,48 +298,59 @@ private:
     template <TrainingSet Data>
     RoundMetrics run_round(const Data& train) {
         const auto start = std::chrono::steady_clock::now();
-        const std::size_t round = progress_.rounds_done + 1;
-        auto round_streams = std::make_shared<RoundStreams>(streams_.begin_round(round));
-        Plan plan = partitioner_.plan(model_.dimensions(), options_.workers, progress_.partition_rng);
-        if constexpr (PlansOnBatches<P, Data>)
-            partitioner_.refine(plan, model_.dimensions(), train, detail::round_rows(streams_, *round_streams));
-        derive_indices(model_.dimensions(), plan);
-        shards_.begin_round(transport_, model_, carried_per_parameter(), plan);
-        const std::uint64_t steps_before = progress_.steps_taken;
-        if (schedule_) optimizer_.set_learning_rate(schedule_(round, base_learning_rate_));
-        // Captures by value: a straggler dropped by a fault-tolerant transport may still run them
-        // after this round is over.
-        auto result = transport_.round(
-            options_.workers, [this, plan, round](std::size_t s) { return extract(plan, s, round); },
-            [&train, plan, round_streams, round, steps_before, optimizer = optimizer_,
-             local = local_training()](WorkerPackage& pkg, Communicator& comm) {
-                local.run(pkg, comm, train, plan[comm.worker()], *round_streams, round, steps_before, optimizer);
+        // Shared with the workers' work: a straggler dropped by a fault-tolerant transport may still
+        // draw from its stream after this round is over.
+        const std::shared_ptr<Round> round = begin_round(train);
+        round->outcome = transport_.round(
+            options_.workers,
+            [this, round](std::size_t s) { return extract(round->plan, s, round->number); },
+            [&train, round, optimizer = optimizer_, local = local_training()](WorkerPackage& pkg, Communicator& comm) {
+                local.run(pkg, comm, train, *round, optimizer);
             },
-            A::synchronises_gradients ? Replicas::Persistent : Replicas::PerRound);
-        streams_.replay_remote_draws(*round_streams, result.dropped);
-        streams_.end_round(*round_streams);
-        RoundMetrics m;
-        m.dropped_workers = result.dropped;
-        m.failures = result.failures;
-        m.worker_seconds = result.worker_seconds;
-        if (!result.packages.empty()) {  // the coordinator, or every process when replicas persist
-            Plan returned;  // the plans of the workers whose subnets came back, in package order
-            std::vector<double> samples;  // and the rows each trained on (FedAvg weighting only)
-            for (std::size_t k = 0; k < result.packages.size(); ++k) {
-                const std::size_t s = result.workers.empty() ? k : result.workers[k];
-                if (!shards_.active()) check_finite(result.packages[k], s);
-                returned.push_back(plan[s]);
-                if constexpr (WeighsSamples<A>)
-                    samples.push_back(static_cast<double>(round_streams->sampler.at(s)->pool().size()));
-            }
-            if constexpr (WeighsSamples<A>) aggregator_.set_worker_samples(std::move(samples));
-            merge_packages(model_, master_state_, carried_per_parameter(), aggregator_, returned, result.packages);
-            double loss = 0.0, steps = 0.0;
-            for (auto& pkg : result.packages) loss += pkg.stats.loss_sum, steps += pkg.stats.steps;
-            m.train_loss = steps > 0 ? loss / steps : 0.0;
-        }
-        progress_.finish_round(m, options_.local_steps, result.traffic,
+            kReplicas);
+        streams_.end_round(round->streams, round->outcome.completed_workers());
+        RoundMetrics m = merge_round(*round);
+        progress_.finish_round(m, options_.local_steps, round->outcome.traffic,
                                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        return m;
+    }
+
+    /// The next round: its streams, its plan (refined on its batches where the partitioner plans
+    /// on them) and the layout a sharded node learns; the learning rate of its schedule.
+    template <TrainingSet Data>
+    std::shared_ptr<Round> begin_round(const Data& train) {
+        auto round = std::make_shared<Round>();
+        round->number = progress_.rounds_done + 1;
+        round->steps_before = progress_.steps_taken;
+        round->streams = streams_.begin_round(round->number);
+        round->plan = partitioner_.plan(model_.dimensions(), options_.workers, progress_.partition_rng);
+        if constexpr (PlansOnBatches<P, Data>)
+            partitioner_.refine(round->plan, model_.dimensions(), train, detail::round_rows(streams_, round->streams));
+        derive_indices(model_.dimensions(), round->plan);
+        shards_.begin_round(transport_, model_, carried_per_parameter(), round->plan);
+        if (schedule_) optimizer_.set_learning_rate(schedule_(round->number, base_learning_rate_));
+        return round;
+    }
+
+    /// The finished workers' packages merged into the model (where they came back: the
+    /// coordinator, or every process when replicas persist), and the round's metrics.
+    RoundMetrics merge_round(Round& round) {
+        RoundResult<WorkerPackage>& outcome = round.outcome;
+        RoundMetrics m;
+        m.dropped_workers = outcome.dropped;
+        m.failures = outcome.failures;
+        m.worker_seconds = outcome.worker_seconds;
+        if (outcome.packages.empty()) return m;
+        const std::vector<std::size_t> completed = outcome.completed_workers();
+        if (!shards_.active())
+            for (std::size_t k = 0; k < completed.size(); ++k) check_finite(outcome.packages[k], completed[k]);
+        const Plan plans = round.completed_plans();
+        const std::vector<double> samples = round.completed_samples();
+        merge_packages(model_, master_state_, carried_per_parameter(), aggregator_,
+                       MergeContext(plans, samples, round.number), outcome.packages);
+        double loss = 0.0, steps = 0.0;
+        for (auto& pkg : outcome.packages) loss += pkg.stats.loss_sum, steps += pkg.stats.steps;
+        m.train_loss = steps > 0 ? loss / steps : 0.0;
         return m;
     }
 
@@ -344,7 +361,7 @@ private:
     A aggregator_;
     T transport_;
     detail::ExchangeCoding<M, C> coding_;
-    detail::ParameterShards shards_ = detail::ParameterShards::of(transport_, !A::synchronises_gradients);
+    detail::ParameterShards shards_ = detail::ParameterShards::of(transport_, kReplicas);
     detail::RunProgress progress_;
     WorkerStreams streams_;
     std::vector<Tensor> master_state_;

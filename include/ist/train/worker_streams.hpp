@@ -1,9 +1,9 @@
 #pragma once
 // The workers' data streams: which rows (or clusters) each worker draws its local batches from,
-// and where each stream stands. Their state is what a checkpoint saves besides the model.
+// and where each stream stands. Where they stand (StreamPositions) is what a checkpoint saves
+// besides the model; the checkpoint format serialises it (checkpoint_file.hpp).
 #include <algorithm>
-#include <atomic>
-#include <memory>
+#include <cstdint>
 #include <numeric>
 #include <span>
 #include <utility>
@@ -11,22 +11,26 @@
 
 #include "ist/core/error.hpp"
 #include "ist/data/dataset.hpp"
-#include "ist/train/checkpoint_file.hpp"
 #include "ist/train/client_selection.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/worker_rows.hpp"
 
 namespace ist {
 
-/// The streams the workers of one round draw from: worker s's is `*sampler[s]`. The round's work
-/// keeps it alive (a straggler may still draw after the round is over). With Sampling::Clients it
-/// holds copies of the serving clients' streams, so that a client's stream advances only when its
-/// worker completes the round (WorkerStreams::end_round): never while another round reads it.
+/// The streams the workers of one round draw from: worker s draws from `sampler[s]`, a copy of
+/// its stream (its own, or with Sampling::Clients its client's) taken when the round begins. No
+/// stream moves while a round runs (a straggler may still draw from its copy after the round is
+/// over); the round's outcome moves them (WorkerStreams::end_round).
 struct RoundStreams {
-    std::vector<BatchSampler*> sampler;         ///< per worker
-    std::vector<std::size_t> clients;           ///< Sampling::Clients: the client each worker serves
-    std::vector<BatchSampler> copies;           ///< ... and a copy of its stream
-    std::unique_ptr<std::atomic<bool>[]> done;  ///< per worker, set when its local steps are over
+    std::vector<BatchSampler> sampler;  ///< per worker
+    std::vector<std::size_t> clients;   ///< Sampling::Clients: the client each worker serves
+};
+
+/// Where every stream stands: the training rows they were built for and each stream (one per
+/// worker, or one per client with Sampling::Clients).
+struct StreamPositions {
+    std::uint64_t sampled_rows = 0;
+    std::vector<BatchSampler> samplers;
 };
 
 class WorkerStreams {
@@ -65,41 +69,30 @@ public:
         return options_.sampling == Sampling::Clients ? client_rows_.size() : options_.workers;
     }
 
-    /// The streams of round `round` (1-based): each worker's own, or copies of the clients that
+    /// The streams of round `round` (1-based): copies of each worker's own, or of the clients that
     /// select_clients() picks for the round.
-    RoundStreams begin_round(std::size_t round) {
+    RoundStreams begin_round(std::size_t round) const {
         RoundStreams r;
-        const std::size_t S = options_.workers;
-        r.done = std::make_unique<std::atomic<bool>[]>(S);
         if (options_.sampling != Sampling::Clients) {
-            for (auto& sampler : samplers_) r.sampler.push_back(&sampler);
+            r.sampler = samplers_;
             return r;
         }
         r.clients = select_clients(client_rows_, options_, round);
-        for (std::size_t c : r.clients) r.copies.push_back(client_samplers_.at(c));
-        for (auto& copy : r.copies) r.sampler.push_back(&copy);
+        for (std::size_t c : r.clients) r.sampler.push_back(client_samplers_.at(c));
         return r;
     }
 
-    /// A distributed transport runs a worker's local steps on one process only, yet every process
-    /// keeps every stream (a checkpoint saves them all; a client may be served from another rank
-    /// next round). So each process replays here the draws of the workers that completed the round
-    /// elsewhere: the same row (or cluster) indices, no data copied. In-process every worker that
-    /// was not dropped is done already, so nothing is replayed. A dropped worker (round_timeout,
-    /// quorum, drop_failed_workers) is not replayed: which ones drop is not deterministic anyway,
-    /// and its own process keeps whatever it drew.
-    void replay_remote_draws(RoundStreams& r, std::span<const std::size_t> dropped) const {
-        for (std::size_t s = 0; s < r.sampler.size(); ++s) {
-            if (r.done[s] || std::find(dropped.begin(), dropped.end(), s) != dropped.end()) continue;
-            for (std::size_t t = 0; t < options_.local_steps; ++t) skip_batch(*r.sampler[s]);
-            r.done[s] = true;
+    /// Closes round `r`: the stream of every worker in `completed` moves past the round's l local
+    /// batches, the rest stay where they were. The same on every process whoever ran the worker
+    /// (MPI: another rank, whose draws are replayed here: the same row or cluster indices, no
+    /// data copied), so every process keeps every stream (a checkpoint saves them all; a client
+    /// may be served from another rank next round). A dropped worker's draws are discarded with
+    /// its subnet; with Sampling::Clients its client's stream stays for the next round it serves.
+    void end_round(const RoundStreams& r, std::span<const std::size_t> completed) {
+        for (std::size_t s : completed) {
+            BatchSampler& stream = r.clients.empty() ? samplers_.at(s) : client_samplers_.at(r.clients.at(s));
+            for (std::size_t t = 0; t < options_.local_steps; ++t) skip_batch(stream);
         }
-    }
-
-    /// Sampling::Clients: the streams of the clients whose worker finished its local steps move on.
-    void end_round(const RoundStreams& r) {
-        for (std::size_t s = 0; s < r.clients.size(); ++s)
-            if (r.done[s]) client_samplers_[r.clients[s]] = r.copies[s];
     }
 
     /// The next local batch from `sampler` (a worker's stream of RoundStreams): its features and
@@ -144,16 +137,13 @@ public:
         if (options_.batches != Batches::FullSet) sampler.take(batch_items());
     }
 
-    /// Copies the streams' state into a checkpoint's run state.
-    void save(RunState& state) const {
-        state.sampled_rows = sampled_rows_;
-        state.samplers = streams();
-    }
+    /// Where the streams stand (what a checkpoint saves).
+    StreamPositions positions() const { return {sampled_rows_, streams()}; }
 
-    /// Takes the streams' state (its samplers moved out) from a checkpoint read by read_checkpoint.
-    void restore(RunState& state) {
-        sampled_rows_ = state.sampled_rows;
-        (options_.sampling == Sampling::Clients ? client_samplers_ : samplers_) = std::move(state.samplers);
+    /// Continues from `positions` (a checkpoint's, read for stream_count() streams).
+    void restore(StreamPositions positions) {
+        sampled_rows_ = positions.sampled_rows;
+        (options_.sampling == Sampling::Clients ? client_samplers_ : samplers_) = std::move(positions.samplers);
     }
 
 private:

@@ -200,10 +200,7 @@ private:
         }
         if (replicas == Replicas::Persistent) replicate(packages, 0, extract, &scalars);
         for (std::size_t s = 0; s < S; ++s)
-            if (st.outcomes[s]->ok()) {
-                result.packages.push_back(std::move(*packages[s]));
-                result.workers.push_back(s);
-            }
+            if (st.outcomes[s]->ok()) result.packages.push_back(std::move(*packages[s]));
         result.dropped = verdict.dropped;
         result.failures = verdict.failures;
         return result;

@@ -204,7 +204,6 @@ private:
             for (std::size_t s = 0; s < packages.size(); ++s) {
                 if (done[s] && !errors[s]) {
                     result.packages.push_back(std::move(*packages[s]));
-                    result.workers.push_back(s);
                 } else {
                     result.dropped.push_back(s);
                     result.failures.push_back(describe(s));

@@ -1,6 +1,7 @@
 #pragma once
 // The Transport policy: runs a round's workers and moves subnets between them and the
 // coordinator that holds the full model.
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include "ist/core/fingerprint.hpp"
 #include "ist/core/tensor.hpp"
+#include "ist/exchange/replicas.hpp"
 #include "ist/transport/pack.hpp"
 #include "ist/transport/reduction_coding.hpp"
 
@@ -84,23 +86,31 @@ std::uint64_t payload_bytes(P& package) {
     return detail::tensor_payload_bytes(package);
 }
 
-/// Where the workers' models live between rounds, which decides what a round moves.
-enum class Replicas {
-    PerRound,    ///< subnets are cut, sent and returned every round, and their bytes counted (IST, local SGD)
-    Persistent,  ///< every process keeps its replica: nothing travels but gradients (data parallel)
-};
-
-/// Result of one round on the coordinator: one package per worker (empty elsewhere).
+/// Result of one round: one package per worker that finished it, in worker order, on the
+/// coordinator (and on every process when replicas persist; none elsewhere).
 template <class P>
 struct RoundResult {
     std::vector<P> packages;
-    RoundTraffic traffic;
-    std::vector<std::size_t> workers;    ///< the worker of each package (empty: 0..S-1 in order)
-    /// Workers whose subnet did not come back this round. A distributed transport lists every
-    /// worker that did not complete it: the other ranks replay the draws of all the rest.
+    RoundTraffic traffic;  ///< one entry per worker of the round
+    /// The workers that did not finish the round, the one list of who finished (every other
+    /// worker did), alike on every process: a distributed transport lists every worker that did
+    /// not complete it, so the other processes replay the draws of all the rest.
     std::vector<std::size_t> dropped;
     std::vector<std::string> failures;   ///< why, one line per dropped worker
     std::vector<double> worker_seconds;  ///< per worker, its work's seconds (empty: not measured)
+
+    std::size_t workers() const { return traffic.sent.size(); }
+
+    /// Whether worker s finished the round.
+    bool completed(std::size_t s) const { return std::find(dropped.begin(), dropped.end(), s) == dropped.end(); }
+
+    /// The workers that finished, in order: packages[k] (where packages are returned) is theirs.
+    std::vector<std::size_t> completed_workers() const {
+        std::vector<std::size_t> out;
+        for (std::size_t s = 0; s < workers(); ++s)
+            if (completed(s)) out.push_back(s);
+        return out;
+    }
 };
 
 namespace detail {
