@@ -65,7 +65,8 @@ struct WorkerPackage {
     std::size_t coded_tensor_bytes() requires kCodable { return coding.bytes(tensors()); }
     void encode_tensors(std::vector<char>& out) requires kCodable { coding.encode(tensors(), out); }
     void decode_tensors(const char* in) requires kCodable { coding.decode(tensors(), in); }
-    void transit() requires kCodable { coding.transit(tensors()); }
+    void deliver() requires kCodable { coding.deliver(tensors()); }
+    void bring_back() requires kCodable { coding.bring_back(tensors()); }
 };
 
 /// The parameter each tensor of a package belongs to, in package order: with `with_parameters`

@@ -116,11 +116,12 @@ public:
     /// Collective over `transport`: the coordinator takes every worker's residuals from its rank.
     template <class T>
     void gather_residuals(T& transport) {
-        if constexpr (requires { transport.gather_to_coordinator(std::span<std::vector<Tensor>>(residuals_)); })
+        if constexpr (GathersToCoordinator<T>)
             transport.gather_to_coordinator(std::span<std::vector<Tensor>>(residuals_));
         else
-            throw ConfigError("IstTrainer: checkpoints with error feedback need a transport that can gather the "
-                              "residuals from the workers' ranks (threads, serial or MPI)");
+            throw ConfigError("IstTrainer: checkpoints with error feedback over a distributed transport need its "
+                              "GathersToCoordinator hook (gather_to_coordinator), which this transport lacks: the "
+                              "residuals live on the workers' ranks");
     }
 
     /// The residuals as a checkpoint holds them: every worker's, one after the other (in a

@@ -38,17 +38,17 @@ public:
     using WorkerPackage = ist::WorkerPackage<M, C>;
 
     /// `input_span`: columns per index of the model's input dimension (GIST's split input).
-    /// `checks_own_package`: a sharded parameter node, where no rank sees the others' packages whole.
     LocalTraining(const TrainerOptions& options, const WorkerStreams& streams, ExchangeCoding<M, C>& coding,
-                  const A& aggregator, std::size_t input_span, bool carries_state, bool checks_own_package)
+                  const A& aggregator, std::size_t input_span, bool carries_state)
         : options_(options), streams_(streams), coding_(coding), aggregator_(aggregator), input_span_(input_span),
-          carries_state_(carries_state), checks_own_package_(checks_own_package) {}
+          carries_state_(carries_state) {}
 
     /// Worker comm.worker()'s local steps of `round` on `pkg`, cut with its plan, drawing from its
     /// stream of the round; `optimizer` is the round's copy of the prototype, taken when it starts.
     template <TrainingSet Data>
     void run(WorkerPackage& pkg, Communicator& comm, const Data& data, Round<WorkerPackage>& round,
              const O& optimizer) const {
+        if constexpr (kReplicasOf<A> == Replicas::PerRound) detail::deliver_in_process(pkg);  // unless its bytes did
         const WorkerPlan& plan = round.plan.at(comm.worker());
         BatchSampler& sampler = round.streams.sampler.at(comm.worker());
         const auto params = parameter_pointers(pkg.model);
@@ -77,10 +77,11 @@ public:
         }
         pkg.stats = {loss_sum, static_cast<double>(options_.local_steps)};
         if (carries_state_) pkg.optimizer_state = run.take_state().tensors;
-        if (checks_own_package_) check_finite(pkg, comm.worker());
-        // Refused here, inside the worker's work, so every transport reports it as this worker's failure.
+        // Refused here, inside the worker's work, so every transport reports it as this worker's failure
+        // (on every process), before anything merges.
         if constexpr (WorkerPackage::kCodable)
             if (pkg.coded()) pkg.coding.check_encodable(pkg.tensors());
+        check_finite(pkg, comm.worker());
     }
 
 private:
@@ -121,7 +122,6 @@ private:
     const A& aggregator_;
     std::size_t input_span_;
     bool carries_state_;
-    bool checks_own_package_;
 };
 
 }  // namespace ist::detail

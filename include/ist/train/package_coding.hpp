@@ -67,18 +67,29 @@ struct PackageCoding {
     /// The receiver's side of the next journey: overwrites `tensors` from their coding at `in`.
     void decode(std::span<Tensor* const> tensors, const char* in) {
         if (leg_ == Direction::ToWorker) return received(tensors, in);
+        returned_ = true;
         decode_list(tensors, in);
         if (values == CodedValues::Updates)
             for (std::size_t i = 0; i < tensors.size(); ++i) *tensors[i] += base_[i];
     }
 
-    /// An in-process journey: `tensors` as the receiver decodes them.
-    void transit(std::span<Tensor* const> tensors) {
+    /// The first journey, in-process (no bytes moved it): `tensors` as the worker receives them.
+    /// Nothing happens if they already arrived (decoded from a message).
+    void deliver(std::span<Tensor* const> tensors) {
+        if (leg_ != Direction::ToWorker) return;
         std::vector<char> bytes;
         bytes.reserve(this->bytes(tensors));
-        const bool returning = leg_ == Direction::ToCoordinator;
-        encode(tensors, bytes);  // the first journey's sender already holds the decoded values
-        if (returning) decode(tensors, bytes.data());
+        encode(tensors, bytes);  // the sender keeps what the worker gets: decoded in place
+    }
+
+    /// The way back, in-process: `tensors` as the coordinator decodes them. Nothing happens if
+    /// they came back as a message already (decoded by decode()).
+    void bring_back(std::span<Tensor* const> tensors) {
+        if (leg_ != Direction::ToCoordinator || returned_) return;
+        std::vector<char> bytes;
+        bytes.reserve(this->bytes(tensors));
+        encode(tensors, bytes);
+        decode(tensors, bytes.data());
     }
 
 private:
@@ -135,6 +146,7 @@ private:
     }
 
     Direction leg_ = Direction::ToWorker;  ///< the next journey
+    bool returned_ = false;                ///< the way back is over: the coordinator holds the decoded values
     std::vector<Tensor> base_;             ///< what the worker received (Updates only)
 };
 

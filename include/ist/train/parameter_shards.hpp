@@ -4,7 +4,6 @@
 // rounds no rank holds the whole model: before rank 0 evaluates, checkpoints or broadcasts it, every
 // rank takes part in gathering the shards there. The transport learns each round's layout (the
 // parameter shapes, which parameter each package tensor belongs to, the plan) before the round.
-#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -16,20 +15,9 @@
 #include "ist/exchange/replicas.hpp"
 #include "ist/model/model.hpp"
 #include "ist/train/exchange.hpp"
-#include "ist/transport/shard_layout.hpp"
+#include "ist/transport/transport.hpp"
 
 namespace ist {
-
-/// Optional Transport hook: a parameter node that shards the model among the processes.
-template <class T>
-concept ShardsParameters = requires(T& t, const T& ct, std::vector<ParameterShape> shapes,
-                                    std::vector<std::size_t> owners, const Plan& plan,
-                                    std::span<Tensor* const> full) {
-    { ct.sharded() } -> std::convertible_to<bool>;  // this run shards (else the node is central)
-    t.set_shard_layout(shapes, owners, plan);       // before each round: who owns what
-    { t.gather_shards(full) } -> std::convertible_to<std::uint64_t>;  // collective: the coordinator gets every
-                                                                      // shard of `full`; the bytes gathered
-};
 
 namespace detail {
 

@@ -45,8 +45,10 @@
 namespace ist {
 
 template <Model M = Network, Partitioner P = NeuronPartition, LocalOptimizer O = Sgd, Aggregator A = HolderAverage,
-          Transport T = ThreadsTransport, Codec C = Fp32>
+          class T = ThreadsTransport, Codec C = Fp32>
 class IstTrainer {
+    static_assert(detail::check_transport<T>());  // names the Transport member T lacks
+
 public:
     using ModelType = M;
 
@@ -191,7 +193,7 @@ public:
     double seconds() const { return progress_.seconds; }
 
 private:
-    static constexpr bool kInProcess = std::derived_from<T, ThreadsTransport>;
+    static constexpr bool kInProcess = RunsInProcess<T>;
     /// Where the workers' models live between rounds: the aggregator's choice (aggregator.hpp).
     static constexpr Replicas kReplicas = kReplicasOf<A>;
 
@@ -277,8 +279,7 @@ private:
 
     /// What a worker's local steps need of this trainer (local_training.hpp), for one round.
     detail::LocalTraining<M, O, C, A> local_training() {
-        return {options_,          streams_, coding_, aggregator_, model_.dimensions().front().span, carries_state(),
-                shards_.active()};
+        return {options_, streams_, coding_, aggregator_, model_.dimensions().front().span, carries_state()};
     }
 
     /// run_round; should it throw, a sharded node first gathers the shards merged so far (every
@@ -341,9 +342,8 @@ private:
         m.failures = outcome.failures;
         m.worker_seconds = outcome.worker_seconds;
         if (outcome.packages.empty()) return m;
-        const std::vector<std::size_t> completed = outcome.completed_workers();
-        if (!shards_.active())
-            for (std::size_t k = 0; k < completed.size(); ++k) check_finite(outcome.packages[k], completed[k]);
+        if constexpr (kReplicas == Replicas::PerRound)
+            for (WorkerPackage& pkg : outcome.packages) detail::return_in_process(pkg);  // unless it came back as bytes
         const Plan plans = round.completed_plans();
         const std::vector<double> samples = round.completed_samples();
         merge_packages(model_, master_state_, carried_per_parameter(), aggregator_,

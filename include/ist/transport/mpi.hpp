@@ -159,7 +159,7 @@ public:
 
 private:
     using Session = detail::mpi::Session;
-    using Outcome = detail::mpi::Outcome;
+    using Outcome = detail::Outcome;
     template <class P>
     using Slots = std::vector<std::optional<P>>;  ///< one package per worker, built where needed
 
@@ -185,20 +185,18 @@ private:
         if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic, taking_part);
         else packages[0].emplace(extract(0));
         const auto deadline = Session::Clock::now() + st.policy.round_timeout;
-        if (replicas == Replicas::PerRound) detail::transit(*packages[0]);  // worker 0's subnet, coded as the others'
         const std::exception_ptr error = detail::mpi::run_local_work(st, *packages[0], work, 0, S);
-        if (replicas == Replicas::PerRound && !error) detail::transit(*packages[0]);
         st.record_own_outcome(Outcome::from(error, 0));
         const std::vector<std::vector<char>> scalars = take_back(packages, replicas, dropping, deadline);
         const detail::mpi::Verdict verdict = st.announce_verdict(dropping);
-        detail::mpi::rethrow_unless_ok(verdict.outcome, 0, error);
+        detail::rethrow_unless_ok(verdict.outcome, 0, error);
         for (std::size_t s = 0; s < S; ++s) {
             if (replicas == Replicas::PerRound && st.outcomes[s]->ok()) result.traffic.sent[s] += payload_bytes(*packages[s]);
             // Every worker made the same allreduce_mean calls as this one.
             result.traffic.received[s] += st.reduced_bytes;
             result.traffic.sent[s] += st.reduced_bytes;
         }
-        if (replicas == Replicas::Persistent) replicate(packages, 0, extract, &scalars);
+        if (replicas == Replicas::Persistent) detail::replicate(packages, 0, extract, &scalars);
         for (std::size_t s = 0; s < S; ++s)
             if (st.outcomes[s]->ok()) result.packages.push_back(std::move(*packages[s]));
         result.dropped = verdict.dropped;
@@ -245,7 +243,7 @@ private:
         result.traffic.received[me] += st.reduced_bytes;
         result.traffic.sent[me] += st.reduced_bytes;
         if (per_round) return result;
-        replicate(packages, me, extract, nullptr);
+        detail::replicate(packages, me, extract, nullptr);
         for (auto& p : packages) result.packages.push_back(std::move(*p));
         return result;
     }
@@ -255,7 +253,7 @@ private:
     template <class P>
     void take_verdict(RoundResult<P>& result, std::size_t me, const std::exception_ptr& own) {
         detail::mpi::Verdict verdict = state_->receive_verdict();
-        detail::mpi::rethrow_unless_ok(verdict.outcome, me, own);
+        detail::rethrow_unless_ok(verdict.outcome, me, own);
         if (std::find(verdict.dropped.begin(), verdict.dropped.end(), me) != verdict.dropped.end())
             result.traffic.sent[me] = 0;  // its package, if sent, was discarded
         result.dropped = std::move(verdict.dropped);
@@ -312,25 +310,6 @@ private:
             if (st.outcomes[k]->ok()) take(k);
         }
         return scalars;
-    }
-
-    /// Replicas::Persistent: every package slot becomes a copy of this rank's trained replica;
-    /// on the coordinator each keeps its own worker's scalars.
-    template <class P, class Extract>
-    static void replicate(Slots<P>& packages, std::size_t me, Extract& extract,
-                          const std::vector<std::vector<char>>* scalars) {
-        const std::vector<Tensor*> source = packages[me]->tensors();
-        for (std::size_t s = 0; s < packages.size(); ++s) {
-            if (s == me) continue;
-            packages[s].emplace(extract(s));
-            const std::vector<Tensor*> target = packages[s]->tensors();
-            for (std::size_t i = 0; i < target.size(); ++i) *target[i] = *source[i];
-            const std::span<double> mine(packages[me]->scalars()), theirs(packages[s]->scalars());
-            if (scalars && (*scalars)[s].size() == theirs.size() * sizeof(double))
-                detail::unpack(*packages[s], (*scalars)[s], detail::PackedParts::ScalarsOnly);
-            else
-                std::copy(mine.begin(), mine.end(), theirs.begin());
-        }
     }
 
     Options options_;

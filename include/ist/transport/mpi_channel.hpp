@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
+#include "ist/exchange/outcome.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail::mpi {
@@ -60,46 +61,7 @@ struct WireCounters {
     static std::size_t index(int tag) { return tag >= kHello && tag < kTagEnd ? static_cast<std::size_t>(tag - kHello) : kTags - 1; }
 };
 
-/// How a worker's local work ended; `kind` picks the exception type rethrown on every rank.
-/// `round` tells a straggler's late status from the current round's.
-struct Outcome {
-    ErrorKind kind = ErrorKind::None;
-    std::int32_t worker = 0;
-    std::string message;
-    std::uint64_t round = 0;
-
-    bool ok() const { return kind == ErrorKind::None; }
-
-    static Outcome from(std::exception_ptr error, std::size_t worker) {
-        ErrorReport report = report_error(error);
-        return {report.kind, static_cast<std::int32_t>(worker), std::move(report.message)};
-    }
-
-    [[noreturn]] void rethrow() const { throw_error(kind, message); }
-
-    /// Wire format: kind (int32), worker (int32), round (uint64), then the message's characters.
-    std::vector<char> encode() const {
-        std::vector<char> out(kHeader + message.size());
-        std::memcpy(out.data(), &kind, sizeof kind);
-        std::memcpy(out.data() + sizeof kind, &worker, sizeof worker);
-        std::memcpy(out.data() + sizeof kind + sizeof worker, &round, sizeof round);
-        if (!message.empty()) std::memcpy(out.data() + kHeader, message.data(), message.size());
-        return out;
-    }
-    static Outcome decode(std::span<const char> in) {
-        Outcome o;
-        if (in.size() < kHeader) return {ErrorKind::Other, 0, "malformed status message"};
-        std::memcpy(&o.kind, in.data(), sizeof o.kind);
-        std::memcpy(&o.worker, in.data() + sizeof o.kind, sizeof o.worker);
-        std::memcpy(&o.round, in.data() + sizeof o.kind + sizeof o.worker, sizeof o.round);
-        o.message.assign(in.data() + kHeader, in.size() - kHeader);
-        return o;
-    }
-
-private:
-    static constexpr std::size_t kHeader = sizeof(ErrorKind) + sizeof(std::int32_t) + sizeof(std::uint64_t);
-    static_assert(sizeof(ErrorKind) == sizeof(std::int32_t));
-};
+using ist::detail::Outcome;  // how a worker's work ended (exchange/outcome.hpp)
 
 /// Identifies the build for the handshake: protocol, compiler, MPI implementation, type sizes.
 inline std::uint64_t build_fingerprint() {

@@ -53,13 +53,6 @@ std::exception_ptr run_local_work(Session& session, P& package, Work& work, std:
     return nullptr;
 }
 
-/// Throws the round's failure; this rank's own exception as it was when the failure is its.
-inline void rethrow_unless_ok(const Outcome& verdict, std::size_t me, const std::exception_ptr& own) {
-    if (verdict.ok()) return;
-    if (verdict.worker == static_cast<std::int32_t>(me) && own) std::rethrow_exception(own);
-    verdict.rethrow();
-}
-
 /// The sharded node's state at one rank: the last round's layout.
 class ShardedNode {
 public:

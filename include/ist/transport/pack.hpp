@@ -3,7 +3,8 @@
 // in storage order), and a package (a subnet: tensors, then scalars) in one contiguous buffer.
 // Byte counting, MPI packing and MPI broadcasts all use this, so they agree on the layout.
 // A package may code its tensors itself (a CodedPackage with a lossy codec, see ist/codec): its
-// tensors' bytes are then its coding, and in-process transports run the same coding (transit).
+// tensors' bytes are then its coding. A journey no bytes made (in-process) the trainer codes
+// itself (deliver / bring_back), so a transport only moves packages or their bytes.
 #include <concepts>
 #include <cstddef>
 #include <cstring>
@@ -55,7 +56,8 @@ concept CodedPackage = requires(P& p, std::vector<char>& out, const char* in) {
     { p.coded_tensor_bytes() } -> std::same_as<std::size_t>;  // the exact bytes of its coded tensors
     p.encode_tensors(out);                                   // the sender: appends its tensors' coding to out
     p.decode_tensors(in);                                    // the receiver: overwrites its tensors from their coding
-    p.transit();                                             // both in place, as an in-process transport's journey
+    p.deliver();     // the trainer: the journey to the worker in place, unless bytes made it already
+    p.bring_back();  // the trainer: the way back in place, unless bytes made it already
 };
 
 }  // namespace ist
@@ -76,12 +78,20 @@ std::size_t tensor_payload_bytes(P& package) {
     return tensor_bytes(package.tensors());
 }
 
-/// In-process transports: the package as its receiver gets it, coded and decoded in place
-/// (nothing happens unless it travels coded).
+/// The trainer's side of a package no transport moved as bytes (in-process, or the coordinator's
+/// own worker): its coded journey to the worker, before the work starts ...
 template <class P>
-void transit(P& package) {
+void deliver_in_process(P& package) {
     if constexpr (CodedPackage<P>)
-        if (package.coded()) package.transit();
+        if (package.coded()) package.deliver();
+}
+
+/// ... and its way back, once the round is over (nothing happens unless it travels coded, or if
+/// its journey was made as bytes, pack and unpack).
+template <class P>
+void return_in_process(P& package) {
+    if constexpr (CodedPackage<P>)
+        if (package.coded()) package.bring_back();
 }
 
 /// Which parts of a package travel: all of it, or only its scalars (the tensors stay put when

@@ -52,6 +52,8 @@ public:
         std::vector<double> slowdown{};                 ///< simulation: per worker, >= 1; empty = none
     };
 
+    static constexpr bool in_process = true;  ///< RunsInProcess: every worker is a thread of this process
+
     ThreadsTransport() = default;
     explicit ThreadsTransport(Options options) : options_(options) {}
     ThreadsTransport(const ThreadsTransport& other) : options_(other.options_) {}
@@ -131,19 +133,13 @@ private:
                     throw;
                 }
                 extracted_one();
-                if (counted) {  // the subnet travels to the worker (coded, if its package codes)
-                    received = payload_bytes(*package);
-                    detail::transit(*package);
-                }
+                if (counted) received = payload_bytes(*package);  // the subnet travels to the worker
                 detail::GroupCommunicator<detail::ThreadGroup> comm(group, s, done.size());
                 const auto start = std::chrono::steady_clock::now();
                 work(*package, comm);
                 simulate_slowdown(s, std::chrono::steady_clock::now() - start);
                 worked = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                if (counted) {  // and back
-                    sent = payload_bytes(*package);
-                    detail::transit(*package);
-                }
+                if (counted) sent = payload_bytes(*package);  // and back
             } catch (...) {
                 error = std::current_exception();
                 group.abandon();

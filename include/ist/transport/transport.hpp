@@ -1,11 +1,22 @@
 #pragma once
 // The Transport policy: runs a round's workers and moves subnets between them and the
-// coordinator that holds the full model.
+// coordinator that holds the full model. The whole contract is here: the required members
+// (the Transport concept, with a readable message for each one a type misses:
+// detail::check_transport) and every optional hook, each a named concept:
+//   RunsInProcess         one process runs every worker (else one worker per process)
+//   HasStragglers         wait_idle(): dropped workers may still be running
+//   GathersToCoordinator  gather_to_coordinator(per_worker): checkpoints of what only workers hold
+//   ShardsParameters      a parameter node that shards the model among the processes
+// What the library does around a transport, so a transport need not: it cuts and codes the
+// packages (a package's coding runs in pack/unpack, or, for a journey no bytes made, in the
+// trainer: detail::deliver_in_process / return_in_process), sums all-reduces in worker order (detail::OrderedMean, MessageMean), picks the
+// failure a round rethrows (detail::deciding_failure) and counts bytes (payload_bytes).
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <functional>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -17,6 +28,7 @@
 #include "ist/exchange/replicas.hpp"
 #include "ist/transport/pack.hpp"
 #include "ist/transport/reduction_coding.hpp"
+#include "ist/transport/shard_layout.hpp"
 
 namespace ist {
 
@@ -114,6 +126,28 @@ struct RoundResult {
 };
 
 namespace detail {
+
+/// Replicas::Persistent in a transport with one worker per process: every package slot becomes a
+/// copy of worker `me`'s trained replica (the replicas are equal by construction), so every
+/// process can merge; each slot keeps its own worker's scalars where `scalars` holds them (as
+/// pack(ScalarsOnly) made them), else `me`'s.
+template <class P, class Extract>
+void replicate(std::vector<std::optional<P>>& packages, std::size_t me, Extract& extract,
+               const std::vector<std::vector<char>>* scalars) {
+    const std::vector<Tensor*> source = packages[me]->tensors();
+    for (std::size_t s = 0; s < packages.size(); ++s) {
+        if (s == me) continue;
+        packages[s].emplace(extract(s));
+        const std::vector<Tensor*> target = packages[s]->tensors();
+        for (std::size_t i = 0; i < target.size(); ++i) *target[i] = *source[i];
+        const std::span<double> mine(packages[me]->scalars()), theirs(packages[s]->scalars());
+        if (scalars && (*scalars)[s].size() == theirs.size() * sizeof(double))
+            unpack(*packages[s], (*scalars)[s], PackedParts::ScalarsOnly);
+        else
+            std::copy(mine.begin(), mine.end(), theirs.begin());
+    }
+}
+
 struct ArchetypePackage {
     std::vector<Tensor*> tensors() { return {}; }
     std::span<double> scalars() { return {}; }
@@ -146,9 +180,69 @@ concept Transport = requires(T& t, std::size_t workers,
     t.broadcast(tensors);
 };
 
+namespace detail {
+
+/// The Transport requirements one by one, each with what a type that misses it lacks (IstTrainer
+/// checks its transport with this, so the first missing member is named in plain words).
+template <class T>
+consteval bool check_transport() {
+    static_assert(requires(T& t) { { t.is_coordinator() } -> std::convertible_to<bool>; },
+                  "ist::Transport: missing `bool is_coordinator()`: whether this process holds the full model "
+                  "(true in-process; rank 0 of a distributed transport)");
+    static_assert(requires(T& t) { t.handshake(std::size_t{0}, std::uint64_t{0}, std::uint64_t{0}); },
+                  "ist::Transport: missing `handshake(std::size_t workers, std::uint64_t parameter_count, "
+                  "std::uint64_t config_fingerprint)`: called once before training (a no-op in-process)");
+    static_assert(requires(T& t) { { t.agree(true) } -> std::convertible_to<bool>; },
+                  "ist::Transport: missing `bool agree(bool decision)`: the coordinator's decision on every "
+                  "process (the identity in-process)");
+    static_assert(requires(T& t, std::span<Tensor* const> tensors) { t.broadcast(tensors); },
+                  "ist::Transport: missing `broadcast(std::span<Tensor* const>)`: the coordinator's values on "
+                  "every process (a no-op in-process)");
+    static_assert(requires(T& t, std::function<ArchetypePackage(std::size_t)> extract,
+                           std::function<void(ArchetypePackage&, Communicator&)> work) {
+                      { t.round(std::size_t{1}, extract, work, Replicas::PerRound) }
+                          -> std::same_as<RoundResult<ArchetypePackage>>;
+                  },
+                  "ist::Transport: missing `RoundResult<P> round(std::size_t workers, Extract extract, Work work, "
+                  "Replicas replicas)` for any package type P = extract(s)'s: see the Transport concept");
+    return true;
+}
+
+}  // namespace detail
+
+/// Optional hook: `static constexpr bool in_process = true` declares that one process runs every
+/// worker, so the trainer holds all of the workers' state itself (error-feedback residuals need no
+/// gathering for a checkpoint). A transport without it runs one worker per process.
+template <class T>
+concept RunsInProcess = requires {
+    { T::in_process } -> std::convertible_to<bool>;
+    requires T::in_process;
+};
+
 /// Optional hook: `wait_idle()` blocks until workers a fault-tolerant transport dropped from a
 /// round (stragglers still running in the background) have finished.
 template <class T>
 concept HasStragglers = requires(T& t) { t.wait_idle(); };
+
+/// Optional hook: `gather_to_coordinator(per_worker)`, collective: rank k (1..S-1) sends
+/// `per_worker[k]` and the coordinator's `per_worker[k]` takes it (same shapes on every rank).
+/// Checkpoints of a distributed run with error feedback need it (the residuals live on the
+/// workers' ranks); without it such a checkpoint is refused with a ConfigError.
+template <class T>
+concept GathersToCoordinator = requires(T& t, std::span<std::vector<Tensor>> per_worker) {
+    t.gather_to_coordinator(per_worker);
+};
+
+/// Optional hook: a parameter node that shards the model among the processes (each rank merges
+/// only its shard; detail::ParameterShards drives it).
+template <class T>
+concept ShardsParameters = requires(T& t, const T& ct, std::vector<ParameterShape> shapes,
+                                    std::vector<std::size_t> owners, const Plan& plan,
+                                    std::span<Tensor* const> full) {
+    { ct.sharded() } -> std::convertible_to<bool>;  // this run shards (else the node is central)
+    t.set_shard_layout(shapes, owners, plan);       // before each round: who owns what
+    { t.gather_shards(full) } -> std::convertible_to<std::uint64_t>;  // collective: the coordinator gets every
+                                                                      // shard of `full`; the bytes gathered
+};
 
 }  // namespace ist

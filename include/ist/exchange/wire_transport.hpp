@@ -1,0 +1,309 @@
+#pragma once
+// WireTransport: the library's round over a user's Wire (transport/wire.hpp), one worker per rank.
+// Rank 0 holds the full model and is worker 0: it cuts every subnet, sends worker s its package
+// as bytes (coded by the package, detail::pack), trains its own, takes the others back and merges.
+// What the library does here, so that a Wire only moves bytes:
+//  - coding: packages travel as detail::pack / unpack make them (a lossy codec's bytes);
+//  - byte counting: each package's payload both ways, each all-reduce's message both ways;
+//  - the ordered mean: every all-reduce goes through rank 0, which adds the contributions in
+//    worker order (detail::MessageMean), so the result is bit-identical to ThreadsTransport's;
+//  - the failure policy: every worker sends how its work ended; rank 0 picks the failure the round
+//    ends with (detail::deciding_failure) and every rank rethrows it, same type and message. A
+//    worker that fails inside an all-reduce abandons it: the others' RoundAborted follows.
+// It never drops a worker: stragglers and deadlines are ThreadsTransport's and MpiTransport's.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "ist/core/error.hpp"
+#include "ist/exchange/outcome.hpp"
+#include "ist/transport/ordered_mean.hpp"
+#include "ist/transport/pack.hpp"
+#include "ist/transport/transport.hpp"
+#include "ist/transport/wire.hpp"
+
+namespace ist {
+
+template <Wire W>
+class WireTransport {
+public:
+    explicit WireTransport(W wire) : wire_(std::move(wire)) {}
+
+    W& wire() { return wire_; }
+    bool is_coordinator() const { return rank() == 0; }
+
+    /// One worker per rank, and every rank runs the same model and configuration (ConfigError
+    /// naming what differs otherwise, on every rank).
+    void handshake(std::size_t workers, std::uint64_t parameters, std::uint64_t config) {
+        if (workers != ranks())
+            throw ConfigError("WireTransport: S = " + std::to_string(workers) + " workers but the wire has " +
+                              std::to_string(ranks()) + " ranks; it runs one worker per rank");
+        const std::vector<std::uint64_t> mine{parameters, config};
+        std::string verdict;
+        if (!is_coordinator()) send(0, Kind::Hello, as_bytes(mine));
+        for (std::size_t k = 1; is_coordinator() && k < ranks(); ++k)
+            if (expect(k, Kind::Hello, "its handshake") != as_bytes(mine))
+                verdict = "rank " + std::to_string(k) + " runs another model size or configuration than rank 0";
+        const std::vector<char> said = from_coordinator(Kind::Welcome, {verdict.data(), verdict.size()}, "the handshake's verdict");
+        verdict.assign(said.begin(), said.end());
+        if (!verdict.empty()) throw ConfigError("WireTransport: mismatched launch: " + verdict);
+    }
+
+    /// The coordinator's decision, on every rank.
+    bool agree(bool decision) {
+        const char byte = decision ? 1 : 0;
+        return from_coordinator(Kind::Decision, {&byte, 1}, "a decision").at(0) != 0;
+    }
+
+    /// Overwrites `tensors` on every rank with the coordinator's values (same shapes everywhere).
+    void broadcast(std::span<Tensor* const> tensors) {
+        std::vector<char> bytes(detail::tensor_bytes(tensors));
+        if (is_coordinator()) detail::pack_tensors(tensors, bytes.data());
+        const std::vector<char> got = from_coordinator(Kind::Tensors, bytes, "the broadcast tensors");
+        if (got.size() != bytes.size()) throw std::logic_error("WireTransport: broadcast tensors of another size");
+        detail::unpack_tensors(tensors, got.data());
+    }
+
+    /// One round (see the Transport concept): the packages of every worker on rank 0, or with
+    /// Replicas::Persistent on every rank (copies of its own replica, equal by construction).
+    template <class Extract, class Work>
+    auto round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas) {
+        using P = std::invoke_result_t<Extract&, std::size_t>;
+        if (workers != ranks()) handshake(workers, 0, 0);
+        Slots<P> packages(workers);
+        RoundResult<P> result;
+        result.traffic = RoundTraffic(workers);
+        Reduction reduction(*this);
+        if (is_coordinator()) coordinate(packages, extract, work, replicas, reduction, result);
+        else take_part(packages, extract, work, replicas, reduction, result);
+        for (std::size_t s = 0; s < workers; ++s)  // every worker made the same all-reduce calls as this one
+            if (is_coordinator() || s == rank()) {
+                result.traffic.received[s] += reduction.bytes;
+                result.traffic.sent[s] += reduction.bytes;
+            }
+        if (replicas == Replicas::Persistent) detail::replicate(packages, rank(), extract, &reduction.scalars);
+        if (is_coordinator() || replicas == Replicas::Persistent)
+            for (auto& p : packages) result.packages.push_back(std::move(*p));
+        return result;
+    }
+
+private:
+    enum class Kind : char { Hello, Welcome, Decision, Tensors, Package, Status, Verdict, Contribution, Mean, Abort };
+    template <class P>
+    using Slots = std::vector<std::optional<P>>;
+
+    /// One round's all-reduces at this rank (the Group of its Communicator), and what rank 0
+    /// learnt of the others on the way: statuses that came instead of a contribution, scalars.
+    class Reduction {
+    public:
+        explicit Reduction(WireTransport& t) : early(t.ranks()), scalars(t.ranks()), t_(t) {}
+
+        void allreduce_mean(std::size_t worker, std::span<float> data) {
+            const auto* bytes = reinterpret_cast<const char*>(data.data());
+            reduce(worker, {bytes, data.size_bytes()}, data, detail::FloatMessages{data.size()});
+        }
+        void allreduce_coded_mean(std::size_t worker, std::span<const char> contribution, std::span<float> mean,
+                                  ReductionCoding& coding) {
+            reduce(worker, contribution, mean, detail::CodedMessages{coding});
+        }
+
+        std::uint64_t bytes = 0;                     ///< each way, per worker, over the round's all-reduces
+        std::vector<std::optional<detail::Outcome>> early;  ///< rank 0: statuses of workers that left a reduction
+        std::vector<std::vector<char>> scalars;      ///< rank 0, Replicas::Persistent: each worker's scalars
+
+    private:
+        template <class Messages>
+        void reduce(std::size_t worker, std::span<const char> contribution, std::span<float> out,
+                    const Messages& messages) {
+            if (worker == 0) gather_mean(contribution, out, messages);
+            else take_mean(contribution, out, messages);
+            bytes += messages.message_bytes();
+        }
+
+        /// Rank 0: the contributions added in worker order, the mean sent back; abandoned (the
+        /// contributors told, RoundAborted here) if a worker left with its status instead.
+        template <class Messages>
+        void gather_mean(std::span<const char> contribution, std::span<float> out, const Messages& messages) {
+            detail::MessageMean<Messages> mean(messages, out.size(), sum_, scratch_);
+            if (!mean.add(contribution)) throw std::logic_error(messages.wrong_length(0, contribution.size()));
+            std::vector<std::size_t> contributed;
+            std::optional<std::string> wrong;
+            for (std::size_t k = 1; k < t_.ranks(); ++k) {
+                if (early[k]) continue;
+                std::vector<char> message = t_.receive(k);
+                const Kind kind = take_kind(message);
+                if (kind == Kind::Status) {
+                    early[k] = detail::Outcome::decode(message);
+                    continue;
+                }
+                t_.require(kind == Kind::Contribution, k, "an all-reduce contribution");
+                contributed.push_back(k);
+                if (!wrong && !mean.add(message)) wrong = messages.wrong_length(k, message.size());
+            }
+            const bool abandoned = wrong || contributed.size() + 1 < t_.ranks();
+            if (abandoned) {
+                for (std::size_t k : contributed) t_.send(k, Kind::Abort, {});
+                if (wrong) throw std::logic_error(*wrong);
+                throw RoundAborted("round aborted: another worker failed");
+            }
+            const std::span<const char> result = mean.finish(out, message_);
+            for (std::size_t k = 1; k < t_.ranks(); ++k) t_.send(k, Kind::Mean, result);
+        }
+
+        /// A worker: its contribution sent, the mean (or the news that it was abandoned) taken.
+        template <class Messages>
+        void take_mean(std::span<const char> contribution, std::span<float> out, const Messages& messages) {
+            t_.send(0, Kind::Contribution, contribution);
+            std::vector<char> message = t_.receive(0);
+            if (take_kind(message) == Kind::Abort) throw RoundAborted("round aborted: another worker failed");
+            if (message.size() != messages.message_bytes())
+                throw std::logic_error("WireTransport: an all-reduce mean of the wrong length");
+            const std::span<char> inbox = messages.inbox(out, message_);
+            std::copy(message.begin(), message.end(), inbox.begin());
+            messages.floats(inbox, out);
+        }
+
+        WireTransport& t_;
+        std::vector<float> sum_, scratch_;
+        std::vector<char> message_;
+    };
+
+    /// Rank 0: cut and send the subnets, train worker 0's, take every worker's status and package,
+    /// then announce the round's outcome (and rethrow its failure).
+    template <class P, class Extract, class Work>
+    void coordinate(Slots<P>& packages, Extract& extract, Work& work, Replicas replicas, Reduction& reduction,
+                    RoundResult<P>& result) {
+        const bool per_round = replicas == Replicas::PerRound;
+        packages[0].emplace(extract(0));  // with persistent replicas, worker 0's own replica
+        for (std::size_t s = 0; per_round && s < ranks(); ++s) {
+            P& p = s == 0 ? *packages[0] : packages[s].emplace(extract(s));
+            if (s > 0) send(s, Kind::Package, detail::pack(p));
+            result.traffic.received[s] += payload_bytes(p);
+        }
+        const std::exception_ptr error = run_work(*packages[0], work, reduction);
+        std::vector<detail::Outcome> outcomes{detail::Outcome::from(error, 0)};
+        std::vector<detail::ErrorKind> kinds{outcomes.front().kind};
+        for (std::size_t k = 1; k < ranks(); ++k) {
+            outcomes.push_back(take_status(k, reduction));
+            kinds.push_back(outcomes.back().kind);
+            if (!outcomes.back().ok()) continue;
+            std::vector<char> returned = expect(k, Kind::Package, "its trained package");
+            if (!per_round) {
+                reduction.scalars[k] = std::move(returned);
+                continue;
+            }
+            detail::unpack(*packages[k], returned);
+            result.traffic.sent[k] += payload_bytes(*packages[k]);
+        }
+        if (per_round && !error) result.traffic.sent[0] += payload_bytes(*packages[0]);
+        const auto deciding = detail::deciding_failure(kinds);
+        const detail::Outcome verdict = deciding ? outcomes[*deciding] : detail::Outcome{};
+        const std::vector<char> encoded = verdict.encode();
+        for (std::size_t k = 1; k < ranks(); ++k) send(k, Kind::Verdict, encoded);
+        detail::rethrow_unless_ok(verdict, 0, error);
+    }
+
+    /// Rank 0 after its own work: worker k's status (abandoning any all-reduce k is still in).
+    detail::Outcome take_status(std::size_t k, Reduction& reduction) {
+        if (reduction.early[k]) return *reduction.early[k];
+        for (;;) {
+            std::vector<char> message = receive(k);
+            const Kind kind = take_kind(message);
+            if (kind == Kind::Status) return detail::Outcome::decode(message);
+            require(kind == Kind::Contribution, k, "its status");
+            send(k, Kind::Abort, {});  // worker 0 left this all-reduce: it failed
+        }
+    }
+
+    /// Ranks 1..S-1: take this worker's subnet, train it, send its status and package back, and
+    /// rethrow the round's failure if rank 0 announces one.
+    template <class P, class Extract, class Work>
+    void take_part(Slots<P>& packages, Extract& extract, Work& work, Replicas replicas, Reduction& reduction,
+                   RoundResult<P>& result) {
+        const std::size_t me = rank();
+        const bool per_round = replicas == Replicas::PerRound;
+        P& mine = packages[me].emplace(extract(me));  // the skeleton: rank 0's values overwrite it
+        if (per_round) {
+            detail::unpack(mine, expect(0, Kind::Package, "this worker's subnet"));
+            result.traffic.received[me] += payload_bytes(mine);
+        }
+        const std::exception_ptr error = run_work(mine, work, reduction);
+        const detail::Outcome outcome = detail::Outcome::from(error, me);
+        send(0, Kind::Status, outcome.encode());
+        if (outcome.ok()) {
+            send(0, Kind::Package, detail::pack(mine, per_round ? detail::PackedParts::TensorsAndScalars
+                                                                 : detail::PackedParts::ScalarsOnly));
+            if (per_round) result.traffic.sent[me] += payload_bytes(mine);
+        }
+        detail::rethrow_unless_ok(detail::Outcome::decode(expect(0, Kind::Verdict, "the round's verdict")), me, error);
+    }
+
+    template <class P, class Work>
+    std::exception_ptr run_work(P& package, Work& work, Reduction& reduction) {
+        try {
+            detail::GroupCommunicator<Reduction> comm(reduction, rank(), ranks());
+            work(package, comm);
+        } catch (...) {
+            return std::current_exception();
+        }
+        return nullptr;
+    }
+
+    /// Rank 0 sends `body` to every rank; every rank returns it.
+    std::vector<char> from_coordinator(Kind kind, std::span<const char> body, const std::string& what) {
+        if (!is_coordinator()) return expect(0, kind, what);
+        for (std::size_t k = 1; k < ranks(); ++k) send(k, kind, body);
+        return {body.begin(), body.end()};
+    }
+
+    void send(std::size_t peer, Kind kind, std::span<const char> body) {
+        std::vector<char> message(1 + body.size());
+        message[0] = static_cast<char>(kind);
+        std::copy(body.begin(), body.end(), message.begin() + 1);
+        wire_.send(peer, message);
+    }
+    std::vector<char> receive(std::size_t peer) { return wire_.receive(peer); }
+
+    /// The next message from `peer`, which must be of `kind` (std::logic_error naming `what` otherwise).
+    std::vector<char> expect(std::size_t peer, Kind kind, const std::string& what) {
+        std::vector<char> message = receive(peer);
+        require(take_kind(message) == kind, peer, what);
+        return message;
+    }
+
+    /// Strips a message's kind (its first byte) and returns it; the body moves to its own buffer,
+    /// so floats read from it are aligned.
+    static Kind take_kind(std::vector<char>& message) {
+        if (message.empty()) throw std::logic_error("WireTransport: an empty message (not sent by a WireTransport)");
+        const auto kind = static_cast<Kind>(message.front());
+        message = std::vector<char>(message.begin() + 1, message.end());
+        return kind;
+    }
+
+    void require(bool expected, std::size_t peer, const std::string& what) const {
+        if (!expected)
+            throw std::logic_error("WireTransport: rank " + std::to_string(rank()) + " expected " + what + " from rank " +
+                                   std::to_string(peer) + " and got another message (the ranks run different programs)");
+    }
+
+    static std::vector<char> as_bytes(const std::vector<std::uint64_t>& values) {
+        std::vector<char> out(values.size() * sizeof(std::uint64_t));
+        std::memcpy(out.data(), values.data(), out.size());
+        return out;
+    }
+
+    std::size_t rank() const { return static_cast<std::size_t>(wire_.rank()); }
+    std::size_t ranks() const { return static_cast<std::size_t>(wire_.size()); }
+
+    W wire_;
+};
+
+}  // namespace ist

@@ -1,0 +1,140 @@
+// WireTransport over examples/custom_transport.cpp's MailboxWire (ranks as threads, bytes copied
+// between mailboxes) against ThreadsTransport, the same checks the MPI tests make: final weights
+// bit for bit on every rank, bytes of every round, final accuracy; and a failing worker's error
+// rethrown on every rank as ThreadsTransport rethrows it.
+#include <doctest/doctest.h>
+
+#include <exception>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#define IST_CUSTOM_TRANSPORT_NO_MAIN
+#include "../../examples/custom_transport.cpp"
+#include "helpers.hpp"
+
+using namespace ist;
+
+namespace {
+
+struct WireRun {
+    std::vector<Network> nets;  ///< every rank's model after train()
+    std::optional<TrainResult> result;  ///< rank 0's
+    std::vector<std::exception_ptr> errors;
+};
+
+Network wire_test_mlp() { return make_mlp({12, {16, 16}, 3, Norm::Batch, 5}); }
+
+template <class P, class A, class C>
+WireRun train_over_mailboxes(const TrainerOptions& o, P partitioner, A aggregator, C codec, float lr) {
+    const Dataset train = test::blobs(300, 12, 3, 1), test_set = test::blobs(90, 12, 3, 2);
+    WireRun run{std::vector<Network>(o.workers, wire_test_mlp()), {}, std::vector<std::exception_ptr>(o.workers)};
+    auto post = std::make_shared<MailboxWire::Post>(o.workers);
+    std::vector<std::jthread> ranks;
+    for (std::size_t r = 0; r < o.workers; ++r)
+        ranks.emplace_back([&, r] {
+            try {
+                IstTrainer<Network, P, Sgd, A, WireTransport<MailboxWire>, C> trainer(
+                    run.nets[r], o, partitioner, Sgd(lr), aggregator, WireTransport(MailboxWire(post, r)), codec);
+                TrainResult result = trainer.train(train, test_set);
+                if (r == 0) run.result = std::move(result);
+            } catch (...) {
+                run.errors[r] = std::current_exception();
+            }
+        });
+    ranks.clear();  // joins
+    return run;
+}
+
+template <class P, class A, class C>
+std::pair<Network, TrainResult> train_on_threads(const TrainerOptions& o, P partitioner, A aggregator, C codec, float lr) {
+    const Dataset train = test::blobs(300, 12, 3, 1), test_set = test::blobs(90, 12, 3, 2);
+    Network net = wire_test_mlp();
+    IstTrainer<Network, P, Sgd, A, ThreadsTransport, C> trainer(net, o, partitioner, Sgd(lr), aggregator,
+                                                                ThreadsTransport(), codec);
+    TrainResult result = trainer.train(train, test_set);
+    return {std::move(net), std::move(result)};
+}
+
+template <class P, class A, class C = Fp32>
+void check_same_as_threads(const TrainerOptions& o, P partitioner, A aggregator, C codec = C()) {
+    const WireRun wire = train_over_mailboxes(o, partitioner, aggregator, codec, 0.05f);
+    for (const auto& e : wire.errors) REQUIRE_FALSE(e);
+    const auto [reference, expected] = train_on_threads(o, partitioner, aggregator, codec, 0.05f);
+    for (std::size_t r = 0; r < o.workers; ++r) {
+        CAPTURE(r);
+        CHECK(test::same_parameters(wire.nets[r], reference));  // broadcast: every rank ends with rank 0's model
+    }
+    REQUIRE(wire.result->history.size() == expected.history.size());
+    for (std::size_t k = 0; k < expected.history.size(); ++k) {
+        CAPTURE(k);
+        CHECK(wire.result->history[k].bytes == expected.history[k].bytes);
+        CHECK(wire.result->history[k].worker_bytes == expected.history[k].worker_bytes);
+    }
+    CHECK(wire.result->final_test->accuracy == expected.final_test->accuracy);
+}
+
+}  // namespace
+
+TEST_CASE("wire: a user's Wire runs IST, local SGD and data parallel bit for bit as ThreadsTransport") {
+    const TrainerOptions o = test::test_options(3, 4, 5, 16, 7);
+    SUBCASE("IST") { check_same_as_threads(o, NeuronPartition(), HolderAverage()); }
+    SUBCASE("local SGD") { check_same_as_threads(o, FullModel(), HolderAverage()); }
+    SUBCASE("data parallel: every gradient all-reduced through rank 0 in worker order") {
+        check_same_as_threads(o, FullModel(), GradientAllReduce());
+    }
+}
+
+TEST_CASE("wire: coded exchanges travel as the codec's bytes, bit for bit as ThreadsTransport") {
+    TrainerOptions o = test::test_options(3, 4, 5, 16, 7);
+    SUBCASE("q8 subnets") { check_same_as_threads(o, NeuronPartition(), HolderAverage(), Uniform(8)); }
+    SUBCASE("q4 updates with error feedback") {
+        o.coded_values = CodedValues::Updates;
+        o.error_feedback = true;
+        check_same_as_threads(o, NeuronPartition(), HolderAverage(), Uniform(4));
+    }
+    SUBCASE("q8 gradients (data parallel)") { check_same_as_threads(o, FullModel(), GradientAllReduce(), Uniform(8)); }
+}
+
+TEST_CASE("wire: a diverging worker's error is rethrown on every rank, as ThreadsTransport rethrows it") {
+    const TrainerOptions o = test::test_options(3, 4, 5, 16, 7);
+    std::string expected;
+    try {
+        train_on_threads(o, NeuronPartition(), HolderAverage(), Fp32(), 1e30f);
+    } catch (const TrainingError& e) {
+        expected = e.what();
+    }
+    REQUIRE_FALSE(expected.empty());
+    const WireRun wire = train_over_mailboxes(o, NeuronPartition(), HolderAverage(), Fp32(), 1e30f);
+    for (std::size_t r = 0; r < o.workers; ++r) {
+        CAPTURE(r);
+        REQUIRE(wire.errors[r]);
+        CHECK_THROWS_WITH_AS(std::rethrow_exception(wire.errors[r]), expected.c_str(), TrainingError);
+    }
+}
+
+TEST_CASE("wire: data parallel: a failure after the last all-reduce is the first worker's, on every rank") {
+    // Every replica diverges alike; the round ends with the first failure in worker order.
+    const TrainerOptions o = test::test_options(3, 4, 5, 16, 7);
+    const WireRun wire = train_over_mailboxes(o, FullModel(), GradientAllReduce(), Fp32(), 1e30f);
+    for (std::size_t r = 0; r < o.workers; ++r) {
+        CAPTURE(r);
+        REQUIRE(wire.errors[r]);
+        CHECK_THROWS_WITH_AS(std::rethrow_exception(wire.errors[r]),
+                             "worker 0 returned non-finite parameters; the model keeps its previous values", TrainingError);
+    }
+}
+
+TEST_CASE("wire: S must equal the wire's ranks, refused on every rank before training") {
+    TrainerOptions o = test::test_options(3, 4, 5, 16, 7);
+    auto post = std::make_shared<MailboxWire::Post>(2);  // two ranks for S = 3
+    Network net = wire_test_mlp();
+    using Trainer = IstTrainer<Network, NeuronPartition, Sgd, HolderAverage, WireTransport<MailboxWire>>;
+    CHECK_THROWS_WITH_AS(Trainer(net, o, NeuronPartition(), Sgd(), HolderAverage(), WireTransport(MailboxWire(post, 0))),
+                         "WireTransport: S = 3 workers but the wire has 2 ranks; it runs one worker per rank",
+                         ConfigError);
+}
+
+static_assert(Transport<WireTransport<MailboxWire>> && !RunsInProcess<WireTransport<MailboxWire>>);
+static_assert(RunsInProcess<ThreadsTransport> && RunsInProcess<SerialTransport> && HasStragglers<ThreadsTransport>);
+static_assert(!GathersToCoordinator<ThreadsTransport> && !ShardsParameters<ThreadsTransport>);
