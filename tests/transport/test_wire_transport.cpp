@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <exception>
+#include <filesystem>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -25,8 +26,9 @@ struct WireRun {
 
 Network wire_test_mlp() { return make_mlp({12, {16, 16}, 3, Norm::Batch, 5}); }
 
-template <class P, class A, class C>
-WireRun train_over_mailboxes(const TrainerOptions& o, P partitioner, A aggregator, C codec, float lr) {
+template <class P, class A, class C, class... Callbacks>
+WireRun train_over_mailboxes(const TrainerOptions& o, P partitioner, A aggregator, C codec, float lr,
+                             Callbacks... callbacks) {
     const Dataset train = test::blobs(300, 12, 3, 1), test_set = test::blobs(90, 12, 3, 2);
     WireRun run{std::vector<Network>(o.workers, wire_test_mlp()), {}, std::vector<std::exception_ptr>(o.workers)};
     auto post = std::make_shared<MailboxWire::Post>(o.workers);
@@ -36,7 +38,7 @@ WireRun train_over_mailboxes(const TrainerOptions& o, P partitioner, A aggregato
             try {
                 IstTrainer<Network, P, Sgd, A, WireTransport<MailboxWire>, C> trainer(
                     run.nets[r], o, partitioner, Sgd(lr), aggregator, WireTransport(MailboxWire(post, r)), codec);
-                TrainResult result = trainer.train(train, test_set);
+                TrainResult result = trainer.train(train, test_set, callbacks...);
                 if (r == 0) run.result = std::move(result);
             } catch (...) {
                 run.errors[r] = std::current_exception();
@@ -122,6 +124,23 @@ TEST_CASE("wire: data parallel: a failure after the last all-reduce is the first
         REQUIRE(wire.errors[r]);
         CHECK_THROWS_WITH_AS(std::rethrow_exception(wire.errors[r]),
                              "worker 0 returned non-finite parameters; the model keeps its previous values", TrainingError);
+    }
+}
+
+TEST_CASE("wire: a checkpoint with error feedback names the GathersToCoordinator hook WireTransport lacks") {
+    TrainerOptions o = test::test_options(3, 4, 5, 16, 7);
+    o.coded_values = CodedValues::Updates;
+    o.error_feedback = true;
+    const std::string path = (std::filesystem::temp_directory_path() / "ist_wire_never_written.npz").string();
+    const WireRun wire = train_over_mailboxes(o, NeuronPartition(), HolderAverage(), Uniform(4), 0.05f, Checkpoint(path, 2));
+    for (std::size_t r = 0; r < o.workers; ++r) {
+        CAPTURE(r);
+        REQUIRE(wire.errors[r]);  // every rank refuses alike, at the first checkpoint
+        CHECK_THROWS_WITH_AS(std::rethrow_exception(wire.errors[r]),
+                             "IstTrainer: checkpoints with error feedback over a distributed transport need its "
+                             "GathersToCoordinator hook (gather_to_coordinator), which this transport lacks: the "
+                             "residuals live on the workers' ranks",
+                             ConfigError);
     }
 }
 
