@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <ist/ist.hpp>
+#include <ist/transport/mpi.hpp>
 
 namespace ist::mpi_test {
 
@@ -21,6 +22,21 @@ inline void check(bool ok, const std::string& what) {
         ++failed;
         std::fprintf(stderr, "[rank %d] FAILED: %s\n", my_rank, what.c_str());
     }
+}
+
+/// The main() of an MPI test program: MPI up, `body(S)` on every rank (S = np; an exception ends
+/// the job naming `program`), then this rank's counts; non-zero if a check failed.
+template <class Body>
+int run_on_every_rank(int argc, char** argv, const std::string& program, Body body) {
+    MpiEnvironment mpi(argc, argv);
+    my_rank = MpiEnvironment::rank();
+    try {
+        body(static_cast<std::size_t>(MpiEnvironment::size()));
+    } catch (const std::exception& e) {
+        MpiEnvironment::abort(program + ": uncaught: " + e.what(), 2);
+    }
+    std::printf("[rank %d] %d passed, %d failed\n", my_rank, passed, failed);
+    return failed ? 1 : 0;
 }
 
 template <class F>

@@ -115,10 +115,7 @@ void wrong_length_refused(T transport, std::size_t S, const std::string& over) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    MpiEnvironment mpi(argc, argv);
-    my_rank = MpiEnvironment::rank();
-    const auto S = static_cast<std::size_t>(MpiEnvironment::size());
-    try {
+    return run_on_every_rank(argc, argv, "ist_mpi_coded_reduce", [](std::size_t S) {
         const std::uint64_t fp32 = coded_data_parallel(S, "fp32", false);
         const std::uint64_t q8 = coded_data_parallel(S, "q8", false);
         const std::uint64_t q4 = coded_data_parallel(S, "q4", true);
@@ -131,9 +128,5 @@ int main(int argc, char** argv) {
                         static_cast<unsigned long long>(q4), static_cast<double>(q4) / static_cast<double>(fp32));
         wrong_length_refused(MpiTransport{}, S, "MPI");
         if (my_rank == 0) wrong_length_refused(ThreadsTransport{}, S, "threads");
-    } catch (const std::exception& e) {
-        MpiEnvironment::abort(std::string("ist_mpi_coded_reduce: uncaught: ") + e.what(), 2);
-    }
-    std::printf("[rank %d] %d passed, %d failed\n", my_rank, passed, failed);
-    return failed ? 1 : 0;
+    });
 }

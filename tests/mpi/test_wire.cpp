@@ -72,16 +72,9 @@ void same_as_threads(std::size_t S, P partitioner, A aggregator, const std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
-    MpiEnvironment mpi(argc, argv);
-    my_rank = MpiEnvironment::rank();
-    const auto S = static_cast<std::size_t>(MpiEnvironment::size());
-    try {
+    return run_on_every_rank(argc, argv, "ist_mpi_wire", [](std::size_t S) {
         same_as_threads(S, NeuronPartition(), HolderAverage(), "IST");
         same_as_threads(S, FullModel(), GradientAllReduce(), "data parallel");
         same_as_threads(S, NeuronPartition(), HolderAverage(), "IST, q8", Uniform(8));
-    } catch (const std::exception& e) {
-        MpiEnvironment::abort(std::string("ist_mpi_wire: uncaught: ") + e.what(), 2);
-    }
-    std::printf("[rank %d] %d passed, %d failed\n", my_rank, passed, failed);
-    return failed ? 1 : 0;
+    });
 }
