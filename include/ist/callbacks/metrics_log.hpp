@@ -1,7 +1,9 @@
 #pragma once
 // Writes every round's metrics to a CSV file, or to JSON when the path ends in ".json".
+#include <cstdint>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "ist/core/error.hpp"
 #include "ist/train/metrics.hpp"
@@ -27,7 +29,7 @@ public:
             out_ << (first_ ? "  " : ",\n  ") << "{\"round\": " << m.round << ", \"train_loss\": " << m.train_loss
                  << ", \"test_loss\": " << test_loss << ", \"test_accuracy\": " << test_acc
                  << ", \"bytes\": " << m.bytes << ", \"total_bytes\": " << m.total_bytes
-                 << ", \"seconds\": " << m.seconds << "}";
+                 << ", \"worker_bytes\": " << json_array(m.worker_bytes) << ", \"seconds\": " << m.seconds << "}";
         } else {
             out_ << m.round << ',' << m.train_loss << ',' << test_loss << ',' << test_acc << ',' << m.bytes << ','
                  << m.total_bytes << ',' << m.seconds << '\n';
@@ -42,6 +44,13 @@ public:
     }
 
 private:
+    // Per worker (JSON only: the CSV keeps its columns): what crossed each worker's link, e.g. to check
+    // against a real link's byte counters (docs/cluster.md).
+    static std::string json_array(const std::vector<std::uint64_t>& values) {
+        std::string out = "[";
+        for (std::size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + std::to_string(values[i]);
+        return out + "]";
+    }
     bool json() const { return path_.size() >= 5 && path_.compare(path_.size() - 5, 5, ".json") == 0; }
     std::string path_;
     std::ofstream out_;
