@@ -180,7 +180,8 @@ def main():
     scratch = tempfile.mkdtemp(prefix="ist-cluster-test-")
     try:
         up = tool(args, "up", "--nodes", "2", "--link", "100mbit", check=False)
-        if up.returncode != 0 and re.search(r"sch_tbf|namespaces are not available|not found \(install iproute2\)", up.stderr):
+        missing = r"sch_tbf|namespaces are not available|not found \(install iproute2\)|Unknown device type"
+        if up.returncode != 0 and re.search(missing, up.stderr):
             skip(up.stderr.strip())
         if up.returncode != 0:
             raise Failed(f"ist-cluster up failed:\n{up.stdout}{up.stderr}")
