@@ -35,7 +35,6 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(HERE, "..", "tools", "ist-cluster")
-CLUSTER = "istcb"
 PYTHON = "/usr/bin/python3"
 SYSTEMS = {  # name: (label, ist-train options, or the PyTorch script)
     "ist-ist": ("ist IST (MPI)", ["--method", "ist"], None),
@@ -57,6 +56,8 @@ def arguments():
                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--journal", required=True, help="the journal file (JSON lines), created if missing")
     p.add_argument("--build", default="build", help="build directory with ist-train (default build)")
+    p.add_argument("--train", help="the ist-train program (default: found in --build)")
+    p.add_argument("--cluster", default="istcb", help="the emulated cluster's name (default istcb)")
     p.add_argument("--links", default="10gbit,1gbit,100mbit")
     p.add_argument("--nets", default="2,3", help="2 = one hidden layer, 3 = two hidden layers (default 2,3)")
     p.add_argument("--seeds", default="42,43,44")
@@ -100,6 +101,9 @@ def load1():
         return float(f.read().split()[0])
 
 
+CLUSTER = "istcb"  # --cluster
+
+
 def tool(*argv, timeout=120):
     done = subprocess.run([PYTHON, TOOL, "--name", CLUSTER, *argv], capture_output=True, text=True, timeout=timeout)
     if done.returncode != 0:
@@ -138,7 +142,9 @@ def now():
 
 # --- one run -------------------------------------------------------------------------------------
 
-def ist_train(build):
+def ist_train(build, train=None):
+    if train:
+        return os.path.abspath(train)
     for path in (os.path.join(build, "examples", "ist-train"), os.path.join(build, "examples", "cli", "ist-train")):
         if os.access(path, os.X_OK):
             return os.path.abspath(path)
@@ -155,7 +161,7 @@ def run_system(a, net, system, seed, scratch):
     _, ist_options, script = SYSTEMS[system]
     if ist_options is not None:
         log = os.path.join(scratch, "log.json")
-        command = ["run", "--timeout", str(a.timeout), "--", ist_train(a.build), "--transport", "mpi", "--workers", "2",
+        command = ["run", "--timeout", str(a.timeout), "--", ist_train(a.build, a.train), "--transport", "mpi", "--workers", "2",
                    "--data", "fashion-mnist", "--whole-set", "--quiet", "--log", log] + common_options(a, net, seed) + ist_options
     else:
         command = ["run", "--gloo", "--timeout", str(a.timeout), "--", PYTHON, os.path.join(HERE, script),
@@ -286,7 +292,9 @@ def final_line(first):
 
 
 def main():
+    global CLUSTER
     a = arguments()
+    CLUSTER = a.cluster
     try:
         if not a.report:
             if os.geteuid() != 0:

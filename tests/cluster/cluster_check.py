@@ -4,6 +4,7 @@ namespaces, 100 Mbit/s tbf links) against the threads transport and against the 
 
   cluster_check.py --tool tools/ist-cluster --train build/examples/ist-train [--name istct]
   cluster_check.py --tool ... --down-only      # the ctest fixture's clean-up
+  cluster_check.py --tool ... --train ... --bench bench/cluster_bench.py   # the bench on tiny settings
 
 For IST, local SGD, data parallel, IST with q8-coded updates and IST with the sharded parameter node,
 on the embedded digits:
@@ -45,6 +46,7 @@ CASES = {
     "ist-q8": (["--method", "ist", "--codec", "q8", "--code-updates"], []),
     "ist-sharded": (["--method", "ist"], ["--parameter-node", "sharded"]),
 }
+BENCH_CLUSTER = "istctb"  # the bench check's cluster, apart from the bench's own
 STEP_TIMEOUT = "30"  # seconds per MPI run (about 1 s each here)
 
 
@@ -157,6 +159,40 @@ def can_run(args):
         skip("no mpirun (apt-get install openmpi-bin)")
 
 
+def check_bench(args):
+    """bench/cluster_bench.py on tiny settings, twice on one journal: the first sitting runs and journals
+    the run, the second finds it and runs nothing; the report shows its row and the final line."""
+    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        skip("no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+    journal = tempfile.NamedTemporaryFile(prefix="cluster-bench-", suffix=".jsonl", delete=False).name
+    argv = [sys.executable, args.bench, "--journal", journal, "--train", args.train, "--cluster", BENCH_CLUSTER,
+            "--links", "100mbit",
+            "--nets", "2", "--seeds", "42", "--systems", "ist-ist", "--width", "16", "--rounds", "1",
+            "--targets", "0.1,0.2", "--allow-load", "--include-loaded"]
+    try:
+        sittings = [subprocess.run(argv, capture_output=True, text=True, timeout=300) for _ in range(2)]
+        with open(journal) as f:
+            runs = [json.loads(line) for line in f if '"kind": "run"' in line]
+    finally:
+        os.remove(journal)
+    problems = [f"sitting {i + 1} failed (rc {s.returncode}):\n{s.stdout}{s.stderr}"
+                for i, s in enumerate(sittings) if s.returncode != 0]
+    if not problems:
+        first, second = sittings[0].stdout, sittings[1].stdout
+        row = re.search(r"^100mbit .*ist IST \(MPI\) +([\d.]+) +([\d.]+) +(0\.\d+) +([\d.]+) +([\d.]+)", second, re.M)
+        checks = [(len(runs) == 1, f"the journal holds {len(runs)} runs, 1 expected"),
+                  ("seed 42: final" in first, "the first sitting ran nothing"),
+                  ("seed 42: final" not in second, "the second sitting ran the journalled run again"),
+                  (row is not None and float(row.group(4)) > 0, "no report row with wire bytes for ist IST"),
+                  ("real links S=2: vs DDP 1gbit -, vs PyTorch IST 100mbit -" in second, "no final line")]
+        problems = [message for ok, message in checks if not ok]
+        print(second, end="")
+    for problem in problems:
+        print(f"FAILED: {problem}")
+    print("cluster: " + ("FAILED" if problems else "passed: the bench journals, resumes and reports"))
+    return 1 if problems else 0
+
+
 def on_signal(signum, _frame):
     raise Failed(f"interrupted by signal {signum}")
 
@@ -167,11 +203,20 @@ def main():
     p.add_argument("--train")
     p.add_argument("--name", default="istct")
     p.add_argument("--down-only", action="store_true")
+    p.add_argument("--bench", help="check bench/cluster_bench.py instead")
     args = p.parse_args()
     can_run(args)
+    if args.bench:
+        return check_bench(args)
     if args.down_only:
-        tool(args, "down")
-        return 0 if not leftovers(args) else 1
+        left = []
+        for name in (args.name, BENCH_CLUSTER):
+            args.name = name
+            tool(args, "down")
+            left += leftovers(args)
+        if left:
+            print(f"FAILED: left behind after down: {left}")
+        return 1 if left else 0
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
     tool(args, "down")  # a previous run killed before its clean-up
