@@ -5,10 +5,11 @@ local SGD and data parallel over MPI beside the PyTorch reference-IST port and P
 on the same links, the same Fashion-MNIST arrays and the same hyper-parameters as bench/peers.sh.
 
   bench/cluster_bench.py --journal FILE [--build build] [--links 10gbit,1gbit,100mbit] [--nets 2,3]
-                         [--seeds 42,43,44] [--rounds 6] [--width 4096] [--systems ...] [--max-runs K]
+                         [--seeds 42,43,44] [--nodes 2[,4]] [--rounds 6] [--width 4096] [--systems ...]
+                         [--max-runs K]
   bench/cluster_bench.py --journal FILE --report       # the table from the journal, nothing run
 
-Every finished run is appended to the journal (JSON lines), keyed by (net, link, system, seed) under the
+Every finished run is appended to the journal (JSON lines), keyed by (net, link, system, seed, S) under the
 settings that decide its numbers, so the table can be built over several sittings: a run already in the
 journal is not run again. A timed run needs a quiet machine: it starts only while the 1-minute load is
 below --max-load (1.5), else the command stops and says so. --allow-load runs anyway for a trial; such rows
@@ -27,6 +28,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -61,6 +63,7 @@ def arguments():
     p.add_argument("--links", default="10gbit,1gbit,100mbit")
     p.add_argument("--nets", default="2,3", help="2 = one hidden layer, 3 = two hidden layers (default 2,3)")
     p.add_argument("--seeds", default="42,43,44")
+    p.add_argument("--nodes", default="2", help="S: nodes, one rank each; a list runs each (default 2; e.g. 2,4)")
     p.add_argument("--systems", default=",".join(SYSTEMS))
     p.add_argument("--width", type=int, default=4096, help="hidden width (default 4096)")
     p.add_argument("--rounds", type=int, default=6, help="rounds of l = 20 steps (default 6)")
@@ -76,6 +79,9 @@ def arguments():
     a.links = a.links.split(",")
     a.nets = a.nets.split(",")
     a.seeds = [int(s) for s in a.seeds.split(",")]
+    a.nodes = [int(n) for n in a.nodes.split(",")]
+    if any(n < 2 for n in a.nodes):
+        p.error("--nodes: every S must be at least 2")
     a.systems = a.systems.split(",")
     a.targets = [float(t) for t in a.targets.split(",")]
     for name in a.systems:
@@ -89,7 +95,7 @@ def arguments():
 
 def settings_key(a):
     """What decides a run's numbers besides (net, link, system, seed); other settings' rows are kept, unused."""
-    return f"width={a.width};rounds={a.rounds};l=20;batch=128;lr=0.01;data=fashion-mnist;whole-set;S=2;cpu=1"
+    return f"width={a.width};rounds={a.rounds};l=20;batch=128;lr=0.01;data=fashion-mnist;whole-set;cpu=1"
 
 
 def hidden(a, net):
@@ -156,16 +162,16 @@ def common_options(a, net, seed):
             "--rounds", str(a.rounds), "--seed", str(seed)]
 
 
-def run_system(a, net, system, seed, scratch):
+def run_system(a, net, system, seed, nodes, scratch):
     """(points [(seconds, accuracy)], counted bytes for node 1's link or None, wall seconds, wire bytes)."""
     _, ist_options, script = SYSTEMS[system]
     if ist_options is not None:
         log = os.path.join(scratch, "log.json")
-        command = ["run", "--timeout", str(a.timeout), "--", ist_train(a.build, a.train), "--transport", "mpi", "--workers", "2",
+        command = ["run", "--timeout", str(a.timeout), "--", ist_train(a.build, a.train), "--transport", "mpi", "--workers", str(nodes),
                    "--data", "fashion-mnist", "--whole-set", "--quiet", "--log", log] + common_options(a, net, seed) + ist_options
     else:
         command = ["run", "--gloo", "--timeout", str(a.timeout), "--", PYTHON, os.path.join(HERE, script),
-                   "--workers", "2"] + common_options(a, net, seed)
+                   "--workers", str(nodes)] + common_options(a, net, seed)
     before, start = node1_bytes(), time.perf_counter()
     output = tool(*command, timeout=a.timeout + 60)
     wall, wire = time.perf_counter() - start, node1_bytes() - before
@@ -183,53 +189,58 @@ def run_system(a, net, system, seed, scratch):
     return points, counted, wall, wire
 
 
-def bring_up(link):
+def bring_up(link, nodes):
     tool("down")
-    tool("up", "--nodes", "2", "--link", link)
+    tool("up", "--nodes", str(nodes), "--link", link)
     status = tool("status", timeout=120)
     rates = re.findall(r"([\d.]+ [kMG]?bit/s)", status)
     return status, rates
 
 
+def run_key(r):
+    return r["net"], r["link"], r["system"], r["seed"], r.get("nodes", 2)
+
+
 def run_missing(a, rows):
     key = settings_key(a)
-    done = {(r["net"], r["link"], r["system"], r["seed"]) for r in rows if r.get("kind") == "run"
-            and r["settings"] == key and (r["quiet"] or a.allow_load)}
-    new_runs = 0
+    done = {run_key(r) for r in rows if r.get("kind") == "run" and r["settings"] == key and (r["quiet"] or a.allow_load)}
+    sitting = {"new_runs": 0}
     scratch = tempfile.mkdtemp(prefix="cluster-bench-")
     try:
         for link in a.links:
-            todo = [(net, system, seed) for net in a.nets for system in a.systems for seed in a.seeds
-                    if (net, link, system, seed) not in done]
-            if not todo:
-                continue
-            status, rates = bring_up(link)
-            print(status, end="", flush=True)
-            append(a.journal, {"kind": "link", "link": link, "goodput": rates, "load": os.getloadavg(), "date": now(),
-                               "quiet": load1() < a.max_load})
-            for net, system, seed in todo:
-                if a.max_runs and new_runs >= a.max_runs:
-                    print(f"cluster-bench: stopped after --max-runs {a.max_runs} new runs; run again to go on")
+            for nodes in a.nodes:
+                todo = [(net, system, seed) for net in a.nets for system in a.systems for seed in a.seeds
+                        if (net, link, system, seed, nodes) not in done]
+                if todo and not run_on_cluster(a, key, link, nodes, todo, sitting, scratch):
                     return
-                load = os.getloadavg()
-                quiet = load[0] < a.max_load
-                if not quiet and not a.allow_load:
-                    raise BenchError(f"the load is {load[0]:.2f} >= {a.max_load}: timed runs need a quiet machine; "
-                                     f"{new_runs} runs done this sitting, the journal keeps them; run again later")
-                points, counted, wall, wire = run_system(a, net, system, seed, scratch)
-                row = {"kind": "run", "settings": key, "net": net, "link": link, "system": system, "seed": seed,
-                       "points": points, "counted_bytes": counted, "wire_bytes": wire, "wall_seconds": wall,
-                       "load": load, "quiet": quiet, "date": now()}
-                append(a.journal, row)
-                new_runs += 1
-                print(f"  {NETS[net]} {link} {SYSTEMS[system][0]} seed {seed}: final {points[-1][1]:.4f} after "
-                      f"{points[-1][0]:.1f} s, wire {wire / 1e6:.1f} MB{'' if quiet else ' (UNDER LOAD: trial)'}",
-                      flush=True)
     finally:
         tool("down")
-        for entry in os.listdir(scratch):
-            os.remove(os.path.join(scratch, entry))
-        os.rmdir(scratch)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_on_cluster(a, key, link, nodes, todo, sitting, scratch):
+    """Runs `todo` on S = nodes nodes joined by `link`; False once --max-runs is reached."""
+    status, rates = bring_up(link, nodes)
+    print(status, end="", flush=True)
+    append(a.journal, {"kind": "link", "link": link, "nodes": nodes, "goodput": rates, "load": os.getloadavg(),
+                       "date": now(), "quiet": load1() < a.max_load})
+    for net, system, seed in todo:
+        if a.max_runs and sitting["new_runs"] >= a.max_runs:
+            print(f"cluster-bench: stopped after --max-runs {a.max_runs} new runs; run again to go on")
+            return False
+        load = os.getloadavg()
+        quiet = load[0] < a.max_load
+        if not quiet and not a.allow_load:
+            raise BenchError(f"the load is {load[0]:.2f} >= {a.max_load}: timed runs need a quiet machine; "
+                             f"{sitting['new_runs']} runs done this sitting, the journal keeps them; run again later")
+        points, counted, wall, wire = run_system(a, net, system, seed, nodes, scratch)
+        append(a.journal, {"kind": "run", "settings": key, "net": net, "link": link, "system": system, "seed": seed,
+                           "nodes": nodes, "points": points, "counted_bytes": counted, "wire_bytes": wire,
+                           "wall_seconds": wall, "load": load, "quiet": quiet, "date": now()})
+        sitting["new_runs"] += 1
+        print(f"  {NETS[net]} S={nodes} {link} {SYSTEMS[system][0]} seed {seed}: final {points[-1][1]:.4f} after "
+              f"{points[-1][0]:.1f} s, wire {wire / 1e6:.1f} MB{'' if quiet else ' (UNDER LOAD: trial)'}", flush=True)
+    return True
 
 
 # --- the table -----------------------------------------------------------------------------------
@@ -255,30 +266,35 @@ def report(a, rows):
     if a.include_loaded:
         print("INCLUDING ROWS RUN UNDER LOAD: a check of the command, not results")
     first = {}
-    for net in a.nets:
-        print(f"\n{NETS[net]} net 784-{hidden(a, net).replace(',', '-')}-10, S = 2 nodes (one core each), l = 20, "
-              f"batch 128, lr 0.01, {a.rounds} rounds, Fashion-MNIST; medians over seeds"
-              + ("" if a.include_loaded else "; quiet runs only (load < " + str(a.max_load) + ")"))
-        head = "".join(f"{'s to ' + format(t, '.2f'):>10}" for t in a.targets)
-        print(f"{'link':<9}{'goodput':>12}  {'system':<36}{head}{'final acc':>10}{'wire MB':>9}{'ist MB':>8}"
-              f"{'wall s':>8}{'runs':>5}{'load':>6}")
-        for link in a.links:
-            goodput = links.get(link, {}).get("goodput", ["-"])[0]
-            for system in a.systems:
-                mine = [r for r in runs if r["net"] == net and r["link"] == link and r["system"] == system]
-                if not mine:
-                    continue
-                reached = [median_or_none([seconds_to(r["points"], t) for r in mine]) for t in a.targets]
-                first[(net, link, system)] = reached[0]
-                counted = median_or_none([r["counted_bytes"] for r in mine])
-                print(f"{link:<9}{goodput:>12}  {SYSTEMS[system][0]:<36}"
-                      + "".join(f"{cell(s, '.1f'):>10}" for s in reached)
-                      + f"{statistics.median(r['points'][-1][1] for r in mine):>10.4f}"
-                      + f"{statistics.median(r['wire_bytes'] for r in mine) / 1e6:>9.1f}"
-                      + f"{cell(counted / 1e6 if counted is not None else None, '.1f'):>8}"
-                      + f"{statistics.median(r['wall_seconds'] for r in mine):>8.1f}{len(mine):>5}"
-                      + f"{max(r['load'][0] for r in mine):>6.2f}")
+    for nodes in a.nodes:
+        for net in a.nets:
+            print(f"\n{NETS[net]} net 784-{hidden(a, net).replace(',', '-')}-10, S = {nodes} nodes on "
+                  f"{os.cpu_count()} cores, l = 20, batch 128, lr 0.01, {a.rounds} rounds, Fashion-MNIST; medians over "
+                  "seeds" + ("" if a.include_loaded else f"; quiet runs only (load < {a.max_load})"))
+            head = "".join(f"{'s to ' + format(t, '.2f'):>10}" for t in a.targets)
+            print(f"{'link':<9}{'goodput':>12}  {'system':<36}{head}{'final acc':>10}{'wire MB':>9}{'ist MB':>8}"
+                  f"{'wall s':>8}{'runs':>5}{'load':>6}")
+            for link in a.links:
+                goodput = links.get(link, {}).get("goodput", ["-"])[0]
+                for system in a.systems:
+                    mine = [r for r in runs if run_key(r)[:3] == (net, link, system) and run_key(r)[4] == nodes]
+                    if mine:
+                        first[(net, link, system, nodes)] = report_row(a, link, goodput, system, mine)
     print(final_line(first))
+
+
+def report_row(a, link, goodput, system, mine):
+    """Prints one system's row (medians over its seeds); returns its seconds to the first target."""
+    reached = [median_or_none([seconds_to(r["points"], t) for r in mine]) for t in a.targets]
+    counted = median_or_none([r["counted_bytes"] for r in mine])
+    print(f"{link:<9}{goodput:>12}  {SYSTEMS[system][0]:<36}"
+          + "".join(f"{cell(s, '.1f'):>10}" for s in reached)
+          + f"{statistics.median(r['points'][-1][1] for r in mine):>10.4f}"
+          + f"{statistics.median(r['wire_bytes'] for r in mine) / 1e6:>9.1f}"
+          + f"{cell(counted / 1e6 if counted is not None else None, '.1f'):>8}"
+          + f"{statistics.median(r['wall_seconds'] for r in mine):>8.1f}{len(mine):>5}"
+          + f"{max(r['load'][0] for r in mine):>6.2f}")
+    return reached[0]
 
 
 def ratio(first, slower, faster):
@@ -287,8 +303,10 @@ def ratio(first, slower, faster):
 
 
 def final_line(first):
-    return (f"real links S=2: vs DDP 1gbit {ratio(first, ('3', '1gbit', 'pytorch-ddp'), ('3', '1gbit', 'ist-ist'))}, "
-            f"vs PyTorch IST 100mbit {ratio(first, ('3', '100mbit', 'pytorch-ist'), ('3', '100mbit', 'ist-ist-q8'))}")
+    """The targets of issue 29: 3-layer net, S = 2, seconds to the first target."""
+    vs_ddp = ratio(first, ("3", "1gbit", "pytorch-ddp", 2), ("3", "1gbit", "ist-ist", 2))
+    vs_port = ratio(first, ("3", "100mbit", "pytorch-ist", 2), ("3", "100mbit", "ist-ist-q8", 2))
+    return f"real links S=2: vs DDP 1gbit {vs_ddp}, vs PyTorch IST 100mbit {vs_port}"
 
 
 def main():
