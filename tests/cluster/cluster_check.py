@@ -33,9 +33,9 @@ SKIP = 77
 ROUNDS_SHORT, ROUNDS_LONG = 1, 4
 LOCAL_STEPS = 10  # ist-train's default l
 ALLOWANCE_PER_MESSAGE = 256
-# Messages between rank 0 and rank 1 per round, an upper bound read from the protocol (transport/mpi*.hpp):
-# the subnet down, status and result up, the verdict, the stop flag both ways; data parallel adds a
-# contribution up and the mean down per local step; the sharded node adds shard exchanges both ways.
+# Messages between rank 0 and rank 1 per round, a generous count (the bound's slack, not a protocol
+# check): the subnet down, status and result up, the verdict, the stop flag both ways; data parallel
+# adds a contribution up and the mean down per local step; the sharded node adds shard exchanges.
 MESSAGES_PER_ROUND = {"ist": 8, "local-sgd": 8, "data-parallel": 8 + 2 * LOCAL_STEPS, "ist-q8": 8, "ist-sharded": 16}
 # name: (options of both runs, options of the MPI run only). The sharded node trains what the central
 # node, and so the threads transport, trains.
