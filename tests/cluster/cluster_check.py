@@ -5,6 +5,7 @@ namespaces, 100 Mbit/s tbf links) against the threads transport and against the 
   cluster_check.py --tool tools/ist-cluster --train build/examples/ist-train [--name istct]
   cluster_check.py --tool ... --down-only      # the ctest fixture's clean-up
   cluster_check.py --tool ... --train ... --bench bench/cluster_bench.py   # the bench on tiny settings
+  cluster_check.py --tool ... --train ... --faults bench/cluster_faults.py --scenarios cut-dropping,kill
 
 For IST, local SGD, data parallel, IST with q8-coded updates and IST with the sharded parameter node,
 on the embedded digits:
@@ -47,6 +48,9 @@ CASES = {
     "ist-sharded": (["--method", "ist"], ["--parameter-node", "sharded"]),
 }
 BENCH_CLUSTER = "istctb"  # the bench check's cluster, apart from the bench's own
+FAULTS_CLUSTER = "istctf"  # the fault check's
+# What `ist-cluster up` says where the kernel or iproute2 lacks what it needs: the test skips.
+MISSING_KERNEL_FEATURES = r"sch_tbf|namespaces are not available|not found \(install iproute2\)|Unknown device type"
 STEP_TIMEOUT = "30"  # seconds per MPI run (about 1 s each here)
 
 
@@ -193,6 +197,18 @@ def check_bench(args):
     return 1 if problems else 0
 
 
+def check_faults(args):
+    """bench/cluster_faults.py's scenarios (it brings its cluster up and down): every one ends, as
+    the script asserts; a job outliving its timeout is reported as a hang."""
+    argv = [sys.executable, args.faults, "--train", args.train, "--tool", args.tool, "--cluster", FAULTS_CLUSTER,
+            "--scenarios", args.scenarios, "--rounds", str(args.fault_rounds)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0 and "ist-cluster up failed" in done.stdout and re.search(MISSING_KERNEL_FEATURES, done.stdout):
+        skip(done.stdout.strip())
+    print(done.stdout + done.stderr, end="")
+    return 0 if done.returncode == 0 else 1
+
+
 def on_signal(signum, _frame):
     raise Failed(f"interrupted by signal {signum}")
 
@@ -204,13 +220,18 @@ def main():
     p.add_argument("--name", default="istct")
     p.add_argument("--down-only", action="store_true")
     p.add_argument("--bench", help="check bench/cluster_bench.py instead")
+    p.add_argument("--faults", help="run bench/cluster_faults.py's --scenarios instead")
+    p.add_argument("--scenarios", default="cut-dropping,kill")
+    p.add_argument("--fault-rounds", type=int, default=300)
     args = p.parse_args()
     can_run(args)
     if args.bench:
         return check_bench(args)
+    if args.faults:
+        return check_faults(args)
     if args.down_only:
         left = []
-        for name in (args.name, BENCH_CLUSTER):
+        for name in (args.name, BENCH_CLUSTER, FAULTS_CLUSTER):
             args.name = name
             tool(args, "down")
             left += leftovers(args)
@@ -225,8 +246,7 @@ def main():
     scratch = tempfile.mkdtemp(prefix="ist-cluster-test-")
     try:
         up = tool(args, "up", "--nodes", "2", "--link", "100mbit", check=False)
-        missing = r"sch_tbf|namespaces are not available|not found \(install iproute2\)|Unknown device type"
-        if up.returncode != 0 and re.search(missing, up.stderr):
+        if up.returncode != 0 and re.search(MISSING_KERNEL_FEATURES, up.stderr):
             skip(up.stderr.strip())
         if up.returncode != 0:
             raise Failed(f"ist-cluster up failed:\n{up.stdout}{up.stderr}")

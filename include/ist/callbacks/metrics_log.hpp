@@ -29,7 +29,8 @@ public:
             out_ << (first_ ? "  " : ",\n  ") << "{\"round\": " << m.round << ", \"train_loss\": " << m.train_loss
                  << ", \"test_loss\": " << test_loss << ", \"test_accuracy\": " << test_acc
                  << ", \"bytes\": " << m.bytes << ", \"total_bytes\": " << m.total_bytes
-                 << ", \"worker_bytes\": " << json_array(m.worker_bytes) << ", \"seconds\": " << m.seconds << "}";
+                 << ", \"worker_bytes\": " << json_array(m.worker_bytes)
+                 << ", \"dropped\": " << json_array(m.dropped_workers) << ", \"seconds\": " << m.seconds << "}";
         } else {
             out_ << m.round << ',' << m.train_loss << ',' << test_loss << ',' << test_acc << ',' << m.bytes << ','
                  << m.total_bytes << ',' << m.seconds << '\n';
@@ -44,9 +45,10 @@ public:
     }
 
 private:
-    // Per worker (JSON only: the CSV keeps its columns): what crossed each worker's link, e.g. to check
-    // against a real link's byte counters (docs/cluster.md).
-    static std::string json_array(const std::vector<std::uint64_t>& values) {
+    // JSON only (the CSV keeps its columns): per worker what crossed its link, e.g. to check against a
+    // real link's byte counters, and the workers dropped from the round (docs/cluster.md).
+    template <class T>
+    static std::string json_array(const std::vector<T>& values) {
         std::string out = "[";
         for (std::size_t i = 0; i < values.size(); ++i) out += (i ? ", " : "") + std::to_string(values[i]);
         return out + "]";
