@@ -10,6 +10,8 @@ Scenarios (each bounded: every job has ist-cluster's --timeout and IST_MPI_TIMEO
                  without worker 1 (dropped, its slice keeps its values), and it rejoins once its link is back
   cut-waiting    the same cut without --round-timeout: rank 0 waits, and the run ends with the weights
                  of an unbroken run (TCP retransmits what the cut lost)
+  cut-timeout    the same cut without --round-timeout, IST_MPI_TIMEOUT half as long as the cut: the
+                 waiting rank ends the job, naming the rank it waited for
   kill           SIGKILL of rank 1 mid-training, with --round-timeout: OpenMPI ends the whole job, naming
                  the rank (it cannot continue past a dead peer) -- never a hang
   resume         SIGKILL of rank 1 in a --checkpoint run, then the same command again: it resumes from
@@ -36,7 +38,7 @@ ROUND_TIMEOUT_MS = "300"
 MPI_TIMEOUT = "30"       # IST_MPI_TIMEOUT: the longest any rank waits for a message
 JOB_TIMEOUT = 90         # ist-cluster run --timeout
 FAULT_AT_ROUND = 3       # inject once the log shows this round (training is under way)
-REJOIN_SECONDS = 20      # after the link is back: TCP's retransmission backoff, then the late result
+SCENARIOS = ("cut-dropping", "cut-waiting", "cut-timeout", "kill", "resume")
 
 
 class Failed(Exception):
@@ -61,11 +63,11 @@ class Setup:
 class Job:
     """One `ist-cluster run -- ist-train ...` in the background; its log shows how far it got."""
 
-    def __init__(self, setup, name, options, log=True):
+    def __init__(self, setup, name, options, log=True, mpi_timeout=MPI_TIMEOUT):
         self.setup, self.log = setup, setup.path(f"{name}.json") if log else None
         argv = [sys.executable, setup.args.tool, "--name", setup.args.cluster, "run", "--timeout", str(JOB_TIMEOUT),
                 "--", setup.args.train, *TRAIN_OPTIONS, *options] + (["--log", self.log] if log else [])
-        env = dict(os.environ, IST_MPI_TIMEOUT=MPI_TIMEOUT)
+        env = dict(os.environ, IST_MPI_TIMEOUT=str(mpi_timeout))
         self.started = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                      start_new_session=True)
@@ -193,6 +195,19 @@ def scenario_cut_waiting(setup, reference):
     return f"rc 0 in {seconds:.1f} s, weights checksum {job.checksum()} = the unbroken run's"
 
 
+def scenario_cut_timeout(setup):
+    timeout = max(1, int(setup.args.cut_seconds / 2))  # the cut outlasts it
+    job = Job(setup, "cut-timeout", rounds_option(setup.args.rounds) + ["--quiet"], mpi_timeout=timeout)
+    job.wait_for_round(FAULT_AT_ROUND)
+    cut_link(setup, 1, setup.args.cut_seconds)
+    rc, _ = job.finish()
+    named = re.search(r"rank \d of 2: timed out after \d+ s waiting for [^;]*", job.output())
+    if rc == 0 or not named:
+        raise Failed(f"the job ended rc {rc} {'naming' if named else 'without naming'} the rank it waited for:\n"
+                     f"{job.output()}")
+    return f"IST_MPI_TIMEOUT={timeout}: the job ended rc {rc}: \"{named.group(0)}\""
+
+
 def scenario_kill(setup):
     job = Job(setup, "kill", rounds_option(setup.args.rounds) + ["--round-timeout", ROUND_TIMEOUT_MS, "--quiet"])
     job.wait_for_round(FAULT_AT_ROUND)
@@ -236,6 +251,7 @@ def run_scenarios(setup):
     scenarios = {
         "cut-dropping": lambda: scenario_cut_dropping(setup),
         "cut-waiting": lambda: scenario_cut_waiting(setup, reference()),
+        "cut-timeout": lambda: scenario_cut_timeout(setup),
         "kill": lambda: scenario_kill(setup),
         "resume": lambda: scenario_resume(setup, reference()),
     }
@@ -261,9 +277,9 @@ def main():
     p.add_argument("--rounds", type=int, default=300,
                    help="rounds of the dropping runs: enough that some remain after the link is back")
     p.add_argument("--resume-rounds", type=int, default=20, help="rounds of the unbroken, waiting and resumed runs")
-    p.add_argument("--scenarios", default="cut-dropping,cut-waiting,kill,resume")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS))
     args = p.parse_args()
-    unknown = set(args.scenarios.split(",")) - {"cut-dropping", "cut-waiting", "kill", "resume"}
+    unknown = set(args.scenarios.split(",")) - set(SCENARIOS)
     if unknown:
         p.error(f"--scenarios: unknown {sorted(unknown)}")
     args.train = os.path.abspath(args.train)
