@@ -6,7 +6,8 @@ real links", shows the command and what it found.
   sudo bench/cluster_faults.py --train build/examples/ist-train [--cluster istcf] [--cut-seconds 5]
 
 Scenarios (each bounded: every job has ist-cluster's --timeout and IST_MPI_TIMEOUT, every wait a deadline):
-  cut-dropping   node 1's link down for --cut-seconds mid-training, with --round-timeout: rounds go on
+  cut-dropping   node 1's link down for --cut-seconds mid-training, with --round-timeout (and
+                 --time-budget: --cut-seconds + 10 s of training): rounds go on
                  without worker 1 (dropped, its slice keeps its values), and it rejoins once its link is back
   cut-waiting    the same cut without --round-timeout: rank 0 waits, and the run ends with the weights
                  of an unbroken run (TCP retransmits what the cut lost)
@@ -31,8 +32,11 @@ import tempfile
 import threading
 import time
 
-# Small and quick (digits), but rounds enough that the cut falls mid-training and rounds remain
-# after the link is back: rank 0 alone runs a round in tens of milliseconds.
+# Small and quick (digits). The dropping runs are planned for many rounds and end by a budget of
+# training seconds instead (--time-budget): the cut, TCP's retransmission backoff and rounds after the
+# rejoin all fit, however fast rank 0 runs rounds alone (tens of milliseconds each, or a few).
+PLANNED_ROUNDS = 1000000
+AFTER_CUT_SECONDS = 10   # training seconds beyond the cut: the late result arrives, then rounds with it
 TRAIN_OPTIONS = ["--transport", "mpi", "--workers", "2", "--local-steps", "40", "--eval-every", "10"]
 ROUND_TIMEOUT_MS = "300"
 MPI_TIMEOUT = "30"       # IST_MPI_TIMEOUT: the longest any rank waits for a message
@@ -112,6 +116,10 @@ class Job:
     def output(self):
         return "".join(self.lines)
 
+    def final_accuracy(self):
+        m = re.search(r"final test accuracy [0-9.]+", self.output())
+        return m.group(0) if m else "no final accuracy printed"
+
     def checksum(self):
         m = re.search(r"weights checksum ([0-9a-f]+)", self.output())
         if not m:
@@ -150,12 +158,16 @@ def rounds_option(n):
     return ["--rounds", str(n)]
 
 
+def budget_options(setup):
+    return ["--rounds", str(PLANNED_ROUNDS), "--time-budget", str(setup.args.cut_seconds + AFTER_CUT_SECONDS)]
+
+
 def dropped(m):
     return 1 in m.get("dropped", [])
 
 
 def scenario_cut_dropping(setup):
-    job = Job(setup, "cut-dropping", rounds_option(setup.args.rounds) + ["--round-timeout", ROUND_TIMEOUT_MS, "--quiet"])
+    job = Job(setup, "cut-dropping", budget_options(setup) + ["--round-timeout", ROUND_TIMEOUT_MS, "--quiet"])
     job.wait_for_round(FAULT_AT_ROUND)
     cut_at = len(job.rounds())
     cut_link(setup, 1, setup.args.cut_seconds)
@@ -170,9 +182,11 @@ def scenario_cut_dropping(setup):
         raise Failed("worker 1 was never dropped while its link was down")
     if not rejoined:
         raise Failed(f"worker 1 never rejoined: dropped from rounds {gone[0]}-{gone[-1]} of {len(history)}")
+    lag = history[rejoined[0] - 1]["seconds"] - history[max(back_at, 1) - 1]["seconds"]
     return (f"link cut after round {cut_at}, back after round {back_at}; worker 1 dropped from rounds "
-            f"{gone[0]}-{gone[-1]} ({len(gone)} rounds), rejoined in round {rejoined[0]} and trained "
-            f"{len(rejoined)} more; rc 0 in {seconds:.1f} s; final accuracy {history[-1]['test_accuracy']:.4f}")
+            f"{gone[0]}-{gone[-1]} ({len(gone)} rounds), rejoined in round {rejoined[0]} ({lag:.1f} training s after "
+            f"the link was back) and trained "
+            f"{len(rejoined)} more; rc 0 in {seconds:.1f} s; {job.final_accuracy()}")
 
 
 def unbroken_checksum(setup, rounds):
@@ -197,7 +211,7 @@ def scenario_cut_waiting(setup, reference):
 
 def scenario_cut_timeout(setup):
     timeout = max(1, int(setup.args.cut_seconds / 2))  # the cut outlasts it
-    job = Job(setup, "cut-timeout", rounds_option(setup.args.rounds) + ["--quiet"], mpi_timeout=timeout)
+    job = Job(setup, "cut-timeout", budget_options(setup) + ["--quiet"], mpi_timeout=timeout)
     job.wait_for_round(FAULT_AT_ROUND)
     cut_link(setup, 1, setup.args.cut_seconds)
     rc, _ = job.finish()
@@ -209,7 +223,7 @@ def scenario_cut_timeout(setup):
 
 
 def scenario_kill(setup):
-    job = Job(setup, "kill", rounds_option(setup.args.rounds) + ["--round-timeout", ROUND_TIMEOUT_MS, "--quiet"])
+    job = Job(setup, "kill", budget_options(setup) + ["--round-timeout", ROUND_TIMEOUT_MS, "--quiet"])
     job.wait_for_round(FAULT_AT_ROUND)
     killed_at = time.monotonic()
     kill_rank(setup, 1)
@@ -274,8 +288,6 @@ def main():
     p.add_argument("--cluster", default="istcf", help="the cluster's name (brought up and taken down here)")
     p.add_argument("--link", default="100mbit")
     p.add_argument("--cut-seconds", type=float, default=5.0)
-    p.add_argument("--rounds", type=int, default=300,
-                   help="rounds of the dropping runs: enough that some remain after the link is back")
     p.add_argument("--resume-rounds", type=int, default=20, help="rounds of the unbroken, waiting and resumed runs")
     p.add_argument("--scenarios", default=",".join(SCENARIOS))
     args = p.parse_args()

@@ -201,7 +201,7 @@ def check_faults(args):
     """bench/cluster_faults.py's scenarios (it brings its cluster up and down): every one ends, as
     the script asserts; a job outliving its timeout is reported as a hang."""
     argv = [sys.executable, args.faults, "--train", args.train, "--tool", args.tool, "--cluster", FAULTS_CLUSTER,
-            "--scenarios", args.scenarios, "--rounds", str(args.fault_rounds)]
+            "--scenarios", args.scenarios]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     if done.returncode != 0 and "ist-cluster up failed" in done.stdout and re.search(MISSING_KERNEL_FEATURES, done.stdout):
         skip(done.stdout.strip())
@@ -222,7 +222,6 @@ def main():
     p.add_argument("--bench", help="check bench/cluster_bench.py instead")
     p.add_argument("--faults", help="run bench/cluster_faults.py's --scenarios instead")
     p.add_argument("--scenarios", default="cut-dropping,kill")
-    p.add_argument("--fault-rounds", type=int, default=300)
     args = p.parse_args()
     can_run(args)
     if args.bench:
