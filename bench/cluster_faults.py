@@ -32,6 +32,8 @@ import tempfile
 import threading
 import time
 
+from ist_output import weights_checksum
+
 # Small and quick (digits). The dropping runs are planned for many rounds and end by a budget of
 # training seconds instead (--time-budget): the cut, TCP's retransmission backoff and rounds after the
 # rejoin all fit, however fast rank 0 runs rounds alone (tens of milliseconds each, or a few).
@@ -121,10 +123,10 @@ class Job:
         return m.group(0) if m else "no final accuracy printed"
 
     def checksum(self):
-        m = re.search(r"weights checksum ([0-9a-f]+)", self.output())
-        if not m:
+        found = weights_checksum(self.output())
+        if found is None:
             raise Failed(f"no weights checksum printed:\n{self.output()}")
-        return m.group(1)
+        return found
 
 
 def cut_link(setup, node, seconds):

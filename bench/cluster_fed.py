@@ -29,6 +29,8 @@ import subprocess
 import sys
 import tempfile
 
+from ist_output import weights_checksum
+
 ALPHA_SECONDS = 50e-6  # bench/network_model.hpp's kAlpha
 FAST, SLOW = 1.0, 0.5  # the cluster's CPU shares: one full core, three half cores
 SLOWDOWN = "1,2,2,2"   # ist-fed-bench's simulated devices, the same ratio
@@ -93,10 +95,10 @@ def train_options(a, method, log):
 
 
 def checksum(output, what):
-    m = re.search(r"weights checksum ([0-9a-f]+)", output)
-    if not m:
+    found = weights_checksum(output)
+    if found is None:
         raise BenchError(f"{what} printed no weights checksum:\n{output}")
-    return m.group(1)
+    return found
 
 
 def run(argv, what, timeout):

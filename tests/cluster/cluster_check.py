@@ -6,6 +6,7 @@ namespaces, 100 Mbit/s tbf links) against the threads transport and against the 
   cluster_check.py --tool ... --down-only      # the ctest fixture's clean-up
   cluster_check.py --tool ... --train ... --bench bench/cluster_bench.py   # the bench on tiny settings
   cluster_check.py --tool ... --train ... --faults bench/cluster_faults.py --scenarios cut-dropping,kill
+  cluster_check.py --tool ... --train ... --fed bench/cluster_fed.py     # the edge scenario, tiny
 
 For IST, local SGD, data parallel, IST with q8-coded updates and IST with the sharded parameter node,
 on the embedded digits:
@@ -30,6 +31,9 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
+from ist_output import weights_checksum  # noqa: E402 (bench/ is not a package)
+
 SKIP = 77
 ROUNDS_SHORT, ROUNDS_LONG = 1, 4
 LOCAL_STEPS = 10  # ist-train's default l
@@ -49,6 +53,7 @@ CASES = {
 }
 BENCH_CLUSTER = "istctb"  # the bench check's cluster, apart from the bench's own
 FAULTS_CLUSTER = "istctf"  # the fault check's
+FED_CLUSTER = "istctd"  # the edge scenario check's
 # What `ist-cluster up` says where the kernel or iproute2 lacks what it needs: the test skips.
 MISSING_KERNEL_FEATURES = r"sch_tbf|namespaces are not available|not found \(install iproute2\)|Unknown device type"
 STEP_TIMEOUT = "30"  # seconds per MPI run (about 1 s each here)
@@ -72,10 +77,10 @@ def tool(args, *verb, check=True):
 
 
 def checksum(output, what):
-    m = re.search(r"weights checksum ([0-9a-f]+)", output)
-    if not m:
+    found = weights_checksum(output)
+    if found is None:
         raise Failed(f"{what} printed no weights checksum:\n{output}")
-    return m.group(1)
+    return found
 
 
 def run_threads(args, options, rounds):
@@ -209,6 +214,23 @@ def check_faults(args):
     return 0 if done.returncode == 0 else 1
 
 
+def check_fed(args):
+    """bench/cluster_fed.py on tiny settings (a trial under load, never a result): both methods run on
+    4 nodes with throttled CPUs and on threads with the simulated slowdown, and train the same weights
+    (the script fails otherwise); its table is printed."""
+    if not os.path.isdir("/usr/share/datasets/fashion-mnist"):
+        skip("no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
+    argv = [sys.executable, args.fed, "--train", args.train, "--tool", args.tool, "--cluster", FED_CLUSTER,
+            "--methods", "ist-equal,fedavg", "--rounds", "2", "--eval-every", "1", "--hidden", "16,16",
+            "--train-rows", "2000", "--allow-load"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+    print(done.stdout + done.stderr, end="")
+    rows = re.findall(r"^(ist-equal|fedavg) .* yes$", done.stdout, re.M)
+    ok = done.returncode == 0 and sorted(rows) == ["fedavg", "ist-equal"]
+    print("cluster: " + ("passed: the edge scenario runs, same weights measured and modelled" if ok else "FAILED"))
+    return 0 if ok else 1
+
+
 def on_signal(signum, _frame):
     raise Failed(f"interrupted by signal {signum}")
 
@@ -222,15 +244,18 @@ def main():
     p.add_argument("--bench", help="check bench/cluster_bench.py instead")
     p.add_argument("--faults", help="run bench/cluster_faults.py's --scenarios instead")
     p.add_argument("--scenarios", default="cut-dropping,kill")
+    p.add_argument("--fed", help="run bench/cluster_fed.py on tiny settings instead")
     args = p.parse_args()
     can_run(args)
     if args.bench:
         return check_bench(args)
     if args.faults:
         return check_faults(args)
+    if args.fed:
+        return check_fed(args)
     if args.down_only:
         left = []
-        for name in (args.name, BENCH_CLUSTER, FAULTS_CLUSTER):
+        for name in (args.name, BENCH_CLUSTER, FAULTS_CLUSTER, FED_CLUSTER):
             args.name = name
             tool(args, "down")
             left += leftovers(args)
