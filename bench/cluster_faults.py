@@ -123,10 +123,7 @@ class Job:
         return m.group(0) if m else "no final accuracy printed"
 
     def checksum(self):
-        found = weights_checksum(self.output())
-        if found is None:
-            raise Failed(f"no weights checksum printed:\n{self.output()}")
-        return found
+        return weights_checksum(self.output(), "the job", Failed)
 
 
 def cut_link(setup, node, seconds):

@@ -95,10 +95,7 @@ def train_options(a, method, log):
 
 
 def checksum(output, what):
-    found = weights_checksum(output)
-    if found is None:
-        raise BenchError(f"{what} printed no weights checksum:\n{output}")
-    return found
+    return weights_checksum(output, what, BenchError)
 
 
 def run(argv, what, timeout):

@@ -2,7 +2,9 @@
 import re
 
 
-def weights_checksum(output):
-    """The hex checksum of the final weights ist-train prints last, or None when it printed none."""
+def weights_checksum(output, what, error=RuntimeError):
+    """The hex checksum of the final weights ist-train prints last; `error` naming `what` when absent."""
     m = re.search(r"weights checksum ([0-9a-f]+)", output)
-    return m.group(1) if m else None
+    if not m:
+        raise error(f"{what} printed no weights checksum:\n{output}")
+    return m.group(1)

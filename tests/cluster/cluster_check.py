@@ -77,10 +77,7 @@ def tool(args, *verb, check=True):
 
 
 def checksum(output, what):
-    found = weights_checksum(output)
-    if found is None:
-        raise Failed(f"{what} printed no weights checksum:\n{output}")
-    return found
+    return weights_checksum(output, what, Failed)
 
 
 def run_threads(args, options, rounds):
