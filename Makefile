@@ -133,8 +133,8 @@ fuzz: deps
 # PyTorch reference IST and PyTorch DDP (Debian's python3-torch, installed here only).
 PEERS_PACKAGES := python3-torch openmpi-bin libopenmpi-dev dataset-fashion-mnist
 
-.PHONY: peers
-peers: deps
+.PHONY: peers peers-deps
+peers-deps: deps
 	@missing=$$(for p in $(PEERS_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing: $$missing"; \
@@ -142,7 +142,19 @@ peers: deps
 	fi
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target ist-train
+peers: peers-deps
 	bench/peers.sh $(BUILD_DIR)
+
+# `make cluster-bench` (bench only, root, a quiet machine): the peer comparison on real links, S = 2 nodes
+# of an emulated cluster (tools/ist-cluster; docs/cluster.md), journalled in CLUSTER_JOURNAL so the table
+# grows over several sittings; runs already there are not repeated. CLUSTER_BENCH_ARGS: e.g.
+# "--links 1gbit --nets 3 --max-runs 6", or "--report" for the table alone.
+CLUSTER_JOURNAL ?= docs/bench/cluster-runs.jsonl
+CLUSTER_BENCH_ARGS ?=
+
+.PHONY: cluster-bench
+cluster-bench: peers-deps
+	$(SUDO) /usr/bin/python3 bench/cluster_bench.py --build $(BUILD_DIR) --journal $(CLUSTER_JOURNAL) $(CLUSTER_BENCH_ARGS)
 
 # `make wordnet-xml`: WordNet's reverse-dictionary task in the Extreme Classification Repository
 # format ($(BUILD_DIR)/wordnet-xml.{train,test,features,labels}.txt; docs/extreme.md). deps installs wordnet-base.

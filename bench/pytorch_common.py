@@ -138,7 +138,14 @@ def free_port():
 
 
 def launch(args, run):
-    """Runs run(rank, args, data) in args.workers processes joined by a gloo process group."""
+    """Runs run(rank, args, data) in args.workers processes joined by a gloo process group. Started by
+    `ist-cluster run --gloo` (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT and GLOO_SOCKET_IFNAME set, one
+    process per node), this process is the one rank its RANK names."""
+    if "RANK" in os.environ:
+        if int(os.environ["WORLD_SIZE"]) != args.workers:
+            raise SystemExit(f"--workers {args.workers} but WORLD_SIZE={os.environ['WORLD_SIZE']}")
+        _process(int(os.environ["RANK"]), args, run, init_method="env://")
+        return
     if not args.port:
         args.port = free_port()
     # Each process's BLAS gets the thread count the process is given; the spawned interpreters
@@ -147,9 +154,10 @@ def launch(args, run):
     mp.spawn(_process, args=(args, run), nprocs=args.workers, join=True)
 
 
-def _process(rank, args, run):
+def _process(rank, args, run, init_method=None):
     torch.set_num_threads(args.threads)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{args.port}", rank=rank, world_size=args.workers)
+    init_method = init_method or f"tcp://127.0.0.1:{args.port}"
+    dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=args.workers)
     data = load_fashion_mnist()
     torch.manual_seed(args.seed)  # the same initial model on every rank
     run(rank, args, data)

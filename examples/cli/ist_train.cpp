@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <string>
@@ -43,6 +44,7 @@ struct Config {
     std::vector<std::size_t> hidden{256, 256};
     float lr = 0.05f, momentum = 0.9f, weight_decay = 0.0f, keep = 0.5f, dropout = 0.0f;
     double target = 0.0;
+    double time_budget = 0.0;  // seconds of training; 0 = off
     bool quiet = false, progress = false, whole_set = false, carry_state = false, scale_activations = false;
     bool show_config = false;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 60, .batch_size = 64};
@@ -122,6 +124,8 @@ Config parse(int argc, char** argv) {
     cli.value("--eval-every", o.eval_every, ist::cli::kCount, "K", "evaluate every K rounds (default 1)");
     cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
     cli.value("--target", c.target, ist::cli::kDouble, "ACC", "stop at the first evaluation reaching this test accuracy");
+    cli.value("--time-budget", c.time_budget, ist::cli::kPositiveDouble, "S",
+              "stop after the first round that ends S seconds of training in (evaluation excluded)");
     cli.text("--log", c.log, "PATH", "write per-round metrics (CSV, or JSON if PATH ends in .json)");
     cli.text("--checkpoint", c.checkpoint, "PATH",
              "save a checkpoint every --checkpoint-every rounds; if PATH exists,\n"
@@ -327,6 +331,7 @@ int run(const Config& c) {
                   << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport" << c.coding.describe() << '\n';
     ist::TrainResult result;
     ist::StopAtAccuracy stop_at(c.target > 0 ? c.target : 2.0);
+    ist::StopAfterSeconds time_budget(c.time_budget > 0 ? c.time_budget : std::numeric_limits<double>::infinity());
     with_optimizer(c, [&](auto optimizer) {
         with_transport(c, [&](auto transport) {
             with_method(c, [&](auto partitioner, auto aggregator) {
@@ -338,9 +343,9 @@ int run(const Config& c) {
                     trainer.load_checkpoint(c.checkpoint);
                     if (!c.quiet) std::cout << "resuming from " << c.checkpoint << " after round " << trainer.rounds_done() << '\n';
                 }
-                if (c.quiet) result = trainer.train(train, test, stop_at, log, checkpoint);
-                else if (c.progress) result = trainer.train(train, test, stop_at, log, checkpoint, ist::ProgressBar());
-                else result = trainer.train(train, test, stop_at, log, checkpoint, ist::PrintMetrics());
+                if (c.quiet) result = trainer.train(train, test, stop_at, time_budget, log, checkpoint);
+                else if (c.progress) result = trainer.train(train, test, stop_at, time_budget, log, checkpoint, ist::ProgressBar());
+                else result = trainer.train(train, test, stop_at, time_budget, log, checkpoint, ist::PrintMetrics());
             });
         });
     });

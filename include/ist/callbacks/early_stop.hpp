@@ -1,6 +1,6 @@
 #pragma once
-// Stop when the test loss has not improved for `patience` evaluations, or when a target
-// accuracy is reached.
+// Stop when the test loss has not improved for `patience` evaluations, when a target
+// accuracy is reached, or when a budget of training seconds is spent.
 #include <limits>
 
 #include "ist/train/metrics.hpp"
@@ -53,6 +53,19 @@ private:
     double seconds_ = 0.0;
     std::uint64_t bytes_ = 0;
     std::size_t round_ = 0;
+};
+
+/// Stops training after the first round whose cumulative training seconds (RoundMetrics::seconds,
+/// evaluation excluded) reach `budget`: a wall-clock budget instead of a round count, e.g. for a
+/// run that must outlast a fault whatever the machine's speed (bench/cluster_faults.py).
+class StopAfterSeconds {
+public:
+    explicit StopAfterSeconds(double budget) : budget_(budget) {}
+
+    bool on_round_end(const RoundMetrics& m) const { return m.seconds >= budget_; }
+
+private:
+    double budget_;
 };
 
 }  // namespace ist
