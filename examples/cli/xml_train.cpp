@@ -74,6 +74,8 @@ Config parse(int argc, char** argv) {
     cli.list("--fit-budgets", c.fit_budgets, kPositiveDouble, "G1,G2", "budgets in GiB for --fits (default 1,4)");
     cli.parse(argc, argv);
     o.scale_activations = c.scale_activations;
+    refuse_ignored(cli, "--scale-activations", c.methods == "data-parallel",
+                   "--methods data-parallel trains full models: no subnet activations to scale");
     if (cli.given("--train") != cli.given("--test")) throw ist::ConfigError("--train and --test go together");
     return c;
 }
