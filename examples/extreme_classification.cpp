@@ -2,41 +2,38 @@
 //
 // XmlNetwork is sparse input -> hidden layers -> one output per label; IST cuts its hidden layers
 // like an MLP's, so a worker holds 1/S of the hidden layer and of the huge output layer's inputs.
-// A synthetic task: label l owns features 4l..4l+3; a row has one to three labels, two of each
-// label's features and two noise features.
-#include <algorithm>
+// Here a synthetic task of 40 labels, whose features a row's labels give away (with noise).
 #include <iostream>
+#include <map>
 #include <random>
+#include <set>
 #include <vector>
 
 #include <ist/ist.hpp>
 
+/// `rows` rows of the task: label l owns features 4l..4l+3, each row has one to three labels, two
+/// of each label's features and two of the 16 noise features (counts as values).
 ist::SparseDataset synthetic(std::size_t rows, std::uint64_t seed) {
-    constexpr std::size_t kLabels = 40, kFeatures = 4 * kLabels + 16;
+    constexpr std::uint32_t kLabels = 40, kNoise = 16;
     std::mt19937_64 rng(seed);
-    ist::SparseDataset d;
-    d.features.cols = kFeatures;
-    d.classes = kLabels;
-    d.name = "synthetic";
+    ist::SparseDataset data;
+    data.features.cols = 4 * kLabels + kNoise;
+    data.classes = kLabels;
+    data.name = "synthetic";
     for (std::size_t r = 0; r < rows; ++r) {
-        std::vector<std::uint32_t> labels;
-        while (labels.size() < 1 + rng() % 3) {
-            const auto l = static_cast<std::uint32_t>(rng() % kLabels);
-            if (std::find(labels.begin(), labels.end(), l) == labels.end()) labels.push_back(l);
-        }
-        std::vector<float> row(kFeatures, 0.0f);
-        for (std::uint32_t l : labels)
-            for (int k = 0; k < 2; ++k) row[4 * l + rng() % 4] += 1.0f;
-        for (int k = 0; k < 2; ++k) row[4 * kLabels + rng() % 16] += 1.0f;
+        std::set<std::uint32_t> labels;  // sorted, distinct
+        for (std::size_t want = 1 + rng() % 3; labels.size() < want;)
+            labels.insert(static_cast<std::uint32_t>(rng() % kLabels));
+        std::map<std::uint32_t, float> counts;  // feature -> count, sorted by feature
+        for (std::uint32_t l : labels) counts[4 * l + rng() % 4] += 1.0f, counts[4 * l + rng() % 4] += 1.0f;
+        counts[4 * kLabels + rng() % kNoise] += 1.0f, counts[4 * kLabels + rng() % kNoise] += 1.0f;
         std::vector<std::uint32_t> columns;
         std::vector<float> values;
-        for (std::uint32_t j = 0; j < kFeatures; ++j)
-            if (row[j] != 0.0f) columns.push_back(j), values.push_back(row[j]);
-        std::sort(labels.begin(), labels.end());
-        d.features.append_row(columns, values);
-        d.labels.append_row(labels);
+        for (const auto& [column, count] : counts) columns.push_back(column), values.push_back(count);
+        data.features.append_row(columns, values);
+        data.labels.append_row(std::vector<std::uint32_t>(labels.begin(), labels.end()));
     }
-    return d;
+    return data;
 }
 
 int main() {

@@ -16,43 +16,39 @@ std::string refusal(const std::string& args) {
 
 std::string refused(const std::string& line) { return "ist-train: error: " + line + "\nexit 2"; }
 
+/// Each option a run would ignore, with the run that would ignore it and the whole message.
+struct Refusal {
+    const char* args;
+    const char* message;
+};
+const Refusal kIgnored[] = {
+    {"--keep 0.3",
+     "--keep would be ignored: only --partition bernoulli keeps each neuron with a probability (this run: --partition neuron)"},
+    {"--partition categorical --keep 0.3",
+     "--keep would be ignored: only --partition bernoulli keeps each neuron with a probability (this run: --partition "
+     "categorical)"},
+    {"--partition bernoulli --method local-sgd",
+     "--partition would be ignored: --method local-sgd trains full models: it does not partition"},
+    {"--partition bernoulli --method data-parallel",
+     "--partition would be ignored: --method data-parallel trains full models: it does not partition"},
+    {"--quorum 9", "--quorum: 9 is more than the 4 workers of a round (--workers)"},
+    {"--quorum 3 --workers 2", "--quorum: 3 is more than the 2 workers of a round (--workers)"},
+    {"--optimizer adam --momentum 0.5",
+     "--momentum would be ignored: --optimizer adam has no momentum term (it is --optimizer momentum's)"},
+    {"--momentum 0.5", "--momentum would be ignored: --optimizer sgd has no momentum term (it is --optimizer momentum's)"},
+    {"--method local-sgd --scale-activations",
+     "--scale-activations would be ignored: --method local-sgd trains full models: no subnet activations to scale"},
+    {"--method data-parallel --scale-activations",
+     "--scale-activations would be ignored: --method data-parallel trains full models: no subnet activations to scale"},
+};
+
 }  // namespace
 
-TEST_CASE("refusals: --keep without --partition bernoulli") {
-    CHECK(refusal("--keep 0.3") ==
-          refused("--keep would be ignored: only --partition bernoulli keeps each neuron with a probability "
-                  "(this run: --partition neuron)"));
-    CHECK(refusal("--partition categorical --keep 0.3") ==
-          refused("--keep would be ignored: only --partition bernoulli keeps each neuron with a probability "
-                  "(this run: --partition categorical)"));
-}
-
-TEST_CASE("refusals: --partition with local SGD or data parallel") {
-    CHECK(refusal("--partition bernoulli --method local-sgd") ==
-          refused("--partition would be ignored: --method local-sgd trains full models: it does not partition"));
-    CHECK(refusal("--partition bernoulli --method data-parallel") ==
-          refused("--partition would be ignored: --method data-parallel trains full models: it does not partition"));
-}
-
-TEST_CASE("refusals: --quorum above S") {
-    CHECK(refusal("--quorum 9") == refused("--quorum: 9 is more than the 4 workers of a round (--workers)"));
-    CHECK(refusal("--quorum 3 --workers 2") == refused("--quorum: 3 is more than the 2 workers of a round (--workers)"));
-}
-
-TEST_CASE("refusals: --momentum without --optimizer momentum") {
-    CHECK(refusal("--optimizer adam --momentum 0.5") ==
-          refused("--momentum would be ignored: --optimizer adam has no momentum term (it is --optimizer momentum's)"));
-    CHECK(refusal("--momentum 0.5") ==
-          refused("--momentum would be ignored: --optimizer sgd has no momentum term (it is --optimizer momentum's)"));
-}
-
-TEST_CASE("refusals: --scale-activations with full models") {
-    CHECK(refusal("--method local-sgd --scale-activations") ==
-          refused("--scale-activations would be ignored: --method local-sgd trains full models: no subnet "
-                  "activations to scale"));
-    CHECK(refusal("--method data-parallel --scale-activations") ==
-          refused("--scale-activations would be ignored: --method data-parallel trains full models: no subnet "
-                  "activations to scale"));
+TEST_CASE("refusals: --keep, --partition, --quorum, --momentum and --scale-activations where a run ignores them") {
+    for (const Refusal& r : kIgnored) {
+        INFO("ist-train " << r.args);
+        CHECK(refusal(r.args) == refused(r.message));
+    }
 }
 
 TEST_CASE("refusals: the options they refuse are taken where they apply") {
