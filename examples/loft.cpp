@@ -22,13 +22,14 @@ int main() {
     ist::standardize(train, test);
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 20, .batch_size = 64, .eval_every = 0};
 
-    const ist::Network initial = ist::make_mlp({64, {256, 256}, 10});
+    const ist::Network initial = ist::make_mlp({64, {128, 128}, 10});
     ist::Network net = initial;
     ist::IstTrainer(net, options).train(train, test);          // 1. IST pre-training
 
     ist::Masked<ist::Network> ticket(net);
     ist::prune(ticket, 0.9, ist::PruneScope::PerLayer);         // 2. prune 90 % of every weight matrix
     ist::rewind(ticket, initial);                               // 3. the survivors back to their start
+    options.rounds = 8;                                         // data parallel: an all-reduce every step
     ist::DataParallelTrainer<ist::Masked<ist::Network>> fine(ticket, options);
     const double accuracy = fine.train(train, test).final_test->accuracy;  // 4. pruned weights stay 0
 

@@ -187,7 +187,8 @@ void check_transport(const Config& c) {
         throw ist::ConfigError("--parameter-node sharded moves exact floats: it does not take --codec");
 }
 
-/// Options that this run would ignore (each ran with the checksum of the run without it).
+/// Options that this run would ignore (each ran with the checksum of the run without it), and a
+/// quorum it could not reach.
 void refuse_ignored_options(const ist::cli::Options& cli, const Config& c) {
     using ist::cli::refuse_ignored;
     const std::string full_models = "--method " + c.method + " trains full models";
@@ -226,6 +227,14 @@ void resolve_shares(const ist::cli::Options& cli, Config& c) {
                                std::to_string(c.options.workers) + " (one per worker; --shares alone sets S)");
 }
 
+/// --load-model takes the architecture from the file: the options that would set it are refused.
+void check_load_model(const ist::cli::Options& cli, const Config& c) {
+    if (c.load_model.empty()) return;
+    for (const char* option : {"--hidden", "--norm", "--dropout"})
+        if (cli.given(option))
+            throw ist::ConfigError(std::string("--load-model: the architecture comes from the model file; drop ") + option);
+}
+
 /// The trainer's options that follow from the parsed ones.
 void set_trainer_options(Config& c) {
     auto& o = c.options;
@@ -256,10 +265,7 @@ Config parse(int argc, char** argv) {
     check_federated(cli, c);
     check_transport(c);
     refuse_ignored_options(cli, c);
-    if (!c.load_model.empty())
-        for (const char* option : {"--hidden", "--norm", "--dropout"})
-            if (cli.given(option))
-                throw ist::ConfigError(std::string("--load-model: the architecture comes from the model file; drop ") + option);
+    check_load_model(cli, c);
     set_trainer_options(c);
     return c;
 }
