@@ -71,8 +71,8 @@ public:
     void batch(std::size_t& b, const std::string& what = "mini-batch per worker") {
         cli_.value("--batch", b, kBatchRule, "B", with_default(what, b));
     }
-    void lr(float& x, const std::string& what = "learning rate", const std::string& note = "") {
-        cli_.value("--lr", x, kLearningRateRule, "X", with_default(what, x, note));
+    void lr(float& x, const std::string& what = "learning rate") {
+        cli_.value("--lr", x, kLearningRateRule, "X", with_default(what, x));
     }
     void seed(std::uint64_t& n, const std::string& what = "seed of initialisation, partitions and sampling") {
         cli_.value("--seed", n, kSeedRule, "N", with_default(what, n));
