@@ -87,8 +87,9 @@ docs-build: deps
 	cmake -S . -B build-docs -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DIST_NATIVE=OFF \
 	  -DIST_BUILD_TESTS=OFF -DIST_INSTALL=OFF
 	cmake --build build-docs -j $(JOBS) --target $(DOCS_PROGRAMS)
+# PAGES=docs/gist.md (or several): check only those pages' blocks.
 docs-check: docs-build
-	$(DOCS_ENV) /usr/bin/python3 tests/docs/docs_check.py check --build build-docs
+	$(DOCS_ENV) /usr/bin/python3 tests/docs/docs_check.py check --build build-docs $(PAGES)
 docs-update: docs-build
 	$(DOCS_ENV) /usr/bin/python3 tests/docs/docs_check.py update --build build-docs
 docs-timing: build

@@ -27,6 +27,7 @@
 #include <ist/partition/any_partition.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "network_model.hpp"
 
 namespace {
@@ -81,9 +82,10 @@ Config parse(int argc, char** argv) {
     cli.value("--points", c.points, kPositive, "K", "evaluations per run, evenly in modelled time (default 20)");
     cli.value("--max-rounds", c.max_rounds, kPositive, "R", "stop a run after R rounds anyway (default 5000)");
     cli.list("--hidden", c.hidden, kWidth, "W1,W2", "hidden widths of the MLP (default 256,256)");
-    cli.value("--local-steps", c.local_steps, kPositive, "L", "local steps per round (default 10)");
-    cli.value("--batch", c.batch, kPositive, "B", "mini-batch per worker (default 32)");
-    cli.value("--lr", c.lr, kPositiveFloat, "X", "SGD learning rate (default 0.05)");
+    TrainingOptions training(cli);
+    training.local_steps(c.local_steps);
+    training.batch(c.batch);
+    training.lr(c.lr, "SGD learning rate");
     cli.value("--train-rows", c.train_rows, kCount, "N", "first N training rows (default all 60,000)");
     cli.value("--test-rows", c.test_rows, kPositive, "N", "first N test rows evaluated (default 2000)");
     cli.text("--out", c.out, "DIR", "where CSV and PNG go (default fed-bench-results)");

@@ -32,6 +32,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "heap_counter.hpp"
 
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
@@ -59,7 +60,7 @@ Config parse(int argc, char** argv) {
     cli.value("--classes", c.classes, kPositive, "C", "classes (default 10)");
     cli.value("--degree", c.degree, kPositive, "D",
               "average degree of the graph (default 16: Fashion-MNIST's 10-NN graph has 16.3)");
-    cli.value("--batch", c.batch, kPositive, "B", "nodes in a Cluster-GCN batch (default 2000, e.g. 35 clusters, or 350 x 10)");
+    TrainingOptions(cli).batch(c.batch, "nodes in a Cluster-GCN batch (e.g. 35 clusters, or 350 x 10)");
     cli.flag("--no-verify", skip_verify, "skip the measured check of the formula (minutes at N = 70,000)");
     cli.parse(argc, argv);
     c.verify = !skip_verify;

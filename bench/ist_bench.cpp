@@ -24,6 +24,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "codec_options.hpp"
 #include "network_model.hpp"
 #include "talk_presets.hpp"
@@ -60,18 +61,19 @@ Config parse(int argc, char** argv) {
     cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
     cli.flag("--quick", c.quick, "784-512-512-10 on 12,000 training rows, 6 s per run: < 2 minutes on 2 cores");
     cli.list("--hidden", c.hidden, kWidth, "W1,W2", "hidden widths (default 4096,4096: the talk's 3-layer net, two hidden layers)");
-    cli.list("--workers", c.workers, kCount, "LIST", "S values (default 2,4,8)");
+    TrainingOptions training(cli);
+    training.workers(c.workers);
     cli.list("--targets", c.targets, kDouble, "LIST", "target test accuracies (default 0.80,0.84)");
     cli.value("--budget", c.budget, kDouble, "SEC", "training seconds per run, the same for every method (default 60)");
-    cli.value("--local-steps", c.local_steps, kCount, "L", "local steps per round, IST and local SGD (default 20)");
+    training.local_steps(c.local_steps, "local steps per round, IST and local SGD");
     cli.value("--dp-report", c.dp_report_steps, kCount, "K",
               "data parallel all-reduces every step; it reports (and is evaluated)\n"
               "every K steps (default 5)");
-    cli.value("--batch", c.batch, kCount, "B", "mini-batch per worker (default 128)");
-    cli.value("--lr", c.lr, kFloat, "X", "SGD learning rate, every method (default 0.05)");
+    training.batch(c.batch);
+    training.lr(c.lr, "SGD learning rate, every method");
     cli.value("--train-rows", c.train_rows, kCount, "N", "first N training rows (default all 60,000)");
     cli.value("--test-rows", c.test_rows, kCount, "N", "first N test rows used for evaluation (default 2000)");
-    cli.value("--seed", c.seed, kCount, "N", "seed of initialisation, partitions and sampling (default 42)");
+    training.seed(c.seed);
     cli.text("--out", c.out, "DIR", "where CSV / JSON / PNG go (default bench-results)");
     std::string links;
     cli.text("--link", links, "LIST",
@@ -100,7 +102,7 @@ Config parse(int argc, char** argv) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The network model: bench/network_model.hpp.
+// The network model: support/network_model.hpp.
 using ist_bench::kModelText;
 
 enum class Method { Ist, LocalSgd, DataParallel };

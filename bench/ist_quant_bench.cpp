@@ -23,6 +23,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 
 namespace {
 
@@ -57,7 +58,7 @@ Config parse(int argc, char** argv) {
                 "what workers send back: weights | updates | ef (updates + error feedback);\n"
                 "default all three (fp32 is exact: only its weights row is run)");
     cli.value("--seeds", c.seeds, kCount, "N", "runs per cell, seeds --seed, --seed + 1, ... (default 3)");
-    cli.value("--seed", c.seed, kCount, "N", "first seed (default 42)");
+    TrainingOptions(cli).seed(c.seed, "first seed");
     cli.group("IST (Fashion-MNIST MLP, S = 4, plain SGD)");
     cli.list("--hidden", c.hidden, kWidth, "W1,W2", "hidden widths (default 2048,2048)");
     cli.value("--ist-rounds", c.ist_rounds, kCount, "T", "rounds (default 40)");

@@ -32,6 +32,7 @@
 #include <ist/transport/shard_layout.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "network_model.hpp"
 
 namespace ist_bench::scale {
@@ -52,14 +53,15 @@ inline Config parse(int argc, char** argv) {
     cli.subcommand("scale",
                    "Per-round bytes at the busiest rank and at a worker, central against sharded parameter node, for\n"
                    "S = 2 .. 256 on four networks, from real plans (no training); modelled round times; table + PNG.");
-    cli.list("--workers", c.workers, kCount, "LIST", "S values (default 2,4,8,16,32,64,128,256)");
+    TrainingOptions training(cli);
+    training.workers(c.workers);
     std::string links;
     cli.text("--link", links, "LIST", "link speeds of the network model, bits per second (default 1G,10G,100G)");
-    cli.value("--local-steps", c.local_steps, kPositive, "L", "local steps per round of the modelled time (default 20)");
-    cli.value("--batch", c.batch, kPositive, "B", "mini-batch of the timed local step (default 32; the GCN: its graph)");
+    training.local_steps(c.local_steps, "local steps per round of the modelled time");
+    training.batch(c.batch, "mini-batch of the timed local step (the GCN: its graph)");
     bool bytes_only = false;
     cli.flag("--no-compute", bytes_only, "bytes only: no timed steps, no round times");
-    cli.value("--seed", c.seed, kCount, "N", "seed of the plans (default 42)");
+    training.seed(c.seed, "seed of the plans");
     cli.text("--out", c.out, "DIR", "where CSV and PNG go (default bench-results/scale)");
     cli.parse(argc, argv);
     if (cli.given("--link")) c.links = parse_links(links);

@@ -4,7 +4,7 @@
 // are trained on Fashion-MNIST (784 inputs, 10 classes) at S = 2 / 4 / 8 by data parallel, local
 // SGD and IST, several seeds each, for the same number of rounds of l local steps (data parallel:
 // l all-reduced steps per round, so every method sees the same samples per worker). Printed: the
-// seconds to two targets measured here and under the network model (bench/network_model.hpp), the
+// seconds to two targets measured here and under the network model (support/network_model.hpp), the
 // final accuracies (mean and standard deviation over seeds), and the talk's own numbers and ratios
 // beside ours (bench/talk_reference.hpp).
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "network_model.hpp"
 #include "preset.hpp"
 #include "talk_presets.hpp"
@@ -72,17 +73,18 @@ inline TalkConfig parse_talk(int argc, char** argv) {
     cli.flag("--bytes", c.bytes, "print the ResNet101 bytes-per-round table (local SGD, ResIST) and exit");
     cli.list("--nets", c.nets, kPositive, "LIST", "hidden layers of each net: 1 = the talk's 2-layer, 2 = its 3-layer (default 1,2)");
     cli.value("--width", c.width, kWidth, "W", "width of every hidden layer (default 4096, the reference code's)");
-    cli.list("--workers", c.workers, kPositive, "LIST", "S values (default 2,4,8)");
+    TrainingOptions training(cli);
+    training.workers(c.workers);
     cli.list("--targets", c.targets, kDouble, "LIST", "two target test accuracies (default 0.80,0.84)");
     cli.value("--seeds", c.seeds, kPositive, "N", "runs per cell, seeds --seed, --seed + 1, ... (default 3)");
-    cli.value("--rounds", c.rounds, kPositive, "T", "rounds of every run (default 40)");
-    cli.value("--local-steps", c.local_steps, kPositive, "L", "local steps per round; data parallel's steps per round (default 20)");
-    cli.value("--batch", c.batch, kCount, "B", "mini-batch per worker (default 128)");
-    cli.value("--lr", c.lr, kPositiveFloat, "X", "plain SGD learning rate, every method (default 0.05)");
+    training.rounds(c.rounds, "rounds of every run");
+    training.local_steps(c.local_steps, "local steps per round; data parallel's steps per round");
+    training.batch(c.batch);
+    training.lr(c.lr, "plain SGD learning rate, every method");
     cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
     cli.value("--train-rows", c.train_rows, kCount, "N", "first N training rows (default all 60,000)");
     cli.value("--test-rows", c.test_rows, kCount, "N", "first N test rows used for evaluation (default 2000)");
-    cli.value("--seed", c.seed, kCount, "N", "first seed (default 42)");
+    training.seed(c.seed, "first seed");
     std::string links;
     cli.text("--link", links, "LIST", "link speeds of the network model (default 1G,10G)");
     cli.text("--runs", c.runs, "FILE",

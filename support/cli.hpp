@@ -1,11 +1,11 @@
 #pragma once
-// Command-line parsing shared by ist's programs (examples/cli: ist-train, resist-train, gist-train;
-// bench: ist-bench, gist-memory). Not part of the library and never installed; it lives outside
+// Command-line parsing shared by ist's programs (examples/cli: ist-train, resist-train, gist-train,
+// ...; bench: ist-bench, gist-memory, ...; the options they share: training_options.hpp). Not part of the library and never installed; it lives outside
 // examples/ and bench/ so that neither includes a header of the other.
 //
 // CLI11 provides the option table, --help (from the same table), flags and unknown-option
 // detection. The values are converted here rather than by CLI11 so that
-//  * every malformed value names the option and the value ("--rounds: 'x' is not a non-negative
+//  * every malformed value names the option and the value ("--rounds: 'x' is not a positive
 //    integer", "--hidden: 'abc' in '8,abc' is not a width"), and
 //  * numbers are read exactly as before (std::stof / std::stod; CLI11 reads floats through long
 //    double, which may round differently), so a command line gives bit-identical results.

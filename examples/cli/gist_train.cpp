@@ -33,6 +33,7 @@
 #include <ist/graph/footprint.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "codec_options.hpp"
 #include "heap_counter.hpp"
 #include "preset.hpp"
@@ -88,13 +89,14 @@ Config parse(int argc, char** argv) {
              "PATH ends in .npz (the kNN graph of Fashion-MNIST takes minutes)");
     cli.choices("--methods", c.methods, {"gist", "full", "local-sgd"}, "LIST",
                 "which to run, comma-separated: gist,full,local-sgd (default all three)");
-    cli.value("--workers", c.workers, kPositive, "S", "GIST subnets and local-SGD replicas (default 4)");
+    TrainingOptions training(cli);
+    training.workers(c.workers, "GIST subnets and local-SGD replicas");
     cli.list("--hidden", c.hidden, kWidth, "W1,W2,...", "hidden widths (default 256,256)");
     cli.value("--layers", c.layers, kPositive, "L", "GraphConv layers; with one --hidden width, L - 1 hidden layers of it");
-    cli.value("--rounds", c.rounds, kPositive, "T", "synchronisation rounds (default 30)");
-    cli.value("--local-steps", c.local_steps, kPositive, "N", "local Adam steps per round (default 5)");
-    cli.value("--lr", c.lr, kPositiveFloat, "X", "Adam learning rate (default 0.01)");
-    cli.value("--weight-decay", c.weight_decay, kFloat, "X", "Adam's L2 weight decay (default 0)");
+    training.rounds(c.rounds);
+    training.local_steps(c.local_steps, "local Adam steps per round");
+    training.lr(c.lr, "Adam learning rate");
+    training.weight_decay(c.weight_decay, "Adam's L2 weight decay");
     cli.flag("--step-decay", c.step_decay, "divide the learning rate by 10 at 50% and 75% of the rounds");
     cli.value("--dropout", c.dropout, kRate, "P",
               "dropout rate after every hidden ReLU (default 0: none; the GIST\n"
@@ -109,11 +111,11 @@ Config parse(int argc, char** argv) {
               "Cluster-GCN: cut the graph into K clusters (cluster_nodes) and train\n"
               "each local step on --clusters-per-batch of them (default: whole graph)");
     cli.value("--clusters-per-batch", c.clusters_per_batch, kPositive, "Q", "clusters per Cluster-GCN batch (default 1)");
-    cli.value("--eval-every", c.eval_every, kPositive, "N", "evaluate every N rounds (default 10; always after the last)");
+    training.eval_every(c.eval_every, "evaluate every K rounds, and after the last");
     cli.value("--blas-threads", c.blas_threads, kPositive, "N",
               "OpenBLAS threads of every worker while it trains (default 1: with\n"
               "S workers on few cores, more threads only wait for each other)");
-    cli.value("--seed", c.seed, kPositive, "N", "seed of the split, graph clusters, weights and partitions (default 42)");
+    training.seed(c.seed, "seed of the split, graph clusters, weights and partitions");
     cli.flag("--quiet", c.quiet, "print only the per-method summary lines");
     c.coding.add_to(cli);
     cli.parse(args.argc(), args.argv());

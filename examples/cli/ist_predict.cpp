@@ -15,6 +15,7 @@
 
 #include "cli.hpp"
 #include "cli_data.hpp"
+#include "training_options.hpp"
 
 namespace {
 
@@ -32,9 +33,10 @@ Config parse(int argc, char** argv) {
                           "(or for unlabelled rows) a CSV of predictions: row, class, one probability per class.");
     cli.text("--model", c.model, "PATH", "the model file (.npz from ist-train --save-model or ist::save_model)");
     c.data.add_to(cli);
-    cli.value("--seed", c.data.seed, ist::cli::kCount, "N", "seed of the train/test split, as given to ist-train (default 42)");
+    ist::cli::TrainingOptions(cli).seed(c.data.seed, "seed of the train/test split, as given to ist-train");
     cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N",
               "as given to ist-train: the training rows the standardisation comes from");
+    // Not the training --batch of training_options.hpp: the rows one evaluation pass normalises over.
     cli.value("--batch", c.batch, ist::cli::Integer{2, "an integer of at least 2"}, "B",
               "evaluation batch (default 1000, as ist-train): a model that normalises\n"
               "with batch statistics takes them over each batch");

@@ -8,6 +8,7 @@
 //   ist-train --help
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -27,6 +28,7 @@
 #include "codec_options.hpp"
 #include "cli_data.hpp"
 #include "preset.hpp"
+#include "training_options.hpp"
 #ifdef IST_WITH_MPI
 #include "cli_data_mpi.hpp"
 #endif
@@ -84,32 +86,35 @@ const std::vector<ist::cli::Preset> kPresets{
      "BinhangYuan/IST_Release, distributed_{2,3}layer_subnet_*.py"},
 };
 
-Config parse(int argc, char** argv) {
-    Config c;
-    auto& o = c.options;
-    ist::cli::PresetArguments args(argc, argv, kPresets);
-    ist::cli::Options cli("ist-train", "Trains an MLP with IST (or a baseline) and prints its test accuracy.");
-    ist::cli::add_preset_option(cli, kPresets);
-    cli.flag("--show-config", c.show_config, "print the resolved settings (presets applied) and exit");
-    c.data.add_to(cli);
+void add_model_options(ist::cli::Options& cli, Config& c) {
     cli.choice("--method", c.method, {"ist", "local-sgd", "data-parallel"}, "NAME", "ist (default) | local-sgd | data-parallel");
     cli.choice("--partition", c.partition, {"neuron", "bernoulli", "categorical"}, "NAME",
                "neuron (default, disjoint) | bernoulli | categorical   (ist only)");
     cli.value("--keep", c.keep, ist::cli::kFloat, "XI", "keep probability of --partition bernoulli (default 0.5)");
-    cli.value("--workers", o.workers, ist::cli::kCount, "S", "workers = subnets (default 4)");
-    cli.value("--local-steps", o.local_steps, ist::cli::kCount, "L", "local SGD steps per round (default 10)");
-    cli.value("--rounds", o.rounds, ist::cli::kCount, "T", "synchronisation rounds (default 60)");
-    cli.value("--batch", o.batch_size, ist::cli::kCount, "B", "mini-batch per worker (default 64)");
     cli.list("--hidden", c.hidden, ist::cli::kWidth, "W1,W2,...", "hidden widths (default 256,256)");
     cli.choice("--norm", c.norm, {"batch", "layer", "none"}, "NAME", "batch (default, reference IST MLP) | layer | none");
     cli.value("--dropout", c.dropout, ist::cli::kRate, "P", "dropout rate after every hidden activation (default 0: none)");
-    cli.flag("--scale-activations", c.scale_activations, "multiply subnet pre-activations by full/held width");
+    cli.flag("--scale-activations", c.scale_activations, "multiply subnet pre-activations by full/held width (ist only)");
+}
+
+void add_training_options(ist::cli::Options& cli, Config& c) {
+    ist::cli::TrainingOptions training(cli);
+    training.schedule(c.options);
     cli.choice("--optimizer", c.optimizer, {"sgd", "momentum", "adam"}, "NAME", "sgd (default) | momentum | adam");
-    cli.value("--lr", c.lr, ist::cli::kFloat, "X", "learning rate (default 0.05)");
-    cli.value("--momentum", c.momentum, ist::cli::kFloat, "X", "momentum of --optimizer momentum (default 0.9)");
-    cli.value("--weight-decay", c.weight_decay, ist::cli::kFloat, "X", "L2 weight decay (default 0)");
-    cli.flag("--carry-state", c.carry_state, "carry optimizer state across rounds (default: reset each round)");
+    training.lr(c.lr);
+    training.momentum(c.momentum, "momentum of --optimizer momentum");
+    training.weight_decay(c.weight_decay);
+    training.carry_state(c.carry_state);
     cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
+    training.seed(c.options.seed);
+    training.eval_every(c.options.eval_every);
+    cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
+    cli.value("--target", c.target, ist::cli::kDouble, "ACC", "stop at the first evaluation reaching this test accuracy");
+    cli.value("--time-budget", c.time_budget, ist::cli::kPositiveDouble, "S",
+              "stop after the first round that ends S seconds of training in (evaluation excluded)");
+}
+
+void add_transport_options(ist::cli::Options& cli, Config& c) {
     cli.choice("--transport", c.transport, kTransports, "NAME",
                "threads (default) | serial | mpi (under mpirun -np S: one worker per rank,\n"
                "rank 0 prints; IST_MPI_TIMEOUT=seconds bounds every wait, default 300)");
@@ -118,14 +123,11 @@ Config parse(int argc, char** argv) {
                "| sharded (each rank holds and merges its shard; same weights)");
     cli.value("--round-timeout", c.round_timeout_ms, ist::cli::kCount, "MS",
               "drop workers not back MS ms after they have their subnets (default 0 = wait)");
-    cli.value("--quorum", c.quorum, ist::cli::kCount, "K", "end a round once K workers are back (default 0 = all)");
+    cli.value("--quorum", c.quorum, ist::cli::kCount, "K", "end a round once K of the S workers are back (default 0 = all)");
     cli.flag("--drop-failed-workers", c.drop_failed_workers, "drop a worker that throws for its round instead of stopping");
-    cli.value("--seed", o.seed, ist::cli::kCount, "N", "seed of partitions, initialisation and sampling (default 42)");
-    cli.value("--eval-every", o.eval_every, ist::cli::kCount, "K", "evaluate every K rounds (default 1)");
-    cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
-    cli.value("--target", c.target, ist::cli::kDouble, "ACC", "stop at the first evaluation reaching this test accuracy");
-    cli.value("--time-budget", c.time_budget, ist::cli::kPositiveDouble, "S",
-              "stop after the first round that ends S seconds of training in (evaluation excluded)");
+}
+
+void add_output_options(ist::cli::Options& cli, Config& c) {
     cli.text("--log", c.log, "PATH", "write per-round metrics (CSV, or JSON if PATH ends in .json)");
     cli.text("--checkpoint", c.checkpoint, "PATH",
              "save a checkpoint every --checkpoint-every rounds; if PATH exists,\n"
@@ -139,7 +141,10 @@ Config parse(int argc, char** argv) {
              "new MLP; a checkpoint resumes a run, a model starts a new one");
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the final summary");
-    c.coding.add_to(cli);
+}
+
+void add_federated_options(ist::cli::Options& cli, Config& c) {
+    cli.group("Federated and heterogeneous workers");
     cli.value("--clients", c.clients, ist::cli::kCount, "N",
               "federated: N clients own the training rows (IID unless skewed below);\n"
               "each round S of them train the S subnets (default 0: off)");
@@ -151,26 +156,32 @@ Config parse(int argc, char** argv) {
                "with --clients: uniform (default) | by-size (in proportion to rows)");
     cli.list("--shares", c.shares, ist::cli::kPositiveDouble, "P1,...,PS",
              "heterogeneous workers: worker s trains a share P_s of every hidden layer\n"
-             "(IST's disjoint cut; the shares sum to 1)");
+             "(IST's disjoint cut; the shares sum to 1 within 0.001, renormalised;\n"
+             "S = their number unless --workers says it)");
     cli.flag("--nested", c.nested,
              "with --shares: HeteroFL nested subnets instead, worker s holding the first\n"
              "P_s / max(P) of every hidden layer (overlaps averaged)");
     cli.list("--slowdown", c.slowdown, ist::cli::kPositiveDouble, "F1,...,FS",
              "simulation: worker s takes F_s (>= 1) times its compute time (threads transport)");
     cli.flag("--fedavg-weights", c.fedavg_weights, "merge weighting each worker's subnet by its rows (FedAvg)");
-    cli.parse(args.argc(), args.argv());
-    check_heterogeneity(c);
+}
+
+void check_federated(const ist::cli::Options& cli, const Config& c) {
     if (!c.clients && (c.dirichlet > 0 || c.classes_per_client || cli.given("--client-selection")))
         throw ist::ConfigError("--dirichlet, --classes-per-client and --client-selection need --clients");
     if (c.dirichlet > 0 && c.classes_per_client)
         throw ist::ConfigError("--dirichlet and --classes-per-client are two skews: choose one");
     if (c.clients && c.whole_set) throw ist::ConfigError("--clients and --whole-set: a client samples only its own rows");
-    if (c.transport == "serial" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
+}
+
+void check_transport(const Config& c) {
+    const bool stragglers = c.round_timeout_ms || c.quorum || c.drop_failed_workers;
+    if (c.transport == "serial" && stragglers)
         throw ist::ConfigError("--round-timeout, --quorum and --drop-failed-workers need --transport threads or mpi "
                                "(serial runs one worker at a time)");
     if (c.parameter_node == "sharded" && c.transport != "mpi")
         throw ist::ConfigError("--parameter-node sharded needs --transport mpi");
-    if (c.parameter_node == "sharded" && (c.round_timeout_ms || c.quorum || c.drop_failed_workers))
+    if (c.parameter_node == "sharded" && stragglers)
         throw ist::ConfigError("--parameter-node sharded does not drop stragglers: drop --round-timeout, --quorum and "
                                "--drop-failed-workers");
     if (c.parameter_node == "sharded" && c.method == "data-parallel")
@@ -178,16 +189,88 @@ Config parse(int argc, char** argv) {
                                "every rank (use --parameter-node central)");
     if (c.parameter_node == "sharded" && c.coding.codec != "fp32")
         throw ist::ConfigError("--parameter-node sharded moves exact floats: it does not take --codec");
+}
+
+/// Options that this run would ignore (each ran with the checksum of the run without it), and a
+/// quorum it could not reach.
+void refuse_ignored_options(const ist::cli::Options& cli, const Config& c) {
+    using ist::cli::refuse_ignored;
+    const std::string full_models = "--method " + c.method + " trains full models";
+    refuse_ignored(cli, "--partition", c.method != "ist", full_models + ": it does not partition");
+    refuse_ignored(cli, "--keep", c.partition != "bernoulli",
+                   "only --partition bernoulli keeps each neuron with a probability (this run: --partition " +
+                       c.partition + ")");
+    refuse_ignored(cli, "--scale-activations", c.method != "ist", full_models + ": no subnet activations to scale");
+    refuse_ignored(cli, "--momentum", c.optimizer != "momentum",
+                   "--optimizer " + c.optimizer + " has no momentum term (it is --optimizer momentum's)");
+    if (c.quorum > c.options.workers)
+        throw ist::ConfigError("--quorum: " + std::to_string(c.quorum) + " is more than the " +
+                               std::to_string(c.options.workers) + " workers of a round (--workers)");
+}
+
+/// The disjoint cut's shares summing to 1 within 0.001 (0.3333,0.3333,0.3333), divided by their sum.
+/// Shares within the library's own 1e-6 are kept as given, so a run that passed before gives the
+/// same weights.
+void renormalise_shares(std::vector<double>& shares) {
+    double sum = 0.0;
+    for (double p : shares) sum += p;
+    if (std::abs(sum - 1.0) > 1e-3)
+        throw ist::ConfigError("--shares: they sum to " + ist::cli::default_text(sum) +
+                               ", not 1 (within 0.001): each is worker s's fraction of every hidden layer");
+    if (std::abs(sum - 1.0) > 1e-6)
+        for (double& p : shares) p /= sum;
+}
+
+/// --shares: a disjoint cut's renormalised; S = their number unless --workers says otherwise.
+void resolve_shares(const ist::cli::Options& cli, Config& c) {
+    if (c.shares.empty()) return;
+    if (!c.nested) renormalise_shares(c.shares);
+    if (!cli.given("--workers")) c.options.workers = c.shares.size();
+    else if (c.options.workers != c.shares.size())
+        throw ist::ConfigError("--shares: " + std::to_string(c.shares.size()) + " shares for --workers " +
+                               std::to_string(c.options.workers) + " (one per worker; --shares alone sets S)");
+}
+
+/// --load-model takes the architecture from the file: the options that would set it are refused.
+void check_load_model(const ist::cli::Options& cli, const Config& c) {
+    if (c.load_model.empty()) return;
+    for (const char* option : {"--hidden", "--norm", "--dropout"})
+        if (cli.given(option))
+            throw ist::ConfigError(std::string("--load-model: the architecture comes from the model file; drop ") + option);
+}
+
+/// The trainer's options that follow from the parsed ones.
+void set_trainer_options(Config& c) {
+    auto& o = c.options;
     c.coding.apply(o, c.method == "data-parallel");
-    if (!c.load_model.empty())
-        for (const char* option : {"--hidden", "--norm", "--dropout"})
-            if (cli.given(option))
-                throw ist::ConfigError(std::string("--load-model: the architecture comes from the model file; drop ") + option);
     c.data.seed = o.seed;
     o.sampling = c.clients ? ist::Sampling::Clients : c.whole_set ? ist::Sampling::WholeSet : ist::Sampling::Shards;
     o.client_selection = c.client_selection == "by-size" ? ist::ClientSelection::BySize : ist::ClientSelection::Uniform;
     o.optimizer_state = c.carry_state ? ist::OptimizerState::Carry : ist::OptimizerState::Reset;
     o.scale_activations = c.scale_activations;
+}
+
+Config parse(int argc, char** argv) {
+    Config c;
+    ist::cli::PresetArguments args(argc, argv, kPresets);
+    ist::cli::Options cli("ist-train", "Trains an MLP with IST (or a baseline) and prints its test accuracy.");
+    ist::cli::add_preset_option(cli, kPresets);
+    cli.flag("--show-config", c.show_config, "print the resolved settings (presets applied) and exit");
+    c.data.add_to(cli);
+    add_model_options(cli, c);
+    add_training_options(cli, c);
+    add_transport_options(cli, c);
+    add_output_options(cli, c);
+    c.coding.add_to(cli);
+    add_federated_options(cli, c);
+    cli.parse(args.argc(), args.argv());
+    resolve_shares(cli, c);
+    check_heterogeneity(c);
+    check_federated(cli, c);
+    check_transport(c);
+    refuse_ignored_options(cli, c);
+    check_load_model(cli, c);
+    set_trainer_options(c);
     return c;
 }
 

@@ -21,6 +21,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "cli_data.hpp"
 
 namespace {
@@ -50,7 +51,8 @@ Config parse(int argc, char** argv) {
     cli.list("--hidden", c.hidden, ist::cli::kWidth, "W1,W2,...", "hidden widths of the MLP (default 256,256)");
     cli.choices("--pretrain", c.pretrain, {"ist", "data-parallel", "local-sgd"}, "M1,M2,...",
                 "pre-training methods to compare (default ist,data-parallel)");
-    cli.value("--rounds", o.rounds, ist::cli::kCount, "T", "pre-training rounds (default 30)");
+    ist::cli::TrainingOptions training(cli);
+    training.rounds(o.rounds, "pre-training rounds");
     cli.value("--rewind-round", c.rewind_round, ist::cli::kCount, "K",
               "rewind to the weights after K pre-training rounds (default 0: the initial ones)");
     cli.list("--sparsity", c.sparsities, ist::cli::kDouble, "S1,S2,...",
@@ -63,10 +65,10 @@ Config parse(int argc, char** argv) {
     cli.choice("--fine-tune", c.fine_tune, {"ist", "data-parallel", "local-sgd"}, "NAME",
                "how the pruned network is fine-tuned (default data-parallel)");
     cli.value("--fine-tune-rounds", c.fine_tune_rounds, ist::cli::kPositive, "F", "fine-tuning rounds (default 30)");
-    cli.value("--workers", o.workers, ist::cli::kCount, "S", "workers = subnets (default 4)");
-    cli.value("--local-steps", o.local_steps, ist::cli::kCount, "L", "local SGD steps per round (default 10)");
-    cli.value("--batch", o.batch_size, ist::cli::kCount, "B", "mini-batch per worker (default 64)");
-    cli.value("--lr", c.lr, ist::cli::kFloat, "X", "SGD learning rate (default 0.05)");
+    training.workers(o.workers);
+    training.local_steps(o.local_steps, "local SGD steps per round");
+    training.batch(o.batch_size);
+    training.lr(c.lr, "SGD learning rate");
     cli.list("--seeds", c.seeds, ist::cli::kCount, "N1,N2,...", "seeds of initialisation, partitions and sampling (default 1)");
     cli.text("--save-model", c.save_model, "PATH",
              "write the last pruned, fine-tuned model as .npz (sparse tensors as CSR)");

@@ -22,6 +22,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "codec_options.hpp"
 #include "preset.hpp"
 
@@ -67,14 +68,12 @@ Config parse(int argc, char** argv) {
     cli.flag("--show-config", c.show_config, "print the resolved settings (presets applied) and exit");
     cli.choice("--data", c.data, {"digits", "fashion"}, "NAME",
                "digits (embedded 8x8, default) | fashion (Debian's dataset-fashion-mnist)");
-    cli.value("--workers", o.workers, kCount, "S", "workers = subnets (default 4)");
-    cli.value("--local-steps", o.local_steps, kCount, "L", "local steps per round (default 10)");
-    cli.value("--rounds", o.rounds, kCount, "T", "synchronisation rounds (default 40)");
-    cli.value("--lr", c.lr, kFloat, "X", "learning rate (default 0.05), divided by 10 at 50% and 75% of the rounds");
+    TrainingOptions training(cli);
+    training.schedule(o);
+    training.lr(c.lr, "learning rate, divided by 10 at 50% and 75% of the rounds");
     cli.flag("--constant-lr", c.constant_lr, "no learning-rate decay");
-    cli.value("--momentum", c.momentum, kFloat, "X", "momentum, state reset every round (default 0.9)");
-    cli.value("--weight-decay", c.weight_decay, kFloat, "X", "L2 weight decay (default 5e-4, the reference)");
-    cli.value("--batch", o.batch_size, kCount, "B", "mini-batch per worker (default 32)");
+    training.momentum(c.momentum, "momentum, state reset every round");
+    training.weight_decay(c.weight_decay, "L2 weight decay (the reference's 5e-4)");
     cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
     cli.list("--stages", c.stages, kCount, "C1,C2,...", "channels per stage (default 8,16,32)");
     cli.list("--blocks", c.blocks, kCount, "N1,N2,...",
@@ -106,9 +105,9 @@ Config parse(int argc, char** argv) {
     cli.flag("--resist-only", c.skip_baseline, "skip the local SGD baseline");
     cli.value("--train-rows", c.train_rows, kCount, "N", "use only the first N training rows");
     cli.value("--test-rows", c.test_rows, kCount, "N", "evaluate on the first N test rows only");
-    cli.value("--eval-every", o.eval_every, kCount, "K", "evaluate every K rounds (default 0: at the end only)");
+    training.eval_every(o.eval_every);
     cli.value("--threads", c.threads, kCount, "N", "workers computing at once (default: the number of cores)");
-    cli.value("--seed", o.seed, kCount, "N", "seed of initialisation, partitions and sampling (default 42)");
+    training.seed(o.seed);
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the summary");
     c.coding.add_to(cli);

@@ -9,7 +9,7 @@
 // Every method trains the same model from the same initial weights on the same data with the same
 // optimizer, rounds and local steps; only the partitioner (and for data parallel the aggregator)
 // differs. The single worker runs the same rounds and local steps alone. Times are also given under
-// ist-bench's network model (bench/network_model.hpp): each worker on a machine of its own, joined by
+// ist-bench's network model (support/network_model.hpp): each worker on a machine of its own, joined by
 // 1 and 10 Gbit/s links (--link).
 #include <algorithm>
 #include <cstdio>
@@ -24,6 +24,7 @@
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "network_model.hpp"
 
 namespace {
@@ -54,12 +55,10 @@ Config parse(int argc, char** argv) {
                 "neurons, both, or whole blocks), local SGD, data parallel and a single worker, from the same\n"
                 "initial weights; prints accuracy, time to a target accuracy, CPU per worker and bytes per round.");
     cli.choices("--methods", c.methods, kMethods, "M1,M2", "heads | ffn | both | blocks | local-sgd | data-parallel | single\n(default: all)");
-    cli.value("--workers", o.workers, kCount, "S", "workers = subnets (default 4)");
-    cli.value("--local-steps", o.local_steps, kCount, "L", "local steps per round (default 10)");
-    cli.value("--rounds", o.rounds, kCount, "T", "synchronisation rounds (default 30)");
-    cli.value("--batch", o.batch_size, kCount, "B", "mini-batch per worker (default 64)");
-    cli.value("--lr", c.lr, kPositiveFloat, "X", "Adam's learning rate (default 1e-3)");
-    cli.flag("--carry-state", c.carry_state, "carry Adam's moments with their parameters (default: reset every round)");
+    TrainingOptions training(cli);
+    training.schedule(o);
+    training.lr(c.lr, "Adam's learning rate");
+    training.carry_state(c.carry_state, "carry Adam's moments with their parameters (default: reset every round)");
     cli.flag("--vocabulary-cut", c.vocabulary_cut, "a worker holds only the embedding rows its round's batches use, each row\n"
                                                    "averaged over the workers that held it (not with data-parallel)");
     cli.flag("--no-scale", c.no_scale, "no activation scaling: a subnet with 1/S of the heads (or neurons) is not\n"
@@ -75,10 +74,10 @@ Config parse(int argc, char** argv) {
     cli.value("--wordnet", c.wordnet_dir, kName, "DIR", "WordNet's database directory (default /usr/share/wordnet)");
     cli.value("--train-rows", c.train_rows, kCount, "N", "train on N rows drawn at random (default: all)");
     cli.value("--test-rows", c.test_rows, kCount, "N", "evaluate on N rows drawn at random (default: all)");
-    cli.value("--eval-every", o.eval_every, kCount, "K", "evaluate every K rounds (default 5; 0: at the end only)");
+    training.eval_every(o.eval_every, "evaluate every K rounds (0: at the end only)");
     cli.value("--target", c.target, kDouble, "A", "report the training seconds to reach test accuracy A");
     cli.value("--seeds", c.seeds, kPositive, "N", "runs per method, seeds seed .. seed + N - 1 (default 1)");
-    cli.value("--seed", o.seed, kCount, "N", "seed of initialisation, partitions and sampling (default 42)");
+    training.seed(o.seed);
     cli.value("--threads", c.threads, kCount, "N", "workers computing at once (default: the number of cores)");
     cli.text("--curve", c.curve, "FILE", "write every evaluation as CSV (method,seed,round,seconds,accuracy,bytes,\n"
                                          "then seconds under the network model per link)");

@@ -21,6 +21,7 @@
 #include <ist/train/trainer.hpp>
 
 #include "cli.hpp"
+#include "training_options.hpp"
 #include "heap_counter.hpp"  // replaces operator new: each run's worker peak heap, beside the formula
 
 namespace {
@@ -53,17 +54,14 @@ Config parse(int argc, char** argv) {
               "WordNet task: keep the N lemmas of the most synsets (default 0: all)");
     cli.list("--hidden", c.hidden, kWidth, "W1,W2,...", "hidden widths to train (default 256,512,1024)");
     cli.choices("--methods", c.methods, {"ist", "data-parallel"}, "M1,M2", "methods (default ist,data-parallel)");
-    cli.value("--workers", o.workers, kPositive, "S", "workers (default 4)");
-    cli.value("--rounds", o.rounds, kPositive, "T", "rounds (default 40)");
-    cli.value("--local-steps", o.local_steps, kPositive, "L", "steps per round (default 10)");
-    cli.value("--batch", o.batch_size, kPositive, "B", "rows per worker step (default 128)");
+    TrainingOptions training(cli);
+    training.schedule(o);
     cli.value("--eval-batch", o.eval_batch, kPositive, "N", "rows per evaluation batch (default 128)");
-    cli.value("--eval-every", o.eval_every, kCount, "K",
-              "also evaluate every K rounds and print the P@k curve (default 0: at the end only)");
+    training.eval_every(o.eval_every, "also evaluate every K rounds and print the P@k curve");
     cli.value("--validation-rows", c.validation_rows, kCount, "N",
               "hold N evenly spaced training rows out of training and evaluate on them\n"
               "instead of the test set, to choose settings without the test set (default 0)");
-    cli.value("--lr", c.lr, kPositiveFloat, "LR", "SGD learning rate (default 0.5)");
+    training.lr(c.lr, "SGD learning rate");
     cli.flag("--step-decay", c.step_decay, "divide the learning rate by 10 at 50% and 75% of the rounds");
     cli.flag("--scale-activations", c.scale_activations,
              "IST: a subnet's output layer scales its input by full/held hidden width");
@@ -76,6 +74,8 @@ Config parse(int argc, char** argv) {
     cli.list("--fit-budgets", c.fit_budgets, kPositiveDouble, "G1,G2", "budgets in GiB for --fits (default 1,4)");
     cli.parse(argc, argv);
     o.scale_activations = c.scale_activations;
+    refuse_ignored(cli, "--scale-activations", c.methods == "data-parallel",
+                   "--methods data-parallel trains full models: no subnet activations to scale");
     if (cli.given("--train") != cli.given("--test")) throw ist::ConfigError("--train and --test go together");
     return c;
 }

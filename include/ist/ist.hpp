@@ -1,5 +1,7 @@
 #pragma once
-// Umbrella header: everything a user of ist needs.
+// Umbrella header: every public header of ist, except those that need MPI (<ist/transport/mpi.hpp>
+// and the mpi_* headers it includes: a program that uses them includes mpi.hpp and links ist::mpi).
+// tests/docs/layout_check.py fails when a public header is not reached from here.
 #include "ist/aggregate/aggregator.hpp"
 #include "ist/aggregate/gradient_all_reduce.hpp"
 #include "ist/aggregate/holder_average.hpp"
@@ -72,3 +74,17 @@
 #include "ist/model/transformer/transformer.hpp"
 #include "ist/partition/transformer_partition.hpp"
 #include "ist/partition/transformer_vocabulary.hpp"
+// File formats and loaders, the extreme-classification family, the run-time partition choice and
+// the memory-footprint formulas.
+#include "ist/data/gloss_sequences.hpp"
+#include "ist/data/libsvm.hpp"
+#include "ist/data/loaders.hpp"
+#include "ist/data/mapped_npy.hpp"
+#include "ist/data/reverse_dictionary.hpp"
+#include "ist/data/sparse_rows.hpp"
+#include "ist/data/xml_repository.hpp"
+#include "ist/graph/footprint.hpp"
+#include "ist/model/sparse_dense.hpp"
+#include "ist/model/xml_footprint.hpp"
+#include "ist/model/xml_network.hpp"
+#include "ist/partition/any_partition.hpp"

@@ -16,6 +16,8 @@
 
 #include <ist/io/npz.hpp>
 
+#include "program_output.hpp"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -28,25 +30,7 @@ fs::path scratch_dir() {
 
 std::string path_of(const std::string& name) { return (scratch_dir() / name).string(); }
 
-/// Runs `exe` with `args` (through the shell: the paths here have no spaces) and returns its
-/// standard output and error together, then "exit N".
-std::string run(const std::string& exe, const std::string& args) {
-    const std::string command = exe + " " + args + " 2>&1";
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    std::string out;
-    std::array<char, 4096> buffer{};
-    while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) out.append(buffer.data(), n);
-    const int status = ::pclose(pipe);
-    return out + "exit " + std::to_string(WEXITSTATUS(status));
-}
-
-std::string train(const std::string& args) { return run(IST_TRAIN_EXE, "--quiet --rounds 4 --hidden 16,16 " + args); }
-
-std::string checksum(const std::string& output) {
-    const std::size_t at = output.find("weights checksum ");
-    return at == std::string::npos ? "none in: " + output : output.substr(at + 17, 16);
-}
+std::string train(const std::string& args) { return ist_test::run_program(IST_TRAIN_EXE, "--quiet --rounds 4 --hidden 16,16 " + args); }
 
 void write_bytes(const std::string& path, const std::vector<unsigned char>& bytes) {
     std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()),
@@ -102,16 +86,16 @@ TEST_CASE("cli data: the same rows as npy, npz and csv train to the same weights
 
     const std::string from_npy = train("--data npy:" + path_of("x.npy") + "," + path_of("y.npy"));
     CHECK(from_npy.find("exit 0") != std::string::npos);
-    const std::string sum = checksum(from_npy);
-    CHECK(checksum(train("--data npz:" + path_of("d.npz"))) == sum);
-    CHECK(checksum(train("--data csv:" + path_of("plain.csv"))) == sum);
-    CHECK(checksum(train("--data csv:" + path_of("first.csv") + " --label-column 0")) == sum);
+    const std::string sum = ist_test::checksum_of(from_npy);
+    CHECK(ist_test::checksum_of(train("--data npz:" + path_of("d.npz"))) == sum);
+    CHECK(ist_test::checksum_of(train("--data csv:" + path_of("plain.csv"))) == sum);
+    CHECK(ist_test::checksum_of(train("--data csv:" + path_of("first.csv") + " --label-column 0")) == sum);
     const std::string detected = train("--data csv:" + path_of("header.csv"));
-    CHECK(checksum(detected) == sum);
+    CHECK(ist_test::checksum_of(detected) == sum);
     CHECK(detected.find("ist-train: note: " + path_of("header.csv") + ": the first line is not numbers: read as a header row") !=
           std::string::npos);
     const std::string given = train("--data csv:" + path_of("header.csv") + " --header");
-    CHECK(checksum(given) == sum);
+    CHECK(ist_test::checksum_of(given) == sum);
     CHECK(given.find("note:") == std::string::npos);
 }
 
@@ -124,10 +108,10 @@ TEST_CASE("cli data: --test-data replaces the random split, in ist-train and ist
     write_text(path_of("test.csv"), all.substr(0, cut));  // the header and 30 rows
     const std::string test_rows = "30";
     const std::string data = "--data csv:" + path_of("train.csv") + " --test-data csv:" + path_of("test.csv");
-    const std::string out = run(IST_TRAIN_EXE, "--rounds 4 --hidden 16,16 --save-model " + path_of("m.npz") + " " + data);
+    const std::string out = ist_test::run_program(IST_TRAIN_EXE, "--rounds 4 --hidden 16,16 --save-model " + path_of("m.npz") + " " + data);
     CHECK(out.find("(240 train / " + test_rows + " test rows)") != std::string::npos);
     CHECK(out.find("exit 0") != std::string::npos);
-    const std::string predicted = run(IST_PREDICT_EXE, "--model " + path_of("m.npz") + " " + data);
+    const std::string predicted = ist_test::run_program(IST_PREDICT_EXE, "--model " + path_of("m.npz") + " " + data);
     CHECK(predicted.find("(" + test_rows + " test rows)") != std::string::npos);
     CHECK(predicted.find("exit 0") != std::string::npos);
 }
@@ -191,11 +175,11 @@ TEST_CASE("cli data: under mpiexec an npy source read in shards trains to the we
             CAPTURE(extra);
             const std::string args = std::string(IST_MPIEXEC) + " -np " + np + " " + IST_TRAIN_EXE +
                                      " --quiet --rounds 4 --hidden 16,16 --transport mpi --workers " + np + extra + " ";
-            const std::string sharded = run(args, npy), loaded_whole = run(args, whole);
+            const std::string sharded = ist_test::run_program(args, npy), loaded_whole = ist_test::run_program(args, whole);
             CHECK(sharded.find("exit 0") != std::string::npos);
-            CHECK(checksum(sharded) == checksum(loaded_whole));
+            CHECK(ist_test::checksum_of(sharded) == ist_test::checksum_of(loaded_whole));
             // One process (threads) deals the same rows: the same weights again.
-            CHECK(checksum(train("--workers " + std::string(np) + extra + " " + npy)) == checksum(sharded));
+            CHECK(ist_test::checksum_of(train("--workers " + std::string(np) + extra + " " + npy)) == ist_test::checksum_of(sharded));
         }
     }
 }

@@ -1,6 +1,7 @@
-// The network model of the benchmarks: what a round would cost on a cluster of S machines joined by a
-// link of a given speed, from what one run measured here (round wall time, bytes exchanged).
-// Shared by ist-bench and the other bench/ programs so every table models time the same way.
+// The network model of the benchmarks and transformer-train: what a round would cost on a cluster
+// of S machines joined by a link of a given speed, from what one run measured here (round wall
+// time, bytes exchanged). Shared by ist-bench, the other bench/ programs and transformer-train so
+// every table models time the same way; in support/ because both examples/ and bench/ use it.
 //
 // Per round of a run with S workers and l local steps:
 //   compute = round wall time here x min(S, cores) / S   (each worker on a core of its own)
