@@ -15,10 +15,12 @@
 //
 // Threads: Debian's oneDNN runs on OpenMP, whose thread count is per calling thread. Every GEMM
 // sets the calling thread's OpenMP count to blas_threads() (OpenBLAS's count, the library's one
-// knob: BlasThreadsGuard gives each IST worker thread 1), and the count is part of the cache key,
-// since a primitive is built for the thread count it runs with.
+// knob: BlasThreadsGuard gives each IST worker thread 1), fewer for small products (threads_for),
+// and the count is part of the cache key, since a primitive is built for the thread count it runs
+// with. The result does not depend on the count (tests/detail/test_gemm.cpp).
 #include <omp.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <list>
@@ -142,8 +144,16 @@ inline void execute(const Matmul& mm, const GemmCall& g) {
     stream.wait();
 }
 
+/// Threads for g: blas_threads(), but at least 2^18 multiply-adds each, as OpenBLAS 0.3.21 splits
+/// a GEMM (waking an OpenMP team costs more than a small product: the model tests' 48 x 27 x 3
+/// convolution GEMMs took 60-80 us each at 2 threads on a loaded machine, 20x the serial time).
+inline int threads_for(const GemmCall& g) {
+    const double work = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
+    return static_cast<int>(std::clamp(work / double(1 << 18), 1.0, static_cast<double>(blas_threads())));
+}
+
 inline void gemm(const GemmCall& g) {
-    const int threads = blas_threads();
+    const int threads = threads_for(g);
     if (omp_get_max_threads() != threads) omp_set_num_threads(threads);
     try {
         execute(matmul_cache().get(matmul_key(g, threads)), g);
