@@ -540,7 +540,7 @@ int main(int argc, char** argv) {
     take_step_width(argc, argv);
     benchmark::AddCustomContext("openblas_default_threads",
                                 std::to_string(openblas_get_num_threads ? openblas_get_num_threads() : 0));
-    for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_CORETYPE"}) {
+    for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_CORETYPE"}) {
         const char* env = std::getenv(var);
         benchmark::AddCustomContext(var, env ? env : "(unset)");
     }
