@@ -57,10 +57,13 @@ struct MatmulKeyHash {
     }
 };
 
-/// A primitive and the layouts of its three operands.
+/// A primitive and its three operands' memory objects, whose data pointers each call sets (a
+/// thread's own, like the primitive: creating them and the argument map per call cost as much as
+/// a small product).
 struct Matmul {
     dnnl::matmul primitive;
-    dnnl::memory::desc a, b, c;
+    dnnl::memory a, b, c;
+    std::unordered_map<int, dnnl::memory> args;
 };
 
 inline const dnnl::engine& cpu_engine() {
@@ -78,8 +81,12 @@ inline dnnl::memory::desc matrix_desc(std::size_t rows, std::size_t cols, std::s
 }
 
 inline Matmul matmul_primitive(const MatmulKey& key) {
-    Matmul mm{{}, matrix_desc(key.m, key.k, key.lda, key.trans_a), matrix_desc(key.k, key.n, key.ldb, key.trans_b),
-              matrix_desc(key.m, key.n, key.ldc, false)};
+    const dnnl::memory::desc a = matrix_desc(key.m, key.k, key.lda, key.trans_a),
+                             b = matrix_desc(key.k, key.n, key.ldb, key.trans_b), c = matrix_desc(key.m, key.n, key.ldc, false);
+    const dnnl::engine& engine = cpu_engine();
+    Matmul mm{{}, dnnl::memory(a, engine, DNNL_MEMORY_NONE), dnnl::memory(b, engine, DNNL_MEMORY_NONE),
+              dnnl::memory(c, engine, DNNL_MEMORY_NONE), {}};
+    mm.args = {{DNNL_ARG_SRC, mm.a}, {DNNL_ARG_WEIGHTS, mm.b}, {DNNL_ARG_DST, mm.c}};
     dnnl::primitive_attr attr;
     const float alpha = std::bit_cast<float>(key.alpha_bits), beta = std::bit_cast<float>(key.beta_bits);
     if (alpha != 1.0f) attr.set_output_scales(0, {alpha});
@@ -88,7 +95,7 @@ inline Matmul matmul_primitive(const MatmulKey& key) {
         sum.append_sum(beta);
         attr.set_post_ops(sum);
     }
-    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(mm.a, mm.b, mm.c), attr, cpu_engine());
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a, b, c), attr, engine);
     mm.primitive = dnnl::matmul(pd);
     return mm;
 }
@@ -99,7 +106,7 @@ class MatmulCache {
 public:
     explicit MatmulCache(std::size_t capacity) : capacity_(capacity) {}
 
-    const Matmul& get(const MatmulKey& key) {
+    Matmul& get(const MatmulKey& key) {
         if (auto it = index_.find(key); it != index_.end()) {
             order_.splice(order_.begin(), order_, it->second);
             return it->second->second;
@@ -136,11 +143,12 @@ inline MatmulKey matmul_key(const GemmCall& g, int threads) {
 }
 
 /// Runs `mm` (built for g's key) on g's operands, on the calling thread's stream.
-inline void execute(const Matmul& mm, const GemmCall& g) {
-    const dnnl::engine& engine = cpu_engine();
-    dnnl::memory a(mm.a, engine, const_cast<float*>(g.a)), b(mm.b, engine, const_cast<float*>(g.b)), c(mm.c, engine, g.c);
-    thread_local dnnl::stream stream(engine);  // a stream is not shared between threads
-    mm.primitive.execute(stream, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+inline void execute(Matmul& mm, const GemmCall& g) {
+    mm.a.set_data_handle(const_cast<float*>(g.a));
+    mm.b.set_data_handle(const_cast<float*>(g.b));
+    mm.c.set_data_handle(g.c);
+    thread_local dnnl::stream stream(cpu_engine());  // a stream is not shared between threads
+    mm.primitive.execute(stream, mm.args);
     stream.wait();
 }
 
