@@ -24,6 +24,7 @@
 #include <bit>
 #include <cstdint>
 #include <list>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -66,12 +67,22 @@ struct Matmul {
     std::unordered_map<int, dnnl::memory> args;
 };
 
+inline dnnl::memory::dim as_dim(std::size_t v) { return static_cast<dnnl::memory::dim>(v); }
+
 inline const dnnl::engine& cpu_engine() {
     static const dnnl::engine engine(dnnl::engine::kind::cpu, 0);
     return engine;
 }
 
-inline dnnl::memory::dim as_dim(std::size_t v) { return static_cast<dnnl::memory::dim>(v); }
+/// Held while a primitive is created. oneDNN keeps one primitive cache for all threads (and sets
+/// up its global state on first use), synchronised inside libdnnl where ThreadSanitizer cannot see
+/// it (the library is not instrumented): two worker threads creating primitives at once showed as
+/// races on libdnnl's own cache entries and locks. Created one at a time under this lock, they are
+/// ordered for TSan too; a thread creates each shape's primitive once, so it is rarely waited on.
+inline std::mutex& creation_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
 
 /// A rows x cols row-major matrix with leading dimension ld, read transposed when `transposed`
 /// (then it is stored cols x rows).
@@ -81,6 +92,7 @@ inline dnnl::memory::desc matrix_desc(std::size_t rows, std::size_t cols, std::s
 }
 
 inline Matmul matmul_primitive(const MatmulKey& key) {
+    const std::lock_guard lock(creation_mutex());
     const dnnl::memory::desc a = matrix_desc(key.m, key.k, key.lda, key.trans_a),
                              b = matrix_desc(key.k, key.n, key.ldb, key.trans_b), c = matrix_desc(key.m, key.n, key.ldc, false);
     const dnnl::engine& engine = cpu_engine();
