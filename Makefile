@@ -3,7 +3,7 @@
 # wordnet-base (WordNet 3.0) is for the tests and programs of the text tasks; the library does not need it.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
-DEBIAN_PACKAGES := g++ make cmake pkg-config zlib1g-dev libopenblas-dev xtl-dev libxtensor-dev \
+DEBIAN_PACKAGES := g++ make cmake pkg-config zlib1g-dev libopenblas-dev libdnnl-dev xtl-dev libxtensor-dev \
   libxtensor-blas-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox python3 \
   wordnet-base
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -17,8 +17,11 @@ deps:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# IST_GEMM=openblas|onednn picks the GEMM backend (default: oneDNN, which deps installs; docs/install.md).
+GEMM_CMAKE := $(if $(IST_GEMM),-DIST_GEMM=$(IST_GEMM))
+
 configure: deps
-	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release
+	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(GEMM_CMAKE)
 
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
@@ -38,6 +41,13 @@ test: build
 # runs OpenBLAS single-threaded: its own thread pool hands work over through spin flags TSan
 # cannot see (a GEMM on the main thread, e.g. an evaluation, showed as a race with OpenBLAS's
 # pool thread in sgemm_beta); our worker threads already run OpenBLAS with one thread each.
+# OPENBLAS_NUM_THREADS=1 also runs the oneDNN backend (the default) single-threaded, so no OpenMP
+# thread (libgomp is not instrumented either) ever starts; TSan checks the concurrent GEMMs of
+# the worker threads and the per-thread primitive caches (ist_tests_detail's "gemm threads:" cases).
+# No suppression for libdnnl: its primitive cache, synchronised where TSan cannot see it, is only
+# entered under a mutex of ours (ist/detail/gemm_onednn.hpp's creation_mutex).
+# The sanitizers check the default backend, oneDNN, everywhere; OpenBLAS's calls are checked by
+# tests/detail/test_gemm.cpp, which runs both, so the gemm-openblas.* reruns of whole areas are left out.
 # Neither builds the consumer projects (IST_INSTALL=OFF), the benchmarks or the MPI tests.
 # -g1 (line tables only): reports keep function, file and line, and a test TU compiles in ~0.7 of
 # -g's time (67 -> 47 s CPU for tests/train/test_baselines.cpp under ASan), the largest part of CI.
@@ -45,11 +55,11 @@ SAN_CMAKE := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DIST_BU
   -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
-TSAN_TESTS ?= ^(trainer|baselines|transport|checkpoint|faults|resist|gist|wire):
-TSAN_TARGETS := ist_tests_train ist_tests_transport ist_tests_partition
+TSAN_TESTS ?= ^(trainer|baselines|transport|checkpoint|faults|resist|gist|wire|gemm threads):
+TSAN_TARGETS := ist_tests_train ist_tests_transport ist_tests_partition ist_tests_detail
 # Left out under sanitizers: it runs ist-train (60 rounds, 512 wide) eight times, which an
 # instrumented build (5-10x slower) makes too long for CI; it has no code of its own to check.
-SAN_SKIP ?= ^checkpoint: a process killed with SIGKILL
+SAN_SKIP ?= ^checkpoint: a process killed with SIGKILL|^gemm-openblas\.
 
 check: check-asan check-tsan
 
@@ -77,6 +87,8 @@ clean:
 # The programs are built for this in build-docs without -march=native and run with OpenBLAS's
 # Haswell kernels, so the same numbers come out on every x86-64 machine with AVX2 (a native build
 # or OpenBLAS's per-CPU kernel choice changes the last bits of sums, and with them accuracies).
+# It is pinned to the OpenBLAS GEMM backend (IST_GEMM=openblas): oneDNN compiles its kernels for
+# the CPU it finds (AVX-512 here, AVX2 elsewhere), so its sums, and the numbers, differ by machine.
 # Timings come from the normal, native build. -O2, not -O3: a quarter less compile time, and the same
 # numbers (neither level reorders floating-point sums without -ffast-math).
 DOCS_PROGRAMS := ist-train resist-train gist-train ist-bench ist-load-bench gist-memory custom_layer \
@@ -85,7 +97,7 @@ DOCS_ENV := OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1
 .PHONY: docs-check docs-update docs-timing docs-build
 docs-build: deps
 	cmake -S . -B build-docs -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DIST_NATIVE=OFF \
-	  -DIST_BUILD_TESTS=OFF -DIST_INSTALL=OFF
+	  -DIST_BUILD_TESTS=OFF -DIST_INSTALL=OFF -DIST_GEMM=openblas
 	cmake --build build-docs -j $(JOBS) --target $(DOCS_PROGRAMS)
 # PAGES=docs/gist.md (or several): check only those pages' blocks.
 docs-check: docs-build
@@ -105,7 +117,7 @@ mutate: deps
 # build-fuzz and run one after another for FUZZ_SECONDS each (10 minutes by default; e.g.
 # `make fuzz FUZZ_SECONDS=60` for a quick pass) on a corpus kept in build-fuzz/corpus, started from
 # the committed seeds of tests/fuzz/corpus. clang and libFuzzer's runtime are installed here only,
-# not by `make deps`.
+# not by `make deps`. The harnesses parse files and compute no products: OpenBLAS backend (IST_GEMM).
 FUZZ_SECONDS ?= 600
 FUZZ_HARNESSES := csv npy npz idx gzip checkpoint edge_list csr
 FUZZ_HARNESSES += xml
@@ -119,7 +131,7 @@ fuzz: deps
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 	CC=clang CXX=clang++ cmake -S . -B build-fuzz -DIST_FUZZ=ON -DIST_BUILD_TESTS=OFF -DIST_BUILD_EXAMPLES=OFF \
-	  -DIST_BUILD_BENCHMARKS=OFF -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
+	  -DIST_BUILD_BENCHMARKS=OFF -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF -DIST_GEMM=openblas
 	cmake --build build-fuzz -j $(JOBS)
 	mkdir -p build-fuzz/corpus && cp -rn tests/fuzz/corpus/. build-fuzz/corpus/
 	mkdir -p build-fuzz/artifacts

@@ -1,15 +1,22 @@
 // ist-micro: Google Benchmark micro-benchmarks of the pieces that decide IST's speed.
 //
-//   ist-micro                                   # everything
-//   ist-micro --benchmark_filter='Sgemm|Step'    # only the step-vs-SGEMM comparison
+//   ist-micro                                   # everything, then the summary of the yardsticks
+//   ist-micro --benchmark_filter='Fma|Gemm|Step' # only the step-vs-GEMM-vs-peak comparison
+//   ist-micro --benchmark_filter=Fma --step-width=256   # a quick check: summary at width 256
 //
-// Every benchmark takes the OpenBLAS thread count as its last argument (1 = what an IST worker
-// gets when S workers share the cores, 2 = the whole machine). Reported:
-//  - BM_Sgemm: C(128 x 4096) = A(128 x 4096) B(4096 x 4096)^T through xt::blas::gemm, GFLOP/s;
-//  - BM_Step: forward + backward + SGD update of make_mlp({784, {W, W}, 10}) (Dense no bias ->
-//    BatchNorm -> ReLU, x2, Dense -> BatchNorm without parameters) at batch 128. `GFLOP/s`
-//    counts the GEMM work only (forward, weight gradients, input gradients of layers 2 and 3);
-//    `of_sgemm` is that rate over BM_Sgemm's rate at the same thread count in this run;
+// Every benchmark takes the BLAS thread count as its last argument (1 = what an IST worker gets
+// when S workers share the cores, 2 = the whole machine). Reported:
+//  - BM_FmaPeak: the machine's fp32 peak, measured: independent chains of fused multiply-adds on
+//    registers (the inner loop of a dot product without its loads), at the widest vectors the CPU
+//    has (AVX-512, else AVX2 + FMA), on `threads` threads at once. Every GFLOP/s below is also
+//    given as `of_peak`, a fraction of this at the same thread count in the same run;
+//  - BM_Gemm/<backend>: C(128 x 4096) = A(128 x 4096) B(4096 x 4096)^T through the library's GEMM
+//    entry (ist/detail/gemm.hpp) with each backend this build has (openblas, onednn), GFLOP/s;
+//  - BM_Step/<backend>: forward + backward + SGD update of make_mlp({784, {W, W}, 10}) (Dense no
+//    bias -> BatchNorm -> ReLU, x2, Dense -> BatchNorm without parameters) at batch 128 with that
+//    backend's GEMMs. `GFLOP/s` counts the GEMM work only (forward, weight gradients, input
+//    gradients of layers 2 and 3); `of_gemm` is that rate over the same backend's BM_Gemm rate at
+//    the same thread count in this run, `of_onednn_gemm` over oneDNN's;
 //  - BM_Extract / BM_Merge: one round's subnet extraction (S x Network::subnet) and HolderAverage
 //    merge at width 4096; `vs_full_step` / `vs_subnet_step` divide by the time of one full-width
 //    training step and of one step of a worker's subnet (width 4096 / S);
@@ -18,19 +25,32 @@
 //  - BM_Codec: encode + decode of a 4096 x 4096 fp32 tensor (fp16, q8, q4; stochastic rounding),
 //    `GB/s` of fp32 input; `of_memcpy` is that over a memcpy of the same 64 MiB in the same run
 //    (target >= 0.25: coding never costs more than the link it saves).
+// Benchmarks other than BM_Gemm / BM_Step use the build's default backend (`of_sgemm` divides by its
+// BM_Gemm rate). After the runs a summary prints the peak, each backend's GEMM and step at width
+// --step-width (default 4096; measured here when the benchmarks above were filtered out), each as a
+// fraction of peak, and ends with
+//   step 1 thread: onednn/openblas xA.AA, of onednn f32 gemm C.CC
+// (the 1-thread step's speed-up from OpenBLAS to oneDNN, and oneDNN's step rate over its GEMM rate).
 #include <benchmark/benchmark.h>
+#include <immintrin.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <numeric>
 #include <random>
+#include <string>
 #include <thread>
 
 #include <ist/ist.hpp>
+#include <ist/detail/gemm.hpp>
 #include <ist/model/sparse_dense.hpp>
 
 namespace {
+
+using ist::detail::GemmBackend;
 
 constexpr std::size_t kBatch = 128, kInputs = 784, kClasses = 10;
 
@@ -49,50 +69,152 @@ ist::Labels random_labels(std::size_t rows, std::uint64_t seed) {
     return y;
 }
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<GemmBackend> built_backends() {
+    std::vector<GemmBackend> backends;
+    for (GemmBackend b : {GemmBackend::OpenBlas, GemmBackend::OneDnn})
+        if (ist::detail::gemm_backend_built(b)) backends.push_back(b);
+    return backends;
+}
+
+// ---- The FMA peak ----------------------------------------------------------------------------
+
+constexpr int kFmaChains = 12;  // > FMA latency (4) x ports (2): the ports never wait for a result
+constexpr long kFmaIterations = 1L << 22;
+
+/// Flops of one call of an fma_chains_* kernel with `lanes` floats per vector.
+double fma_chain_flops(int lanes) { return 2.0 * lanes * kFmaChains * static_cast<double>(kFmaIterations); }
+
+// acc = acc * a + b on kFmaChains independent vectors: converges to b / (1 - a), never denormal.
+#define IST_FMA_CHAINS(VEC, SET1, FMA, ADD, STORE, LANES)                                              \
+    VEC acc[kFmaChains];                                                                               \
+    for (int j = 0; j < kFmaChains; ++j) acc[j] = SET1(0.01f * static_cast<float>(j));                 \
+    const VEC a = SET1(0.999f), b = SET1(0.001f);                                                      \
+    for (long i = 0; i < kFmaIterations; ++i) {                                                        \
+        _Pragma("GCC unroll 12") for (int j = 0; j < kFmaChains; ++j) acc[j] = FMA(acc[j], a, b);      \
+    }                                                                                                  \
+    VEC sum = acc[0];                                                                                  \
+    for (int j = 1; j < kFmaChains; ++j) sum = ADD(sum, acc[j]);                                      \
+    float out[LANES];                                                                                  \
+    STORE(out, sum);                                                                                   \
+    return out[0];
+
+[[gnu::target("avx512f")]] float fma_chains_avx512() {
+    IST_FMA_CHAINS(__m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps, _mm512_storeu_ps, 16)
+}
+[[gnu::target("avx2,fma")]] float fma_chains_avx2() {
+    IST_FMA_CHAINS(__m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps, _mm256_storeu_ps, 8)
+}
+#undef IST_FMA_CHAINS
+
+/// The widest FMA kernel this CPU runs, its vector width in floats and its name.
+struct FmaKernel {
+    float (*run)();
+    int lanes;
+    const char* isa;
+};
+
+FmaKernel fma_kernel() {
+    if (__builtin_cpu_supports("avx512f")) return {fma_chains_avx512, 16, "avx512"};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {fma_chains_avx2, 8, "avx2+fma"};
+    return {nullptr, 0, "none (no FMA)"};
+}
+
+/// GFLOP/s of the FMA kernel on `threads` threads at once (0 when the CPU has no FMA).
+double measure_fma_peak(int threads) {
+    const FmaKernel kernel = fma_kernel();
+    if (!kernel.run) return 0.0;
+    std::vector<float> sink(static_cast<std::size_t>(threads));
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+        std::vector<std::jthread> workers;
+        for (int t = 0; t < threads; ++t) workers.emplace_back([&, t] { sink[static_cast<std::size_t>(t)] = kernel.run(); });
+    }
+    const double seconds = seconds_since(t0);
+    benchmark::DoNotOptimize(sink.data());
+    return threads * fma_chain_flops(kernel.lanes) / seconds / 1e9;
+}
+
+/// Measured rates of this run, so later benchmarks can report ratios against earlier ones.
+std::map<int, double> g_peak_gflops;                                          // by threads
+std::map<std::tuple<GemmBackend, std::size_t, int>, double> g_gemm_gflops;  // by (backend, width, threads)
+std::map<std::tuple<GemmBackend, std::size_t, int>, double> g_step_seconds;  // by (backend, width, threads)
+std::size_t g_summary_width = 4096;                                          // --step-width
+
+/// The best of three short measurements, from BM_FmaPeak when it ran.
+double peak_gflops(int threads) {
+    if (!g_peak_gflops.count(threads))
+        g_peak_gflops[threads] = std::max({measure_fma_peak(threads), measure_fma_peak(threads), measure_fma_peak(threads)});
+    return g_peak_gflops[threads];
+}
+
+void BM_FmaPeak(benchmark::State& state) {
+    const int threads = static_cast<int>(state.range(0));
+    double best = 0.0;
+    for (auto _ : state) best = std::max(best, measure_fma_peak(threads));
+    g_peak_gflops[threads] = best;
+    state.SetLabel(fma_kernel().isa);
+    state.counters["GFLOP/s"] = best;
+    state.counters["threads"] = threads;
+}
+
+// ---- GEMM and step per backend ---------------------------------------------------------------
+
+/// One C(128 x w) = A(128 x w) B(w x w)^T through the library's GEMM entry.
+struct GemmFixture {
+    ist::Matrix a, b, c;
+    explicit GemmFixture(std::size_t w)
+        : a(random_matrix(kBatch, w, 1)), b(random_matrix(w, w, 2)), c(ist::Matrix::from_shape({kBatch, w})) {}
+    void run() { ist::detail::gemm(a, b, c, false, true); }
+    double flops() const { return 2.0 * static_cast<double>(a.size() * b.shape()[0]); }
+};
+
+/// GEMM rate of `backend` at `threads` (128 x w x w), from BM_Gemm when it ran, else measured here.
+double gemm_gflops(GemmBackend backend, int threads, std::size_t w = 4096) {
+    const auto key = std::make_tuple(backend, w, threads);
+    if (!g_gemm_gflops.count(key)) {
+        const ist::detail::GemmBackendGuard use(backend);
+        const ist::detail::BlasThreadsGuard guard(threads);
+        GemmFixture f(w);
+        f.run();
+        const auto t0 = std::chrono::steady_clock::now();
+        const int reps = 20;
+        for (int r = 0; r < reps; ++r) f.run();
+        g_gemm_gflops[key] = reps * f.flops() / seconds_since(t0) / 1e9;
+    }
+    return g_gemm_gflops[key];
+}
+
+/// The build's default backend's GEMM rate (the yardstick of the benchmarks that use it).
+double sgemm_gflops(int threads) { return gemm_gflops(ist::detail::gemm_backend(), threads); }
+
+void BM_Gemm(benchmark::State& state, GemmBackend backend) {
+    const int threads = static_cast<int>(state.range(0));
+    const ist::detail::GemmBackendGuard use(backend);
+    const ist::detail::BlasThreadsGuard guard(threads);
+    GemmFixture f(4096);
+    f.run();
+    const auto t0 = std::chrono::steady_clock::now();
+    for (auto _ : state) {
+        f.run();
+        benchmark::DoNotOptimize(f.c.data());
+        benchmark::ClobberMemory();
+    }
+    const double gflops = f.flops() / (seconds_since(t0) / static_cast<double>(state.iterations())) / 1e9;
+    g_gemm_gflops[{backend, 4096, threads}] = gflops;
+    state.counters["GFLOP/s"] = gflops;
+    state.counters["of_peak"] = gflops / peak_gflops(threads);
+    state.counters["threads"] = threads;
+}
+
 /// GEMM floating-point operations of one training step of 784 -> w1 -> w2 -> 10 at batch b.
 double step_flops(std::size_t b, std::size_t w1, std::size_t w2) {
     const double fwd = 2.0 * b * (kInputs * w1 + w1 * w2 + w2 * kClasses);
     const double input_grads = 2.0 * b * (w1 * w2 + w2 * kClasses);  // layer 1 needs no dL/dx
     return 2.0 * fwd + input_grads;
-}
-
-/// Measured rates of this run, so later benchmarks can report ratios against earlier ones.
-std::map<int, double> g_sgemm_gflops;                          // by BLAS threads
-std::map<std::pair<std::size_t, int>, double> g_step_seconds;  // by (width, BLAS threads)
-
-/// SGEMM rate at `threads`, from BM_Sgemm when it ran, else measured here.
-double sgemm_gflops(int threads) {
-    if (!g_sgemm_gflops.count(threads)) {
-        ist::detail::BlasThreadsGuard guard(threads);
-        const ist::Matrix a = random_matrix(kBatch, 4096, 1), b = random_matrix(4096, 4096, 2);
-        ist::Matrix c = ist::Matrix::from_shape({kBatch, 4096});
-        xt::blas::gemm(a, b, c, false, true);
-        const auto t0 = std::chrono::steady_clock::now();
-        const int reps = 20;
-        for (int r = 0; r < reps; ++r) xt::blas::gemm(a, b, c, false, true);
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        g_sgemm_gflops[threads] = reps * 2.0 * kBatch * 4096 * 4096 / s / 1e9;
-    }
-    return g_sgemm_gflops[threads];
-}
-
-void BM_Sgemm(benchmark::State& state) {
-    const int threads = static_cast<int>(state.range(0));
-    ist::detail::BlasThreadsGuard guard(threads);
-    const ist::Matrix a = random_matrix(kBatch, 4096, 1), b = random_matrix(4096, 4096, 2);
-    ist::Matrix c = ist::Matrix::from_shape({kBatch, 4096});
-    xt::blas::gemm(a, b, c, false, true);
-    const auto t0 = std::chrono::steady_clock::now();
-    for (auto _ : state) {
-        xt::blas::gemm(a, b, c, false, true);
-        benchmark::DoNotOptimize(c.data());
-        benchmark::ClobberMemory();
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
-                           static_cast<double>(state.iterations());
-    g_sgemm_gflops[threads] = 2.0 * kBatch * 4096 * 4096 / seconds / 1e9;
-    state.counters["GFLOP/s"] = g_sgemm_gflops[threads];
-    state.counters["threads"] = threads;
 }
 
 /// One training step (the trainer's inner loop body): loss_and_gradient + Sgd::step.
@@ -116,35 +238,70 @@ double time_steps(StepFixture& f, int reps) {
     f.step();
     const auto t0 = std::chrono::steady_clock::now();
     for (int r = 0; r < reps; ++r) f.step();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
+    return seconds_since(t0) / reps;
 }
 
-/// Seconds per full-width training step at width w, from BM_Step when it ran, else measured here.
-double step_seconds(std::size_t w, int threads) {
-    const auto key = std::make_pair(w, threads);
+/// Seconds per full-width training step at width w with `backend`, from BM_Step when it ran, else
+/// measured here.
+double step_seconds(GemmBackend backend, std::size_t w, int threads) {
+    const auto key = std::make_tuple(backend, w, threads);
     if (!g_step_seconds.count(key)) {
-        ist::detail::BlasThreadsGuard guard(threads);
+        const ist::detail::GemmBackendGuard use(backend);
+        const ist::detail::BlasThreadsGuard guard(threads);
         StepFixture f(ist::make_mlp({kInputs, {w, w}, kClasses}));
         g_step_seconds[key] = time_steps(f, 5);
     }
     return g_step_seconds[key];
 }
 
-void BM_Step(benchmark::State& state) {
+/// The default backend's step (the yardstick of the round benchmarks).
+double step_seconds(std::size_t w, int threads) { return step_seconds(ist::detail::gemm_backend(), w, threads); }
+
+void BM_Step(benchmark::State& state, GemmBackend backend) {
     const auto w = static_cast<std::size_t>(state.range(0));
     const int threads = static_cast<int>(state.range(1));
-    ist::detail::BlasThreadsGuard guard(threads);
+    const ist::detail::GemmBackendGuard use(backend);
+    const ist::detail::BlasThreadsGuard guard(threads);
     StepFixture f(ist::make_mlp({kInputs, {w, w}, kClasses}));
     f.step();  // first step sizes every buffer
     const auto t0 = std::chrono::steady_clock::now();
     for (auto _ : state) f.step();
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
-                           static_cast<double>(state.iterations());
+    const double seconds = seconds_since(t0) / static_cast<double>(state.iterations());
     const double gflops = step_flops(kBatch, w, w) / seconds / 1e9;
-    g_step_seconds[{w, threads}] = seconds;
+    g_step_seconds[{backend, w, threads}] = seconds;
     state.counters["GFLOP/s"] = gflops;
-    state.counters["of_sgemm"] = gflops / sgemm_gflops(threads);
+    state.counters["of_gemm"] = gflops / gemm_gflops(backend, threads);
+    if (ist::detail::gemm_backend_built(GemmBackend::OneDnn))
+        state.counters["of_onednn_gemm"] = gflops / gemm_gflops(GemmBackend::OneDnn, threads);
+    state.counters["of_peak"] = gflops / peak_gflops(threads);
     state.counters["threads"] = threads;
+}
+
+/// The yardsticks side by side, from this run's measurements (measured here when filtered out).
+void print_summary(int max_threads) {
+    const std::size_t w = g_summary_width;
+    const double step_work = step_flops(kBatch, w, w);
+    std::printf("\nsummary (fp32; GEMM 128 x %zu x %zu; step 784-%zu-%zu-10, BN, batch 128; GFLOP/s and of peak)\n", w, w,
+                w, w);
+    for (int t = 1; t <= max_threads; ++t) {
+        const double peak = peak_gflops(t);
+        std::printf("  %d thread(s): FMA peak %.1f GFLOP/s (%s)\n", t, peak, fma_kernel().isa);
+        for (GemmBackend b : built_backends()) {
+            const double gemm = gemm_gflops(b, t, w);
+            const double step = step_work / step_seconds(b, w, t) / 1e9;
+            std::printf("    %-8s gemm %7.1f (%.2f of peak)   step %7.2f ms, %7.1f GFLOP/s (%.2f of peak, %.2f of its gemm)\n",
+                        ist::detail::gemm_backend_name(b), gemm, gemm / peak, step_seconds(b, w, t) * 1e3, step,
+                        step / peak, step / gemm);
+        }
+    }
+    if (!ist::detail::gemm_backend_built(GemmBackend::OneDnn)) {
+        std::printf("step 1 thread: onednn n/a (this build has no oneDNN: configure with IST_GEMM=onednn)\n");
+        return;
+    }
+    const double onednn_step = step_seconds(GemmBackend::OneDnn, w, 1);
+    const double onednn_gemm = gemm_gflops(GemmBackend::OneDnn, 1, w);
+    std::printf("step 1 thread: onednn/openblas x%.2f, of onednn f32 gemm %.2f\n",
+                step_seconds(GemmBackend::OpenBlas, w, 1) / onednn_step, step_work / onednn_step / 1e9 / onednn_gemm);
 }
 
 /// The full model and one round's plan at width 4096 with S workers.
@@ -318,13 +475,25 @@ void BM_TransformerStep(benchmark::State& state) {
 
 int hardware_threads() { return static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
-void register_all() {
+std::vector<int> thread_counts() {
     std::vector<int> threads{1};
     if (hardware_threads() > 1) threads.push_back(hardware_threads());
-    for (int t : threads) {
-        benchmark::RegisterBenchmark("BM_Sgemm/128x4096x4096", BM_Sgemm)->Arg(t)->Unit(benchmark::kMillisecond)->MinTime(1.0);
-        for (long w : {512L, 1024L, 2048L, 4096L})
-            benchmark::RegisterBenchmark("BM_Step/784-W-W-10/b128", BM_Step)->Args({w, t})->Unit(benchmark::kMillisecond)->MinTime(1.0);
+    return threads;
+}
+
+void register_all() {
+    const std::vector<int> threads = thread_counts();
+    for (int t : threads)
+        benchmark::RegisterBenchmark("BM_FmaPeak/fp32", BM_FmaPeak)->Arg(t)->Unit(benchmark::kMillisecond)->Iterations(5);
+    for (GemmBackend b : built_backends()) {
+        const std::string name = ist::detail::gemm_backend_name(b);
+        for (int t : threads) {
+            benchmark::RegisterBenchmark(("BM_Gemm/" + name + "/128x4096x4096").c_str(), BM_Gemm, b)
+                ->Arg(t)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+            for (long w : {512L, 1024L, 2048L, 4096L})
+                benchmark::RegisterBenchmark(("BM_Step/" + name + "/784-W-W-10/b128").c_str(), BM_Step, b)
+                    ->Args({w, t})->Unit(benchmark::kMillisecond)->MinTime(1.0);
+        }
     }
     for (long f : {64L, 256L})
         benchmark::RegisterBenchmark("BM_Spmm/N70000-deg10", BM_Spmm)->Arg(f)->Unit(benchmark::kMillisecond);
@@ -338,19 +507,59 @@ void register_all() {
         benchmark::RegisterBenchmark("BM_TransformerStep/L4-D256-H8-F1024-T32/b64", BM_TransformerStep)->Arg(t)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 }
 
+/// Removes --step-width=W from the arguments (Google Benchmark refuses flags it does not know).
+void take_step_width(int& argc, char** argv) {
+    constexpr std::string_view option = "--step-width=";
+    int kept = 0;
+    for (int i = 0; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (!arg.starts_with(option)) {
+            argv[kept++] = argv[i];
+            continue;
+        }
+        const std::string value(arg.substr(option.size()));
+        g_summary_width = std::strtoul(value.c_str(), nullptr, 10);
+        if (g_summary_width == 0 || value.find_first_not_of("0123456789") != std::string::npos) {
+            std::fprintf(stderr, "ist-micro: error: --step-width: '%s' is not a positive width\n", value.c_str());
+            std::exit(2);
+        }
+    }
+    argc = kept;
+}
+
+std::string load_average() {
+    std::ifstream in("/proc/loadavg");
+    std::string one, five, fifteen;
+    in >> one >> five >> fifteen;
+    return one + " " + five + " " + fifteen;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    take_step_width(argc, argv);
     benchmark::AddCustomContext("openblas_default_threads",
                                 std::to_string(openblas_get_num_threads ? openblas_get_num_threads() : 0));
-    const char* env = std::getenv("OPENBLAS_NUM_THREADS");
-    benchmark::AddCustomContext("OPENBLAS_NUM_THREADS", env ? env : "(unset)");
+    for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_CORETYPE"}) {
+        const char* env = std::getenv(var);
+        benchmark::AddCustomContext(var, env ? env : "(unset)");
+    }
+    benchmark::AddCustomContext("gemm_default_backend", ist::detail::gemm_backend_name(ist::detail::gemm_backend()));
+#if IST_GEMM_ONEDNN
+    const dnnl_version_t* dnnl = dnnl_version();
+    benchmark::AddCustomContext("onednn_version", std::to_string(dnnl->major) + "." + std::to_string(dnnl->minor) + "." +
+                                                      std::to_string(dnnl->patch));
+#endif
+    benchmark::AddCustomContext("fma_kernel", fma_kernel().isa);
+    benchmark::AddCustomContext("load_average_at_start", load_average());
     benchmark::AddCustomContext("note", "thread count of each run is its last argument / the 'threads' counter");
     register_all();
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
+    std::printf("\nload average at the end: %s\n", load_average().c_str());
+    print_summary(thread_counts().back());
     return 0;
 }
 
@@ -433,7 +642,7 @@ void BM_XmlOutputLayer(benchmark::State& state) {
     };
     const ist::Matrix& w = layer.parameters()[0].value;
     ist::Matrix c = ist::Matrix::from_shape({kBatch, kXmlLabels});
-    const double sgemm_seconds = seconds_per_call([&] { xt::blas::gemm(h, w, c, false, true); }, 5);
+    const double sgemm_seconds = seconds_per_call([&] { ist::detail::gemm(h, w, c, false, true); }, 5);
     const double flops = 2.0 * kBatch * kSparseWidth * kXmlLabels;
     const double step_seconds = seconds_per_call(step, 5);
     for (auto _ : state) {

@@ -1,6 +1,6 @@
 #pragma once
-// Splits element-wise (or per-feature) work over the threads OpenBLAS is allowed, so that the
-// non-GEMM parts of a step (BatchNorm, ReLU, the SGD update) scale with the GEMMs around them.
+// Splits element-wise (or per-feature) work over the threads the GEMMs are allowed (blas_threads),
+// so that the non-GEMM parts of a step (BatchNorm, ReLU, the SGD update) scale with the GEMMs around them.
 // Only ranges of independent items are split: an item is computed by exactly the same code on
 // whichever thread, and no reduction crosses a split, so results are bit-identical at any thread
 // count. IST workers run with one BLAS thread each, and then everything stays on the calling
@@ -18,11 +18,8 @@
 
 namespace ist::detail {
 
-/// Threads the non-GEMM work may use: OpenBLAS's current thread count (1 without OpenBLAS).
-inline std::size_t elementwise_threads() {
-    if (!openblas_get_num_threads) return 1;
-    return static_cast<std::size_t>(std::max(1, openblas_get_num_threads()));
-}
+/// Threads the non-GEMM work may use: as many as the GEMMs (blas_threads).
+inline std::size_t elementwise_threads() { return static_cast<std::size_t>(blas_threads()); }
 
 /// Calls body(begin, end) on disjoint ranges covering [0, items), in parallel when
 /// items * cost_per_item is at least min_cost (starting a thread costs some tens of microseconds,

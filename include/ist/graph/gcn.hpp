@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/detail/blas.hpp"
+#include "ist/detail/gemm.hpp"
 #include "ist/detail/random.hpp"
 #include "ist/graph/graph.hpp"
 #include "ist/model/layer.hpp"

@@ -15,7 +15,7 @@
 #include "ist/data/builtin.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/data/numpy.hpp"
-#include "ist/detail/blas.hpp"
+#include "ist/detail/gemm.hpp"
 #include "ist/detail/file_bytes.hpp"
 #include "ist/graph/graph.hpp"
 

@@ -9,7 +9,6 @@
 #include <xtensor/xnoalias.hpp>
 
 #include "ist/core/error.hpp"
-#include "ist/detail/blas.hpp"
 #include "ist/detail/parallel_ranges.hpp"
 #include "ist/model/layer.hpp"
 #include "ist/model/running_statistics.hpp"

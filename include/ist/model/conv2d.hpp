@@ -9,7 +9,7 @@
 #include <xtensor/xnoalias.hpp>
 
 #include "ist/core/error.hpp"
-#include "ist/detail/blas.hpp"
+#include "ist/detail/gemm.hpp"
 #include "ist/detail/random.hpp"
 #include "ist/model/layer.hpp"
 

@@ -10,7 +10,7 @@
 #include <string>
 
 #include "ist/core/error.hpp"
-#include "ist/detail/blas.hpp"  // xtensor-blas declares cblas_sgemm
+#include "ist/detail/gemm.hpp"
 #include "ist/detail/random.hpp"
 #include "ist/model/layer.hpp"
 #include "ist/model/transformer/linear.hpp"
@@ -28,9 +28,7 @@ namespace detail {
 /// one sequence's rows, in place inside the wider Q, K, V matrices.
 inline void strided_gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
                          const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c, std::size_t ldc) {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a, static_cast<int>(lda), b,
-                static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
+    gemm(GemmCall{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, 0.0f, c, ldc});
 }
 
 }  // namespace detail

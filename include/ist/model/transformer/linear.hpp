@@ -6,7 +6,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "ist/core/error.hpp"
-#include "ist/detail/blas.hpp"
+#include "ist/detail/gemm.hpp"
 
 namespace ist::detail {
 

@@ -1,0 +1,385 @@
+// The GEMM seam (ist/detail/gemm.hpp), on every backend this build has: each GEMM shape and
+// transpose combination the library's layers use, checked entry by entry against a product summed
+// in double precision; the same bits at any thread count and operand alignment; the primitive
+// cache under concurrent use (this file's "gemm threads:" cases run under TSan).
+//
+// Error bound (componentwise, any summation order, Higham's gamma): with u = 2^-24,
+//   |C - C_exact|_ij <= gamma_{k+2} (|alpha| (|op(A)| |op(B)|)_ij + |beta| |C0|_ij),
+//   gamma_j = j u / (1 - j u),
+// i.e. each entry's error relative to the sum of its terms' magnitudes is at most about (k + 2) u
+// (k rounded additions and products, alpha's product, beta's sum).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <ist/detail/blas_threads.hpp>
+#include <ist/detail/gemm.hpp>
+
+using namespace ist;
+using detail::GemmBackend;
+using detail::GemmCall;
+
+namespace {
+
+/// One GEMM as a layer calls it; lda / ldb / ldc of 0 mean "packed" (the stored matrix's width).
+struct GemmShape {
+    const char* use;
+    bool trans_a, trans_b;
+    std::size_t m, n, k;
+    float alpha = 1.0f, beta = 0.0f;
+    std::size_t lda = 0, ldb = 0, ldc = 0;
+};
+
+// Dense / transformer Linear: y = s x W^T (NT), dW = s dy^T x (TN), dx = s dy W (NN, beta 1 when
+// the transformer sums the three projections' input gradients). Conv2d: the same three on im2col
+// matrices. GraphConv: the same, with beta 1 for the self term. Attention: per sequence and head,
+// strided inside the Q, K, V matrices. The kNN graph builder: a block of points times all points^T.
+// The talk's net (784-4096-4096-10, batch 128) at full size, batch 1 and odd sizes.
+const std::vector<GemmShape> kLibraryShapes = {
+    {"dense forward, 784 -> 4096", false, true, 128, 4096, 784},
+    {"dense forward, 4096 -> 4096", false, true, 128, 4096, 4096},
+    {"dense forward, 4096 -> 10", false, true, 128, 10, 4096},
+    {"dense forward, subnet scale", false, true, 128, 1024, 1024, 4.0f},
+    {"dense weight grad, 784 -> 4096", true, false, 4096, 784, 128},
+    {"dense weight grad, 4096 -> 4096", true, false, 4096, 4096, 128},
+    {"dense weight grad, 4096 -> 10", true, false, 10, 4096, 128},
+    {"dense input grad, 4096 -> 4096", false, false, 128, 4096, 4096},
+    {"dense input grad, 4096 -> 10", false, false, 128, 4096, 10},
+    {"dense forward, batch 1", false, true, 1, 10, 4096},
+    {"dense weight grad, batch 1", true, false, 10, 4096, 1},
+    {"dense input grad, batch 1", false, false, 1, 4096, 10},
+    {"dense forward, odd", false, true, 7, 13, 1001, 0.75f},
+    {"dense weight grad, odd", true, false, 13, 1001, 7, 0.75f},
+    {"dense input grad, odd", false, false, 7, 1001, 13, 0.75f},
+    {"linear input grad, accumulated", false, false, 33, 17, 65, 1.0f, 1.0f},
+    {"conv forward (im2col)", false, true, 4 * 8 * 8, 32, 3 * 3 * 16, 2.0f},
+    {"conv kernel grad", true, false, 32, 3 * 3 * 16, 4 * 8 * 8, 2.0f},
+    {"conv patch grad", false, false, 4 * 8 * 8, 3 * 3 * 16, 32, 2.0f},
+    {"conv forward, odd", false, true, 3 * 5 * 5, 7, 3 * 3 * 3},
+    {"graph conv forward", false, true, 300, 64, 128},
+    {"graph conv self term", false, true, 300, 64, 128, 1.0f, 1.0f},
+    {"graph conv self input grad", false, false, 300, 128, 64, 1.0f, 1.0f},
+    {"graph conv weight grad", true, false, 64, 128, 300},
+    {"knn block x points^T", false, true, 97, 1797, 64},
+    {"attention scores", false, true, 32, 32, 32, 0.1767767f, 0.0f, 256, 256, 32},
+    {"attention values", false, false, 32, 32, 32, 1.0f, 0.0f, 32, 256, 256},
+    {"attention value grad", true, false, 32, 32, 32, 1.0f, 0.0f, 32, 256, 256},
+    {"attention scores, odd", false, true, 11, 11, 5, 0.4472136f, 0.0f, 15, 15, 11},
+    {"attention key grad, odd", true, false, 11, 5, 11, 0.4472136f, 0.0f, 11, 15, 15},
+    {"column sums (ones^T x)", false, false, 1, 4096, 128},
+    {"xml output layer, wide", false, true, 2, 20011, 64},
+};
+
+/// The stored operands of one shape (A is k x m when transposed, B n x k), Gaussian, from `seed`.
+struct Operands {
+    std::vector<float> a, b, c0;
+    std::size_t lda, ldb, ldc;
+};
+
+std::vector<float> gaussian(std::size_t n, std::mt19937_64& rng) {
+    std::normal_distribution<float> d(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (float& x : v) x = d(rng);
+    return v;
+}
+
+Operands make_operands(const GemmShape& s, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    Operands o;
+    o.lda = s.lda ? s.lda : (s.trans_a ? s.m : s.k);
+    o.ldb = s.ldb ? s.ldb : (s.trans_b ? s.k : s.n);
+    o.ldc = s.ldc ? s.ldc : s.n;
+    o.a = gaussian((s.trans_a ? s.k : s.m) * o.lda, rng);
+    o.b = gaussian((s.trans_b ? s.n : s.k) * o.ldb, rng);
+    o.c0 = gaussian(s.m * o.ldc, rng);
+    return o;
+}
+
+GemmCall call_on(const GemmShape& s, const float* a, std::size_t lda, const float* b, std::size_t ldb, float* c,
+                 std::size_t ldc) {
+    return GemmCall{s.trans_a, s.trans_b, s.m, s.n, s.k, s.alpha, a, lda, b, ldb, s.beta, c, ldc};
+}
+
+/// C = the shape's product on o, by the current backend (C starts as c0).
+std::vector<float> product(const GemmShape& s, const Operands& o) {
+    std::vector<float> c = o.c0;
+    detail::gemm(call_on(s, o.a.data(), o.lda, o.b.data(), o.ldb, c.data(), o.ldc));
+    return c;
+}
+
+double op_a(const GemmShape& s, const Operands& o, std::size_t i, std::size_t p) {
+    return s.trans_a ? o.a[p * o.lda + i] : o.a[i * o.lda + p];
+}
+double op_b(const GemmShape& s, const Operands& o, std::size_t p, std::size_t j) {
+    return s.trans_b ? o.b[j * o.ldb + p] : o.b[p * o.ldb + j];
+}
+
+/// The entries checked: all of them for small products, else the four edges (first and last row
+/// and column) and 512 random entries, each summed exactly in double.
+std::vector<std::pair<std::size_t, std::size_t>> checked_entries(const GemmShape& s) {
+    std::vector<std::pair<std::size_t, std::size_t>> at;
+    if (s.m * s.n * s.k <= (std::size_t{1} << 22)) {
+        for (std::size_t i = 0; i < s.m; ++i)
+            for (std::size_t j = 0; j < s.n; ++j) at.emplace_back(i, j);
+        return at;
+    }
+    for (std::size_t i = 0; i < s.m; ++i) at.insert(at.end(), {{i, 0}, {i, s.n - 1}});
+    for (std::size_t j = 0; j < s.n; ++j) at.insert(at.end(), {{0, j}, {s.m - 1, j}});
+    std::mt19937_64 rng(s.m * 31 + s.n);
+    for (int r = 0; r < 512; ++r) at.emplace_back(rng() % s.m, rng() % s.n);
+    return at;
+}
+
+/// The largest error of c over its bound (<= 1 passes), for the checked entries.
+double worst_error_over_bound(const GemmShape& s, const Operands& o, const std::vector<float>& c) {
+    const double u = std::ldexp(1.0, -24), j = static_cast<double>(s.k + 2), gamma = j * u / (1.0 - j * u);
+    double worst = 0.0;
+    for (auto [i, jj] : checked_entries(s)) {
+        double exact = 0.0, magnitude = 0.0;
+        for (std::size_t p = 0; p < s.k; ++p) {
+            const double term = op_a(s, o, i, p) * op_b(s, o, p, jj);
+            exact += term;
+            magnitude += std::abs(term);
+        }
+        const double c0 = o.c0[i * o.ldc + jj];
+        exact = s.alpha * exact + s.beta * c0;
+        const double bound = gamma * (std::abs(s.alpha) * magnitude + std::abs(s.beta * c0));
+        worst = std::max(worst, std::abs(c[i * o.ldc + jj] - exact) / bound);
+    }
+    return worst;
+}
+
+std::vector<GemmBackend> built_backends() {
+    std::vector<GemmBackend> backends;
+    for (GemmBackend b : {GemmBackend::OpenBlas, GemmBackend::OneDnn})
+        if (detail::gemm_backend_built(b)) backends.push_back(b);
+    return backends;
+}
+
+/// Padding outside the product's columns (ldc > n) must come back untouched.
+bool padding_untouched(const GemmShape& s, const Operands& o, const std::vector<float>& c) {
+    for (std::size_t i = 0; i < s.m; ++i)
+        for (std::size_t j = s.n; j < o.ldc; ++j)
+            if (std::memcmp(&c[i * o.ldc + j], &o.c0[i * o.ldc + j], sizeof(float)) != 0) return false;
+    return true;
+}
+
+}  // namespace
+
+TEST_CASE("gemm: every shape the library uses is within the error bound of a double-precision product") {
+    if (!detail::gemm_backend_built(GemmBackend::OneDnn)) MESSAGE("this build has no oneDNN: OpenBLAS only");
+    for (GemmBackend backend : built_backends()) {
+        const detail::GemmBackendGuard guard(backend);
+        for (const GemmShape& s : kLibraryShapes) {
+            CAPTURE(std::string(detail::gemm_backend_name(backend)));
+            CAPTURE(std::string(s.use));
+            const Operands o = make_operands(s, s.m + 7 * s.n + 13 * s.k);
+            const std::vector<float> c = product(s, o);
+            CHECK(worst_error_over_bound(s, o, c) <= 1.0);
+            CHECK(padding_untouched(s, o, c));
+        }
+    }
+}
+
+TEST_CASE("gemm: the bound is tight enough to catch a wrong product") {
+    // The oracle must fail a product that is wrong by one term: C computed with the last term of
+    // every dot product dropped.
+    const GemmShape s{"dense forward, odd", false, true, 7, 13, 1001};
+    const Operands o = make_operands(s, 3);
+    GemmShape shorter = s;
+    shorter.k = s.k - 1;
+    std::vector<float> c = o.c0;
+    detail::gemm(call_on(shorter, o.a.data(), o.lda, o.b.data(), o.ldb, c.data(), o.ldc));
+    CHECK(worst_error_over_bound(s, o, c) > 1.0);
+}
+
+namespace {
+
+/// The shape's product on 1 thread, then at 2, 3 and 4 threads (a check each).
+std::vector<float> check_same_bits_at_any_thread_count(const GemmShape& s, const Operands& o) {
+    std::vector<float> one_thread;
+    {
+        const detail::BlasThreadsGuard threads(1);
+        one_thread = product(s, o);
+    }
+    for (int t : {2, 3, 4}) {
+        const detail::BlasThreadsGuard threads(t);
+        CHECK_MESSAGE(product(s, o) == one_thread, t, " threads");
+    }
+    return one_thread;
+}
+
+/// The same values shifted by 1 and 3 floats (4- and 12-byte aligned operands) give `expected`.
+void check_same_bits_at_any_alignment(const GemmShape& s, const Operands& o, const std::vector<float>& expected) {
+    for (std::size_t shift : {1, 3}) {
+        std::vector<float> a(shift), b(shift), c(shift);
+        a.insert(a.end(), o.a.begin(), o.a.end());
+        b.insert(b.end(), o.b.begin(), o.b.end());
+        c.insert(c.end(), o.c0.begin(), o.c0.end());
+        detail::gemm(call_on(s, a.data() + shift, o.lda, b.data() + shift, o.ldb, c.data() + shift, o.ldc));
+        CHECK_MESSAGE(std::equal(expected.begin(), expected.end(), c.begin() + static_cast<long>(shift)), "shifted by ",
+                      shift);
+    }
+}
+
+}  // namespace
+
+// oneDNN's result depends neither on the thread count nor on alignment, so runs are reproducible
+// at any BLAS thread count. OpenBLAS 0.3.21 with its own kernel choice on an AVX-512 machine
+// changes the last bits of some products with its thread count (e.g. 128 x 10 x 4096 at 2 threads),
+// which is why the docs' numbers are taken with OPENBLAS_NUM_THREADS=1.
+TEST_CASE("gemm: oneDNN gives the same bits at 1 to 4 threads and at any operand alignment") {
+    if (!detail::gemm_backend_built(GemmBackend::OneDnn)) return;
+    const detail::GemmBackendGuard guard(GemmBackend::OneDnn);
+    for (const GemmShape& s : kLibraryShapes) {
+        CAPTURE(std::string(s.use));
+        const Operands o = make_operands(s, 11);
+        const std::vector<float> one_thread = check_same_bits_at_any_thread_count(s, o);
+        const detail::BlasThreadsGuard threads(1);
+        check_same_bits_at_any_alignment(s, o, one_thread);
+    }
+}
+
+TEST_CASE("gemm: OpenBLAS gives the same bits at any operand alignment") {
+    const detail::GemmBackendGuard guard(GemmBackend::OpenBlas);
+    const detail::BlasThreadsGuard threads(1);
+    for (const GemmShape& s : kLibraryShapes) {
+        CAPTURE(std::string(s.use));
+        const Operands o = make_operands(s, 11);
+        check_same_bits_at_any_alignment(s, o, product(s, o));
+    }
+}
+
+TEST_CASE("gemm: an empty inner dimension scales C by beta, an empty C is left alone") {
+    for (GemmBackend backend : built_backends()) {
+        const detail::GemmBackendGuard guard(backend);
+        std::vector<float> c{1.0f, -2.0f, 3.0f, std::nanf("")};
+        detail::gemm(GemmCall{false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.5f, c.data(), 2});
+        CHECK(c[0] == 0.5f);
+        CHECK(c[1] == -1.0f);
+        detail::gemm(GemmCall{false, false, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.0f, c.data(), 2});
+        CHECK(c == std::vector<float>(4, 0.0f));  // beta == 0 ignores C, NaN included
+        detail::gemm(GemmCall{false, false, 0, 2, 3, 1.0f, nullptr, 3, nullptr, 2, 0.0f, nullptr, 2});
+    }
+}
+
+TEST_CASE("gemm: column sums and the container form against hand-written loops") {
+    const Matrix x = [] {
+        std::mt19937_64 rng(5);
+        Matrix m = Matrix::from_shape({37, 19});
+        std::normal_distribution<float> d;
+        for (float& v : m) v = d(rng);
+        return m;
+    }();
+    for (GemmBackend backend : built_backends()) {
+        const detail::GemmBackendGuard guard(backend);
+        CAPTURE(std::string(detail::gemm_backend_name(backend)));
+        xt::xtensor<float, 1> sums;
+        detail::column_sums(x, sums);
+        REQUIRE(sums.size() == 19);
+        for (std::size_t j = 0; j < 19; ++j) {
+            double exact = 0.0, magnitude = 0.0;
+            for (std::size_t i = 0; i < 37; ++i) {
+                exact += x(i, j);
+                magnitude += std::abs(x(i, j));
+            }
+            CHECK(std::abs(sums(j) - exact) <= 39 * std::ldexp(1.0, -24) * magnitude);
+        }
+        xt::xtensor<float, 1> empty_sums{1.0f};
+        detail::column_sums(Matrix::from_shape({0, 3}), empty_sums);
+        CHECK(empty_sums == xt::xtensor<float, 1>{0.0f, 0.0f, 0.0f});
+
+        // x^T x (TN) into a container of the wrong shape: resized, beta taken as 0.
+        Matrix gram = Matrix::from_shape({2, 2});
+        gram.fill(std::nanf(""));
+        detail::gemm(x, x, gram, true, false, 1.0f, 1.0f);
+        REQUIRE((gram.shape()[0] == 19 && gram.shape()[1] == 19));
+        double exact = 0.0;
+        for (std::size_t i = 0; i < 37; ++i) exact += double{x(i, 3)} * x(i, 5);
+        CHECK(gram(3, 5) == doctest::Approx(exact).epsilon(1e-5));
+        CHECK_THROWS_WITH_AS(detail::gemm(x, x, gram, false, false), "gemm: op(A) is 37 x 19 but op(B) is 37 x 19",
+                             DataError);
+    }
+}
+
+TEST_CASE("gemm: backends by name, and a guard restores the previous one") {
+    const GemmBackend before = detail::gemm_backend();
+    CHECK(before == detail::kConfiguredGemmBackend);
+    CHECK(detail::parse_gemm_backend("openblas") == GemmBackend::OpenBlas);
+    CHECK_THROWS_WITH_AS(detail::parse_gemm_backend("mkl"), "GEMM backend 'mkl' is not one of openblas, onednn",
+                         ConfigError);
+    {
+        const detail::GemmBackendGuard guard(GemmBackend::OpenBlas);
+        CHECK(detail::gemm_backend() == GemmBackend::OpenBlas);
+    }
+    CHECK(detail::gemm_backend() == before);
+    if (!detail::gemm_backend_built(GemmBackend::OneDnn)) {
+        CHECK_THROWS_AS(detail::parse_gemm_backend("onednn"), ConfigError);
+        CHECK_THROWS_AS(detail::GemmBackendGuard(GemmBackend::OneDnn), ConfigError);
+    }
+    CHECK_THROWS_AS(detail::gemm(GemmCall{false, false, 4, 4, 4, 1.0f, nullptr, 3, nullptr, 4, 0.0f, nullptr, 4}),
+                    std::logic_error);
+}
+
+TEST_CASE("gemm threads: concurrent GEMMs of the same shapes give the main thread's bits") {
+    // Four threads of one BLAS thread each (an IST round's rule) run the library's small and odd
+    // shapes in different orders, many times; every result must be the bits of the main thread's.
+    // (oneDNN 2.6 failed this in about 2 of 5 runs while its primitive objects were shared.)
+    const detail::BlasThreadsGuard one_thread(1);
+    std::vector<GemmShape> shapes;
+    for (const GemmShape& s : kLibraryShapes)
+        if (s.m * s.n * s.k <= (std::size_t{1} << 20)) shapes.push_back(s);
+    std::vector<Operands> operands;
+    std::vector<std::vector<float>> expected;
+    for (const GemmShape& s : shapes) {
+        operands.push_back(make_operands(s, 21));
+        expected.push_back(product(s, operands.back()));
+    }
+    std::vector<int> mismatches(4, 0);
+    {
+        std::vector<std::jthread> workers;
+        for (std::size_t w = 0; w < 4; ++w)
+            workers.emplace_back([&, w] {
+                for (int round = 0; round < 3; ++round)
+                    for (std::size_t i = 0; i < shapes.size(); ++i) {
+                        const std::size_t at = (i * (w + 1) + round) % shapes.size();
+                        if (product(shapes[at], operands[at]) != expected[at]) ++mismatches[w];
+                    }
+            });
+    }
+    CHECK(mismatches == std::vector<int>(4, 0));
+}
+
+#if IST_GEMM_ONEDNN
+TEST_CASE("gemm threads: the oneDNN primitive cache keeps the most recent shapes and rebuilds evicted ones") {
+    const detail::BlasThreadsGuard one_thread(1);
+    const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
+    detail::onednn::MatmulCache cache(2);
+    const GemmShape s{"dense forward, odd", false, true, 7, 13, 1001};
+    const Operands o = make_operands(s, 4);
+    const std::vector<float> expected = product(s, o);
+    auto run_from = [&](detail::onednn::MatmulCache& from) {
+        std::vector<float> c = o.c0;
+        const GemmCall g = call_on(s, o.a.data(), o.lda, o.b.data(), o.ldb, c.data(), o.ldc);
+        detail::onednn::execute(from.get(detail::onednn::matmul_key(g, 1)), g);
+        return c;
+    };
+    CHECK(run_from(cache) == expected);
+    for (std::size_t m : {3, 5, 9}) {  // three other shapes push the first one out
+        GemmCall other = call_on(s, o.a.data(), o.lda, o.b.data(), o.ldb, nullptr, o.ldc);
+        other.m = m;
+        (void)cache.get(detail::onednn::matmul_key(other, 1));
+    }
+    CHECK(cache.size() == 2);
+    CHECK(run_from(cache) == expected);  // rebuilt
+    // The same shape at another thread count is another primitive.
+    GemmCall g = call_on(s, o.a.data(), o.lda, o.b.data(), o.ldb, nullptr, o.ldc);
+    CHECK_FALSE(detail::onednn::matmul_key(g, 1) == detail::onednn::matmul_key(g, 2));
+}
+#endif
