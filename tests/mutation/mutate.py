@@ -122,12 +122,17 @@ def build_and_test(m, tree, build, log, args):
     return {"ok": "ok", "failed": "test", "timeout": "timeout"}[status]
 
 
+CONFIGURED_SOURCES = {}  # build directory -> the IST_MUTANT_SOURCES it was last configured with
+
+
 def build_and_run_mutant(m, tree, build, log, args):
     """The fast path: only the test files named in `sources`, compiled as one program (ist_mutant,
     tests/CMakeLists.txt), so a mutation recompiles a few light files instead of a whole area."""
     wanted = ";".join(os.path.join(tree, f) for f in m.sources)
-    if run(["cmake", "-B", build, f"-DIST_MUTANT_SOURCES={wanted}"], tree, log) != "ok":
-        return "build"
+    if CONFIGURED_SOURCES.get(build) != wanted:  # reconfigure only when the group changes
+        if run(["cmake", "-B", build, f"-DIST_MUTANT_SOURCES={wanted}"], tree, log) != "ok":
+            return "build"
+        CONFIGURED_SOURCES[build] = wanted
     if run(["nice", "cmake", "--build", build, "-j", str(args.jobs), "--target", "ist_mutant"], tree, log) != "ok":
         return "build"
     status = run([os.path.join(build, "tests", "ist_mutant")], tree, log, timeout=args.timeout)
