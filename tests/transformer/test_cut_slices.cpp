@@ -70,8 +70,8 @@ TEST_CASE("transformer cut slices: Q/K/V rows and output-projection columns of t
                 };
                 for (std::size_t p : {kQueryWeight, kQueryBias, kKeyWeight, kKeyBias, kValueWeight, kValueBias})
                     check(kAttentionFirst + p, columns, {}, "Q/K/V");
-                check(kAttentionFirst + kOutputWeight, {}, columns, "output weight");
-                check(kAttentionFirst + kOutputBias, {}, {}, "output bias");
+                check(std::size_t{kAttentionFirst} + kOutputWeight, {}, columns, "output weight");
+                check(std::size_t{kAttentionFirst} + kOutputBias, {}, {}, "output bias");
                 check(kHiddenWeight, neurons, {}, "W1");
                 check(kHiddenBias, neurons, {}, "b1");
                 check(kFfnOutputWeight, {}, neurons, "W2");
