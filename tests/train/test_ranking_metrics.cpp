@@ -76,3 +76,15 @@ TEST_CASE("ranking metrics: batches accumulate: two adds average over all labell
     CHECK(m.precision[0] == doctest::Approx(1.0 / 3));
     CHECK(m.ndcg[2] == doctest::Approx((1.0 + d(2) + d(5)) / 3));
 }
+
+TEST_CASE("ranking metrics: a tie at the fifth place keeps the lower label, a later equal score does not replace it") {
+    // Ranking 1 (0.9), 4 (0.8), 5 (0.7), then 2, 3, 6 tied at 0.5: the top 5 ends with 2, 3, not 6.
+    const Matrix scores = score_rows({{0.1f, 0.9f, 0.5f, 0.5f, 0.8f, 0.7f, 0.5f}});
+    RankingAccumulator hit, miss;
+    hit.add(scores, label_sets({{3}}));
+    miss.add(scores, label_sets({{6}}));
+    CHECK(hit.result().precision[2] == doctest::Approx(1.0 / 5));
+    CHECK(hit.result().ndcg[2] == doctest::Approx(d(5) / d(1)));
+    CHECK(miss.result().precision[2] == 0.0);
+    CHECK(miss.result().ndcg[2] == 0.0);
+}
