@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEYS = ("file", "find", "replace", "areas", "tests")
+OPTIONAL = ("sources",)  # test files that check the mutation, built alone as ist_mutant (fast path)
 
 
 @dataclass
@@ -34,6 +35,15 @@ class Mutation:
     def tests(self):
         return self.fields["tests"]
 
+    @property
+    def sources(self):
+        return tuple(self.fields.get("sources", "").split())
+
+    @property
+    def check_key(self):
+        """Mutations with the same key share a build and an unmutated baseline."""
+        return ("sources", self.sources) if self.sources else ("areas", tuple(self.areas), self.tests)
+
 
 def parse(path):
     """Blocks of `## description` followed by `key: value` lines (see README.md)."""
@@ -48,8 +58,8 @@ def parse(path):
                 continue
             else:
                 key, sep, value = line.partition(": ")
-                if not sep or key not in KEYS or current is None or key in current.fields:
-                    sys.exit(f"{path}:{lineno}: expected one of {', '.join(KEYS)} as 'key: value' after a '## ' line")
+                if not sep or key not in KEYS + OPTIONAL or current is None or key in current.fields:
+                    sys.exit(f"{path}:{lineno}: expected one of {', '.join(KEYS + OPTIONAL)} as 'key: value' after a '## ' line")
                 current.fields[key] = value
     for m in mutations:
         missing = [k for k in KEYS if k not in m.fields]
@@ -100,6 +110,8 @@ def configure(tree, build, log):
 
 def build_and_test(m, tree, build, log, args):
     """'ok' if the listed areas build and the listed tests pass, else why not."""
+    if m.sources:
+        return build_and_run_mutant(m, tree, build, log, args)
     targets = []
     for area in m.areas:
         targets += ["--target", f"ist_tests_{area}"]
@@ -107,6 +119,23 @@ def build_and_test(m, tree, build, log, args):
         return "build"
     status = run(["ctest", "--test-dir", build, "-R", m.tests, "--no-tests=error", "--timeout", str(args.timeout)],
                  tree, log, timeout=args.timeout * 4)
+    return {"ok": "ok", "failed": "test", "timeout": "timeout"}[status]
+
+
+CONFIGURED_SOURCES = {}  # build directory -> the IST_MUTANT_SOURCES it was last configured with
+
+
+def build_and_run_mutant(m, tree, build, log, args):
+    """The fast path: only the test files named in `sources`, compiled as one program (ist_mutant,
+    tests/CMakeLists.txt), so a mutation recompiles a few light files instead of a whole area."""
+    wanted = ";".join(os.path.join(tree, f) for f in m.sources)
+    if CONFIGURED_SOURCES.get(build) != wanted:  # reconfigure only when the group changes
+        if run(["cmake", "-B", build, f"-DIST_MUTANT_SOURCES={wanted}"], tree, log) != "ok":
+            return "build"
+        CONFIGURED_SOURCES[build] = wanted
+    if run(["nice", "cmake", "--build", build, "-j", str(args.jobs), "--target", "ist_mutant"], tree, log) != "ok":
+        return "build"
+    status = run([os.path.join(build, "tests", "ist_mutant")], tree, log, timeout=args.timeout)
     return {"ok": "ok", "failed": "test", "timeout": "timeout"}[status]
 
 
@@ -120,7 +149,7 @@ def check_one(m, tree, build, log, args, baselines):
     count = original.count(m.fields["find"])
     if count != 1:
         return f"stale: text occurs {count} times", 0.0
-    key = (tuple(m.areas), m.tests)
+    key = m.check_key
     if key not in baselines:  # the unmutated code must pass the same check, or a kill means nothing
         baselines[key] = build_and_test(m, tree, build, log, args)
     if baselines[key] != "ok":
@@ -150,17 +179,20 @@ def select(mutations, only):
     return [m for m in mutations if m.number in wanted]
 
 
-def print_table(rows):
+def print_table(rows, elapsed):
     print(f"\n{'#':>3}  {'result':<24} {'secs':>5}  {'file':<44} description")
     for m, outcome, seconds in rows:
         print(f"{m.number:>3}  {outcome:<24} {seconds:>5.0f}  {m.file:<44} {m.description}")
     killed = sum(o.startswith("killed") for _, o, _ in rows)
     judged = sum(o.startswith(("killed", "survived")) for _, o, _ in rows)
-    if judged:
-        print(f"\nkill rate: {killed}/{judged} = {100.0 * killed / judged:.0f}%")
     survivors = [m.number for m, o, _ in rows if o == "survived"]
     if survivors:
-        print("survived: " + ", ".join(map(str, survivors)) + " (each needs a test that fails on it)")
+        print("\nsurvived: " + ", ".join(map(str, survivors)) + " (each needs a test that fails on it)")
+    others = len(rows) - judged
+    if others:
+        print(f"not judged (stale or invalid): {others}")
+    print(f"time: {elapsed:.0f} s for {len(rows)} mutations (baselines and builds included)")
+    print(f"killed {killed} of {judged} ({100.0 * killed / judged if judged else 0.0:.1f} %)")
 
 
 def main():
@@ -194,16 +226,19 @@ def main():
     print(f"mutating {commit[:12]} in {tree} (log: {log})", flush=True)
     configure(tree, build, log)
 
-    rows, baselines = [], {}
+    rows, baselines, started = [], {}, time.monotonic()
+    # Grouped by what they build: consecutive mutations of a group rebuild only what the previous one
+    # changed, and the group's baseline is built once (ccache, when present, makes the restores cheap).
+    ordered = sorted(chosen, key=lambda m: (m.check_key, m.number))
     try:
-        for m in chosen:
+        for m in ordered:
             print(f"[{m.number}] {m.description} ...", end=" ", flush=True)
             outcome, seconds = check_one(m, tree, build, log, args, baselines)
             print(outcome, flush=True)
             rows.append((m, outcome, seconds))
     except KeyboardInterrupt:
         print("\ninterrupted; the scratch tree's files are restored")
-    print_table(rows)
+    print_table(sorted(rows, key=lambda r: r[0].number), time.monotonic() - started)
     if args.remove_worktree:
         git(repo, "worktree", "remove", "--force", tree)
     return 0
