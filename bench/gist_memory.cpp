@@ -5,7 +5,7 @@
 //   gist-memory --no-verify          # only the tables (instant)
 //   gist-memory --help
 //
-// The tables come from ist::gist_worker_footprint (<ist/graph/footprint.hpp>): the bytes one worker
+// The tables come from ist::gist_worker_footprint (<ist/model/graph/footprint.hpp>): the bytes one worker
 // holds while it trains its sub-GCN (parameters, gradients, Adam's m and v, every activation and
 // input gradient ist keeps, scratch, batch copies), plus what every worker machine holds anyway
 // (node features, labels, the graph). The verification trains real sub-GCNs on a graph of the
@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-#include <ist/graph/footprint.hpp>
+#include <ist/model/graph/footprint.hpp>
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
@@ -185,7 +185,7 @@ double emulate_worker(ist::Network& master, const Partitioner& partitioner, std:
                 std::iota(rows.begin(), rows.end(), 0u);
             } else {
                 rows = clusters[t % clusters.size()];  // the caller puts the largest first
-                ist::BatchSampler::copy_rows(data, rows, x, y);
+                ist::copy_rows(data, rows, x, y);
                 features = &x;
                 labels = &y;
             }

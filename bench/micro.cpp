@@ -46,7 +46,7 @@
 
 #include <ist/ist.hpp>
 #include <ist/detail/gemm.hpp>
-#include <ist/model/sparse_dense.hpp>
+#include <ist/model/xml/sparse_dense.hpp>
 
 namespace {
 

@@ -1,5 +1,5 @@
 // ist-bench scale: how the parameter node's traffic grows with S, central against sharded, from real
-// partition plans and the library's byte accounting (ist/transport/shard_layout.hpp), no training.
+// partition plans and the library's byte accounting (ist/exchange/shard_layout.hpp), no training.
 //
 //   ist-bench scale                     # S = 2 .. 256, four networks, steps timed here, table + PNG
 //   ist-bench scale --no-compute        # bytes only (deterministic, a few seconds)
@@ -29,7 +29,7 @@
 
 #include <ist/ist.hpp>
 #include <ist/partition/any_partition.hpp>
-#include <ist/transport/shard_layout.hpp>
+#include <ist/exchange/shard_layout.hpp>
 
 #include "cli.hpp"
 #include "training_options.hpp"

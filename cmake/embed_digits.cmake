@@ -1,9 +1,9 @@
-# Regenerates include/ist/data/digits_bytes.hpp from data/digits.csv.gz (run from the repository
+# Regenerates include/ist/detail/digits_bytes.hpp from data/digits.csv.gz (run from the repository
 # root after changing the data file:  cmake -P cmake/embed_digits.cmake). The header is committed,
 # so a program built with nothing but `-I include` has the digits; tests/test_builtin.cpp checks it
 # still equals the file.
 set(source data/digits.csv.gz)
-set(target include/ist/data/digits_bytes.hpp)
+set(target include/ist/detail/digits_bytes.hpp)
 file(READ ${source} hex HEX)
 string(LENGTH "${hex}" hex_length)
 math(EXPR byte_count "${hex_length} / 2")

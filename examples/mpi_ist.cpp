@@ -5,7 +5,7 @@
 
 #include <ist/data/loaders.hpp>
 #include <ist/ist.hpp>
-#include <ist/transport/mpi.hpp>  // needs MPI: not part of <ist/ist.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>  // needs MPI: not part of <ist/ist.hpp>
 
 int main(int argc, char** argv) {
     ist::MpiEnvironment mpi(argc, argv);  // MPI_Init_thread ... MPI_Finalize

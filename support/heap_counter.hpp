@@ -1,6 +1,6 @@
 #pragma once
 // A heap-byte counter per thread for ist's programs that measure a worker's memory (gist-train
-// in examples/cli, gist-memory in bench) against the formula of <ist/graph/footprint.hpp>. Not
+// in examples/cli, gist-memory in bench) against the formula of <ist/model/graph/footprint.hpp>. Not
 // part of the library and never installed: this header REPLACES the global operator new /
 // delete, so include it in exactly one translation unit of a program.
 //

@@ -30,7 +30,7 @@
 
 #include <ist/ist.hpp>
 
-#include <ist/graph/footprint.hpp>
+#include <ist/model/graph/footprint.hpp>
 
 #include "cli.hpp"
 #include "training_options.hpp"

@@ -56,7 +56,7 @@ void for_each_batch(ist::Network& net, const ist::Dataset& data, std::size_t bat
     for (std::size_t b = 0; b < batches; ++b) {
         rows.resize(n * (b + 1) / batches - n * b / batches);
         std::iota(rows.begin(), rows.end(), static_cast<std::uint32_t>(n * b / batches));
-        ist::BatchSampler::copy_rows(data, rows, x, y);
+        ist::copy_rows(data, rows, x, y);
         net.set_batch_rows(rows);
         f(rows.front(), net.forward(x, ist::Mode::Eval));
     }

@@ -21,7 +21,7 @@
 #include <ist/ist.hpp>
 #include <ist/partition/any_partition.hpp>
 #ifdef IST_WITH_MPI
-#include <ist/transport/mpi.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
 #endif
 
 #include "cli.hpp"

@@ -16,8 +16,8 @@
 #include <ist/baselines.hpp>
 #include <ist/data/reverse_dictionary.hpp>
 #include <ist/data/xml_repository.hpp>
-#include <ist/model/xml_footprint.hpp>
-#include <ist/model/xml_network.hpp>
+#include <ist/model/xml/footprint.hpp>
+#include <ist/model/xml/xml_network.hpp>
 #include <ist/train/trainer.hpp>
 
 #include "cli.hpp"

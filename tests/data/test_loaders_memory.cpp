@@ -12,7 +12,7 @@
 #include <vector>
 
 #include <ist/data/loaders.hpp>
-#include <ist/graph/loaders.hpp>
+#include <ist/data/graph_loaders.hpp>
 #include <ist/io/npz.hpp>
 
 namespace {

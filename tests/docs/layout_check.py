@@ -2,7 +2,7 @@
 """Issue 31's done line, checked: every example of examples/*.cpp is run by ctest, and
 <ist/ist.hpp> reaches every public header (include/ist, not detail/) through its includes, except
 the headers that need MPI (they include <mpi.h>, directly or through another header: a program
-includes <ist/transport/mpi.hpp> itself and links ist::mpi). Prints, last:
+includes <ist/transport/mpi/mpi_transport.hpp> itself and links ist::mpi). Prints, last:
 
     examples N, ist.hpp reaches M of K public headers, train/ F files
 
@@ -58,7 +58,7 @@ def main():
 
     run = {name for name in args.examples.split(";") if name}
     for source in sorted((root / "examples").glob("*.cpp")):
-        mpi_only = "ist/transport/mpi.hpp" in source.read_text()
+        mpi_only = "ist/transport/mpi/mpi_transport.hpp" in source.read_text()
         if source.stem not in run and not (mpi_only and args.mpi_built != "1"):
             problems.append(f"examples/{source.name} is not run by ctest (examples/CMakeLists.txt: IST_FEATURE_EXAMPLES)")
 

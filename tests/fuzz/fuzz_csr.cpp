@@ -2,7 +2,7 @@
 // adjacency, arrays indptr and indices, in an .npz). Byte 0: bit 0 recomputes the members' CRC-32
 // so mutations inside members reach the CSR checks. The rest is the archive. Checks: only
 // DataError / ConfigError naming the input.
-#include <ist/graph/loaders.hpp>
+#include <ist/data/graph_loaders.hpp>
 
 #include "fuzz_common.hpp"
 

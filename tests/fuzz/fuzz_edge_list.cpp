@@ -2,7 +2,7 @@
 // one-based ids, bit 1 symmetric input, bit 2 a fixed node count of 64 (else inferred from the
 // ids). The rest is the text. Checks: only DataError / ConfigError naming the input, and a graph
 // it returns has every neighbour id below its node count.
-#include <ist/graph/loaders.hpp>
+#include <ist/data/graph_loaders.hpp>
 
 #include "fuzz_common.hpp"
 

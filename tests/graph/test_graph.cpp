@@ -12,9 +12,9 @@
 #include <thread>
 
 #include <ist/data/builtin.hpp>
-#include <ist/graph/clusters.hpp>
-#include <ist/graph/gcn.hpp>
-#include <ist/graph/loaders.hpp>
+#include <ist/sampling/graph_clusters.hpp>
+#include <ist/model/graph/graph_conv.hpp>
+#include <ist/data/graph_loaders.hpp>
 
 #include "gradient_check.hpp"
 #include "helpers.hpp"

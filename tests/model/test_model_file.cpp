@@ -10,7 +10,7 @@
 #include <ist/model_files/model_file.hpp>
 #include <ist/model/mlp.hpp>
 #include <ist/model/refresh_statistics.hpp>
-#include <ist/model/resnet.hpp>
+#include <ist/model/resnet/resnet.hpp>
 
 #include "gradient_check.hpp"
 #include "helpers.hpp"

@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <ist/model/mlp.hpp>
-#include <ist/model/resnet.hpp>
+#include <ist/model/resnet/resnet.hpp>
 #include <ist/partition/neuron_partition.hpp>
 
 #include "gradient_check.hpp"

@@ -1,8 +1,8 @@
-// ResNet builders (model/resnet.hpp): the post-activation block (the first rungs of the ResIST
+// ResNet builders (model/resnet/resnet.hpp): the post-activation block (the first rungs of the ResIST
 // ablation, Dun et al. 2022) and the pre-activation net without its final BN -> ReLU.
 #include <doctest/doctest.h>
 
-#include <ist/model/resnet.hpp>
+#include <ist/model/resnet/resnet.hpp>
 
 #include "gradient_check.hpp"
 

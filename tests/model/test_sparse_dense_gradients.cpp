@@ -6,7 +6,7 @@
 #include <cmath>
 #include <vector>
 
-#include <ist/model/sparse_dense.hpp>
+#include <ist/model/xml/sparse_dense.hpp>
 
 using namespace ist;
 

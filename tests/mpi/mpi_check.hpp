@@ -8,7 +8,7 @@
 #include <vector>
 
 #include <ist/ist.hpp>
-#include <ist/transport/mpi.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
 
 namespace ist::mpi_test {
 

@@ -13,7 +13,7 @@
 
 #include <ist/codec/coded_all_reduce.hpp>
 #include <ist/ist.hpp>
-#include <ist/transport/mpi.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
 
 #include "../helpers.hpp"
 #include "mpi_check.hpp"

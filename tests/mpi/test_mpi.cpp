@@ -20,7 +20,7 @@
 #include <thread>
 
 #include <ist/ist.hpp>
-#include <ist/transport/mpi.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
 
 #include "../helpers.hpp"
 #include "../transformer/skewed_tokens.hpp"

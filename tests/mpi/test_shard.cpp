@@ -15,8 +15,8 @@
 
 #include <ist/ist.hpp>
 #include <ist/partition/any_partition.hpp>
-#include <ist/transport/mpi.hpp>
-#include <ist/transport/mpi_shard.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
+#include <ist/transport/mpi/shard.hpp>
 
 namespace {
 

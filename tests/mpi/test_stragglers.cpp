@@ -11,7 +11,7 @@
 #include <thread>
 
 #include <ist/ist.hpp>
-#include <ist/transport/mpi.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
 
 #include "../faulty_transport.hpp"
 #include "../helpers.hpp"

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include <ist/ist.hpp>
-#include <ist/transport/mpi.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
 
 #include "../helpers.hpp"
 #include "mpi_check.hpp"

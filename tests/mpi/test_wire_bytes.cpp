@@ -10,7 +10,7 @@
 #include <string>
 
 #include <ist/ist.hpp>
-#include <ist/transport/mpi.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
 
 #include "../helpers.hpp"
 

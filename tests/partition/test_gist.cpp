@@ -4,9 +4,9 @@
 
 #include <ist/data/builtin.hpp>
 #include <ist/detail/blas_threads.hpp>
-#include <ist/graph/clusters.hpp>
-#include <ist/graph/gcn.hpp>
-#include <ist/graph/loaders.hpp>
+#include <ist/sampling/graph_clusters.hpp>
+#include <ist/model/graph/graph_conv.hpp>
+#include <ist/data/graph_loaders.hpp>
 #include <ist/model/activation.hpp>
 #include <ist/model/layer_norm.hpp>
 #include <ist/optim/adam.hpp>

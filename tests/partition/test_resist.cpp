@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <ist/data/builtin.hpp>
-#include <ist/model/resnet.hpp>
+#include <ist/model/resnet/resnet.hpp>
 #include <ist/partition/full_model.hpp>
 #include <ist/partition/resist.hpp>
 #include <ist/train/trainer.hpp>

@@ -21,7 +21,7 @@
 
 #include <ist/data/loaders.hpp>
 #include <ist/ist.hpp>
-#include <ist/transport/mpi.hpp>
+#include <ist/transport/mpi/mpi_transport.hpp>
 
 #include "cli.hpp"
 

@@ -7,7 +7,7 @@
 #include <set>
 #include <vector>
 
-#include <ist/train/client_selection.hpp>
+#include <ist/sampling/client_selection.hpp>
 
 using namespace ist;
 

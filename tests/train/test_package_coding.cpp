@@ -8,7 +8,7 @@
 #include <vector>
 
 #include <ist/codec/uniform.hpp>
-#include <ist/train/package_coding.hpp>
+#include <ist/exchange/package_coding.hpp>
 
 using namespace ist;
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include <ist/train/ranking_metrics.hpp>
+#include <ist/metrics/ranking.hpp>
 
 using namespace ist;
 

@@ -1,7 +1,7 @@
 // The per-worker memory formula of XmlNetwork and the budget checks built on it.
 #include <doctest/doctest.h>
 
-#include <ist/model/xml_footprint.hpp>
+#include <ist/model/xml/footprint.hpp>
 
 TEST_CASE("xml: the worker footprint by hand, the widest widths and the budget refusal") {
     const ist::XmlWorkerShape shape{.features = 1000, .hidden = 10, .labels = 100, .batch = 4, .batch_nnz = 20,

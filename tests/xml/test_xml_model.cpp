@@ -7,9 +7,9 @@
 #include <vector>
 
 #include <ist/data/xml_repository.hpp>
-#include <ist/model/multilabel_loss.hpp>
-#include <ist/model/sparse_dense.hpp>
-#include <ist/train/ranking_metrics.hpp>
+#include <ist/model/xml/multilabel_loss.hpp>
+#include <ist/model/xml/sparse_dense.hpp>
+#include <ist/metrics/ranking.hpp>
 
 namespace {
 

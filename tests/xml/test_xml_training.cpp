@@ -10,7 +10,7 @@
 #include <xtensor/xview.hpp>
 
 #include <ist/baselines.hpp>
-#include <ist/model/xml_network.hpp>
+#include <ist/model/xml/xml_network.hpp>
 #include <ist/train/trainer.hpp>
 
 #include "helpers.hpp"

@@ -9,7 +9,7 @@
 #include "ist/core/error.hpp"
 #include "ist/data/csv.hpp"
 #include "ist/data/dataset.hpp"
-#include "ist/data/digits_bytes.hpp"
+#include "ist/detail/digits_bytes.hpp"
 #include "ist/data/idx.hpp"
 
 namespace ist {

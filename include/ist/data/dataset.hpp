@@ -126,72 +126,15 @@ inline void standardize(Dataset& train, Dataset& test) {
     s.apply(test);
 }
 
-/// Draws mini-batches from a pool of row indices, reshuffling the pool every epoch with its own
-/// reproducible RNG. Each worker owns one, so data sampling differs per worker.
-class BatchSampler {
-public:
-    BatchSampler() = default;
-    BatchSampler(std::vector<std::uint32_t> pool, std::uint64_t seed) : pool_(std::move(pool)), rng_(seed) {
-        detail::require<DataError>(!pool_.empty(), "BatchSampler: no rows to sample from");
-        shuffle();
+/// x / y = the rows `rows` of `data`.
+inline void copy_rows(const Dataset& data, std::span<const std::uint32_t> rows, Matrix& x, Labels& y) {
+    const std::size_t f = data.feature_count(), batch = rows.size();
+    if (x.shape()[0] != batch || x.shape()[1] != f) x.resize({batch, f});
+    y.resize(batch);
+    for (std::size_t r = 0; r < batch; ++r) {
+        std::memcpy(x.data() + r * f, data.features.data() + std::size_t{rows[r]} * f, f * sizeof(float));
+        y[r] = data.labels[rows[r]];
     }
-
-    /// Copies the next `batch` rows of `data` into x / y (and their row numbers into `rows`).
-    void next(const Dataset& data, std::size_t batch, Matrix& x, Labels& y, std::vector<std::uint32_t>* rows = nullptr) {
-        const std::vector<std::uint32_t>& drawn = take(batch);
-        copy_rows(data, drawn, x, y);
-        if (rows) *rows = drawn;
-    }
-
-    /// The next `n` entries of the pool, reshuffling at the end of every pass over it.
-    const std::vector<std::uint32_t>& take(std::size_t n) {
-        taken_.resize(n);
-        for (std::size_t r = 0; r < n; ++r) {
-            if (pos_ == pool_.size()) shuffle();
-            taken_[r] = pool_[pos_++];
-        }
-        return taken_;
-    }
-
-    /// x / y = the rows `rows` of `data`.
-    static void copy_rows(const Dataset& data, std::span<const std::uint32_t> rows, Matrix& x, Labels& y) {
-        const std::size_t f = data.feature_count(), batch = rows.size();
-        if (x.shape()[0] != batch || x.shape()[1] != f) x.resize({batch, f});
-        y.resize(batch);
-        for (std::size_t r = 0; r < batch; ++r) {
-            std::memcpy(x.data() + r * f, data.features.data() + std::size_t{rows[r]} * f, f * sizeof(float));
-            y[r] = data.labels[rows[r]];
-        }
-    }
-
-    detail::RandomEngine& rng() { return rng_; }
-    const std::vector<std::uint32_t>& pool() const { return pool_; }
-    std::size_t position() const { return pos_; }
-
-    /// The engine's state as text (the standard's portable serialisation), for checkpoints.
-    std::string rng_state() const {
-        std::ostringstream out;
-        out << rng_;
-        return out.str();
-    }
-    /// Puts the sampler back exactly where a checkpoint left it.
-    void restore(std::vector<std::uint32_t> pool, std::size_t position, const std::string& rng_state) {
-        detail::require<DataError>(!pool.empty() && position <= pool.size(), "BatchSampler: invalid saved position");
-        std::istringstream in(rng_state);
-        in >> rng_;
-        detail::require<DataError>(!in.fail(), "BatchSampler: corrupt saved RNG state");
-        pool_ = std::move(pool);
-        pos_ = position;
-    }
-
-private:
-    void shuffle() {
-        detail::shuffle(pool_, rng_);
-        pos_ = 0;
-    }
-    std::vector<std::uint32_t> pool_, taken_;
-    std::size_t pos_ = 0;
-    detail::RandomEngine rng_;
-};
+}
 
 }  // namespace ist

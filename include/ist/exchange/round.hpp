@@ -9,7 +9,7 @@
 
 #include "ist/aggregate/aggregator.hpp"
 #include "ist/core/plan.hpp"
-#include "ist/train/worker_streams.hpp"
+#include "ist/sampling/worker_streams.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {

@@ -25,8 +25,8 @@
 
 #include "ist/core/error.hpp"
 #include "ist/exchange/outcome.hpp"
-#include "ist/transport/ordered_mean.hpp"
-#include "ist/transport/pack.hpp"
+#include "ist/exchange/ordered_mean.hpp"
+#include "ist/exchange/pack.hpp"
 #include "ist/transport/transport.hpp"
 #include "ist/transport/wire.hpp"
 

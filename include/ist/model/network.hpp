@@ -14,7 +14,7 @@
 #include "ist/detail/gather.hpp"
 #include "ist/model/any_layer.hpp"
 #include "ist/model/loss.hpp"
-#include "ist/model/residual.hpp"
+#include "ist/model/resnet/residual.hpp"
 #include "ist/model/topology.hpp"
 #include "ist/core/plan.hpp"
 

@@ -73,7 +73,7 @@ public:
         const std::string where = "Network::add: residual block " + std::to_string(blocks_.size());
         detail::require(!branch.empty(), where + ": the branch has no layers");
         // A shortcut that opens a dimension (a projection) starts a new section; one of shape-keeping
-        // layers only (a post-activation block's ReLU, model/resnet.hpp) continues it.
+        // layers only (a post-activation block's ReLU, model/resnet/resnet.hpp) continues it.
         const bool projecting =
             std::any_of(shortcut.begin(), shortcut.end(), [](const AnyLayer& l) { return l.opens_dimension(); });
         const bool continues = !steps_.empty() && steps_.back().block && !projecting;

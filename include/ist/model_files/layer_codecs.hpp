@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "ist/graph/gcn.hpp"
+#include "ist/model/graph/graph_conv.hpp"
 #include "ist/model/activation.hpp"
 #include "ist/model/batch_norm.hpp"
 #include "ist/model/batch_norm2d.hpp"

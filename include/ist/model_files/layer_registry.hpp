@@ -13,7 +13,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/detail/json.hpp"
-#include "ist/graph/gcn.hpp"
+#include "ist/model/graph/graph_conv.hpp"
 #include "ist/io/npz.hpp"
 #include "ist/model/any_layer.hpp"
 #include "ist/model_files/sparse_tensor.hpp"

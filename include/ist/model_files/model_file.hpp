@@ -16,7 +16,7 @@
 #include "ist/model_files/layer_codecs.hpp"
 #include "ist/model_files/sparse_tensor.hpp"
 #include "ist/model/network.hpp"
-#include "ist/model/residual.hpp"
+#include "ist/model/resnet/residual.hpp"
 
 namespace ist {
 

@@ -21,11 +21,11 @@
 #include "ist/exchange/round.hpp"
 #include "ist/model/model.hpp"
 #include "ist/optim/optimizer.hpp"
-#include "ist/train/exchange.hpp"
-#include "ist/train/exchange_coding.hpp"
+#include "ist/exchange/exchange.hpp"
+#include "ist/exchange/exchange_coding.hpp"
 #include "ist/train/options.hpp"
 #include "ist/train/training_set.hpp"
-#include "ist/train/worker_streams.hpp"
+#include "ist/sampling/worker_streams.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "ist/train/ranking_metrics.hpp"
+#include "ist/metrics/ranking.hpp"
 
 namespace ist {
 

@@ -10,7 +10,7 @@
 #include "ist/core/tensor.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/data/sparse_dataset.hpp"
-#include "ist/model/multilabel_loss.hpp"
+#include "ist/model/xml/multilabel_loss.hpp"
 
 namespace ist {
 

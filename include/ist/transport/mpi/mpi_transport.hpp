@@ -41,13 +41,13 @@
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas_threads.hpp"
-#include "ist/transport/mpi_channel.hpp"
-#include "ist/transport/mpi_collectives.hpp"
-#include "ist/transport/mpi_environment.hpp"
-#include "ist/transport/mpi_round.hpp"
-#include "ist/transport/mpi_session.hpp"
-#include "ist/transport/mpi_sharded_node.hpp"
-#include "ist/transport/pack.hpp"
+#include "ist/transport/mpi/channel.hpp"
+#include "ist/transport/mpi/collectives.hpp"
+#include "ist/transport/mpi/environment.hpp"
+#include "ist/transport/mpi/round.hpp"
+#include "ist/transport/mpi/session.hpp"
+#include "ist/transport/mpi/sharded_node.hpp"
+#include "ist/exchange/pack.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {

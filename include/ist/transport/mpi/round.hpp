@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "ist/transport/mpi_channel.hpp"
+#include "ist/transport/mpi/channel.hpp"
 
 namespace ist::detail::mpi {
 

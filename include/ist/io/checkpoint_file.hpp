@@ -21,7 +21,7 @@
 #include "ist/data/dataset.hpp"
 #include "ist/io/npz.hpp"
 #include "ist/model/model.hpp"
-#include "ist/train/worker_streams.hpp"
+#include "ist/sampling/worker_streams.hpp"
 
 namespace ist {
 

@@ -14,7 +14,7 @@
 #include "ist/detail/gather.hpp"
 #include "ist/model/model.hpp"
 #include "ist/core/plan.hpp"
-#include "ist/train/package_coding.hpp"
+#include "ist/exchange/package_coding.hpp"
 
 namespace ist {
 
@@ -43,7 +43,7 @@ struct NoCoding {};
 }  // namespace detail
 
 /// What travels between the coordinator and a worker each round. With a lossy codec C the
-/// package codes its tensors itself (the CodedPackage hooks, used by transport/pack.hpp); with
+/// package codes its tensors itself (the CodedPackage hooks, used by exchange/pack.hpp); with
 /// Fp32 it has no hooks and travels as plain floats, exactly as without codecs.
 template <Model M, Codec C = Fp32>
 struct WorkerPackage {

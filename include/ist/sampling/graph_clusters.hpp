@@ -9,7 +9,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/detail/random.hpp"
-#include "ist/graph/graph.hpp"
+#include "ist/data/graph.hpp"
 
 namespace ist {
 

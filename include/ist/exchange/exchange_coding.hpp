@@ -11,7 +11,7 @@
 #include "ist/codec/codec.hpp"
 #include "ist/codec/coded_all_reduce.hpp"
 #include "ist/core/error.hpp"
-#include "ist/train/exchange.hpp"
+#include "ist/exchange/exchange.hpp"
 #include "ist/train/options.hpp"
 
 namespace ist::detail {

@@ -7,7 +7,7 @@
 
 #include "ist/core/dimension.hpp"
 #include "ist/core/plan.hpp"
-#include "ist/train/worker_streams.hpp"
+#include "ist/sampling/worker_streams.hpp"
 
 namespace ist {
 

@@ -10,7 +10,7 @@
 #include "ist/model/model.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
-#include "ist/train/ranking_metrics.hpp"
+#include "ist/metrics/ranking.hpp"
 #include "ist/train/training_set.hpp"
 
 namespace ist {
@@ -75,7 +75,7 @@ Evaluation evaluate(M& model, const Dataset& data, const TrainerOptions& options
     for (std::size_t b = 0; b < batches; ++b) {
         rows.resize(detail::batch_start(n, b + 1, batches) - detail::batch_start(n, b, batches));
         std::iota(rows.begin(), rows.end(), static_cast<std::uint32_t>(detail::batch_start(n, b, batches)));
-        if (batches > 1) BatchSampler::copy_rows(data, rows, x, y);
+        if (batches > 1) copy_rows(data, rows, x, y);
         const Labels& labels = batches > 1 ? y : data.labels;
         if constexpr (TakesBatchRows<M>) model.set_batch_rows(rows);
         const Matrix& logits = model.forward(batches > 1 ? x : data.features, Mode::Eval);

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "ist/core/tensor.hpp"
-#include "ist/transport/mpi_session.hpp"
-#include "ist/transport/pack.hpp"
+#include "ist/transport/mpi/session.hpp"
+#include "ist/exchange/pack.hpp"
 
 namespace ist::detail::mpi {
 

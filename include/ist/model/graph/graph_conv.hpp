@@ -10,7 +10,7 @@
 #include "ist/core/error.hpp"
 #include "ist/detail/gemm.hpp"
 #include "ist/detail/random.hpp"
-#include "ist/graph/graph.hpp"
+#include "ist/data/graph.hpp"
 #include "ist/model/layer.hpp"
 
 namespace ist {

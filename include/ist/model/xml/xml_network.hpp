@@ -18,8 +18,8 @@
 #include "ist/core/plan.hpp"
 #include "ist/detail/gather.hpp"
 #include "ist/model/dense.hpp"
-#include "ist/model/multilabel_loss.hpp"
-#include "ist/model/sparse_dense.hpp"
+#include "ist/model/xml/multilabel_loss.hpp"
+#include "ist/model/xml/sparse_dense.hpp"
 
 namespace ist {
 

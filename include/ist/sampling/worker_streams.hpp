@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/data/dataset.hpp"
-#include "ist/train/client_selection.hpp"
+#include "ist/sampling/batch_sampler.hpp"
+#include "ist/sampling/client_selection.hpp"
 #include "ist/train/options.hpp"
-#include "ist/train/worker_rows.hpp"
+#include "ist/sampling/worker_rows.hpp"
 
 namespace ist {
 
@@ -111,7 +111,7 @@ public:
             rows.clear();
             append_batch_rows(sampler, rows);
             std::sort(rows.begin(), rows.end());
-            BatchSampler::copy_rows(data, rows, x, y);
+            copy_rows(data, rows, x, y);
             return {&x, &y};
         case Batches::Rows: break;
         }

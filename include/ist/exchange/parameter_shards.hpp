@@ -14,7 +14,7 @@
 #include "ist/core/tensor.hpp"
 #include "ist/exchange/replicas.hpp"
 #include "ist/model/model.hpp"
-#include "ist/train/exchange.hpp"
+#include "ist/exchange/exchange.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {

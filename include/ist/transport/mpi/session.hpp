@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/transport/mpi_channel.hpp"
-#include "ist/transport/mpi_round.hpp"
-#include "ist/transport/ordered_mean.hpp"
+#include "ist/transport/mpi/channel.hpp"
+#include "ist/transport/mpi/round.hpp"
+#include "ist/exchange/ordered_mean.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail::mpi {

@@ -3,7 +3,7 @@
 // options alone, so every rank of a distributed run builds the same streams independently.
 #include <vector>
 
-#include "ist/data/dataset.hpp"
+#include "ist/sampling/batch_sampler.hpp"
 #include "ist/detail/random.hpp"
 #include "ist/detail/seed.hpp"
 #include "ist/train/options.hpp"

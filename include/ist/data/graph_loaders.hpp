@@ -17,7 +17,7 @@
 #include "ist/data/numpy.hpp"
 #include "ist/detail/gemm.hpp"
 #include "ist/detail/file_bytes.hpp"
-#include "ist/graph/graph.hpp"
+#include "ist/data/graph.hpp"
 
 namespace ist {
 
