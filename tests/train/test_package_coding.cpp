@@ -49,10 +49,10 @@ TEST_CASE("package coding: coded updates with error feedback match a hand-writte
         // The library: out to the worker, a local "training" step, back to the coordinator.
         Tensor package = weights;
         Tensor* pointer = &package;
-        coding.transit(std::span<Tensor* const>(&pointer, 1));
+        coding.deliver(std::span<Tensor* const>(&pointer, 1));
         const Tensor step = toy_tensor(rows, cols, static_cast<float>(round)) * 0.1f;
         package += step;
-        coding.transit(std::span<Tensor* const>(&pointer, 1));
+        coding.bring_back(std::span<Tensor* const>(&pointer, 1));
         weights = package;
         // The oracle.
         CodingRng down = coding_stream(seed, round, worker, Direction::ToWorker);
