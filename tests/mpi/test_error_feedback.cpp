@@ -6,6 +6,7 @@
 // MPI, over threads and in the loop; every rank's kept residuals equal the loop's.
 //
 //   mpiexec -np 2 ist_mpi_error_feedback
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -139,6 +140,8 @@ Trace transported_rounds(T transport, std::size_t S) {
     return trace;
 }
 
+/// Every round's weights (if `weights`: the coordinator holds them) and the residuals of worker
+/// `residuals_of` (S: of every worker, all run in this process) against the loop's.
 void check_rounds(const Trace& got, const Trace& oracle, std::size_t S, const std::string& over, bool weights,
                   std::size_t residuals_of) {
     for (std::size_t r = 0; r < kRounds; ++r)
