@@ -113,8 +113,8 @@ def build_and_test(m, tree, build, log, args):
     if m.sources:
         return build_and_run_mutant(m, tree, build, log, args)
     targets = []
-    for area in m.areas:
-        targets += ["--target", f"ist_tests_{area}"]
+    for area in m.areas:  # an MPI test program (tests/mpi) is the area mpi_<name>: target ist_mpi_<name>
+        targets += ["--target", f"ist_{area}" if area.startswith("mpi_") else f"ist_tests_{area}"]
     if run(["nice", "cmake", "--build", build, "-j", str(args.jobs), *targets], tree, log) != "ok":
         return "build"
     status = run(["ctest", "--test-dir", build, "-R", m.tests, "--no-tests=error", "--timeout", str(args.timeout)],
