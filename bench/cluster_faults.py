@@ -9,6 +9,9 @@ Scenarios (each bounded: every job has ist-cluster's --timeout and IST_MPI_TIMEO
   cut-dropping   node 1's link down for --cut-seconds mid-training, with --round-timeout (and
                  --time-budget: --cut-seconds + 10 s of training): rounds go on
                  without worker 1 (dropped, its slice keeps its values), and it rejoins once its link is back
+  cut-in-transfer  the same with a wide net and one local step, so that rounds are mostly transfers
+                 and the cut lands mid-message: a subnet or a package stalled on the cut link is dropped
+                 at the deadline, not waited for
   cut-waiting    the same cut without --round-timeout: rank 0 waits, and the run ends with the weights
                  of an unbroken run (TCP retransmits what the cut lost)
   cut-timeout    the same cut without --round-timeout, IST_MPI_TIMEOUT half as long as the cut: the
@@ -40,11 +43,15 @@ from ist_output import weights_checksum
 PLANNED_ROUNDS = 1000000
 AFTER_CUT_SECONDS = 10   # training seconds beyond the cut: the late result arrives, then rounds with it
 TRAIN_OPTIONS = ["--transport", "mpi", "--workers", "2", "--local-steps", "40", "--eval-every", "10"]
+# Rounds that are mostly transfers: a 1.2 MB subnet each way (about 0.1 s per direction at 100 Mbit/s)
+# and one local step, within the round timeout when the link is up.
+TRANSFER_BOUND_OPTIONS = ["--transport", "mpi", "--workers", "2", "--local-steps", "1", "--hidden", "1024,1024",
+                          "--eval-every", "50"]
 ROUND_TIMEOUT_MS = "300"
 MPI_TIMEOUT = "30"       # IST_MPI_TIMEOUT: the longest any rank waits for a message
 JOB_TIMEOUT = 90         # ist-cluster run --timeout
 FAULT_AT_ROUND = 3       # inject once the log shows this round (training is under way)
-SCENARIOS = ("cut-dropping", "cut-waiting", "cut-timeout", "kill", "resume")
+SCENARIOS = ("cut-dropping", "cut-in-transfer", "cut-waiting", "cut-timeout", "kill", "resume")
 
 
 class Failed(Exception):
@@ -69,10 +76,10 @@ class Setup:
 class Job:
     """One `ist-cluster run -- ist-train ...` in the background; its log shows how far it got."""
 
-    def __init__(self, setup, name, options, log=True, mpi_timeout=MPI_TIMEOUT):
+    def __init__(self, setup, name, options, log=True, mpi_timeout=MPI_TIMEOUT, base=TRAIN_OPTIONS):
         self.setup, self.log = setup, setup.path(f"{name}.json") if log else None
         argv = [sys.executable, setup.args.tool, "--name", setup.args.cluster, "run", "--timeout", str(JOB_TIMEOUT),
-                "--", setup.args.train, *TRAIN_OPTIONS, *options] + (["--log", self.log] if log else [])
+                "--", setup.args.train, *base, *options] + (["--log", self.log] if log else [])
         env = dict(os.environ, IST_MPI_TIMEOUT=str(mpi_timeout))
         self.started = time.monotonic()
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
@@ -165,8 +172,8 @@ def dropped(m):
     return 1 in m.get("dropped", [])
 
 
-def scenario_cut_dropping(setup):
-    job = Job(setup, "cut-dropping", budget_options(setup) + ["--round-timeout", ROUND_TIMEOUT_MS, "--quiet"])
+def scenario_cut_dropping(setup, name="cut-dropping", base=TRAIN_OPTIONS):
+    job = Job(setup, name, budget_options(setup) + ["--round-timeout", ROUND_TIMEOUT_MS, "--quiet"], base=base)
     job.wait_for_round(FAULT_AT_ROUND)
     cut_at = len(job.rounds())
     cut_link(setup, 1, setup.args.cut_seconds)
@@ -178,7 +185,9 @@ def scenario_cut_dropping(setup):
     gone = [m["round"] for m in history if dropped(m)]
     rejoined = [m["round"] for m in history if gone and m["round"] > gone[-1]]
     if not gone:
-        raise Failed("worker 1 was never dropped while its link was down")
+        raise Failed(f"worker 1 was never dropped while its link was down (cut after round {cut_at}, back after "
+                     f"round {back_at}, {len(history)} rounds in {history[-1]['seconds'] if history else 0:.1f} "
+                     f"training s)")
     if not rejoined:
         raise Failed(f"worker 1 never rejoined: dropped from rounds {gone[0]}-{gone[-1]} of {len(history)}")
     lag = history[rejoined[0] - 1]["seconds"] - history[max(back_at, 1) - 1]["seconds"]
@@ -263,6 +272,7 @@ def run_scenarios(setup):
     reference = functools.cache(lambda: unbroken_checksum(setup, setup.args.resume_rounds))
     scenarios = {
         "cut-dropping": lambda: scenario_cut_dropping(setup),
+        "cut-in-transfer": lambda: scenario_cut_dropping(setup, "cut-in-transfer", TRANSFER_BOUND_OPTIONS),
         "cut-waiting": lambda: scenario_cut_waiting(setup, reference()),
         "cut-timeout": lambda: scenario_cut_timeout(setup),
         "kill": lambda: scenario_kill(setup),
@@ -271,10 +281,10 @@ def run_scenarios(setup):
     failures = 0
     for name in setup.args.scenarios.split(","):
         try:
-            print(f"{name:<13} ok: {scenarios[name]()}", flush=True)
+            print(f"{name:<15} ok: {scenarios[name]()}", flush=True)
         except Failed as e:
             failures += 1
-            print(f"{name:<13} FAILED: {e}", flush=True)
+            print(f"{name:<15} FAILED: {e}", flush=True)
     return failures
 
 

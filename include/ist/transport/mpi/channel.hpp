@@ -144,6 +144,21 @@ public:
         return request;
     }
 
+    /// Posts the receive of a probed message (its size is known) into `out`, counted now.
+    MPI_Request irecv(void* out, std::size_t bytes, int source, int tag) const {
+        MPI_Request request;
+        check(MPI_Irecv(out, count(bytes), MPI_BYTE, source, tag, comm_, &request), "MPI_Irecv");
+        counters_.received_bytes[WireCounters::index(tag)] += bytes;
+        ++counters_.received_messages[WireCounters::index(tag)];
+        return request;
+    }
+
+    bool test(MPI_Request& request) const {
+        int done = 0;
+        check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+        return done != 0;
+    }
+
     /// The bytes of every message this rank sent or received so far, per tag (see WireCounters).
     const WireCounters& counters() const { return counters_; }
     void clear_counters() { counters_.clear(); }

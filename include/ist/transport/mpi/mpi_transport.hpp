@@ -62,7 +62,7 @@ public:
         int blas_threads = 1;  ///< OpenBLAS threads during a round (as ThreadsTransport); 0 = unchanged
         // Stragglers, as ThreadsTransport's; only rank 0's count (it decides who is dropped).
         bool drop_failed_workers = false;            ///< drop a throwing worker instead of aborting
-        std::chrono::milliseconds round_timeout{0};  ///< from when all have their subnets; 0 = none
+        std::chrono::milliseconds round_timeout{0};  ///< from when all have their subnets (bounds stalled transfers too); 0 = none
         std::size_t quorum = 0;                      ///< return once this many are back; 0 = all
         ParameterNode parameter_node = ParameterNode::Central;  ///< who holds and merges the model
     };
@@ -182,7 +182,7 @@ private:
         RoundResult<P> result;
         result.traffic = RoundTraffic(S);
         Slots<P> packages(S);
-        if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic, taking_part);
+        if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic, taking_part, dropping);
         else packages[0].emplace(extract(0));
         const auto deadline = Session::Clock::now() + st.policy.round_timeout;
         const std::exception_ptr error = detail::mpi::run_local_work(st, *packages[0], work, 0, S);
@@ -262,19 +262,23 @@ private:
 
     /// Coordinator: the package of every worker taking part cut from the full model; workers
     /// 1..S-1 get theirs.
+    /// With a round timeout, a worker that does not take its subnet within it is dropped.
     template <class P, class Extract>
-    void send_subnets(Slots<P>& packages, Extract& extract, RoundTraffic& traffic, const std::vector<char>& taking_part) {
-        const detail::mpi::Channel& ch = state_->channel;
+    void send_subnets(Slots<P>& packages, Extract& extract, RoundTraffic& traffic, const std::vector<char>& taking_part,
+                      bool dropping) {
+        Session& st = *state_;
         for (std::size_t s = 0; s < packages.size(); ++s)
             if (taking_part[s]) packages[s].emplace(extract(s));
         std::vector<std::vector<char>> buffers(packages.size());
-        std::vector<MPI_Request> sends;
+        std::vector<MPI_Request> sends(packages.size(), MPI_REQUEST_NULL);
         for (std::size_t s = 1; s < packages.size(); ++s) {
             if (!taking_part[s]) continue;
             buffers[s] = detail::pack(*packages[s]);
-            sends.push_back(ch.isend(buffers[s].data(), buffers[s].size(), static_cast<int>(s), detail::mpi::kDown));
+            sends[s] = st.channel.isend(buffers[s].data(), buffers[s].size(), static_cast<int>(s), detail::mpi::kDown);
         }
-        ch.wait_all(sends, "the subnets to be taken by the workers");
+        if (dropping && st.policy.round_timeout.count() > 0)
+            st.await_subnets_until(buffers, sends, Session::Clock::now() + st.policy.round_timeout);
+        else st.channel.wait_all(sends, "the subnets to be taken by the workers");
         for (std::size_t s = 0; s < packages.size(); ++s)
             if (taking_part[s]) traffic.received[s] += payload_bytes(*packages[s]);
     }
@@ -290,16 +294,19 @@ private:
         auto take = [&](int rank) {
             const auto k = static_cast<std::size_t>(rank);
             const std::string sk = std::to_string(k);
-            std::vector<char> buffer = st.channel.receive(rank, detail::mpi::kUp, "worker " + sk + "'s trained package");
+            std::optional<std::vector<char>> arrived = st.take_package(rank, dropping ? std::optional(deadline) : std::nullopt);
+            if (!arrived) return false;
+            std::vector<char>& buffer = *arrived;
             if (replicas == Replicas::Persistent) {
                 scalars[k] = std::move(buffer);
-                return;
+                return true;
             }
             const std::size_t expected = detail::packed_size(*packages[k]);
             if (buffer.size() != expected)
                 st.channel.fatal("worker " + sk + " returned " + std::to_string(buffer.size()) + " bytes, " +
                                  std::to_string(expected) + " expected");
             detail::unpack(*packages[k], buffer);
+            return true;
         };
         if (dropping) {
             st.gather_until(deadline, take);

@@ -85,16 +85,17 @@ private:
     }
 };
 
-/// Coordinator: messages to a straggler, which takes them only once it has caught up. They are
-/// sent without waiting (each keeps its own copy of the bytes) and checked off as they complete.
-class ParkedSends {
+/// Coordinator: transfers the round has stopped waiting for: messages to a straggler, which takes
+/// them only once it has caught up, and the late packages of dropped workers. Each keeps its own
+/// bytes until MPI is done with them; they are checked off as they complete.
+class ParkedRequests {
 public:
-    ParkedSends() = default;
-    ParkedSends(const ParkedSends&) = delete;
-    ParkedSends& operator=(const ParkedSends&) = delete;
-    /// Sends still pending when the transport goes away (only after a failure: train() waits
-    /// for every straggler): MPI may still read their buffers, so those are leaked, not freed.
-    ~ParkedSends() {
+    ParkedRequests() = default;
+    ParkedRequests(const ParkedRequests&) = delete;
+    ParkedRequests& operator=(const ParkedRequests&) = delete;
+    /// Transfers still pending when the transport goes away (only after a failure: train() waits
+    /// for every straggler): MPI may still use their buffers, so those are leaked, not freed.
+    ~ParkedRequests() {
         int finalized = 0;
         MPI_Finalized(&finalized);
         for (auto& p : parked_)
@@ -103,18 +104,20 @@ public:
     }
 
     void post(const Channel& channel, const void* data, std::size_t bytes, int rank, int tag) {
-        Parked& p = parked_.emplace_back();
-        p.bytes.assign(static_cast<const char*>(data), static_cast<const char*>(data) + bytes);
-        p.request = channel.isend(p.bytes.data(), p.bytes.size(), rank, tag);
+        std::vector<char> copy(static_cast<const char*>(data), static_cast<const char*>(data) + bytes);
+        const MPI_Request request = channel.isend(copy.data(), copy.size(), rank, tag);
+        adopt(std::move(copy), request);
     }
 
-    /// Forgets the sends that have completed; true when none is left.
+    /// A transfer already posted on `bytes` (moving a vector keeps its storage where MPI sees it).
+    void adopt(std::vector<char>&& bytes, MPI_Request request) {
+        parked_.push_back(Parked{std::move(bytes), request});
+    }
+
+    /// Forgets the transfers that have completed; true when none is left.
     bool reap(const Channel& channel) {
-        for (auto it = parked_.begin(); it != parked_.end();) {
-            int done = 0;
-            channel.check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-            it = done ? parked_.erase(it) : std::next(it);
-        }
+        for (auto it = parked_.begin(); it != parked_.end();)
+            it = channel.test(it->request) ? parked_.erase(it) : std::next(it);
         return parked_.empty();
     }
 
@@ -136,40 +139,31 @@ public:
     bool none() const { return std::none_of(late_.begin(), late_.end(), [](const auto& l) { return l.has_value(); }); }
 
     /// Worker k, dropped from `round` as late, is still working.
-    void mark(std::size_t k, std::uint64_t round) {
-        late_.resize(std::max(late_.size(), k + 1));
-        late_[k] = Late{round, Clock::now()};
-    }
+    void mark(std::size_t k, std::uint64_t round) { mark(k, Late{round, Clock::now(), false}); }
+
+    /// Worker k, dropped from `round` although its status is in: its package has not shown up yet.
+    void mark_owing_package(std::size_t k, std::uint64_t round) { mark(k, Late{round, Clock::now(), true}); }
+
+    /// A transfer the round stopped waiting for (see ParkedRequests).
+    void adopt(std::vector<char>&& bytes, MPI_Request request) { parked_.adopt(std::move(bytes), request); }
 
     /// Takes the late results that have come in (no wait): the status, which must be of the
-    /// round the worker was dropped from, and the package that follows it. A contribution to an
-    /// allreduce_mean the round has left behind is answered as abandoned. A straggler silent for
-    /// the channel's timeout ends the job.
+    /// round the worker was dropped from, and the package that follows it (received in the
+    /// background and discarded). A contribution to an allreduce_mean the round has left behind
+    /// is answered as abandoned. A straggler silent for the channel's timeout ends the job.
     void drain(const Channel& channel) {
         for (std::size_t k = 1; k < late_.size(); ++k) {
             if (!late_[k]) continue;
-            const int rank = static_cast<int>(k);
             const std::string sk = std::to_string(k);
             if (std::chrono::duration<double>(Clock::now() - late_[k]->since).count() > channel.timeout())
                 channel.fatal("timed out after " + std::to_string(static_cast<long>(channel.timeout())) +
                               " s waiting for the late result of worker " + sk + " (dropped from round " +
                               std::to_string(late_[k]->round) + ") from rank " + sk +
                               " (a rank died or stalled; raise the timeout with IST_MPI_TIMEOUT=seconds)");
-            const auto found = channel.try_probe(rank, {kStatus, kReduce});
-            if (!found) continue;
-            std::vector<char> message(found->second);
-            channel.receive(rank, found->first, message.data(), message.size());
-            if (found->first == kReduce) {
-                channel.send(nullptr, 0, rank, kReduceAbort, "an abandoned allreduce_mean");
-                continue;
-            }
-            const Outcome outcome = Outcome::decode(message);
-            if (outcome.round != late_[k]->round)
-                channel.fatal("worker " + sk + " sent its status of round " + std::to_string(outcome.round) +
-                              " where round " + std::to_string(late_[k]->round) + "'s was due (the ranks run different programs)");
-            if (outcome.ok()) channel.receive(rank, kUp, "worker " + sk + "'s late package");
-            late_[k].reset();
+            if (!late_[k]->status_in && !take_late_status(channel, k)) continue;
+            if (take_late_package(channel, k)) late_[k].reset();
         }
+        parked_.reap(channel);
     }
 
     /// `messages[k]` to worker k for k >= 1; waits until all but the stragglers took theirs
@@ -196,9 +190,50 @@ private:
     struct Late {
         std::uint64_t round;      ///< the round it was dropped from
         Clock::time_point since;  ///< when
+        bool status_in;           ///< its status has come; its package has not
     };
+
+    void mark(std::size_t k, Late late) {
+        late_.resize(std::max(late_.size(), k + 1));
+        late_[k] = late;
+    }
+
+    /// Worker k's late status if it is in; true if it succeeded (a package follows). A failed
+    /// worker sends none, and is done.
+    bool take_late_status(const Channel& channel, std::size_t k) {
+        const int rank = static_cast<int>(k);
+        const std::string sk = std::to_string(k);
+        const auto found = channel.try_probe(rank, {kStatus, kReduce});
+        if (!found) return false;
+        std::vector<char> message(found->second);
+        channel.receive(rank, found->first, message.data(), message.size());
+        if (found->first == kReduce) {
+            channel.send(nullptr, 0, rank, kReduceAbort, "an abandoned allreduce_mean");
+            return false;
+        }
+        const Outcome outcome = Outcome::decode(message);
+        if (outcome.round != late_[k]->round)
+            channel.fatal("worker " + sk + " sent its status of round " + std::to_string(outcome.round) +
+                          " where round " + std::to_string(late_[k]->round) + "'s was due (the ranks run different programs)");
+        if (!outcome.ok()) late_[k].reset();
+        else late_[k]->status_in = true;
+        return outcome.ok();
+    }
+
+    /// Worker k's late package, once MPI shows it: its receive is posted and parked, never
+    /// waited for (the link it comes over may go down again).
+    bool take_late_package(const Channel& channel, std::size_t k) {
+        const int rank = static_cast<int>(k);
+        const auto found = channel.try_probe(rank, {kUp});
+        if (!found) return false;
+        std::vector<char> package(found->second);
+        const MPI_Request request = channel.irecv(package.data(), package.size(), rank, kUp);
+        parked_.adopt(std::move(package), request);
+        return true;
+    }
+
     std::vector<std::optional<Late>> late_;
-    ParkedSends parked_;
+    ParkedRequests parked_;
 };
 
 }  // namespace ist::detail::mpi

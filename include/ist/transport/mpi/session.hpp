@@ -86,7 +86,7 @@ public:
     }
 
     /// Coordinator, dropping stragglers: takes the statuses of workers 1..S-1 not settled yet
-    /// (`take(k)` receives a successful worker's package) until all are in, `policy.quorum`
+    /// (`take(k)` receives a successful worker's package, false if it came too late) until all are in, `policy.quorum`
     /// workers (worker 0 included) have succeeded, or `deadline` passes. The rest are dropped.
     /// Worker 0 ran first, in this thread, so it is never late; what arrived meanwhile counts,
     /// as ThreadsTransport keeps every worker done when it closes a round.
@@ -104,7 +104,7 @@ public:
                     continue;
                 }
                 took = true;
-                if (outcomes[k]->ok()) take(k), ++succeeded;
+                if (outcomes[k]->ok() && take(k)) ++succeeded;
             }
             quiet_passes = took ? 0 : quiet_passes + 1;
             const bool enough = (policy.quorum && succeeded >= policy.quorum) || (timed && Clock::now() >= deadline);
@@ -117,6 +117,56 @@ public:
                 outcomes[k] = Outcome{ErrorKind::Aborted, k, "did not return in time", round};
                 stragglers_.mark(static_cast<std::size_t>(k), round);
             }
+    }
+
+    /// Coordinator, dropping with a round timeout: waits until `deadline` for the workers to
+    /// take their subnets (`sends[k]`, posted on `bytes[k]`; MPI_REQUEST_NULL where none was
+    /// sent). A worker that has not taken its subnet by then (its link is down or slow) is dropped
+    /// from the round as late: it trains once the subnet arrives, and that result is discarded.
+    void await_subnets_until(std::vector<std::vector<char>>& bytes, std::vector<MPI_Request>& sends,
+                             Clock::time_point deadline) {
+        std::size_t passes_past_deadline = 0;
+        channel.poll([&] {
+            bool all = true;
+            for (MPI_Request& send : sends) all = channel.test(send) && all;  // tests every one: progress
+            if (Clock::now() >= deadline) ++passes_past_deadline;
+            return all || passes_past_deadline >= kSettlingPasses;
+        }, "the subnets to be taken by the workers");
+        for (std::size_t k = 1; k < sends.size(); ++k) {
+            if (sends[k] == MPI_REQUEST_NULL) continue;  // taken (MPI_Test resets a completed request)
+            outcomes[k] = Outcome{ErrorKind::Aborted, static_cast<std::int32_t>(k), "did not take its subnet in time", round};
+            stragglers_.mark(k, round);
+            stragglers_.adopt(std::move(bytes[k]), sends[k]);
+        }
+    }
+
+    /// Coordinator: worker k's trained package, once its successful status is in. Without a
+    /// `deadline` (a round that drops nobody) or a round timeout it is awaited (up to the
+    /// channel's timeout). Otherwise it has until `deadline` or round_timeout after its status,
+    /// whichever is later: one not in by then (a link went down mid-transfer) drops the worker
+    /// and is received in the background.
+    std::optional<std::vector<char>> take_package(int k, std::optional<Clock::time_point> deadline) {
+        const std::string what = "worker " + std::to_string(k) + "'s trained package";
+        if (!deadline || policy.round_timeout.count() == 0) return channel.receive(k, kUp, what);
+        const auto until = std::max(*deadline, Clock::now() + policy.round_timeout);
+        std::optional<std::pair<int, std::size_t>> found;
+        std::vector<char> package;
+        MPI_Request request = MPI_REQUEST_NULL;
+        std::size_t passes_past_deadline = 0;
+        channel.poll([&] {
+            if (!found && (found = channel.try_probe(k, {kUp}))) {
+                package.resize(found->second);
+                request = channel.irecv(package.data(), package.size(), k, kUp);
+            }
+            if (found && channel.test(request)) return true;
+            if (Clock::now() >= until) ++passes_past_deadline;
+            return passes_past_deadline >= kSettlingPasses;
+        }, what);
+        if (found && request == MPI_REQUEST_NULL) return package;
+        outcomes[k] = Outcome{ErrorKind::Aborted, k, "its trained package did not arrive in time", round};
+        if (found) stragglers_.adopt(std::move(package), request);
+        else stragglers_.mark_owing_package(static_cast<std::size_t>(k), round);
+        return std::nullopt;
     }
 
     /// Coordinator: a round starts. Late results that came in meanwhile are discarded; a worker
