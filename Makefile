@@ -56,7 +56,7 @@ SAN_CMAKE := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DIST_BU
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS ?= ^(trainer|baselines|transport|checkpoint|faults|resist|gist|wire|gemm threads):
-TSAN_TARGETS := ist_tests_train ist_tests_transport ist_tests_partition ist_tests_detail
+TSAN_TARGETS := ist_tests_train ist_tests_io ist_tests_transport ist_tests_partition ist_tests_detail
 # Left out under sanitizers: it runs ist-train (60 rounds, 512 wide) eight times, which an
 # instrumented build (5-10x slower) makes too long for CI; it has no code of its own to check.
 SAN_SKIP ?= ^checkpoint: a process killed with SIGKILL|^gemm-openblas\.

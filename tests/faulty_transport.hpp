@@ -1,6 +1,6 @@
 #pragma once
 // A real transport with chosen (round, worker) pairs made to throw or to stall: the faulty
-// workers of tests/transport/test_faults.cpp (threads) and tests/mpi/test_stragglers.cpp (MPI).
+// workers of tests/transport/test_faults.cpp (threads) and tests/transport/mpi/test_stragglers.cpp (MPI).
 #include <chrono>
 #include <set>
 #include <stdexcept>

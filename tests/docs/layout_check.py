@@ -6,7 +6,8 @@ includes <ist/transport/mpi/mpi_transport.hpp> itself and links ist::mpi). Print
 
     examples N, ist.hpp reaches M of K public headers, train/ F files
 
-and fails, naming them, on an example that ctest does not run or a public header ist.hpp misses.
+and fails, naming them, on an example that ctest does not run, a public header ist.hpp misses, or a
+folder of include/ist whose tests are not in the same folder under tests/ (tests/ mirrors include/ist).
 """
 import argparse
 import pathlib
@@ -70,6 +71,12 @@ def main():
     missed = sorted(public - reached - mpi)
     for header in missed:
         problems.append(f"<ist/ist.hpp> does not reach {header.relative_to(include_root)}")
+    folders = sorted({h.parent for h in (include_root / "ist").rglob("*.hpp")} - {include_root / "ist"})
+    for folder in folders:
+        mirror = root / "tests" / folder.relative_to(include_root / "ist")
+        if not any(mirror.glob("test_*.cpp")):
+            problems.append(f"include/ist/{folder.relative_to(include_root / 'ist')} has no tests in {mirror.relative_to(root)}/")
+    print(f"tests mirror include/ist: {len(folders) - sum('has no tests' in p for p in problems)} of {len(folders)} folders")
     train_files = [p for p in (include_root / "ist" / "train").iterdir() if p.is_file()]
 
     print("needing MPI, left out of <ist/ist.hpp>: " + ", ".join(sorted(str(h.relative_to(include_root)) for h in mpi)))

@@ -13,8 +13,8 @@
 #include <ist/ist.hpp>
 #include <ist/transport/mpi/mpi_transport.hpp>
 
-#include "../faulty_transport.hpp"
-#include "../helpers.hpp"
+#include "../../faulty_transport.hpp"
+#include "../../helpers.hpp"
 #include "mpi_check.hpp"
 
 namespace ist::mpi_test {

@@ -1,7 +1,7 @@
 #pragma once
 // A small transformer and token data whose batches use only part of the vocabulary: what the
 // vocabulary cut's tests train, in-process (test_vocabulary_cut.cpp) and under mpiexec
-// (tests/mpi/test_vocabulary_cut_mpi.cpp).
+// (tests/transport/mpi/test_vocabulary_cut_mpi.cpp).
 #include <algorithm>
 #include <cstdint>
 #include <random>

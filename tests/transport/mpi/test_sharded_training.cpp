@@ -24,8 +24,8 @@
 #include <ist/ist.hpp>
 #include <ist/transport/mpi/mpi_transport.hpp>
 
-#include "../helpers.hpp"
-#include "../transformer/skewed_tokens.hpp"
+#include "../../helpers.hpp"
+#include "../../model/transformer/skewed_tokens.hpp"
 #include "mpi_check.hpp"
 
 using namespace ist;

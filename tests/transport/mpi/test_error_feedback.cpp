@@ -1,5 +1,5 @@
 // Coded updates with error feedback over MPI against a hand-written loop and the threads
-// transport (issue 36; tests/train/test_package_coding.cpp is the in-process counterpart): over
+// transport (issue 36; tests/exchange/test_package_coding.cpp is the in-process counterpart): over
 // 4 rounds each worker receives its weights coded (ToWorker stream), adds a step, and returns
 // decode(code(update + residual)) (ToCoordinator stream), keeping residual = (update + residual)
 // - decoded on its own rank. The coordinator's weights after every round are bit-identical over

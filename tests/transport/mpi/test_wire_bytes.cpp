@@ -12,7 +12,7 @@
 #include <ist/ist.hpp>
 #include <ist/transport/mpi/mpi_transport.hpp>
 
-#include "../helpers.hpp"
+#include "../../helpers.hpp"
 
 namespace {
 
