@@ -139,6 +139,10 @@ struct TrainerAware {
         return true;
     }
 };
+struct TrainerWatcher {
+    int calls = 0;
+    void on_round_end(const RoundMetrics&, const int&) { ++calls; }
+};
 struct Silent {};
 }  // namespace
 
@@ -153,6 +157,9 @@ TEST_CASE("callbacks: each optional hook is dispatched by its signature; a void 
     TrainerAware aware;
     CHECK(ist::detail::callback_round_end(aware, unevaluated(1), trainer));
     CHECK(aware.seen == &trainer);
+    TrainerWatcher trainer_watcher;
+    CHECK_FALSE(ist::detail::callback_round_end(trainer_watcher, unevaluated(1), trainer));
+    CHECK(trainer_watcher.calls == 1);
     Silent silent;
     CHECK_FALSE(ist::detail::callback_round_end(silent, unevaluated(1), trainer));
 }
