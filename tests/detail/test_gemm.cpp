@@ -378,8 +378,72 @@ TEST_CASE("gemm threads: the oneDNN primitive cache keeps the most recent shapes
     }
     CHECK(cache.size() == 2);
     CHECK(run_from(cache) == expected);  // rebuilt
+    // Least recently USED goes first, not least recently built: a shape used again stays.
+    const auto key_of = [&](std::size_t m) {
+        GemmCall other = call_on(s, o.a.data(), o.lda, o.b.data(), o.ldb, nullptr, o.ldc);
+        other.m = m;
+        return detail::onednn::matmul_key(other, 1);
+    };
+    detail::onednn::MatmulCache lru(2);
+    (void)lru.get(key_of(3));
+    (void)lru.get(key_of(5));
+    (void)lru.get(key_of(3));  // 3 used again: 5 is now the least recently used
+    (void)lru.get(key_of(9));
+    CHECK(lru.holds(key_of(3)));
+    CHECK_FALSE(lru.holds(key_of(5)));
+    CHECK(lru.holds(key_of(9)));
     // The same shape at another thread count is another primitive.
     GemmCall g = call_on(s, o.a.data(), o.lda, o.b.data(), o.ldb, nullptr, o.ldc);
     CHECK_FALSE(detail::onednn::matmul_key(g, 1) == detail::onednn::matmul_key(g, 2));
+}
+
+TEST_CASE("gemm threads: each thread has a primitive cache of its own") {
+    // Shared primitive objects computed wrong products under concurrent use (gemm_onednn.hpp): a
+    // thread must never see the primitives another thread built.
+    const detail::BlasThreadsGuard one_thread(1);
+    const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
+    const GemmShape s{"dense forward, odd", false, true, 7, 13, 1001};
+    const Operands o = make_operands(s, 8);
+    (void)product(s, o);
+    const detail::onednn::MatmulCache* main_cache = &detail::onednn::matmul_cache();
+    const std::size_t main_size = main_cache->size();
+    REQUIRE(main_size >= 1);
+    std::size_t fresh = 99, after_one = 99;
+    bool distinct = false;
+    std::jthread([&] {
+        const detail::onednn::MatmulCache& own = detail::onednn::matmul_cache();
+        distinct = &own != main_cache;
+        fresh = own.size();
+        (void)product(s, o);
+        after_one = own.size();
+    }).join();
+    CHECK(distinct);
+    CHECK(fresh == 0);
+    CHECK(after_one == 1);
+    CHECK(main_cache->size() == main_size);
+}
+
+TEST_CASE("gemm threads: a product gets one thread per 2^18 multiply-adds, at least 1, at most blas_threads()") {
+    // The rule (threads_for) as the OpenMP count each GEMM leaves on its calling thread; a small
+    // product after a big one must lower the count again.
+    const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
+    const detail::BlasThreadsGuard four(4);
+    const int most = detail::blas_threads();  // 4 unless this OpenBLAS takes fewer (then the cap shows)
+    struct Expected {
+        GemmShape shape;
+        int threads;
+    };
+    const Expected cases[] = {
+        {{"dense forward, 784 -> 4096", false, true, 128, 4096, 784}, most},  // 2^28.6 multiply-adds: capped
+        {{"conv forward, odd", false, true, 3 * 5 * 5, 7, 3 * 3 * 3}, 1},     // 14,175: one thread
+        {{"2^19 multiply-adds", false, true, 64, 64, 128}, std::min(most, 2)},
+        {{"just under 2^19", false, true, 64, 64, 127}, 1},
+        {{"2^18 multiply-adds", false, true, 64, 64, 64}, 1},
+    };
+    for (const Expected& e : cases) {
+        CAPTURE(std::string(e.shape.use));
+        (void)product(e.shape, make_operands(e.shape, 3));
+        CHECK(omp_get_max_threads() == e.threads);
+    }
 }
 #endif

@@ -98,10 +98,16 @@ def prepare_worktree(repo, path, rev):
 
 
 def configure(tree, build, log):
-    if os.path.isfile(os.path.join(build, "CMakeCache.txt")):
-        return
+    """Configures `build` once; again if it was configured without the programs (an older mutate.py)."""
+    cache = os.path.join(build, "CMakeCache.txt")
+    if os.path.isfile(cache):
+        with open(cache, encoding="utf-8") as f:
+            if "IST_BUILD_EXAMPLES:BOOL=ON" in f.read():
+                return
+    # The programs are configured (built only when a mutation's check needs them): the tests of
+    # tests/programs run ist-train and xml-train.
     cmd = ["cmake", "-S", tree, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DIST_NATIVE=OFF",
-           "-DIST_BUILD_BENCHMARKS=OFF", "-DIST_BUILD_EXAMPLES=OFF", "-DIST_INSTALL=OFF"]
+           "-DIST_BUILD_BENCHMARKS=OFF", "-DIST_BUILD_EXAMPLES=ON", "-DIST_INSTALL=OFF"]
     if shutil.which("ccache"):
         cmd.append("-DCMAKE_CXX_COMPILER_LAUNCHER=ccache")
     if run(cmd, tree, log) != "ok":

@@ -65,6 +65,8 @@ TEST_CASE("refusals: --shares sum to 1 within 0.001, are renormalised, and set S
     CHECK(ist_test::checksum_of(thirds) == ist_test::checksum_of(refusal("--shares 0.34,0.33,0.33 --workers 3")));
     CHECK(refusal("--shares 0.5,0.2,0.2,0.2") ==
           refused("--shares: they sum to 1.1, not 1 (within 0.001): each is worker s's fraction of every hidden layer"));
+    CHECK(refusal("--shares 0.5,0.2,0.2,0.102") ==  // off by 0.002: past the tolerance, however close
+          refused("--shares: they sum to 1.002, not 1 (within 0.001): each is worker s's fraction of every hidden layer"));
     CHECK(refusal("--shares 0.5,0.5 --workers 4") ==
           refused("--shares: 2 shares for --workers 4 (one per worker; --shares alone sets S)"));
 }

@@ -346,3 +346,21 @@ TEST_CASE("transport: a slowdown profile that does not fit the workers is refuse
                          "ThreadsTransport: worker 1's slowdown is 0.500000; each factor must be a finite number >= 1",
                          ConfigError);
 }
+
+TEST_CASE("transport: a quorum above S is refused, naming both numbers; a quorum of S waits for all") {
+    auto make = [](std::size_t s) { return make_parcel(s); };
+    auto work = [](Parcel&, Communicator&) {};
+    ThreadsTransport::Options too_many;
+    too_many.quorum = 4;  // one more than the workers: it could never be reached
+    CHECK_THROWS_WITH_AS(ThreadsTransport(too_many).handshake(3, 0, 0),
+                         "ThreadsTransport: quorum = 4 but a round has only S = 3 workers", ConfigError);
+    CHECK_THROWS_WITH_AS(ThreadsTransport(too_many).round(3, make, work, Replicas::PerRound),
+                         "ThreadsTransport: quorum = 4 but a round has only S = 3 workers", ConfigError);
+    ThreadsTransport::Options all;
+    all.quorum = 3;
+    ThreadsTransport transport(all);
+    CHECK_NOTHROW(transport.handshake(3, 0, 0));
+    const auto result = transport.round(3, make, work, Replicas::PerRound);
+    CHECK(result.completed_workers() == std::vector<std::size_t>{0, 1, 2});
+    CHECK(result.dropped.empty());
+}

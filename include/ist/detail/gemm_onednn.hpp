@@ -133,6 +133,7 @@ public:
     }
 
     std::size_t size() const { return order_.size(); }
+    bool holds(const MatmulKey& key) const { return index_.contains(key); }
 
 private:
     using Entry = std::pair<MatmulKey, Matmul>;

@@ -65,8 +65,8 @@ public:
     ~ThreadsTransport() { wait_idle(); }
 
     bool is_coordinator() const { return true; }
-    /// One process: nothing to agree on; only the slowdown profile must fit the S workers.
-    void handshake(std::size_t workers, std::uint64_t, std::uint64_t) const { check_slowdown(workers); }
+    /// One process: nothing to agree on; only the slowdown profile and the quorum must fit the S workers.
+    void handshake(std::size_t workers, std::uint64_t, std::uint64_t) const { check_fits(workers); }
     bool agree(bool decision) { return decision; }
     void broadcast(std::span<Tensor* const>) {}
 
@@ -80,7 +80,7 @@ public:
     auto round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas) {
         using P = std::invoke_result_t<Extract&, std::size_t>;
         const std::size_t concurrency = options_.concurrency ? std::min(options_.concurrency, workers) : workers;
-        check_slowdown(workers);
+        check_fits(workers);
         auto state = std::make_shared<RoundState<P>>(workers, concurrency, std::forward<Extract>(extract),
                                                      std::forward<Work>(work), options_.slowdown);
         if (busy_.size() < workers) {
@@ -238,8 +238,11 @@ private:
                (options_.drop_failed_workers || options_.round_timeout.count() > 0 || options_.quorum > 0);
     }
 
-    /// Throws ConfigError unless the slowdown profile is empty or one factor >= 1 per worker.
-    void check_slowdown(std::size_t workers) const {
+    /// Throws ConfigError unless the quorum is at most S (a larger one could never be reached and
+    /// would silently wait for everyone) and the slowdown profile is empty or one factor >= 1 per worker.
+    void check_fits(std::size_t workers) const {
+        detail::require(options_.quorum <= workers, "ThreadsTransport: quorum = " + std::to_string(options_.quorum) +
+                                                        " but a round has only S = " + std::to_string(workers) + " workers");
         const auto& f = options_.slowdown;
         if (f.empty()) return;
         detail::require(f.size() == workers, "ThreadsTransport: " + std::to_string(f.size()) +

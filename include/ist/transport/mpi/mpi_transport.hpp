@@ -114,6 +114,9 @@ public:
             throw ConfigError("MpiTransport: S = " + std::to_string(workers) + " workers but the MPI job has np = " +
                               std::to_string(np) + " processes; MpiTransport runs one worker per rank, so launch "
                               "with mpirun -np " + std::to_string(workers) + " (or use S = " + std::to_string(np) + ")");
+        if (options_.quorum > workers)  // it could never be reached: the rounds would silently wait for everyone
+            throw ConfigError("MpiTransport: quorum = " + std::to_string(options_.quorum) + " but a round has only S = " +
+                              std::to_string(workers) + " workers");
         detail::mpi::Channel hello(options_.comm, options_.timeout_seconds);
         const std::uint64_t mine[6] = {0x15717a11u, detail::mpi::build_fingerprint(), static_cast<std::uint64_t>(np),
                                        workers, parameters,
