@@ -75,11 +75,12 @@ TEST_CASE("onnx export: a subnet's activation scale is Gemm's alpha") {
     ist::Network net;
     net.add(ist::Dense(4, 3, true, 1));
     net.layer(0).set_input_scale(2.5f);
-    const onnx::NodeProto& gemm = ist::to_onnx(net).graph().node(0);
-    bool seen = false;
+    const onnx::ModelProto model = ist::to_onnx(net);
+    const onnx::NodeProto& gemm = model.graph().node(0);
+    float alpha = 0.0f;
     for (const onnx::AttributeProto& a : gemm.attribute())
-        if (a.name() == "alpha") seen = true, CHECK(a.f() == 2.5f);
-    CHECK(seen);
+        if (a.name() == "alpha") alpha = a.f();
+    CHECK(alpha == 2.5f);
 }
 
 TEST_CASE("onnx export: a layer type without a mapping is named, and nothing is written") {
@@ -87,9 +88,14 @@ TEST_CASE("onnx export: a layer type without a mapping is named, and nothing is 
     net.add(ist::Dense(4, 3, true, 1)).add(OnnxTestSwish()).add(ist::Dense(3, 2, true, 2));
     const std::string path = scratch("unmapped.onnx");
     std::filesystem::remove(path);
-    CHECK_THROWS_WITH_AS(ist::export_onnx(net, path),
-                         doctest::Contains("export_onnx: layer 1 of 3 (") && doctest::Contains("OnnxTestSwish) has no ONNX mapping"),
-                         ist::ConfigError);
+    std::string message;
+    try {
+        ist::export_onnx(net, path);
+    } catch (const ist::ConfigError& e) {
+        message = e.what();
+    }
+    CHECK(message.find("export_onnx: layer 1 of 3 (") == 0);
+    CHECK(message.find("OnnxTestSwish) has no ONNX mapping (ist::register_onnx_layer)") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(path));
 }
 
