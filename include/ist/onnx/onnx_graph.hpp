@@ -112,8 +112,8 @@ public:
         if (x.dims.size() == 1) return x;
         return {node("Flatten", {x.name}, {{"axis", std::int64_t{1}}}), {x.dims[0] * x.dims[1] * x.dims[2]}};
     }
-    /// `x` as images of height x width, checking its features hold whole channels (`who` names
-    /// the layer that needs them).
+    /// `x` as images of height x width, checking its features hold whole channels (errors name
+    /// the layer being exported).
     OnnxValue images(const OnnxValue& x, std::size_t height, std::size_t width) {
         const auto h = static_cast<std::int64_t>(height), w = static_cast<std::int64_t>(width);
         if (x.dims.size() == 3) {
