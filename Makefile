@@ -5,13 +5,16 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ make cmake pkg-config zlib1g-dev libopenblas-dev libdnnl-dev xtl-dev libxtensor-dev \
   libxtensor-blas-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox python3 \
-  wordnet-base
+  wordnet-base libonnx-dev python3-onnx nodejs
+# npm (onnxruntime-node for the onnx ctests, docs/onnx.md) only where no npm is installed: a nodejs from
+# outside Debian may ship npm itself and conflict with Debian's npm package.
+NPM_PACKAGE := $(if $(shell command -v npm),,npm)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps configure build demo test check check-asan check-tsan clean
 
 deps:
-	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	@missing=$$(for p in $(DEBIAN_PACKAGES) $(NPM_PACKAGE); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing: $$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -92,7 +95,7 @@ clean:
 # Timings come from the normal, native build. -O2, not -O3: a quarter less compile time, and the same
 # numbers (neither level reorders floating-point sums without -ffast-math).
 DOCS_PROGRAMS := ist-train resist-train gist-train ist-bench ist-load-bench gist-memory custom_layer \
-  ist-loft ist-fed-bench ist-quant-bench transformer-train xml-train wordnet-xml
+  ist-loft ist-fed-bench ist-quant-bench transformer-train xml-train wordnet-xml ist-export
 DOCS_ENV := OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1
 .PHONY: docs-check docs-update docs-timing docs-build
 docs-build: deps

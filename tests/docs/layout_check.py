@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Issue 31's done line, checked: every example of examples/*.cpp is run by ctest, and
 <ist/ist.hpp> reaches every public header (include/ist, not detail/) through its includes, except
-the headers that need MPI (they include <mpi.h>, directly or through another header: a program
-includes <ist/transport/mpi/mpi_transport.hpp> itself and links ist::mpi). Prints, last:
+the headers that need MPI or ONNX (they include <mpi.h> or <onnx/...>, directly or through another
+header: a program includes <ist/transport/mpi/mpi_transport.hpp> or <ist/onnx/export.hpp> itself and
+links ist::mpi or ist::onnx). Prints, last:
 
     examples N, ist.hpp reaches M of K public headers, train/ F files
 
@@ -41,9 +42,9 @@ def reachable(start, include_root):
     return seen
 
 
-def needs_mpi(headers, include_root):
-    """The headers that include <mpi.h>, directly or through another ist header."""
-    direct = {h for h in headers if "mpi.h" in includes(h, include_root)[1]}
+def needs(headers, include_root, system_header):
+    """The headers that include a system header `system_header` accepts, directly or through another ist header."""
+    direct = {h for h in headers if any(system_header(name) for name in includes(h, include_root)[1])}
     return {h for h in headers if reachable(h, include_root) & direct}
 
 
@@ -52,6 +53,7 @@ def main():
     parser.add_argument("--root", required=True, help="the source tree")
     parser.add_argument("--examples", required=True, help="the examples ctest runs, ;-separated target names")
     parser.add_argument("--mpi-built", default="0", help="1 when the MPI examples are built and run")
+    parser.add_argument("--onnx-built", default="0", help="1 when the ONNX examples are built and run")
     args = parser.parse_args()
     root = pathlib.Path(args.root).resolve()
     include_root = root / "include"
@@ -60,15 +62,17 @@ def main():
     run = {name for name in args.examples.split(";") if name}
     for source in sorted((root / "examples").glob("*.cpp")):
         mpi_only = "ist/transport/mpi/mpi_transport.hpp" in source.read_text()
-        if source.stem not in run and not (mpi_only and args.mpi_built != "1"):
+        onnx_only = "ist/onnx/" in source.read_text()
+        if source.stem not in run and not (mpi_only and args.mpi_built != "1") and not (onnx_only and args.onnx_built != "1"):
             problems.append(f"examples/{source.name} is not run by ctest (examples/CMakeLists.txt: IST_FEATURE_EXAMPLES)")
 
     public = {p.resolve() for p in (include_root / "ist").rglob("*.hpp") if "detail" not in p.relative_to(include_root).parts}
     umbrella = (include_root / "ist" / "ist.hpp").resolve()
     public.discard(umbrella)
     reached = reachable(umbrella, include_root) & public
-    mpi = needs_mpi(public, include_root)
-    missed = sorted(public - reached - mpi)
+    mpi = needs(public, include_root, lambda name: name == "mpi.h")
+    onnx = needs(public, include_root, lambda name: name.startswith("onnx/"))
+    missed = sorted(public - reached - mpi - onnx)
     for header in missed:
         problems.append(f"<ist/ist.hpp> does not reach {header.relative_to(include_root)}")
     folders = sorted({h.parent for h in (include_root / "ist").rglob("*.hpp")} - {include_root / "ist"})
@@ -80,6 +84,7 @@ def main():
     train_files = [p for p in (include_root / "ist" / "train").iterdir() if p.is_file()]
 
     print("needing MPI, left out of <ist/ist.hpp>: " + ", ".join(sorted(str(h.relative_to(include_root)) for h in mpi)))
+    print("needing ONNX, left out of <ist/ist.hpp>: " + ", ".join(sorted(str(h.relative_to(include_root)) for h in onnx)))
     for problem in problems:
         print("layout: " + problem)
     print(f"examples {len(run)}, ist.hpp reaches {len(reached)} of {len(public)} public headers, train/ {len(train_files)} files")

@@ -16,6 +16,7 @@
 #include "ist/core/error.hpp"
 #include "ist/core/tensor.hpp"
 #include "ist/detail/file_bytes.hpp"
+#include "ist/io/atomic_file.hpp"
 #include "ist/io/npy.hpp"
 #include "ist/io/zip.hpp"
 
@@ -43,16 +44,7 @@ public:
 
     void write_atomically(const std::string& path) const {
         const std::vector<unsigned char> image = archive();
-        const std::string tmp = path + ".tmp";
-        std::FILE* f = std::fopen(tmp.c_str(), "wb");
-        if (!f) throw DataError(tmp + ": cannot open for writing");
-        const bool ok = std::fwrite(image.data(), 1, image.size(), f) == image.size() && std::fflush(f) == 0 &&
-                        ::fsync(fileno(f)) == 0;
-        std::fclose(f);
-        if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-            std::remove(tmp.c_str());
-            throw DataError(path + ": could not write the checkpoint (disk full or not writable?)");
-        }
+        detail::write_file_atomically(path, {reinterpret_cast<const char*>(image.data()), image.size()});
     }
 
 private:

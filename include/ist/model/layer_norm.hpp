@@ -158,6 +158,7 @@ public:
 
     std::span<Parameter> parameters() { return params_; }
     std::span<const Parameter> parameters() const { return params_; }
+    float eps() const { return kernel_.eps(); }
 
 private:
     std::array<Parameter, 2> params_;

@@ -127,6 +127,11 @@ public:
             if (blocks[b].unit.dim == u.dim && blocks[b].unit.index == u.index) blocks_[b].eval_scale = scale;
     }
 
+    /// Whether residual block `b` (in Topology::blocks() order) runs its branch (a ResIST subnet
+    /// without the block runs its shortcut alone), and the scale of that branch in evaluation.
+    bool block_active(std::size_t b) const { return blocks_.at(b).active; }
+    float block_eval_scale(std::size_t b) const { return blocks_.at(b).eval_scale; }
+
     /// Tells layers that depend on it (graph layers) which data-set rows the next batch holds.
     void set_batch_rows(std::span<const std::uint32_t> rows) {
         for (AnyLayer& l : layers_) l.set_batch_rows(rows);

@@ -16,6 +16,7 @@
 #include "ist/model/layer_norm.hpp"
 #include "ist/model_files/layer_registry.hpp"
 #include "ist/model/pooling.hpp"
+#include "ist/model/transformer/gelu.hpp"
 
 namespace ist {
 
@@ -60,6 +61,8 @@ inline void register_dense_layers(LayerRegistry& r) {
                             }});
     r.add(LayerCodec<ReLU>{"ReLU", "relu", [](const ReLU&, Value&, ModelWriteContext&) {},
                            [](Fields&, ModelReadContext&) { return ReLU(); }});
+    r.add(LayerCodec<Gelu>{"Gelu", "gelu", [](const Gelu&, Value&, ModelWriteContext&) {},
+                           [](Fields&, ModelReadContext&) { return Gelu(); }});
     r.add(LayerCodec<Dropout>{"Dropout", "dropout",
                               [](const Dropout& l, Value& o, ModelWriteContext&) {
                                   o.set("rate", Value::number(l.rate())).set("seed", Value::number(l.seed()));

@@ -28,16 +28,17 @@ namespace detail {
 inline constexpr const char* kArchitectureMember = "architecture.json";
 
 /// Calls f(layer index, name) for every layer of `net` in order. Layers are named by their
-/// type's prefix and a count per prefix: "dense1", "norm2" at the top level; "block3.conv1"
-/// in the third residual block's branch and "block3.shortcut.conv1" in its shortcut.
-template <class F>
-void for_each_named_layer(const Network& net, const LayerRegistry& registry, F&& f) {
+/// type's prefix (`prefix_of(layer index)`) and a count per prefix: "dense1", "norm2" at the top
+/// level; "block3.conv1" in the third residual block's branch and "block3.shortcut.conv1" in its
+/// shortcut. Model files and ONNX files (ist/onnx/) name layers alike.
+template <class PrefixOf, class F>
+void for_each_layer_name(const Network& net, PrefixOf&& prefix_of, F&& f) {
     const auto& topology = *net.topology();
     std::map<std::string, std::size_t> top_counts;
     const auto name_range = [&](std::size_t begin, std::size_t end, const std::string& scope) {
         std::map<std::string, std::size_t> counts;
         for (std::size_t l = begin; l < end; ++l) {
-            const std::string& prefix = registry.kind_of(net.layer(l), "save_model: layer " + std::to_string(l)).prefix;
+            const std::string prefix = prefix_of(l);
             f(l, scope + prefix + std::to_string(++(scope.empty() ? top_counts : counts)[prefix]));
         }
     };
@@ -52,6 +53,14 @@ void for_each_named_layer(const Network& net, const LayerRegistry& registry, F&&
         name_range(b.shortcut_begin, b.branch_begin, block + "shortcut.");
         name_range(b.branch_begin, b.branch_end, block);
     }
+}
+
+/// for_each_layer_name with the prefixes of the model file registry.
+template <class F>
+void for_each_named_layer(const Network& net, const LayerRegistry& registry, F&& f) {
+    for_each_layer_name(
+        net, [&](std::size_t l) { return registry.kind_of(net.layer(l), "save_model: layer " + std::to_string(l)).prefix; },
+        std::forward<F>(f));
 }
 
 /// Reads one layer entry of architecture.json into a layer, checking its name is `expected`.

@@ -66,6 +66,9 @@ public:
     /// Multiplies both branches in evaluation only: the full model evaluates a block that ResIST
     /// dealt to some of the subnets with its branches scaled by the share that trained it.
     void set_eval_scale(float scale) { eval_scale_ = scale; }
+    float eval_scale() const { return eval_scale_; }
+    /// The eps of both norms (built alike).
+    float norm_eps() const { return norm1_.eps(); }
 
     void forward(const Matrix& x, Matrix& y, Mode mode) {
         const float scale = mode == Mode::Eval ? eval_scale_ : 1.0f;

@@ -90,6 +90,8 @@ public:
     float loss_and_gradient(const Matrix& tokens, const Labels& labels);
 
     TransformerBlock& block(std::size_t b) { return blocks_.at(b); }
+    const TransformerBlock& block(std::size_t b) const { return blocks_.at(b); }
+    float final_norm_eps() const { return final_norm_.eps(); }
     bool holds_block(std::size_t b) const { return block_held_.at(b); }
 
 private:
