@@ -1,12 +1,13 @@
 # The two commands of the README. Both install what is missing (Debian 12, apt-get), configure,
 # build, then run: `make demo` trains with IST on the embedded data, `make test` runs the suite.
 # wordnet-base (WordNet 3.0) is for the tests and programs of the text tasks; the library does not need it.
-# lintian checks the Debian packages (ctest package.lintian, make package).
+# lintian checks the Debian packages (ctest package.lintian, make package); dpkg-dev has dpkg-shlibdeps,
+# which finds the Depends of ist-tools.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ make cmake pkg-config zlib1g-dev libopenblas-dev libdnnl-dev xtl-dev libxtensor-dev \
   libxtensor-blas-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox python3 \
-  wordnet-base lintian
+  wordnet-base lintian dpkg-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps configure build demo test check check-asan check-tsan clean

@@ -22,13 +22,24 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ist
 # IST_DATA_DIR of the installed target points here (the INSTALL_INTERFACE in CMakeLists.txt).
 install(FILES ${PROJECT_SOURCE_DIR}/data/digits.csv.gz ${PROJECT_SOURCE_DIR}/data/karate.edgelist ${PROJECT_SOURCE_DIR}/data/README.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/ist COMPONENT dev)
-# The documentation, where Debian keeps a package's (share/doc/<package>; the copyright file is the licence).
-install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/CHANGELOG.md
-        DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/libist-dev COMPONENT dev)
-install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/libist-dev
-        RENAME copyright COMPONENT dev)
+# The documentation, where Debian keeps a package's: share/doc/<package>/ with the licence as
+# `copyright` and CHANGELOG.md as `changelog.gz` (gzip -n: no timestamp, so the package's bytes do
+# not change with the day it was built). ist_install_package_docs(<package> <component>) installs
+# those two for a package; examples/cli does it for ist-tools.
+find_program(IST_GZIP gzip REQUIRED)
+execute_process(COMMAND ${IST_GZIP} -9nc ${PROJECT_SOURCE_DIR}/CHANGELOG.md OUTPUT_FILE ${PROJECT_BINARY_DIR}/changelog.gz
+                COMMAND_ERROR_IS_FATAL ANY)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/CHANGELOG.md)
+function(ist_install_package_docs package component)
+  install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${package}
+          RENAME copyright COMPONENT ${component})
+  install(FILES ${PROJECT_BINARY_DIR}/changelog.gz DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${package}
+          COMPONENT ${component})
+endfunction()
+ist_install_package_docs(libist-dev dev)
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/libist-dev COMPONENT dev)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/libist-dev/docs
-        COMPONENT dev FILES_MATCHING PATTERN "*.md")
+        COMPONENT dev FILES_MATCHING PATTERN "*.md" PATTERN "bench" EXCLUDE)
 
 install(TARGETS ist EXPORT istTargets COMPONENT dev)
 install(EXPORT istTargets NAMESPACE ist:: DESTINATION ${IST_INSTALL_CMAKEDIR} COMPONENT dev)

@@ -5,9 +5,15 @@
 #   ist-<version>.tar.gz            the source tree (cpack --config CPackSourceConfig.cmake)
 # `make package` builds them in build-package (the programs without -march=native, looking for the
 # data in /usr/share/ist); tests/package checks them as a user installs them.
+# cpack installs what is built and builds nothing: without this it first builds the target `all` (every
+# example, test and benchmark: half an hour here) through the `preinstall` target. `make package`
+# builds the target ist-tools first; `cmake --build build && cmake --install build` as before.
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
 set(CPACK_PACKAGE_NAME ist)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
+# Each package's Description is its component's: a synopsis line, then the long text. CPackDeb would put
+# a common synopsis above both unless the summary is CPack's default, so it is left at that default.
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${CMAKE_PROJECT_NAME} built using CMake")
 set(IST_PACKAGE_MAINTAINER "The ist developers <maintainers@users.noreply.r-seed-6aa3185c.example>" CACHE STRING
     "Maintainer field of the Debian packages")
 mark_as_advanced(IST_PACKAGE_MAINTAINER)
@@ -41,13 +47,14 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${ist_dev_depends}")
 set(CPACK_DEBIAN_DEV_PACKAGE_RECOMMENDS "cmake (>= 3.20) | pkg-config")
 set(CPACK_DEBIAN_DEV_PACKAGE_SUGGESTS "libopenmpi-dev, ist-tools (= ${PROJECT_VERSION})")
 set(CPACK_COMPONENT_DEV_DESCRIPTION "Independent Subnet Training for C++20 (header-only library)
- ist trains neural networks with Independent Subnet Training (IST): the network is cut into
- disjoint subnets, each trained on its own worker for a few local steps, then reassembled.
- ResIST (residual networks), GIST (graph convolutional networks), overlapping masks, quantised
- exchange, MPI and threads transports; data parallel and local SGD as baselines.
- .
- This package holds the headers, the CMake package (find_package(ist 0.2)), the pkg-config
- file, the bundled data set and the documentation.")
+ist trains neural networks with Independent Subnet Training (IST): the
+network is cut into disjoint subnets, each trained on its own worker for a
+few local steps, then reassembled. ResIST (residual networks), GIST (graph
+convolutional networks), overlapping masks, quantised exchange, MPI and
+threads transports; data parallel and local SGD as baselines.
+
+This package holds the headers, the CMake package (find_package(ist 0.2)),
+the pkg-config file, the bundled data sets and the documentation.")
 
 # The programs' shared libraries (OpenBLAS, oneDNN, OpenMPI, zlib, libstdc++) as dpkg-shlibdeps finds them.
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME ist-tools)
@@ -56,11 +63,12 @@ set(CPACK_DEBIAN_TOOLS_PACKAGE_SHLIBDEPS ON)
 # gist-train --data karate reads /usr/share/ist/karate.edgelist, which libist-dev installs.
 set(CPACK_DEBIAN_TOOLS_PACKAGE_RECOMMENDS "libist-dev (= ${PROJECT_VERSION})")
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION "Independent Subnet Training for C++20 (command-line programs)
- ist trains neural networks with Independent Subnet Training (IST): the network is cut into
- disjoint subnets, each trained on its own worker for a few local steps, then reassembled.
- .
- This package holds the programs: ist-train, ist-predict, resist-train, gist-train,
- transformer-train, xml-train, wordnet-xml and ist-loft.")
+ist trains neural networks with Independent Subnet Training (IST): the
+network is cut into disjoint subnets, each trained on its own worker for a
+few local steps, then reassembled.
+
+This package holds the programs: ist-train, ist-predict, resist-train,
+gist-train, transformer-train, xml-train, wordnet-xml and ist-loft.")
 
 # The source tarball: what git tracks, without build trees and caches.
 set(CPACK_SOURCE_GENERATOR TGZ)

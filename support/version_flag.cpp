@@ -4,11 +4,12 @@
 // line and exits 0 before main runs; any other command line goes to main untouched.
 //
 // glibc calls the functions of .init_array with main's argc, argv and envp (a documented ELF/glibc
-// convention; GCC's constructor attribute does not declare those parameters).
+// convention; GCC's constructor attribute does not declare those parameters). It runs before the
+// program's own static objects are built, std::cout's among them, so it prints through C's stdio.
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <iostream>
 
 #include "version.hpp"
 
@@ -16,7 +17,11 @@ namespace {
 
 void answer_version(int argc, char** argv, char** /*envp*/) {
     if (argc != 2 || std::strcmp(argv[1], "--version") != 0) return;
-    std::cout << ist::program::version_line(std::filesystem::path(argv[0]).filename().string()) << std::endl;
+    {  // freed before exit, which leaves this frame's objects alive (LeakSanitizer would see them)
+        const std::string line = ist::program::version_line(std::filesystem::path(argv[0]).filename().string());
+        std::printf("%s\n", line.c_str());
+    }
+    std::fflush(stdout);
     std::exit(0);
 }
 

@@ -23,7 +23,7 @@ endif()
 set(expected
   ${CMAKEDIR}/istConfig.cmake ${CMAKEDIR}/istConfigVersion.cmake ${CMAKEDIR}/istTargets.cmake
   ${PKGCONFIGDIR}/ist.pc ${DATADIR}/ist/digits.csv.gz ${DATADIR}/ist/README.md
-  ${DATADIR}/doc/libist-dev/copyright ${DATADIR}/doc/libist-dev/CHANGELOG.md)
+  ${DATADIR}/doc/libist-dev/copyright ${DATADIR}/doc/libist-dev/changelog.gz)
 # Every header of the source tree, so a new header cannot be left out of the package.
 file(GLOB_RECURSE headers RELATIVE ${SOURCE_DIR}/include ${SOURCE_DIR}/include/*.hpp)
 foreach(h IN LISTS headers)
