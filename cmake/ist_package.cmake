@@ -73,6 +73,6 @@ gist-train, transformer-train, xml-train, wordnet-xml and ist-loft.")
 # The source tarball: what git tracks, without build trees and caches.
 set(CPACK_SOURCE_GENERATOR TGZ)
 set(CPACK_SOURCE_PACKAGE_FILE_NAME ist-${PROJECT_VERSION})
-set(CPACK_SOURCE_IGNORE_FILES "/\\\\.git" "/build[^/]*/" "/__pycache__/" "\\\\.pyc$" "~$")
+set(CPACK_SOURCE_IGNORE_FILES "^${PROJECT_SOURCE_DIR}/\\\\.git" "^${PROJECT_SOURCE_DIR}/build[^/]*/" "/__pycache__/" "\\\\.pyc$" "~$")
 
 include(CPack)
