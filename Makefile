@@ -1,11 +1,13 @@
 # The two commands of the README. Both install what is missing (Debian 12, apt-get), configure,
 # build, then run: `make demo` trains with IST on the embedded data, `make test` runs the suite.
 # wordnet-base (WordNet 3.0) is for the tests and programs of the text tasks; the library does not need it.
+# lintian checks the Debian packages (ctest package.lintian, make package); dpkg-dev has dpkg-shlibdeps,
+# which finds the Depends of ist-tools.
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ make cmake pkg-config zlib1g-dev libopenblas-dev libdnnl-dev xtl-dev libxtensor-dev \
   libxtensor-blas-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox python3 \
-  wordnet-base libonnx-dev python3-onnx nodejs
+  wordnet-base libonnx-dev python3-onnx nodejs lintian dpkg-dev
 # npm (onnxruntime-node for the onnx ctests, docs/onnx.md) only where no npm is installed: a nodejs from
 # outside Debian may ship npm itself and conflict with Debian's npm package.
 NPM_PACKAGE := $(if $(shell command -v npm),,npm)
@@ -194,3 +196,23 @@ transformer-plot:
 	fi
 	gnuplot -e "files='$(TRANSFORMER_CURVES)'; labels='S=2 S=4'; out='docs/bench/transformer-accuracy.png'" \
 	  bench/plot_transformer.gp
+
+# `make package`: the release (docs/install.md) in $(PACKAGE_DIR)/packages: libist-dev_<version>_all.deb
+# (headers, CMake package, ist.pc, data, docs), ist-tools_<version>_<arch>.deb (the programs) and the
+# source tarball ist-<version>.tar.gz. A build directory of its own, because a package's programs must
+# run on any x86-64 (no -march=native) and find the data where libist-dev puts it (/usr/share/ist);
+# only those programs compile (target ist-tools), no test, example or benchmark. lintian reports on
+# the two packages at the end (tests/package/lintian.sh explains the tags it accepts).
+# `make vendor`: the folder to copy into another project and add_subdirectory() (VENDOR_DIR/ist).
+PACKAGE_DIR ?= build-package
+VENDOR_DIR ?= build/vendor
+.PHONY: package vendor
+package: deps
+	cmake -S . -B $(PACKAGE_DIR) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=/usr -DIST_NATIVE=OFF \
+	  -DIST_BUILD_TESTS=OFF -DIST_BUILD_BENCHMARKS=OFF -DIST_BUILD_DATA_DIR=/usr/share/ist $(GEMM_CMAKE)
+	cmake --build $(PACKAGE_DIR) -j $(JOBS) --target ist-tools
+	cd $(PACKAGE_DIR) && cpack && cpack --config CPackSourceConfig.cmake
+	sh tests/package/lintian.sh $(PACKAGE_DIR)/packages
+	@ls -l $(PACKAGE_DIR)/packages/*.deb $(PACKAGE_DIR)/packages/*.tar.gz
+vendor:
+	cmake -DDEST=$(VENDOR_DIR) -P cmake/ist_vendor.cmake

@@ -23,6 +23,8 @@
 
 #include <ist/core/error.hpp>
 
+#include "version.hpp"
+
 namespace ist::cli {
 
 // ----------------------------------------------------------------------------------------------
@@ -145,6 +147,8 @@ public:
         app_.allow_extras();  // reported by parse() as "unknown option ...", naming it
         app_.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
         app_.get_formatter()->column_width(27);
+        app_.set_version_flag("--version", program::version_line(app_.get_name()),
+                              "Print the program's name and ist's version, then exit");
         target_ = &app_;
     }
 
@@ -192,12 +196,16 @@ public:
     }
 
     /// Parses the command line into the bound variables. --help prints the help (of the
-    /// subcommand, if given) and exits 0; anything malformed throws ConfigError naming it.
+    /// subcommand, if given) and exits 0, as --version does its line; anything malformed throws
+    /// ConfigError naming it.
     void parse(int argc, char** argv) {
         try {
             app_.parse(argc, argv);
         } catch (const CLI::CallForHelp&) {
             std::cout << help();
+            std::exit(0);
+        } catch (const CLI::CallForVersion& e) {
+            std::cout << e.what() << '\n';
             std::exit(0);
         } catch (const CLI::ArgumentMismatch& e) {  // CLI11 says "--rounds: 1 required T missing"
             const std::string what = e.what();

@@ -15,6 +15,7 @@
 #include "ist/core/dimension.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/tensor.hpp"
+#include "ist/version.hpp"
 #include "ist/data/clients.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/data/tokenizer.hpp"

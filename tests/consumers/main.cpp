@@ -2,10 +2,12 @@
 // user does, loads the bundled digits from the data directory the build gave it, and trains a
 // small MLP with IST for a few rounds.
 //
-//   consumer [EXPECTED_DATA_DIR]
+//   consumer [EXPECTED_DATA_DIR [EXPECTED_VERSION]]
 //
-// Fails (exit 1) if the data directory compiled in is not EXPECTED_DATA_DIR, if the digits do not
-// load as 1,797 x 64 with 10 classes, or if training does not get well above chance.
+// Fails (exit 1) if the data directory compiled in is not EXPECTED_DATA_DIR, if the headers' version
+// (ist::version, IST_VERSION_*) is not EXPECTED_VERSION (CMake's project(VERSION), "0.2.0"), if the
+// digits do not load as 1,797 x 64 with 10 classes, or if training does not get well above chance.
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
@@ -21,6 +23,15 @@ int fail(const std::string& what) {
     return EXIT_FAILURE;
 }
 
+/// Whether the headers say `expected` ("major.minor.patch"), as numbers, macros and text alike.
+bool version_is(const std::string& expected) {
+    ist::Version wanted{};
+    char rest = 0;
+    if (std::sscanf(expected.c_str(), "%d.%d.%d%c", &wanted.major, &wanted.minor, &wanted.patch, &rest) != 3) return false;
+    const ist::Version macros{IST_VERSION_MAJOR, IST_VERSION_MINOR, IST_VERSION_PATCH};
+    return ist::version == wanted && macros == wanted && ist::version_string == expected && IST_VERSION_STRING == expected;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) try {
@@ -31,6 +42,9 @@ int main(int argc, char** argv) try {
         if (!std::filesystem::equivalent(data_dir, argv[1], ec))
             return fail("data directory is " + data_dir + ", expected " + argv[1]);
     }
+    std::cout << "consumer: ist " << ist::version_string << "\n";
+    if (argc > 2 && !version_is(argv[2]))
+        return fail("the headers say ist " + std::string(ist::version_string) + ", expected " + argv[2]);
 
     ist::Dataset digits = ist::load_digits();
     if (digits.size() != 1797 || digits.feature_count() != 64 || digits.classes != 10)

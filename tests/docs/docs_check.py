@@ -69,7 +69,8 @@ def blocks(lines):
 
 
 def options_of(program: str, build: Path):
-    return sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", run(f"{program} --help", build))) - {"--help"})
+    # --help and --version are every program's (README.md, "Programs"), not a page's to list.
+    return sorted(set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", run(f"{program} --help", build))) - {"--help", "--version"})
 
 
 def process(path: Path, mode: str, build: Path) -> list:
