@@ -87,7 +87,7 @@ public:
         sub.weight_.grad = xt::zeros<float>(sub.weight_.value.shape());
         sub.signs_ = detail::slice_for(signs_, {1}, {}, plan);
         if (scale_activations)
-            sub.output_scale_ = output_scale_ * static_cast<double>((*dims_)[1].size) / static_cast<double>((*held)[1].size);
+            sub.output_scale_ = output_scale_ * (static_cast<double>((*dims_)[1].size) / static_cast<double>((*held)[1].size));
         return sub;
     }
 
