@@ -143,3 +143,20 @@ TEST_CASE("theory: a RegressionSet trains in mini-batches too, and the trainer r
     IstTrainer<TwoLayerRegression> clusters(other, o, NeuronPartition(), Sgd(s.lr));
     CHECK_THROWS_WITH_AS(clusters.train(data, data), doctest::Contains("not by clusters or clients"), ConfigError);
 }
+
+TEST_CASE("theory: error_floor is the mean of the last fifth, fitted_contraction recovers a geometric rate") {
+    // e_k = 8 * 0.6^k + 0.001 for 50 rounds: above the level 0.01 the floor is a small part, so the fit
+    // finds 0.6 within a percent; below it (k >= 12) only the last fifth counts for the floor.
+    std::vector<double> errors;
+    for (int k = 0; k <= 50; ++k) errors.push_back(8.0 * std::pow(0.6, k) + 0.001);
+    double tail = 0.0;
+    for (int k = 41; k <= 50; ++k) tail += errors[static_cast<std::size_t>(k)] / 10.0;
+    CHECK(error_floor(errors) == doctest::Approx(tail).epsilon(1e-12));
+    CHECK(fitted_contraction(errors, 0.01) == doctest::Approx(0.6).epsilon(0.01));
+    // An exact geometric sequence is fitted exactly, whatever the level.
+    std::vector<double> geometric;
+    for (int k = 0; k <= 10; ++k) geometric.push_back(std::pow(0.9, k));
+    CHECK(fitted_contraction(geometric, 0.0) == doctest::Approx(0.9).epsilon(1e-12));
+    CHECK(fitted_contraction(geometric, 0.5) == doctest::Approx(0.9).epsilon(1e-12));
+    CHECK_THROWS_WITH_AS(error_floor(std::vector<double>{1.0}), doctest::Contains("at least one round"), ConfigError);
+}
