@@ -41,8 +41,8 @@ public:
     /// W and the signs a are drawn from `seed`.
     explicit TwoLayerRegression(TwoLayerRegressionShape shape, std::uint64_t seed = 0)
         : dims_(std::make_shared<DimensionTable>(DimensionTable{
-              features_dim("input", shape.inputs, false), features_dim("hidden", shape.hidden, true),
-              features_dim("output", 1, false)})) {
+              features_dimension("input", shape.inputs, false), features_dimension("hidden", shape.hidden, true),
+              features_dimension("output", 1, false)})) {
         detail::require(shape.inputs > 0 && shape.hidden > 0,
                         "TwoLayerRegression: needs at least one input and one hidden neuron, got d = " +
                             std::to_string(shape.inputs) + ", m = " + std::to_string(shape.hidden));
@@ -148,14 +148,6 @@ private:
         double sum = 0.0;
         for (std::size_t j = 0; j < d; ++j) sum += static_cast<double>(w[j]) * static_cast<double>(x[j]);
         return static_cast<float>(sum);
-    }
-
-    static Dimension features_dim(std::string name, std::size_t size, bool partitionable) {
-        Dimension d;
-        d.name = std::move(name);
-        d.size = size;
-        d.partitionable = partitionable;
-        return d;
     }
 
     std::shared_ptr<const DimensionTable> dims_;  // a subnet's sizes
