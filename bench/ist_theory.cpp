@@ -190,7 +190,7 @@ void write_outputs(const Config& c, const std::vector<Run>& runs) {
     out.close();
     std::ofstream gp(c.out + "/theory.gp");
     gp << "set terminal pngcairo size 1100,440\nset output '" << c.out << "/theory.png'\n"
-       << "set datafile separator ','\nset logscale y\nset grid\nset key top right\n"
+       << "set datafile separator ','\nset logscale y\nset format y '10^{%L}'\nset grid\nset key bottom left\n"
        << "set xlabel 'round k'\nset ylabel '||y - u_k||^2'\n"
        << "set multiplot layout 1,2 title 'm = " << c.setup.hidden << ", n = " << c.setup.points
        << ", tau = " << c.setup.local_steps << ", eta = " << c.setup.eta() << "'\n";
