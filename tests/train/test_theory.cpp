@@ -131,6 +131,13 @@ TEST_CASE("theory: a RegressionSet trains in mini-batches too, and the trainer r
     const double before = trainer.evaluate(data).loss;
     const TrainResult result = trainer.train(data, data);
     CHECK(result.final_test->loss < before / 4);
+    // Evaluation in batches of at most 5 rows reports half the mean squared error over all 16 rows.
+    o.eval_batch = 5;
+    IstTrainer<TwoLayerRegression> batched(model, o, NeuronPartition(), Sgd(s.lr));
+    const Matrix& u = model.forward(data.features, Mode::Eval);
+    double half_mean = 0.0;
+    for (std::size_t i = 0; i < data.size(); ++i) half_mean += std::pow(u(i, 0) - data.targets(i, 0), 2.0) / 32.0;
+    CHECK(batched.evaluate(data).loss == doctest::Approx(half_mean).epsilon(1e-6));
 
     const RegressionSet wide = unit_sphere_regression(16, 9, 1);
     CHECK_THROWS_WITH_AS(trainer.train(wide, wide), doctest::Contains("9 features, the model takes 8"), DataError);
