@@ -42,7 +42,8 @@ Config parse(int argc, char** argv) {
     Options cli("ist-theory",
                 "The masked-neuron theory of the talk checked numerically: gradient descent and IST with Bernoulli\n"
                 "and categorical masks on the analysis's two-layer ReLU regression network (docs/theory.md).");
-    cli.value("--points", s.points, kPositive, "N", with_default("n, data points on the unit sphere", s.points));
+    cli.value("--points", s.points, Integer{2, "an integer >= 2"}, "N",
+              with_default("n, data points on the unit sphere", s.points));
     cli.value("--dims", s.dims, Integer{2, "an integer >= 2"}, "D", with_default("d, input dimension", s.dims));
     cli.value("--hidden", s.hidden, kWidth, "M", with_default("m, hidden ReLU neurons", s.hidden));
     cli.value("--init-sd", s.init_sd, kPositiveFloat, "K", with_default("kappa: W ~ N(0, kappa^2)", s.init_sd));
@@ -63,6 +64,7 @@ Config parse(int argc, char** argv) {
     refuse_ignored(cli, "--same-lr", unscaled, "unscaled subnets always step at lr");
     s.scale_activations = !unscaled;
     s.matched_step = !same_lr;
+    ist::BernoulliMasks(c.keep).validate({}, 1);  // refused here, not after the gradient descent run
     return c;
 }
 
