@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ist {
@@ -44,6 +45,15 @@ struct Dimension {
 };
 
 using DimensionTable = std::vector<Dimension>;
+
+/// A dimension of neurons (DimKind::Features) of `size` indices, cut by partitioners or not.
+inline Dimension features_dimension(std::string name, std::size_t size, bool partitionable) {
+    Dimension d;
+    d.name = std::move(name);
+    d.size = size;
+    d.partitionable = partitionable;
+    return d;
+}
 
 /// Parameters of a residual block belong whole to one unit of a Units dimension.
 struct UnitRef {

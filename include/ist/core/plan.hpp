@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "ist/core/dimension.hpp"
@@ -37,6 +38,19 @@ using Plan = std::vector<WorkerPlan>;
 /// A plan in which every worker holds every index: the full model (data parallel, local SGD).
 inline Plan full_plan(const DimensionTable& dims, std::size_t workers) {
     return Plan(workers, WorkerPlan{std::vector<IndexSet>(dims.size())});
+}
+
+/// The fraction of the `size` indices of dimension `d` that at least one worker of `plan` holds:
+/// the neurons a round trains (theta = 1 - (1 - xi)^S in expectation under Bernoulli masks).
+inline double coverage(const Plan& plan, DimId d, std::size_t size) {
+    detail::require(size > 0, "coverage: dimension " + std::to_string(d) + " has no indices");
+    std::vector<char> held(size, 0);
+    for (const WorkerPlan& wp : plan) {
+        const IndexSet& set = wp.dims.at(static_cast<std::size_t>(d));
+        if (!set) return 1.0;
+        for (std::uint32_t i : *set) held.at(i) = 1;
+    }
+    return static_cast<double>(std::count(held.begin(), held.end(), char{1})) / static_cast<double>(size);
 }
 
 /// `indices` of a dimension whose every index spans `span` consecutive columns, as columns.

@@ -6,8 +6,10 @@
 
 #include "ist/core/error.hpp"
 #include "ist/data/dataset.hpp"
+#include "ist/data/regression_set.hpp"
 #include "ist/model/loss.hpp"
 #include "ist/model/model.hpp"
+#include "ist/model/squared_error.hpp"
 #include "ist/train/metrics.hpp"
 #include "ist/train/options.hpp"
 #include "ist/metrics/ranking.hpp"
@@ -58,6 +60,20 @@ void check_data_fits(const M& model, const SparseDataset& data) {
                         std::to_string(detail::output_width(dims)));
 }
 
+/// Throws DataError unless the regression set `data` is valid, has the model's input width and as
+/// many targets per row as the model outputs.
+template <Model M>
+void check_data_fits(const M& model, const RegressionSet& data) {
+    data.validate();
+    const auto& dims = model.dimensions();
+    if (data.feature_count() != dims.front().size * dims.front().span)
+        throw DataError(data.name + ": " + std::to_string(data.feature_count()) + " features, the model takes " +
+                        std::to_string(dims.front().size * dims.front().span));
+    if (data.target_count() != detail::output_width(dims))
+        throw DataError(data.name + ": " + std::to_string(data.target_count()) + " targets per row, the model outputs " +
+                        std::to_string(detail::output_width(dims)));
+}
+
 /// Loss and accuracy of the full model on the labelled rows of `data`, in near-equal batches of
 /// at most options.eval_batch (one batch of the whole set with Batches::FullSet or Clusters: a
 /// graph is evaluated whole).
@@ -83,6 +99,27 @@ Evaluation evaluate(M& model, const Dataset& data, const TrainerOptions& options
         correct += count_correct(logits, labels);
     }
     return {loss / static_cast<double>(labelled), static_cast<double>(correct) / static_cast<double>(labelled), {}};
+}
+
+/// The model's squared error (squared_error: half the mean over rows) on `data`, in near-equal
+/// batches of at most options.eval_batch rows (one batch with Batches::FullSet). Regression has no
+/// accuracy: it is reported as 0.
+template <Model M>
+    requires RegressionModel<M>
+Evaluation evaluate(M& model, const RegressionSet& data, const TrainerOptions& options) {
+    check_data_fits(model, data);
+    const std::size_t n = data.size();
+    const std::size_t batches = options.batches == Batches::FullSet ? 1 : (n + options.eval_batch - 1) / options.eval_batch;
+    double loss = 0.0;
+    std::vector<std::uint32_t> rows;
+    LocalBatch<RegressionSet> batch;
+    for (std::size_t b = 0; b < batches; ++b) {
+        rows.resize(detail::batch_start(n, b + 1, batches) - detail::batch_start(n, b, batches));
+        std::iota(rows.begin(), rows.end(), static_cast<std::uint32_t>(detail::batch_start(n, b, batches)));
+        gather_rows(data, rows, batch.x, batch.y);
+        loss += squared_error(model.forward(batch.x, Mode::Eval), batch.y) * static_cast<double>(rows.size());
+    }
+    return {loss / static_cast<double>(n), 0.0, {}};
 }
 
 /// The model's loss, P@1 (as accuracy) and P@k / nDCG@k on the rows of a multi-label set that

@@ -17,20 +17,21 @@ namespace ist {
 ///    dimension of every axis (kWholeAxis for axes every subnet holds whole);
 ///  - `subnet(plan, scale_activations)`: a physically smaller copy holding only the plan's
 ///    indices, with parameters in the same order;
-///  - `loss_and_gradient(x, labels)`: one training forward/backward that fills every grad;
-///  - `forward(x, Mode::Eval)`: logits for evaluation.
+///  - `forward(x, Mode::Eval)`: logits (or predictions) for evaluation;
+///  - and, for each kind of data set it trains on, `loss_and_gradient(x, y)`: one training
+///    forward/backward that fills every grad (y: class labels, label sets or real targets; the
+///    concepts ClassifierModel, SparseModel and RegressionModel of ist/train/training_set.hpp).
 /// Optional hooks, each a named concept below: HasParameterUnits, ScalesUnits, TakesBatchRows,
 /// ProjectsParameters, HasMasks.
 template <class M>
 concept Model = std::copy_constructible<M> &&
-    requires(M& m, const M& cm, const Matrix& x, const Labels& y, const WorkerPlan& wp, std::size_t i) {
+    requires(M& m, const M& cm, const Matrix& x, const WorkerPlan& wp, std::size_t i) {
         { cm.dimensions() } -> std::convertible_to<const DimensionTable&>;
         { cm.parameter_count() } -> std::convertible_to<std::size_t>;
         { m.parameter(i) } -> std::same_as<Parameter&>;
         { cm.parameter(i) } -> std::same_as<const Parameter&>;
         { cm.parameter_dims(i) } -> std::convertible_to<std::span<const DimId>>;
         { cm.subnet(wp, true) } -> std::same_as<M>;
-        { m.loss_and_gradient(x, y) } -> std::convertible_to<float>;
         { m.forward(x, Mode::Eval) } -> std::convertible_to<const Matrix&>;
     };
 

@@ -54,11 +54,20 @@ public:
         build_samplers(options_.batches == Batches::Clusters ? cluster_rows_.size() : train.size());
     }
 
-    /// The same for a set known by its row count alone (a SparseDataset: batches of rows, no clients).
+    /// The same for a set known by its row count alone (a SparseDataset or RegressionSet: batches
+    /// of rows, or the whole set; no clusters, no clients).
     void prepare_rows(std::size_t rows) {
-        detail::require(options_.batches == Batches::Rows && options_.sampling != Sampling::Clients,
-                        "sparse data sets are drawn in batches of rows (Batches::Rows), not by clients");
+        detail::require(options_.batches != Batches::Clusters && options_.sampling != Sampling::Clients,
+                        "sparse and regression data sets are drawn in batches of rows or whole (Batches::Rows or "
+                        "FullSet), not by clusters or clients");
         build_samplers(rows);
+    }
+
+    /// The rows of the next local batch of a set known by its row count (see prepare_rows): every
+    /// row in order with Batches::FullSet, else batch_size rows from `sampler`.
+    void draw_rows(BatchSampler& sampler, std::size_t rows_in_set, std::vector<std::uint32_t>& rows) const {
+        if (options_.batches == Batches::FullSet) return every_row(rows_in_set, rows);
+        rows = sampler.take(options_.batch_size);
     }
 
     /// Whether prepare() (or restore()) has built the streams.
@@ -102,10 +111,7 @@ public:
                                                        std::vector<std::uint32_t>& rows) const {
         switch (options_.batches) {
         case Batches::FullSet:
-            if (rows.size() != data.size()) {
-                rows.resize(data.size());
-                std::iota(rows.begin(), rows.end(), 0u);
-            }
+            every_row(data.size(), rows);
             return {&data.features, &data.labels};
         case Batches::Clusters:
             rows.clear();
@@ -124,8 +130,7 @@ public:
     std::vector<std::uint32_t> peek_round_rows(BatchSampler sampler) const {
         std::vector<std::uint32_t> rows;
         if (options_.batches == Batches::FullSet) {
-            rows.resize(sampled_rows_);
-            std::iota(rows.begin(), rows.end(), 0u);
+            every_row(sampled_rows_, rows);
             return rows;
         }
         for (std::size_t t = 0; t < options_.local_steps; ++t) append_batch_rows(sampler, rows);
@@ -147,6 +152,14 @@ public:
     }
 
 private:
+    /// rows = 0, 1, ..., n - 1: a Batches::FullSet batch (under FullSet `rows` holds nothing else,
+    /// so one of the right size already is it).
+    static void every_row(std::size_t n, std::vector<std::uint32_t>& rows) {
+        if (rows.size() == n) return;
+        rows.resize(n);
+        std::iota(rows.begin(), rows.end(), 0u);
+    }
+
     /// How many items (rows, or clusters with Batches::Clusters) one local batch takes from a stream.
     std::size_t batch_items() const {
         return options_.batches == Batches::Clusters ? options_.clusters_per_batch : options_.batch_size;

@@ -105,13 +105,25 @@ private:
     }
 
     /// The next local batch of a sparse set, gathered as CSR: rows drawn from the same stream
-    /// (Batches::Rows); the input is never cut.
+    /// (Batches::Rows), or every row (FullSet); the input is never cut.
     std::pair<const CsrMatrix*, const LabelSets*> draw_local_batch(BatchSampler& sampler, const SparseDataset& data,
                                                                    const WorkerPlan& plan,
                                                                    LocalBatch<SparseDataset>& batch,
                                                                    std::vector<std::uint32_t>& rows) const {
         if (held_input_columns(plan)) throw ConfigError("a sparse input layer is never cut: the plan cuts dimension 0");
-        rows = sampler.take(options_.batch_size);
+        streams_.draw_rows(sampler, data.size(), rows);
+        gather_rows(data, rows, batch.x, batch.y);
+        return {&batch.x, &batch.y};
+    }
+
+    /// The next local batch of a regression set: its features and targets (the set's own with
+    /// Batches::FullSet, else gathered copies); the input is never cut.
+    std::pair<const Matrix*, const Matrix*> draw_local_batch(BatchSampler& sampler, const RegressionSet& data,
+                                                             const WorkerPlan& plan, LocalBatch<RegressionSet>& batch,
+                                                             std::vector<std::uint32_t>& rows) const {
+        if (held_input_columns(plan)) throw ConfigError("a regression model's input is never cut: the plan cuts dimension 0");
+        streams_.draw_rows(sampler, data.size(), rows);
+        if (options_.batches == Batches::FullSet) return {&data.features, &data.targets};
         gather_rows(data, rows, batch.x, batch.y);
         return {&batch.x, &batch.y};
     }

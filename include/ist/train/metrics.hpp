@@ -11,7 +11,7 @@ namespace ist {
 
 struct Evaluation {
     double loss = 0.0;
-    double accuracy = 0.0;  ///< multi-label sets: P@1
+    double accuracy = 0.0;  ///< multi-label sets: P@1; regression sets: none (0)
     std::optional<RankingMetrics> ranking;  ///< P@1/3/5 and nDCG@1/3/5, multi-label sets only
 };
 

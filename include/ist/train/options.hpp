@@ -24,7 +24,7 @@ enum class ClientSelection {
 /// What one local step trains on.
 enum class Batches {
     Rows,      ///< batch_size rows drawn at random (without replacement within a pass)
-    FullSet,   ///< every row of the training set, in order: full-graph GCN training (GIST)
+    FullSet,   ///< every row of the training set, in order: full-graph GCN training (GIST), gradient descent
     Clusters,  ///< the rows of clusters_per_batch clusters (Dataset::clusters): Cluster-GCN
 };
 

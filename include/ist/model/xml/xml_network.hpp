@@ -54,8 +54,8 @@ public:
                MultiLabelLoss loss = MultiLabelLoss::SoftmaxNormalized)
         : input_(features, hidden, seed), output_(hidden, labels, true, seed + 1), loss_(loss),
           dims_(std::make_shared<DimensionTable>(
-              DimensionTable{features_dim("input", features, false), features_dim("hidden", hidden, true),
-                             features_dim("labels", labels, false)})) {}
+              DimensionTable{features_dimension("input", features, false), features_dimension("hidden", hidden, true),
+                             features_dimension("labels", labels, false)})) {}
 
     const DimensionTable& dimensions() const { return *dims_; }
     std::size_t parameter_count() const { return 4; }
@@ -125,14 +125,6 @@ private:
     /// `like`'s loss and sizes with 1 x 1 layers and no buffers, for subnet() to fill with slices:
     /// a copy of the whole master would be a transient full-size model in every IST worker.
     XmlNetwork(Shell, const XmlNetwork& like) : input_(1, 1), output_(1, 1, true), loss_(like.loss_), dims_(like.dims_) {}
-
-    static Dimension features_dim(std::string name, std::size_t size, bool partitionable) {
-        Dimension d;
-        d.name = std::move(name);
-        d.size = size;
-        d.partitionable = partitionable;
-        return d;
-    }
 
     SparseDense input_;
     Dense output_;
