@@ -40,6 +40,7 @@
 #include "ist/model/pooling.hpp"
 #include "ist/model/refresh_statistics.hpp"
 #include "ist/model/resnet/resnet.hpp"
+#include "ist/model/standardize.hpp"
 #include "ist/optim/adam.hpp"
 #include "ist/optim/optimizer.hpp"
 #include "ist/optim/sgd.hpp"
