@@ -36,6 +36,8 @@
 #include "ist/model/mlp.hpp"
 #include "ist/model/model.hpp"
 #include "ist/model_files/model_file.hpp"
+#include "ist/model_files/predictor.hpp"
+#include "ist/model_files/self_contained.hpp"
 #include "ist/model/network.hpp"
 #include "ist/model/pooling.hpp"
 #include "ist/model/refresh_statistics.hpp"

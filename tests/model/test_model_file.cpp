@@ -150,7 +150,7 @@ TEST_CASE("model_file: the architecture names every layer and its options") {
     save_model(net, path);
     const std::string text = NpzArchive(path).text("architecture.json");
     fs::remove(path);
-    CHECK(text == "{\"format\": \"ist-model\", \"version\": 1, \"layers\": [\n"
+    CHECK(text == "{\"format\": \"ist-model\", \"version\": 2, \"metadata\": {\"classes\": 3}, \"layers\": [\n"
                   "    {\"type\": \"Dense\", \"name\": \"dense1\", \"inputs\": 6, \"outputs\": 5, \"bias\": false},\n"
                   "    {\"type\": \"BatchNorm\", \"name\": \"norm1\", \"features\": 5, \"affine\": true, \"eps\": 1e-05, "
                   "\"momentum\": 0},\n"
@@ -176,11 +176,11 @@ TEST_CASE("model_file: each bad file is refused with a message naming the proble
     CHECK(refusal("extra.npz", adding("dense9.weight")) ==
           ": unexpected tensor 'dense9.weight' (the architecture has no such parameter)");
     CHECK(refusal("shape.npz", flattening("dense1.weight")) == "[dense1.weight]: shape (30,), expected (5, 6)");
-    CHECK(refusal("future.npz", replacing("\"version\": 1", "\"version\": 2")) ==
-          "[architecture.json]: model format version 2 is not supported (this library reads versions 1 to 1; a newer "
+    CHECK(refusal("future.npz", replacing("\"version\": 2", "\"version\": 3")) ==
+          "[architecture.json]: model format version 3 is not supported (this library reads versions 1 to 2; a newer "
           "ist wrote it?)");
     CHECK(refusal("malformed.npz", replacing("\"layers\": [", "\"layers\": [,")) ==
-          "[architecture.json]: malformed JSON at offset 49: unexpected character ','");
+          "[architecture.json]: malformed JSON at offset 77: unexpected character ','");
     CHECK(refusal("unknown.npz", replacing("\"Dense\"", "\"Densest\"")) ==
           "[architecture.json]: layers[0]: unknown layer type 'Densest' (a user's layer type must be registered with "
           "ist::register_layer before loading)");
@@ -192,7 +192,7 @@ TEST_CASE("model_file: each bad file is refused with a message naming the proble
     CHECK(refusal("zero.npz", replacing("\"outputs\": 5", "\"outputs\": 0")) ==
           "[architecture.json]: layers[0] (Dense): Dense: inputs and outputs must be positive, got 6 x 0");
     CHECK(refusal("duplicate.npz", replacing("\"bias\": false", "\"bias\": false, \"bias\": true")) ==
-          "[architecture.json]: malformed JSON at offset 138: duplicate key 'bias'");
+          "[architecture.json]: malformed JSON at offset 166: duplicate key 'bias'");
 }
 
 TEST_CASE("model_file: a file that is not a model file") {
