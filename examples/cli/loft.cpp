@@ -72,8 +72,8 @@ Config parse(int argc, char** argv) {
     cli.list("--seeds", c.seeds, ist::cli::kCount, "N1,N2,...", "seeds of initialisation, partitions and sampling (default 1)");
     cli.text("--save-model", c.save_model, "PATH",
              "write the last cell's pruned, fine-tuned model as .npz (the last seed,\n"
-             "pre-training, sparsity and --init; sparse tensors as CSR), which reads\n"
-             "raw rows: ist-predict --model PATH --input FILE");
+             "pre-training, sparsity and --init; sparse tensors as CSR), a model that\n"
+             "reads raw rows (ist-predict)");
     cli.flag("--quiet", c.quiet, "print only the summary tables");
     cli.parse(argc, argv);
     for (double s : c.sparsities) ist::detail::check_sparsity(s, "--sparsity");
