@@ -6,7 +6,7 @@
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 DEBIAN_PACKAGES := g++ make cmake pkg-config zlib1g-dev libopenblas-dev libdnnl-dev xtl-dev libxtensor-dev \
-  libxtensor-blas-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox python3 \
+  libxtensor-blas-dev nlohmann-json3-dev libcli11-dev doctest-dev libbenchmark-dev openmpi-bin libopenmpi-dev dataset-fashion-mnist gnuplot-nox python3 \
   wordnet-base libonnx-dev python3-onnx nodejs lintian dpkg-dev
 # npm (onnxruntime-node for the onnx ctests, docs/onnx.md) only where no npm is installed: a nodejs from
 # outside Debian may ship npm itself and conflict with Debian's npm package.
@@ -96,7 +96,7 @@ clean:
 # the CPU it finds (AVX-512 here, AVX2 elsewhere), so its sums, and the numbers, differ by machine.
 # Timings come from the normal, native build. -O2, not -O3: a quarter less compile time, and the same
 # numbers (neither level reorders floating-point sums without -ffast-math).
-DOCS_PROGRAMS := ist-train resist-train gist-train ist-bench ist-load-bench gist-memory custom_layer \
+DOCS_PROGRAMS := ist-train ist-predict resist-train gist-train ist-bench ist-load-bench gist-memory custom_layer \
   ist-loft ist-fed-bench ist-quant-bench transformer-train xml-train wordnet-xml ist-export
 DOCS_ENV := OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1
 .PHONY: docs-check docs-update docs-timing docs-build

@@ -29,13 +29,13 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # <package>_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 
 # Debian 12's packages. The headers need xtensor 0.24 or 0.25 (CMakeLists.txt refuses 0.26), its BLAS
-# bindings, OpenBLAS (BLA_VENDOR), zlib, and oneDNN when this build's GEMM backend is oneDNN
+# bindings, nlohmann-json (model files), OpenBLAS (BLA_VENDOR), zlib, and oneDNN when this build's GEMM backend is oneDNN
 # (istConfig.cmake and ist.pc then link it). MPI is optional (find_package(ist COMPONENTS mpi)).
 set(ist_dev_depends
   "xtl-dev (>= ${IST_XTL_MIN_VERSION})"
   "libxtensor-dev (>= ${IST_XTENSOR_MIN_VERSION})" "libxtensor-dev (<< 0.26)"
   "libxtensor-blas-dev (>= ${IST_XTENSOR_BLAS_MIN_VERSION})"
-  "libopenblas-dev" "zlib1g-dev")
+  "nlohmann-json3-dev (>= 3.10)" "libopenblas-dev" "zlib1g-dev")
 if(IST_GEMM STREQUAL "onednn")
   list(APPEND ist_dev_depends "libdnnl-dev (>= 2.6)")
 endif()

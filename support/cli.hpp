@@ -13,6 +13,7 @@
 #include <concepts>
 #include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <ist/core/error.hpp>
 
@@ -235,6 +237,23 @@ private:
     CLI::App* target_ = nullptr;
     std::string group_ = "Options";
 };
+
+/// Throws ConfigError naming `option` unless a file can be written at `path`: not a directory,
+/// in a directory that exists and may be written, not an existing file that may not. Programs
+/// call it for every output path before any work, so a run does not end, after its training, on a
+/// file it cannot write. Nothing is created ("-", standard output, and "" pass).
+inline void check_writable(const std::string& option, const std::string& path) {
+    namespace fs = std::filesystem;
+    if (path.empty() || path == "-") return;
+    std::error_code ec;
+    const fs::path file(path);
+    const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+    const std::string cannot = option + ": cannot write " + path + ": ";
+    if (fs::is_directory(file, ec)) throw ConfigError(cannot + "it is a directory");
+    if (!fs::is_directory(dir, ec)) throw ConfigError(cannot + "directory " + dir.string() + " does not exist");
+    if (::access(dir.c_str(), W_OK | X_OK) != 0) throw ConfigError(cannot + "directory " + dir.string() + " is not writable");
+    if (fs::exists(file, ec) && ::access(file.c_str(), W_OK) != 0) throw ConfigError(cannot + "the file is not writable");
+}
 
 /// The one-line error of a program: "<program>: error: <what>".
 inline std::string error_line(const std::string& program, const std::exception& e) {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <iostream>
 #include <numeric>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -136,13 +137,66 @@ inline std::pair<Dataset, Dataset> load_sets(const DataChoice& c, const std::str
     return sets;
 }
 
+/// What a program needs besides the standardised sets to save a model that reads raw rows.
+struct RawData {
+    std::optional<Standardization> standardization;  ///< the one applied to both sets
+    Dataset test;                                     ///< the test rows as the source holds them
+};
+
+/// Standardises both sets with the training set's statistics, as ist::standardize does, and
+/// returns them; a copy of the raw test rows goes to `raw_test` first when it is set.
+inline Standardization standardize_sets(std::pair<Dataset, Dataset>& sets, Dataset* raw_test) {
+    if (raw_test) *raw_test = sets.second;
+    return standardize(sets.first, sets.second);
+}
+
 /// The training and test sets of `c`, both standardised with the training set's statistics.
-/// Notes (a detected CSV header) go to `notes` when it is set.
+/// Notes (a detected CSV header) go to `notes` when it is set; `raw`, when set, receives the
+/// statistics and the raw test rows.
 inline std::pair<Dataset, Dataset> load_data(const DataChoice& c, const std::string& program,
-                                             std::ostream* notes = &std::cerr) {
+                                             std::ostream* notes = &std::cerr, RawData* raw = nullptr) {
     auto sets = load_sets(c, program, notes);
-    standardize(sets.first, sets.second);
+    Standardization s = standardize_sets(sets, raw ? &raw->test : nullptr);
+    if (raw) raw->standardization = std::move(s);
     return sets;
+}
+
+/// Fashion-MNIST's ten classes, in label order.
+inline const std::vector<std::string> kFashionMnistClasses{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                           "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+
+/// What a saved model records of the data `c` names (training set `train`): Fashion-MNIST's class
+/// names; for a CSV, the label's column and its header when the file has one.
+inline ModelMetadata data_metadata(const DataChoice& c, const Dataset& train) {
+    ModelMetadata m;
+    const DataSource source = parse_source(c.data, "--data");
+    if (source.kind == "fashion-mnist") m.class_names = kFashionMnistClasses;
+    if (source.kind != "csv") return m;
+    m.label_column = c.label_column == SIZE_MAX ? train.feature_count() : c.label_column;
+    const CsvShape shape = csv_shape(detail::FileContent(source.paths[0]).text(), c.csv_options(nullptr));
+    if (*m.label_column < shape.header.size()) m.label_name = shape.header[*m.label_column];
+    return m;
+}
+
+/// What save_self_contained wrote: how the file scores the raw test rows, and over how many
+/// training rows its batch norms' statistics were taken (0: none converted, or batch statistics).
+struct SavedModel {
+    Evaluation test;
+    std::size_t population_rows = 0;
+};
+
+/// Saves `net` (trained on `train`, the rows `raw.standardization` standardised) at `path` as a
+/// model that reads raw rows: behind its Standardize layer, its batch norms given the population
+/// statistics of the training rows when `population` (ist::use_population_statistics), with what
+/// `data` says of the classes; then reads the file back and scores the raw test rows in batches of
+/// `eval_batch`, as `ist-predict --model PATH --input <those rows>` does.
+inline SavedModel save_self_contained(const std::string& path, Network net, const Dataset& train, const RawData& raw,
+                                      const DataChoice& data, bool population, std::size_t eval_batch) {
+    ModelMetadata metadata = data_metadata(data, train);
+    if (population && use_population_statistics(net, train.features) > 0) metadata.population_rows = train.size();
+    save_model(with_standardization(net, *raw.standardization), path, metadata);
+    Predictor saved(path);
+    return {saved.evaluate(raw.test, eval_batch), metadata.population_rows};
 }
 
 /// Whether one worker's process can read only its rows of the training set: an npy: source

@@ -20,12 +20,12 @@ namespace ist::cli {
 /// The sets of this MPI rank (see the top of the file). Collective: every rank calls it. A rank
 /// that fails to load throws, and ist-train's MPI abort ends the job (no rank waits for it).
 inline std::pair<Dataset, Dataset> load_data_mpi(const DataChoice& c, const TrainerOptions& options,
-                                                 const std::string& program, std::ostream* notes) {
+                                                 const std::string& program, std::ostream* notes, RawData* raw = nullptr) {
     int rank = 0, ranks = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &ranks);
     // np != S is refused by the transport's handshake, with its own message: load whole until then.
-    if (!shardable(c, options) || static_cast<std::size_t>(ranks) != options.workers) return load_data(c, program, notes);
+    if (!shardable(c, options) || static_cast<std::size_t>(ranks) != options.workers) return load_data(c, program, notes, raw);
     std::pair<Dataset, Dataset> sets;
     std::vector<std::uint32_t> filled;
     if (rank == 0) sets = load_sets(c, program, notes);
@@ -34,9 +34,8 @@ inline std::pair<Dataset, Dataset> load_data_mpi(const DataChoice& c, const Trai
     std::vector<float> statistics(2 * features);  // mean, then deviation
     std::uint64_t classes = 0;
     if (rank == 0) {
-        const Standardization s(sets.first);
-        s.apply(sets.first);
-        s.apply(sets.second);
+        const Standardization s = standardize_sets(sets, raw ? &raw->test : nullptr);
+        if (raw) raw->standardization = s;
         std::copy(s.mean.begin(), s.mean.end(), statistics.begin());
         std::copy(s.sd.begin(), s.sd.end(), statistics.begin() + static_cast<std::ptrdiff_t>(features));
         classes = std::max(sets.first.classes, sets.second.classes);

@@ -39,6 +39,7 @@ struct Config {
     ist::cli::DataChoice data;
     std::string method = "ist", partition = "neuron", optimizer = "sgd", transport = "threads";
     std::string norm = "batch", log, checkpoint, save_model, load_model;
+    std::string bn_statistics = "population";  // what the saved model's batch norms evaluate with
     std::size_t checkpoint_every = 1;
     std::size_t round_timeout_ms = 0, quorum = 0;  // stragglers (threads and mpi transports)
     bool drop_failed_workers = false;
@@ -136,6 +137,11 @@ void add_output_options(ist::cli::Options& cli, Config& c) {
     cli.text("--save-model", c.save_model, "PATH",
              "write the final model as .npz (architecture.json + named tensors;\n"
              "ist-predict and --load-model read it)");
+    cli.choice("--bn-statistics", c.bn_statistics, {"population", "batch"}, "NAME",
+               "what the --save-model file's batch norms evaluate with: population\n"
+               "(default: the statistics of all training rows, so a row's prediction\n"
+               "does not depend on the rows scored with it) | batch (each batch's own,\n"
+               "as the reference network and training do)");
     cli.text("--load-model", c.load_model, "PATH",
              "start from a saved model (its architecture and weights) instead of a\n"
              "new MLP; a checkpoint resumes a run, a model starts a new one");
@@ -201,6 +207,7 @@ void refuse_ignored_options(const ist::cli::Options& cli, const Config& c) {
                    "only --partition bernoulli keeps each neuron with a probability (this run: --partition " +
                        c.partition + ")");
     refuse_ignored(cli, "--scale-activations", c.method != "ist", full_models + ": no subnet activations to scale");
+    refuse_ignored(cli, "--bn-statistics", c.save_model.empty(), "it sets how the --save-model file evaluates: give --save-model");
     refuse_ignored(cli, "--momentum", c.optimizer != "momentum",
                    "--optimizer " + c.optimizer + " has no momentum term (it is --optimizer momentum's)");
     if (c.quorum > c.options.workers)
@@ -270,6 +277,8 @@ Config parse(int argc, char** argv) {
     check_transport(c);
     refuse_ignored_options(cli, c);
     check_load_model(cli, c);
+    for (const auto& [option, path] : {std::pair{"--log", c.log}, {"--checkpoint", c.checkpoint}, {"--save-model", c.save_model}})
+        ist::cli::check_writable(option, path);
     set_trainer_options(c);
     return c;
 }
@@ -357,9 +366,15 @@ void with_method(const Config& c, F&& f) {
                                                            : ist::HolderAverage::Weighting::Equal));
 }
 
-/// The network to train: the saved model, or a new MLP for the data.
+/// The network to train: the saved model as it trains (without the Standardize layer the program
+/// puts in front when it saves, its batch norms back on batch statistics if it gave them population
+/// ones), or a new MLP for the data.
 ist::Network initial_network(const Config& c, const ist::Dataset& train) {
-    if (!c.load_model.empty()) return ist::load_model(c.load_model);
+    if (!c.load_model.empty()) {
+        const ist::LoadedModel saved = ist::load_model_file(c.load_model);
+        const ist::Network net = ist::without_standardization(saved.network);
+        return saved.metadata.population_rows ? ist::with_batch_statistics(net) : net;
+    }
     return ist::make_mlp({train.feature_count(), c.hidden, train.classes, parse_norm(c.norm), c.options.seed, c.dropout});
 }
 
@@ -392,6 +407,16 @@ int show_config(const Config& c) {
     return 0;
 }
 
+/// --save-model: the model that reads raw rows (cli_data.hpp), and how it scores the raw test rows:
+/// what `ist-predict --model FILE --input <the test rows>` prints.
+void save_model_file(const Config& c, const ist::Network& net, const ist::Dataset& train, const ist::cli::RawData& raw) {
+    const ist::cli::SavedModel saved = ist::cli::save_self_contained(c.save_model, net, train, raw, c.data,
+                                                                     c.bn_statistics == "population", c.options.eval_batch);
+    std::cout << "saved " << c.save_model << " (input standardisation"
+              << (saved.population_rows ? ", batch norm statistics of " + std::to_string(saved.population_rows) + " training rows" : "")
+              << "): test accuracy " << saved.test.accuracy << ", loss " << saved.test.loss << '\n';
+}
+
 int run(const Config& c) {
     if (c.show_config) return show_config(c);
     bool primary = true;  // prints the output (rank 0 under MPI)
@@ -399,12 +424,14 @@ int run(const Config& c) {
     if (c.transport == "mpi") primary = ist::MpiEnvironment::rank() == 0;
 #endif
     std::ostream* notes = primary ? &std::cerr : nullptr;
+    ist::cli::RawData raw;  // --save-model: the statistics and raw test rows its model is scored on
+    ist::cli::RawData* keep = c.save_model.empty() ? nullptr : &raw;
 #ifdef IST_WITH_MPI
     // Under MPI an npy: source is read in shards: each rank holds only its worker's rows.
-    auto [train, test] = c.transport == "mpi" ? ist::cli::load_data_mpi(c.data, c.options, "ist-train", notes)
-                                              : ist::cli::load_data(c.data, "ist-train", notes);
+    auto [train, test] = c.transport == "mpi" ? ist::cli::load_data_mpi(c.data, c.options, "ist-train", notes, keep)
+                                              : ist::cli::load_data(c.data, "ist-train", notes, keep);
 #else
-    auto [train, test] = ist::cli::load_data(c.data, "ist-train", notes);
+    auto [train, test] = ist::cli::load_data(c.data, "ist-train", notes, keep);
 #endif
     ist::Network net = initial_network(c, train);
     if (!c.quiet && primary)
@@ -433,7 +460,6 @@ int run(const Config& c) {
         });
     });
     if (!primary) return 0;
-    if (!c.save_model.empty()) ist::save_model(net, c.save_model);
     const auto& last = result.history.back();
     std::cout << "final test accuracy " << result.final_test->accuracy << " after " << last.round << " rounds, "
               << last.seconds << " s training, " << static_cast<double>(last.total_bytes) / 1e6 << " MB exchanged\n"
@@ -442,6 +468,7 @@ int run(const Config& c) {
         std::cout << (stop_at.reached() ? "target reached after " + std::to_string(stop_at.seconds()) + " s"
                                         : std::string("target not reached"))
                   << '\n';
+    if (!c.save_model.empty()) save_model_file(c, net, train, raw);
     return 0;
 }
 

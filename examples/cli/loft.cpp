@@ -71,10 +71,13 @@ Config parse(int argc, char** argv) {
     training.lr(c.lr, "SGD learning rate");
     cli.list("--seeds", c.seeds, ist::cli::kCount, "N1,N2,...", "seeds of initialisation, partitions and sampling (default 1)");
     cli.text("--save-model", c.save_model, "PATH",
-             "write the last pruned, fine-tuned model as .npz (sparse tensors as CSR)");
+             "write the last cell's pruned, fine-tuned model as .npz (the last seed,\n"
+             "pre-training, sparsity and --init; sparse tensors as CSR), a model that\n"
+             "reads raw rows (ist-predict)");
     cli.flag("--quiet", c.quiet, "print only the summary tables");
     cli.parse(argc, argv);
     for (double s : c.sparsities) ist::detail::check_sparsity(s, "--sparsity");
+    ist::cli::check_writable("--save-model", c.save_model);
     if (c.rewind_round >= o.rounds)
         throw ist::ConfigError("--rewind-round: " + std::to_string(c.rewind_round) + " is not below --rounds " +
                                std::to_string(o.rounds));
@@ -163,7 +166,8 @@ struct Results {
     std::map<std::string, std::map<double, std::vector<double>>> accuracy;
     std::map<std::string, std::vector<PreTrained>> pretrained;
     std::vector<std::string> columns;
-    ist::Network saved;  ///< the last fine-tuned model (--save-model)
+    ist::Network saved;      ///< the last fine-tuned model (--save-model)
+    std::string saved_cell;  ///< which: "seed 1, data-parallel + random, sparsity 0.95"
 };
 
 std::string fixed(double x, int digits) {
@@ -211,7 +215,10 @@ void run_seed(const Config& c, const Data& d, std::uint64_t seed, Results& r) {
                 if (!c.quiet)
                     std::cout << "    " << init << ": fine-tuned test accuracy "
                               << fixed(accuracy, 4) << '\n';
-                if (!c.save_model.empty()) r.saved = model.model();
+                if (!c.save_model.empty()) {
+                    r.saved = model.model();
+                    r.saved_cell = "seed " + std::to_string(seed) + ", " + column + ", sparsity " + fixed(s, 2);
+                }
             }
         }
         r.pretrained[method].push_back(std::move(pre));
@@ -247,7 +254,8 @@ void print_summary(const Config& c, const Results& r) {
 }
 
 int run(const Config& c) {
-    auto [train, test] = ist::cli::load_data(c.data, "ist-loft");
+    ist::cli::RawData raw;  // --save-model: the statistics and raw test rows of the model it saves
+    auto [train, test] = ist::cli::load_data(c.data, "ist-loft", &std::cerr, c.save_model.empty() ? nullptr : &raw);
     const Data d{std::move(train), std::move(test)};
     if (!c.quiet)
         std::cout << "ist-loft: " << d.train.name << " (" << d.train.size() << " train / " << d.test.size()
@@ -258,9 +266,11 @@ int run(const Config& c) {
     for (std::size_t seed : c.seeds) run_seed(c, d, seed, r);
     print_summary(c, r);
     if (!c.save_model.empty()) {
-        ist::save_model(r.saved, c.save_model);
-        std::cout << "\nmodel " << c.save_model << " (weight sparsity " << fixed(ist::weight_sparsity(r.saved), 3)
-                  << "): " << std::filesystem::file_size(c.save_model) << " bytes on disk; its "
+        const ist::cli::SavedModel saved = ist::cli::save_self_contained(c.save_model, r.saved, d.train, raw, c.data, true,
+                                                                         c.options.eval_batch);
+        std::cout << "\nmodel " << c.save_model << ": the last cell fine-tuned (" << r.saved_cell << "), weight sparsity "
+                  << fixed(ist::weight_sparsity(r.saved), 3) << ", test accuracy " << fixed(saved.test.accuracy, 4)
+                  << " read back from the file\n" << std::filesystem::file_size(c.save_model) << " bytes on disk; its "
                   << r.saved.parameter_elements() << " parameters are " << 4 * r.saved.parameter_elements()
                   << " bytes as dense float32\n";
     }

@@ -34,6 +34,7 @@ Config parse(int argc, char** argv) {
               "keep the N lemmas of the most synsets and the synsets that have one\n(default 0: every lemma)");
     cli.flag("--binary", c.task.binary, "features are 1 per word present (default: the word's count)");
     cli.parse(argc, argv);
+    ist::cli::check_writable("--out", c.out + ".train.txt");  // the four files go to one folder
     return c;
 }
 

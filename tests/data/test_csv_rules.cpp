@@ -56,6 +56,29 @@ TEST_CASE("csv rules: a label column in the middle, and a header") {
     CHECK(d.labels == Labels{3, 0});
 }
 
+TEST_CASE("csv rules: rows without a label (labelled = false) are all features; csv_shape reads the header and width") {
+    CsvOptions o;
+    o.labelled = false;
+    o.classes = 4;
+    o.detect_header = true;
+    const std::string text = "\n x , y ,z\n1,2,3\n4.5,-5,6\n";
+    const Dataset d = parse_csv(text, "t.csv", o);
+    REQUIRE(d.size() == 2);
+    REQUIRE(d.feature_count() == 3);
+    CHECK(d.features(0, 2) == 3.0f);
+    CHECK(d.features(1, 0) == 4.5f);
+    CHECK(d.features(1, 1) == -5.0f);
+    CHECK(d.labels == Labels{kUnlabeled, kUnlabeled});
+    CHECK(d.classes == 4);
+    const CsvShape shape = csv_shape(text, o);
+    CHECK(shape.header == std::vector<std::string>{"x", "y", "z"});
+    CHECK(shape.columns == 3);
+    const CsvShape plain = csv_shape("1,2\n3,4\n", o);
+    CHECK(plain.header.empty());
+    CHECK(plain.columns == 2);
+    CHECK(csv_error("1,2\n3\n", o) == "t.csv: line 2: expected 2 fields, found 1");
+}
+
 TEST_CASE("csv rules: refusals name the line and column: quotes, a byte-order mark, trailing separators, ragged rows") {
     CHECK(csv_error("1,2,0\n\"3\",4,1\n") == "t.csv: line 2, column 1: '\"3\"' is not a number");
     CHECK(csv_error("\xEF\xBB\xBF" "1,2,0\n") == "t.csv: line 1, column 1: '\xEF\xBB\xBF" "1' is not a number");

@@ -19,8 +19,8 @@ void write_npy(const std::string& path, const ist::Matrix& m) {
     if (!out) throw ist::DataError(path + ": cannot write");
 }
 
-void write_case(const std::string& dir, const std::string& name, ist::Network net) {
-    const ist::Matrix rows = ist::test::random_matrix(8, net.input_size(), 11);
+void write_case(const std::string& dir, const std::string& name, ist::Network net,
+                const ist::Matrix& rows = ist::test::random_matrix(8, 12, 11)) {
     ist::save_model(net, dir + "/" + name + ".npz");
     write_npy(dir + "/" + name + ".rows.npy", rows);
     write_npy(dir + "/" + name + ".logits.npy", net.forward(rows, ist::Mode::Eval));
@@ -42,5 +42,18 @@ int main(int argc, char** argv) {
     running.add(ist::Dense(7, 3, true, 6));
     ist::refresh_running_statistics(running, ist::test::random_matrix(64, 12, 7), 16);
     write_case(dir, "mlp_running_statistics", running);
+    // As ist-train saves it: raw rows (around 50) standardised by its first layer, population statistics.
+    ist::Dataset train{ist::test::random_matrix(64, 12, 8) * 10.0f + 50.0f, ist::Labels(64, 0), 4, "raw", {}};
+    const ist::Standardization standardization(train);
+    standardization.apply(train);
+    ist::Network trained = ist::make_mlp({12, {10}, 4, ist::Norm::Batch, 9});
+    ist::use_population_statistics(trained, train.features);
+    write_case(dir, "mlp_self_contained", ist::with_standardization(trained, standardization),
+               ist::test::random_matrix(8, 12, 11) * 10.0f + 50.0f);
+    // A pruned weight (9 in 10 entries zero) is stored as CSR arrays.
+    ist::Network pruned = ist::make_mlp({12, {40}, 3, ist::Norm::Batch, 10});
+    for (std::size_t k = 0; k < pruned.parameter(0).value.size(); ++k)
+        if (k % 10 != 3) pruned.parameter(0).value.data()[k] = 0.0f;
+    write_case(dir, "mlp_pruned_csr", pruned);
     return 0;
 }

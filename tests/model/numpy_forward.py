@@ -17,20 +17,32 @@ except ImportError:
     sys.exit(77)
 
 
-# --- the recipe (docs/model_files.md shows the same function) ---------------------------------
+# --- the recipe (docs/model_files.md shows the same functions) --------------------------------
+def tensor(z, name, shape):
+    """Array `name` of the file as a dense array of `shape`, stored dense or (a pruned weight) as CSR."""
+    if name in z.files:
+        return z[name]
+    values, columns, offsets = (z[name + part] for part in (".csr_values", ".csr_columns", ".csr_row_offsets"))
+    dense = np.zeros((shape[0], int(np.prod(shape[1:]))), dtype=np.float32)
+    dense[np.repeat(np.arange(shape[0]), np.diff(offsets).astype(np.int64)), columns] = values
+    return dense.reshape(shape)
+
+
 def forward(path, x):
-    """Logits of the ist model saved at `path` (an MLP of library layers) for the rows x."""
+    """Logits of the ist model saved at `path` (an MLP of library layers) for the raw rows x."""
     z = np.load(path)
     arch = json.loads(bytes(z["architecture.json"]).decode())
     x = x.astype(np.float64)
     for layer in arch["layers"]:
         kind, name = layer["type"], layer["name"]
-        if kind == "Dense":
-            x = x @ z[name + ".weight"].T
+        if kind == "Standardize":  # the training rows' standardisation (format 2)
+            x = (x - z[name + ".mean"]) * z[name + ".scale"]
+        elif kind == "Dense":
+            x = x @ tensor(z, name + ".weight", (layer["outputs"], layer["inputs"])).T
             if layer["bias"]:
                 x = x + z[name + ".bias"]
         elif kind == "BatchNorm":
-            if layer["momentum"] > 0:  # saved with running statistics
+            if layer["momentum"] > 0:  # saved with running (or population) statistics
                 mean, var = z[name + ".running_mean"], z[name + ".running_var"]
             else:  # the reference network: statistics of the batch, in evaluation too
                 mean, var = x.mean(axis=0), x.var(axis=0)

@@ -150,7 +150,7 @@ TEST_CASE("model_file: the architecture names every layer and its options") {
     save_model(net, path);
     const std::string text = NpzArchive(path).text("architecture.json");
     fs::remove(path);
-    CHECK(text == "{\"format\": \"ist-model\", \"version\": 1, \"layers\": [\n"
+    CHECK(text == "{\"format\": \"ist-model\", \"version\": 2, \"metadata\": {\"classes\": 3}, \"layers\": [\n"
                   "    {\"type\": \"Dense\", \"name\": \"dense1\", \"inputs\": 6, \"outputs\": 5, \"bias\": false},\n"
                   "    {\"type\": \"BatchNorm\", \"name\": \"norm1\", \"features\": 5, \"affine\": true, \"eps\": 1e-05, "
                   "\"momentum\": 0},\n"
@@ -176,11 +176,12 @@ TEST_CASE("model_file: each bad file is refused with a message naming the proble
     CHECK(refusal("extra.npz", adding("dense9.weight")) ==
           ": unexpected tensor 'dense9.weight' (the architecture has no such parameter)");
     CHECK(refusal("shape.npz", flattening("dense1.weight")) == "[dense1.weight]: shape (30,), expected (5, 6)");
-    CHECK(refusal("future.npz", replacing("\"version\": 1", "\"version\": 2")) ==
-          "[architecture.json]: model format version 2 is not supported (this library reads versions 1 to 1; a newer "
+    CHECK(refusal("future.npz", replacing("\"version\": 2", "\"version\": 3")) ==
+          "[architecture.json]: model format version 3 is not supported (this library reads versions 1 to 2; a newer "
           "ist wrote it?)");
     CHECK(refusal("malformed.npz", replacing("\"layers\": [", "\"layers\": [,")) ==
-          "[architecture.json]: malformed JSON at offset 49: unexpected character ','");
+          "[architecture.json]: malformed JSON at offset 77: syntax error while parsing value - unexpected ','; expected "
+          "'[', '{', or a literal");
     CHECK(refusal("unknown.npz", replacing("\"Dense\"", "\"Densest\"")) ==
           "[architecture.json]: layers[0]: unknown layer type 'Densest' (a user's layer type must be registered with "
           "ist::register_layer before loading)");
@@ -192,7 +193,7 @@ TEST_CASE("model_file: each bad file is refused with a message naming the proble
     CHECK(refusal("zero.npz", replacing("\"outputs\": 5", "\"outputs\": 0")) ==
           "[architecture.json]: layers[0] (Dense): Dense: inputs and outputs must be positive, got 6 x 0");
     CHECK(refusal("duplicate.npz", replacing("\"bias\": false", "\"bias\": false, \"bias\": true")) ==
-          "[architecture.json]: malformed JSON at offset 138: duplicate key 'bias'");
+          "[architecture.json]: malformed JSON: duplicate key 'bias'");
 }
 
 TEST_CASE("model_file: a file that is not a model file") {
@@ -280,3 +281,34 @@ TEST_CASE("model_file: BatchNorm2d running statistics round-trip") {
     round_trip(net, data, "running2d.npz");
 }
 
+
+TEST_CASE("model_file: the JSON reader (nlohmann::json's parser) keeps number texts and key order, and is strict") {
+    namespace json = detail::json;
+    const json::Value v = json::parse(R"({"b": 1e-05, "a": [18446744073709551615, -3, 0.25, true, null, "x\u0041"]})", "t");
+    REQUIRE(v.members.size() == 2);
+    CHECK(v.members[0].key == "b");  // insertion order, not sorted
+    CHECK(v.members[0].value.text == "1e-05");
+    const auto& items = v.members[1].value.items;
+    REQUIRE(items.size() == 6);
+    CHECK(items[0].text == "18446744073709551615");
+    CHECK(items[1].text == "-3");
+    CHECK(items[2].text == "0.25");
+    CHECK(items[3].flag);
+    CHECK(items[4].kind == json::Value::Kind::Null);
+    CHECK(items[5].text == "xA");
+    const auto refusal = [](const std::string& text) {
+        try {
+            json::parse(text, "t");
+        } catch (const DataError& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    CHECK(refusal("[1,]") == "t: malformed JSON at offset 3: syntax error while parsing value - unexpected ']'; expected "
+                             "'[', '{', or a literal");
+    CHECK(refusal("{} x") == "t: malformed JSON at offset 3: syntax error while parsing value - invalid literal; last "
+                             "read: '{} x'; expected end of input");
+    CHECK(refusal("[1] // c") != "");
+    CHECK(refusal(std::string(65, '[') + std::string(65, ']')) == "t: malformed JSON: nested deeper than 64 levels");
+    CHECK(refusal(std::string(64, '[') + std::string(64, ']')) == "");
+}

@@ -35,6 +35,9 @@ struct CsvOptions {
     bool detect_header = false;
     /// When set, receives whether detect_header found (and skipped) a header row: for a note.
     bool* header_detected = nullptr;
+    /// false: rows without a label (new rows to predict): every column is a feature, every label
+    /// kUnlabeled, label_column ignored.
+    bool labelled = true;
 };
 
 namespace detail::csv {
@@ -84,7 +87,7 @@ struct Layout {
     const std::string& path;
     std::size_t line_no = 0;
     std::size_t columns = 0;   ///< fields per row, fixed by the first data row
-    std::size_t label_at = 0;  ///< 0-based label column
+    std::size_t label_at = 0;  ///< 0-based label column (SIZE_MAX: none)
     char delimiter = ',';
     std::size_t classes = 0;
     /// Whether integer_cell may be tried: not when the delimiter would read as part of a number.
@@ -102,7 +105,7 @@ inline std::uint32_t parse_row(std::string_view line, const Layout& at, float* f
     const std::string& path = at.path;
     const char* p = line.data();
     const char* const end = p + line.size();
-    std::uint32_t label = 0;
+    std::uint32_t label = kUnlabeled;  // a labelled layout always reaches its label column
     bool more = true;
     try {
         for (std::size_t c = 0; c < at.columns; ++c) {
@@ -157,8 +160,12 @@ inline bool skips_header(std::string_view text, const CsvOptions& options) {
 }
 
 /// Fixes the columns from the first data row, checking there is a feature and a label.
-inline void read_layout(std::string_view line, Layout& at, int label_column) {
+inline void read_layout(std::string_view line, Layout& at, int label_column, bool labelled) {
     at.columns = field_count(line, at.delimiter);
+    if (!labelled) {
+        at.label_at = SIZE_MAX;
+        return;
+    }
     if (at.columns < 2)
         throw DataError(at.path + ": line " + std::to_string(at.line_no) + ": found " +
                         std::to_string(at.columns) + " field, need at least one feature and a label (delimiter '" +
@@ -184,11 +191,14 @@ inline std::vector<Block> cut_blocks(std::string_view text, std::size_t threads)
     return blocks;
 }
 
+/// The feature columns of a row: all but the label's.
+inline std::size_t feature_columns(const Layout& at) { return at.columns - (at.label_at < at.columns ? 1 : 0); }
+
 /// Parses the rows of `b` into `data` (its matrix sized for every row).
 inline void parse_block(const Block& b, Layout at, Dataset& data, const InputBytes& in) {
     at.line_no = b.first_line;
     std::size_t row = b.first_row;
-    const std::size_t features = at.columns - 1;
+    const std::size_t features = feature_columns(at);
     PageReleaser pages{in, b.text.data()};
     for (std::string_view rest = b.text; !rest.empty();) {
         const std::string_view line = next_line(rest);
@@ -263,11 +273,11 @@ inline Dataset parse(const InputBytes& in, const std::string& path, const CsvOpt
     data.labels.resize(rows);
     Layout at{path, skipped_lines + 1, 0, 0, options.delimiter, options.classes};
     std::string_view first = text;
-    read_layout(next_line(first), at, options.label_column);
-    data.features = Matrix::from_shape({rows, at.columns - 1});
+    read_layout(next_line(first), at, options.label_column, options.labelled);
+    data.features = Matrix::from_shape({rows, feature_columns(at)});
     for_each_block(blocks, [&](const Block& b) { parse_block(b, at, data, in); });
     const std::uint32_t max_label = *std::max_element(data.labels.begin(), data.labels.end());
-    data.classes = options.classes != 0 ? options.classes : std::size_t{max_label} + 1;
+    data.classes = options.classes != 0 || !options.labelled ? options.classes : std::size_t{max_label} + 1;
     return data;
 }
 
@@ -280,6 +290,32 @@ inline Dataset parse_csv(std::string_view text, const std::string& path, const C
                          const LoadOptions& load = {}) {
     const std::span<const unsigned char> bytes(reinterpret_cast<const unsigned char*>(text.data()), text.size());
     return detail::csv::parse({bytes, nullptr}, path, options, load.threads);
+}
+
+/// What the top of a CSV text holds: its header row's cells (empty when it has none, as `options`
+/// say: given or detected) and the number of fields of its first data row (0: no data row).
+struct CsvShape {
+    std::vector<std::string> header;
+    std::size_t columns = 0;
+};
+
+inline CsvShape csv_shape(std::string_view text, CsvOptions options) {
+    options.header_detected = nullptr;
+    const bool header = detail::csv::skips_header(text, options);
+    std::size_t lines = 0;
+    CsvShape shape;
+    if (header) {
+        std::string_view top = detail::csv::skip_to_data(text, false, lines);  // from the first non-blank line
+        for (std::string_view cells = detail::csv::next_line(top);;) {
+            const std::size_t cut = cells.find(options.delimiter);
+            shape.header.emplace_back(detail::csv::trim(cells.substr(0, cut)));
+            if (cut == std::string_view::npos) break;
+            cells.remove_prefix(cut + 1);
+        }
+    }
+    std::string_view data = detail::csv::skip_to_data(text, header, lines);
+    if (!data.empty()) shape.columns = detail::csv::field_count(detail::csv::next_line(data), options.delimiter);
+    return shape;
 }
 
 /// Loads `path` (CSV, optionally gzip-compressed; a plain file is parsed in place, mapped); see

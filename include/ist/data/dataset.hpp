@@ -116,14 +116,15 @@ struct Standardization {
 };
 
 /// Scales every feature of both sets by the training set's mean and standard deviation
-/// (constant features are only centred).
-inline void standardize(Dataset& train, Dataset& test) {
+/// (constant features are only centred); returns them (a saved model's Standardize layer).
+inline Standardization standardize(Dataset& train, Dataset& test) {
     detail::require<DataError>(train.feature_count() == test.feature_count(),
                                "standardize: train has " + std::to_string(train.feature_count()) +
                                    " features, test " + std::to_string(test.feature_count()));
-    const Standardization s(train);
+    Standardization s(train);
     s.apply(train);
     s.apply(test);
+    return s;
 }
 
 /// x / y = the rows `rows` of `data`.

@@ -124,4 +124,21 @@ inline Dataset load_idx(const std::string& images_path, const std::string& label
     return detail::idx::parse(images.input(), images_path, labels.input().bytes, labels_path, classes);
 }
 
+/// Loads an IDX image file (optionally gzipped) without labels (new images to predict): pixels as
+/// load_idx gives them, every label kUnlabeled, the class count `classes`.
+inline Dataset load_idx_images(const std::string& images_path, std::size_t classes = 10) {
+    const detail::FileContent content(images_path);
+    const detail::InputBytes images = content.input();
+    const auto shape = detail::idx::read_header(images.bytes, images_path, 0x00000803, "uint8 images, 3 dimensions");
+    const std::size_t n = shape[0], pixels = shape[1] * shape[2];
+    if (n == 0 || pixels == 0) throw DataError(images_path + ": no images");
+    Dataset data;
+    data.name = images_path;
+    data.features = Matrix::from_shape({n, pixels});
+    detail::idx::scale_pixels(images, 16, n * pixels, data.features.data());
+    data.labels.assign(n, kUnlabeled);
+    data.classes = classes;
+    return data;
+}
+
 }  // namespace ist

@@ -229,6 +229,36 @@ inline Dataset load_npy(const std::string& features_path, const std::string& lab
     return detail::npy::npy_dataset(x, &xin, y, classes, features_path);
 }
 
+/// Whether the .npz archive at `path` holds an array named `key` (a member "<key>.npy").
+inline bool npz_contains(const std::string& path, const std::string& key) {
+    const detail::FileContent content(path);
+    const detail::ZipReader zip{content.input().bytes, path};
+    const auto entries = detail::zip_directory(zip);
+    return std::any_of(entries.begin(), entries.end(), [&](const auto& e) { return e.name == key + ".npy"; });
+}
+
+/// Rows without labels (new rows to predict): the features of a .npy file (optionally gzipped),
+/// or of member `features_key` of a .npz archive (the file name ends in .npz), every label
+/// kUnlabeled and the class count `classes`. Same rules and errors as load_npy / load_npz.
+inline Dataset load_unlabelled_numpy(const std::string& path, const std::string& features_key = "x",
+                                     std::size_t classes = 0, const LoadOptions& options = {}) {
+    const detail::FileContent content(path);
+    const detail::InputBytes in = content.input();
+    Dataset data;
+    data.name = path;
+    if (path.size() >= 4 && path.compare(path.size() - 4, 4, ".npz") == 0) {
+        const detail::ZipReader zip{in.bytes, path};
+        const auto entries = detail::zip_directory(zip);
+        detail::MemberReader x(zip, detail::find_npy_member(entries, features_key, path), &in);
+        data.features = detail::npy::member_features(x, options);
+    } else {
+        data.features = detail::npy::to_features(detail::npy::parse_npy(in.bytes.data(), in.bytes.size(), path), &in);
+    }
+    data.labels.assign(data.size(), kUnlabeled);
+    data.classes = classes;
+    return data;
+}
+
 /// Parses an .npz archive held in memory (not gzipped; `name` is for messages); see load_npz.
 inline Dataset parse_npz(std::span<const unsigned char> archive, const std::string& name,
                          const std::string& features_key = "x", const std::string& labels_key = "y",

@@ -1,7 +1,10 @@
 #pragma once
-// The small, strict JSON the model files need (architecture.json): objects with ordered keys,
-// arrays, strings, numbers, booleans and null. Numbers keep their literal text, so integers up to
-// 2^64 and floats read back exactly. No comments, no trailing commas, no duplicate keys.
+// The JSON the model files need (architecture.json): objects with ordered keys, arrays, strings,
+// numbers, booleans and null, parsed by nlohmann::json (Debian's nlohmann-json3-dev) into a Value
+// whose numbers keep their literal text, so integers up to 2^64 and floats read back exactly. No
+// comments, no trailing commas, no duplicate keys. The writer stays here: it writes each float as
+// the shortest text that reads back to the same float (nlohmann writes the double's shortest text,
+// 9.999999747378752e-06 for the float 1e-05) and one layer per line.
 #include <algorithm>
 #include <charconv>
 #include <cstdint>
@@ -11,6 +14,8 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "ist/core/error.hpp"
 
@@ -116,139 +121,80 @@ inline std::string dump(const Value& v) {
     return out + '\n';
 }
 
-/// Recursive-descent parser; every error is a DataError "<source>: malformed JSON at offset N: ...".
-class Parser {
+/// Builds a Value from nlohmann::json's SAX events (Debian's nlohmann-json3-dev parses; strict
+/// RFC 8259: no comments, no trailing commas). Numbers keep their literal text, so the shortest
+/// float texts the writer chose and 64-bit integers read back exactly (integers are the only numbers
+/// nlohmann hands over without their text: their decimal form is the literal, "-0" aside, which
+/// reads back the same); keys keep their order. A duplicate key or nesting deeper than kMaxDepth
+/// is refused. Every error is a DataError naming `source`.
+class ValueBuilder {
 public:
-    Parser(std::string_view text, std::string source) : text_(text), source_(std::move(source)) {}
+    static constexpr std::size_t kMaxDepth = 64;  // a model file nests a few levels; deeper is malicious
 
-    Value parse_document() {
-        Value v = parse_value(0);
-        skip_space();
-        if (at_ < text_.size()) fail("unexpected text after the value");
-        return v;
+    explicit ValueBuilder(std::string source) : source_(std::move(source)) {}
+
+    bool null() { return add(Value{}); }
+    bool boolean(bool b) { return add(Value::boolean(b)); }
+    bool number_integer(nlohmann::json::number_integer_t x) { return add(Value::number(x)); }
+    bool number_unsigned(nlohmann::json::number_unsigned_t x) { return add(Value::number(x)); }
+    bool number_float(nlohmann::json::number_float_t, const std::string& text) {
+        return add(Value::make(Value::Kind::Number, false, text));
     }
+    bool string(std::string& s) { return add(Value::string(std::move(s))); }
+    bool binary(nlohmann::json::binary_t&) { return false; }  // JSON text has none
+    bool start_object(std::size_t) { return open(Value::object()); }
+    bool key(std::string& k) {
+        if (open_.back()->find(k)) throw DataError(source_ + ": malformed JSON: duplicate key '" + k + "'");
+        key_ = std::move(k);
+        return true;
+    }
+    bool end_object() { return close(); }
+    bool start_array(std::size_t) { return open(Value::array()); }
+    bool end_array() { return close(); }
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::json::exception& e) {
+        // what() is "[json.exception.parse_error.101] parse error at line 1, column 78: syntax error ...".
+        const std::string what = e.what();
+        const std::size_t column = what.find("column ");
+        const std::size_t detail = column == std::string::npos ? std::string::npos : what.find(": ", column);
+        // nlohmann counts the characters read, the offending one included: its 0-based offset is one less.
+        throw DataError(source_ + ": malformed JSON at offset " + std::to_string(position > 0 ? position - 1 : 0) + ": " +
+                        (detail == std::string::npos ? what : what.substr(detail + 2)));
+    }
+
+    Value take() { return std::move(root_); }
 
 private:
-    static constexpr int kMaxDepth = 64;  // a model file nests a few levels; deeper is malicious
-
-    [[noreturn]] void fail(const std::string& what) const {
-        throw DataError(source_ + ": malformed JSON at offset " + std::to_string(at_) + ": " + what);
+    /// Puts `v` where the parse is: the root, the next item of an array, the value of the last key.
+    Value* add(Value v) {
+        if (open_.empty()) return &(root_ = std::move(v));
+        Value& parent = *open_.back();
+        if (parent.kind == Value::Kind::Array) return &parent.items.emplace_back(std::move(v));
+        parent.set(std::move(key_), std::move(v));
+        return &parent.members.back().value;
     }
-    void skip_space() {
-        while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\n' || text_[at_] == '\r' || text_[at_] == '\t')) ++at_;
+    /// Only the innermost open container grows, so the pointers to its ancestors stay valid.
+    bool open(Value v) {
+        if (open_.size() >= kMaxDepth)
+            throw DataError(source_ + ": malformed JSON: nested deeper than " + std::to_string(kMaxDepth) + " levels");
+        open_.push_back(add(std::move(v)));
+        return true;
     }
-    bool take(char c) {
-        skip_space();
-        if (at_ < text_.size() && text_[at_] == c) return ++at_, true;
-        return false;
-    }
-    void expect(char c) {
-        if (!take(c)) fail(std::string("expected '") + c + "'");
-    }
-    bool take_word(std::string_view word) {
-        if (text_.substr(at_, word.size()) != word) return false;
-        at_ += word.size();
+    bool close() {
+        open_.pop_back();
         return true;
     }
 
-    Value parse_value(int depth) {
-        if (depth > kMaxDepth) fail("nested deeper than " + std::to_string(kMaxDepth) + " levels");
-        skip_space();
-        if (at_ >= text_.size()) fail("unexpected end of text");
-        const char c = text_[at_];
-        if (c == '{') return parse_object(depth);
-        if (c == '[') return parse_array(depth);
-        if (c == '"') return Value::string(parse_string());
-        if (take_word("true")) return Value::boolean(true);
-        if (take_word("false")) return Value::boolean(false);
-        if (take_word("null")) return Value{};
-        if (c == '-' || (c >= '0' && c <= '9')) return parse_number();
-        fail(std::string("unexpected character '") + c + "'");
-    }
-
-    Value parse_object(int depth) {
-        Value v = Value::object();
-        ++at_;
-        if (take('}')) return v;
-        do {
-            skip_space();
-            if (at_ >= text_.size() || text_[at_] != '"') fail("expected a key string");
-            std::string key = parse_string();
-            if (v.find(key)) fail("duplicate key '" + key + "'");
-            expect(':');
-            v.set(std::move(key), parse_value(depth + 1));
-        } while (take(','));
-        expect('}');
-        return v;
-    }
-
-    Value parse_array(int depth) {
-        Value v = Value::array();
-        ++at_;
-        if (take(']')) return v;
-        do v.items.push_back(parse_value(depth + 1));
-        while (take(','));
-        expect(']');
-        return v;
-    }
-
-    std::string parse_string() {
-        std::string out;
-        ++at_;  // the opening quote
-        while (at_ < text_.size() && text_[at_] != '"') {
-            const char c = text_[at_++];
-            if (static_cast<unsigned char>(c) < 0x20) fail("control character in a string");
-            if (c != '\\') {
-                out += c;
-                continue;
-            }
-            if (at_ >= text_.size()) break;
-            const char e = text_[at_++];
-            if (e == 'u') out += parse_escape();
-            else if (e == 'n') out += '\n';
-            else if (e == 't') out += '\t';
-            else if (e == '"' || e == '\\' || e == '/') out += e;
-            else fail(std::string("unknown escape '\\") + e + "'");
-        }
-        if (at_ >= text_.size()) fail("unterminated string");
-        ++at_;
-        return out;
-    }
-
-    // \u00XX only: the writer escapes nothing else, and names are ASCII.
-    char parse_escape() {
-        unsigned code = 0;
-        const auto [end, error] = std::from_chars(text_.data() + at_, text_.data() + std::min(at_ + 4, text_.size()), code, 16);
-        if (error != std::errc() || end != text_.data() + at_ + 4 || code > 0x7f) fail("unsupported \\u escape (ASCII only)");
-        at_ += 4;
-        return static_cast<char>(code);
-    }
-
-    Value parse_number() {
-        const std::size_t start = at_;
-        if (text_[at_] == '-') ++at_;
-        const auto digits = [&] {
-            const std::size_t from = at_;
-            while (at_ < text_.size() && text_[at_] >= '0' && text_[at_] <= '9') ++at_;
-            if (at_ == from) fail("expected a digit");
-        };
-        digits();
-        if (at_ < text_.size() && text_[at_] == '.') ++at_, digits();
-        if (at_ < text_.size() && (text_[at_] == 'e' || text_[at_] == 'E')) {
-            ++at_;
-            if (at_ < text_.size() && (text_[at_] == '+' || text_[at_] == '-')) ++at_;
-            digits();
-        }
-        return Value::make(Value::Kind::Number, false, std::string(text_.substr(start, at_ - start)));
-    }
-
-    std::string_view text_;
-    std::string source_;
-    std::size_t at_ = 0;
+    std::string source_, key_;
+    Value root_;
+    std::vector<Value*> open_;
 };
 
 /// Parses `text`; `source` names it in error messages.
-inline Value parse(std::string_view text, const std::string& source) { return Parser(text, source).parse_document(); }
+inline Value parse(std::string_view text, const std::string& source) {
+    ValueBuilder builder(source);
+    nlohmann::json::sax_parse(text, &builder, nlohmann::json::input_format_t::json, true);
+    return builder.take();
+}
 
 /// Reads one JSON object's fields by name, each error naming `where` and the key, and refuses
 /// keys nobody read (finish()), so a misspelt option is an error, not a silent default.

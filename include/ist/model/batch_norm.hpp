@@ -25,7 +25,7 @@ public:
     static constexpr bool opens_dimension = false;
 
     explicit BatchNorm(std::size_t features, bool affine = true, float eps = 1e-5f, float momentum = 0.0f)
-        : features_(features), affine_(affine), eps_(eps), running_(features, momentum, "BatchNorm") {
+        : features_(features), affine_(affine), eps_(detail::checked_eps(eps, "BatchNorm")), running_(features, momentum, "BatchNorm") {
         detail::require(features > 0, "BatchNorm: features must be positive");
         if (affine_) {
             params_[0] = {"gamma", xt::ones<float>({features}), {}, {Axis::Out}};

@@ -25,7 +25,7 @@ public:
 
     BatchNorm2d(std::size_t channels, std::size_t height, std::size_t width, bool affine = true, float eps = 1e-5f,
                 float momentum = 0.0f)
-        : channels_(channels), height_(height), width_(width), affine_(affine), eps_(eps),
+        : channels_(channels), height_(height), width_(width), affine_(affine), eps_(detail::checked_eps(eps, "BatchNorm2d")),
           running_(channels, momentum, "BatchNorm2d") {
         detail::require(channels > 0 && height > 0 && width > 0,
                         "BatchNorm2d: channels, height and width must be positive");

@@ -2,11 +2,22 @@
 // The Layer concept: what a user's own layer type must provide to be trained with IST.
 #include <concepts>
 #include <cstdint>
+#include <cmath>
 #include <span>
+#include <string>
 
+#include "ist/core/error.hpp"
 #include "ist/core/tensor.hpp"
 
 namespace ist {
+
+namespace detail {
+/// A norm's eps, checked: positive and finite (eps <= 0 divides by zero for a constant feature).
+inline float checked_eps(float eps, const char* who) {
+    require(std::isfinite(eps) && eps > 0.0f, std::string(who) + ": eps must be positive and finite, got " + std::to_string(eps));
+    return eps;
+}
+}  // namespace detail
 
 /// Requirements of a layer (library or user-defined):
 ///  - copyable (each worker trains its own copy);

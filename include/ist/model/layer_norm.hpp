@@ -65,7 +65,7 @@ inline void normalise_rows_backward(const Matrix& y, const Matrix& dy, const xt:
 class LayerNorm {
 public:
     static constexpr bool opens_dimension = false;
-    explicit LayerNorm(float eps = 1e-5f) : eps_(eps) {}
+    explicit LayerNorm(float eps = 1e-5f) : eps_(detail::checked_eps(eps, "LayerNorm")) {}
 
     void forward(const Matrix& x, Matrix& y, Mode) { detail::normalise_rows(x, y, inv_std_, eps_); }
 
@@ -87,7 +87,7 @@ private:
 /// row width), so a transformer block can keep every parameter of its sub-layers in one array.
 class AffineLayerNormKernel {
 public:
-    explicit AffineLayerNormKernel(float eps = 1e-5f) : eps_(eps) {}
+    explicit AffineLayerNormKernel(float eps = 1e-5f) : eps_(detail::checked_eps(eps, "AffineLayerNorm")) {}
 
     void forward(const Parameter& gain, const Parameter& bias, const Matrix& x, Matrix& y) {
         const std::size_t cols = x.shape()[1];

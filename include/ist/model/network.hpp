@@ -150,6 +150,13 @@ public:
         return *cur;
     }
 
+    /// The input layer `l` received in the last forward pass (valid until the next one).
+    const Matrix& layer_input(std::size_t l) const {
+        require(l < inputs_.size() && inputs_[l] != nullptr,
+                "Network::layer_input: layer " + std::to_string(l) + " ran in no forward pass");
+        return *inputs_[l];
+    }
+
     /// Training step half: forward in training mode, softmax cross-entropy, backward. Fills every
     /// Parameter::grad and returns the mean loss of the batch.
     float loss_and_gradient(const Matrix& x, const Labels& labels) {

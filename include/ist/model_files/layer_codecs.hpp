@@ -17,6 +17,7 @@
 #include "ist/model_files/layer_registry.hpp"
 #include "ist/model/pooling.hpp"
 #include "ist/model/transformer/gelu.hpp"
+#include "ist/model/standardize.hpp"
 
 namespace ist {
 
@@ -59,6 +60,19 @@ inline void register_dense_layers(LayerRegistry& r) {
                                 const std::size_t in = f.count("inputs"), out = f.count("outputs");
                                 return Dense(in, out, f.flag("bias"));
                             }});
+    LayerCodec<Standardize> standardize{"Standardize", "standardize",
+                                        [](const Standardize& l, Value& o, ModelWriteContext&) {
+                                            o.set("features", Value::number(l.features()));
+                                        },
+                                        [](Fields& f, ModelReadContext&) { return Standardize(f.count("features")); }};
+    standardize.state = [](const Standardize& l) {
+        return std::vector<NamedTensor>{{"mean", l.mean()}, {"scale", l.scale()}};
+    };
+    standardize.restore = [](Standardize& l, std::vector<NamedTensor> tensors) {
+        xt::xtensor<float, 1> mean = tensors.at(0).value, scale = tensors.at(1).value;  // read as 1-D by their shapes
+        l = Standardize(std::move(mean), std::move(scale));
+    };
+    r.add(std::move(standardize));
     r.add(LayerCodec<ReLU>{"ReLU", "relu", [](const ReLU&, Value&, ModelWriteContext&) {},
                            [](Fields&, ModelReadContext&) { return ReLU(); }});
     r.add(LayerCodec<Gelu>{"Gelu", "gelu", [](const Gelu&, Value&, ModelWriteContext&) {},

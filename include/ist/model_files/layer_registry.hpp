@@ -2,6 +2,7 @@
 // The layer types a model file can name: how each is described in architecture.json and rebuilt
 // from it. Library layers are registered by ist/model_files/layer_codecs.hpp; a user's own layer type
 // registers a LayerCodec to be saved and loaded like them.
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
@@ -51,18 +52,23 @@ public:
     explicit ModelReadContext(const NpzArchive& archive) : archive_(archive) {}
 
     /// Reads array `name` into `into`, whose shape it must have, or its CSR arrays (a pruned
-    /// tensor: model_files/sparse_tensor.hpp). Throws DataError if it is missing, shaped otherwise
-    /// or inconsistent.
+    /// tensor: model_files/sparse_tensor.hpp). Throws DataError if it is missing, shaped otherwise,
+    /// inconsistent or holds a NaN or infinity (a model that would predict nothing).
     void read_tensor(const std::string& name, Tensor& into) {
         if (!archive_.contains(name) && archive_.contains(name + detail::kCsrValues)) {  // stored sparse
             detail::read_csr(archive_, name, into);
             for (const char* part : {detail::kCsrValues, detail::kCsrColumns, detail::kCsrRowOffsets})
                 claimed_.insert(name + part);
-            return;
+        } else {
+            if (!archive_.contains(name)) throw DataError(archive_.path() + ": missing tensor '" + name + "'");
+            archive_.read_into(name, into);
+            claimed_.insert(name);
         }
-        if (!archive_.contains(name)) throw DataError(archive_.path() + ": missing tensor '" + name + "'");
-        archive_.read_into(name, into);
-        claimed_.insert(name);
+        const float* v = into.data();
+        for (std::size_t k = 0; k < into.size(); ++k)
+            if (!std::isfinite(v[k]))
+                throw DataError(archive_.path() + ": tensor '" + name + "' holds " + (std::isnan(v[k]) ? "NaN" : "an infinity") +
+                                " at element " + std::to_string(k));
     }
 
     /// Array `name` of element type T, any shape.

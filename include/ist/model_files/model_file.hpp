@@ -5,6 +5,7 @@
 // (docs/model_files.md shows the forward pass in numpy).
 #include <deque>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -14,14 +15,17 @@
 #include "ist/detail/json.hpp"
 #include "ist/io/npz.hpp"
 #include "ist/model_files/layer_codecs.hpp"
+#include "ist/model_files/model_metadata.hpp"
 #include "ist/model_files/sparse_tensor.hpp"
 #include "ist/model/network.hpp"
 #include "ist/model/resnet/residual.hpp"
 
 namespace ist {
 
-/// The version of the model file format this library writes, and the newest it reads.
-inline constexpr std::size_t kModelFormatVersion = 1;
+/// The version of the model file format this library writes, and the newest it reads. Format 2
+/// added the "metadata" object (ModelMetadata) and the Standardize layer; format 1 files (ist 0.1
+/// and 0.2) still load, without them.
+inline constexpr std::size_t kModelFormatVersion = 2;
 
 namespace detail {
 
@@ -109,9 +113,16 @@ inline void add_step(Network& net, const json::Value& entry, const std::string& 
     }
 }
 
-/// The Network architecture.json describes, its parameters still as initialised.
+/// What architecture.json holds besides the layers.
+struct ArchitectureHeader {
+    std::size_t version = 0;
+    std::optional<ModelMetadata> metadata;  ///< absent in format 1
+};
+
+/// The Network architecture.json describes, its parameters still as initialised; its version and
+/// metadata into `header`.
 inline Network read_architecture(const NpzArchive& archive, const LayerRegistry& registry, ModelReadContext& context,
-                                 std::vector<std::string>& names) {
+                                 std::vector<std::string>& names, ArchitectureHeader& header) {
     const std::string source = archive.path() + "[" + kArchitectureMember + "]";
     if (!archive.contains(kArchitectureMember))
         throw DataError(archive.path() + ": not an ist model file (no " + kArchitectureMember +
@@ -124,12 +135,15 @@ inline Network read_architecture(const NpzArchive& archive, const LayerRegistry&
         throw DataError(source + ": model format version " + std::to_string(version) + " is not supported (this library reads "
                                  "versions 1 to " + std::to_string(kModelFormatVersion) + "; a newer ist wrote it?)");
     const json::Value& layers = top.value("layers");
+    const json::Value* metadata = version >= 2 ? &top.value("metadata") : nullptr;
     top.finish();
     if (layers.kind != json::Value::Kind::Array || layers.items.empty())
         throw DataError(source + ": 'layers' must be a non-empty array");
     Network net;
     for (std::size_t i = 0; i < layers.items.size(); ++i)
         add_step(net, layers.items[i], source + ": layers[" + std::to_string(i) + "]", registry, context, names);
+    header.version = version;
+    if (metadata) header.metadata = read_metadata(*metadata, source + ": metadata", net.output_size());
     return net;
 }
 
@@ -141,8 +155,15 @@ inline Network read_architecture(const NpzArchive& archive, const LayerRegistry&
 /// under about half) as CSR arrays instead (model_files/sparse_tensor.hpp). Throws ConfigError
 /// for a layer type that is not registered (ist::register_layer), DataError if the file cannot
 /// be written.
-inline void save_model(const Network& net, const std::string& path, const LayerRegistry& registry = layer_registry()) {
+/// `metadata` is stored as architecture.json's "metadata" object, its class count set to the
+/// network's outputs (ConfigError if it names another number of classes).
+inline void save_model(const Network& net, const std::string& path, ModelMetadata metadata,
+                       const LayerRegistry& registry = layer_registry()) {
     detail::require(net.topology() != nullptr, "save_model: the network has no layers");
+    detail::require(metadata.class_names.empty() || metadata.class_names.size() == net.output_size(),
+                    "save_model: " + std::to_string(metadata.class_names.size()) + " class names for a network of " +
+                        std::to_string(net.output_size()) + " outputs");
+    metadata.classes = net.output_size();
     using detail::json::Value;
     ModelWriteContext context;
     std::vector<Value> entries(net.layer_count());
@@ -181,7 +202,8 @@ inline void save_model(const Network& net, const std::string& path, const LayerR
                                    .set("shortcut", std::move(shortcut)).set("branch", std::move(branch)));
     }
     Value doc = Value::object().set("format", Value::string("ist-model"));
-    doc.set("version", Value::number(kModelFormatVersion)).set("layers", std::move(layers));
+    doc.set("version", Value::number(kModelFormatVersion)).set("metadata", detail::metadata_json(metadata));
+    doc.set("layers", std::move(layers));
     NpzWriter npz;
     npz.add(detail::kArchitectureMember, detail::json::dump(doc));
     for (const auto& [name, value] : tensors) detail::add_tensor(npz, name, *value);  // CSR when smaller
@@ -192,15 +214,56 @@ inline void save_model(const Network& net, const std::string& path, const LayerR
     npz.write_atomically(path);
 }
 
+/// save_model without metadata beyond the class count.
+inline void save_model(const Network& net, const std::string& path, const LayerRegistry& registry = layer_registry()) {
+    save_model(net, path, ModelMetadata{}, registry);
+}
+
+/// A model file read whole: the network, what the file says about it, and what it lacks.
+struct LoadedModel {
+    Network network;
+    ModelMetadata metadata;  ///< for a format 1 file: the class count alone (the network's outputs)
+    std::size_t version = 0;
+    /// What a user should know before feeding the model rows: what a format 1 file does not record,
+    /// a model without its input standardisation, batch norms that use each batch's statistics.
+    std::vector<std::string> notes;
+};
+
+namespace detail {
+
+/// The notes of LoadedModel for a file at `path`.
+inline std::vector<std::string> model_notes(const std::string& path, const LoadedModel& m) {
+    std::vector<std::string> notes;
+    if (m.version < 2)
+        notes.push_back(path + ": model format " + std::to_string(m.version) +
+                        " (ist 0.1/0.2) records no input standardisation, class names or label column");
+    if (m.network.layer(0).as<Standardize>() == nullptr)
+        notes.push_back(path + ": the model does not standardise its inputs: give it rows standardised as in training");
+    for (std::size_t l = 0; l < m.network.layer_count(); ++l) {
+        const AnyLayer& layer = m.network.layer(l);
+        const BatchNorm* bn = layer.as<BatchNorm>();
+        const BatchNorm2d* bn2 = layer.as<BatchNorm2d>();
+        if ((bn && !bn->running_statistics().enabled()) || (bn2 && !bn2->running_statistics().enabled())) {
+            notes.push_back(path + ": its batch norms normalise with the statistics of each batch: a row's prediction "
+                                   "depends on the rows scored with it");
+            break;
+        }
+    }
+    return notes;
+}
+
+}  // namespace detail
+
 /// Reads a model written by save_model into a new Network (returned only once complete, so a
 /// bad file leaves nothing half-loaded). Throws DataError naming the file and the problem: not
 /// a model file, malformed JSON, a format version from the future, an unknown layer type, a
 /// missing, extra or misshapen tensor.
-inline Network load_model(const std::string& path, const LayerRegistry& registry = layer_registry()) {
+inline LoadedModel load_model_file(const std::string& path, const LayerRegistry& registry = layer_registry()) {
     const NpzArchive archive(path);
     ModelReadContext context(archive);
     std::vector<std::string> names;  // each layer's name in the file, in layer order
-    Network net = detail::read_architecture(archive, registry, context, names);
+    detail::ArchitectureHeader header;
+    Network net = detail::read_architecture(archive, registry, context, names, header);
     detail::for_each_named_layer(net, registry, [&](std::size_t l, const std::string& name) {
         if (names.at(l) != name)
             throw DataError(path + ": layer " + std::to_string(l) + " is named '" + names[l] + "', expected '" + name + "'");
@@ -214,7 +277,15 @@ inline Network load_model(const std::string& path, const LayerRegistry& registry
     const std::vector<std::string> extra = context.unclaimed({detail::kArchitectureMember});
     if (!extra.empty())
         throw DataError(path + ": unexpected tensor '" + extra.front() + "' (the architecture has no such parameter)");
-    return net;
+    LoadedModel out{std::move(net), {}, header.version, {}};
+    out.metadata = header.metadata ? *header.metadata : ModelMetadata{out.network.output_size(), {}, {}, {}, 0};
+    out.notes = detail::model_notes(path, out);
+    return out;
+}
+
+/// The network of the model file at `path` (load_model_file without what the file says about it).
+inline Network load_model(const std::string& path, const LayerRegistry& registry = layer_registry()) {
+    return std::move(load_model_file(path, registry).network);
 }
 
 }  // namespace ist
