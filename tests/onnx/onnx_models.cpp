@@ -66,6 +66,8 @@ Digits digits() {
 
 ist::Network mlp() {
     ist::Network net;
+    xt::xtensor<float, 1> mean = xt::linspace<float>(-1.0f, 1.0f, 64), scale = xt::linspace<float>(0.5f, 2.0f, 64);
+    net.add(ist::Standardize(mean, scale));
     net.add(ist::Dense(64, 32, true, 1)).add(ist::BatchNorm(32, true, 1e-5f, 0.1f)).add(ist::ReLU()).add(ist::Dropout(0.2f, 2));
     net.add(ist::Dense(32, 24, true, 3)).add(ist::LayerNorm()).add(ist::Gelu());
     net.add(ist::Dense(24, 10, true, 4)).add(ist::BatchNorm(10, false));  // the reference net's final norm: batch statistics

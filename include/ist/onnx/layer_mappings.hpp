@@ -20,6 +20,7 @@
 #include "ist/model/graph/graph_conv.hpp"
 #include "ist/model/layer_norm.hpp"
 #include "ist/model/pooling.hpp"
+#include "ist/model/standardize.hpp"
 #include "ist/model/transformer/gelu.hpp"
 #include "ist/onnx/onnx_graph.hpp"
 
@@ -70,6 +71,14 @@ inline OnnxValue dense(const Dense& l, OnnxGraph& g, const OnnxValue& in) {
     // Gemm's alpha is ist's activation scale: s * x W^T + b, as Dense computes it.
     const auto outputs = static_cast<std::int64_t>(l.parameters()[0].value.shape()[0]);
     return {g.node("Gemm", inputs, {{"transB", std::int64_t{1}}, {"alpha", l.input_scale()}}), {outputs}};
+}
+
+/// (x - mean) * scale per feature, as Standardize computes it.
+inline OnnxValue standardize(const Standardize& l, OnnxGraph& g, const OnnxValue& in) {
+    const OnnxValue x = g.rows(in);
+    const auto values = [](const xt::xtensor<float, 1>& v) { return std::vector<float>(v.begin(), v.end()); };
+    const std::string centred = g.node("Sub", {x.name, g.constant("mean", values(l.mean()), {x.dims[0]})});
+    return {g.node("Mul", {centred, g.constant("scale", values(l.scale()), {x.dims[0]})}), x.dims};
 }
 
 inline OnnxValue conv(const Conv2d& l, OnnxGraph& g, const OnnxValue& in) {
@@ -151,6 +160,7 @@ OnnxValue pool(const Pool& l, OnnxGraph& g, const OnnxValue& in, const char* op)
 }
 
 inline void add_library_layers(OnnxLayerTable& t) {
+    t.add<Standardize>("standardize", standardize);
     t.add<Dense>("dense", dense);
     t.add<ReLU>("relu", [](const ReLU&, OnnxGraph& g, const OnnxValue& x) { return OnnxValue{g.node("Relu", {x.name}), x.dims}; });
     t.add<Gelu>("gelu", [](const Gelu&, OnnxGraph& g, const OnnxValue& x) { return gelu(g, x); });
