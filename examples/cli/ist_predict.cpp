@@ -23,6 +23,7 @@ struct Config {
     std::string model, out;
     ist::cli::DataChoice data;
     std::size_t batch = ist::TrainerOptions{}.eval_batch;
+    ist::Precision precision = ist::Precision::Fp32;
 };
 
 Config parse(int argc, char** argv) {
@@ -33,7 +34,10 @@ Config parse(int argc, char** argv) {
                           "(or for unlabelled rows) a CSV of predictions: row, class, one probability per class.");
     cli.text("--model", c.model, "PATH", "the model file (.npz from ist-train --save-model or ist::save_model)");
     c.data.add_to(cli);
-    ist::cli::TrainingOptions(cli).seed(c.data.seed, "seed of the train/test split, as given to ist-train");
+    ist::cli::TrainingOptions training(cli);
+    training.seed(c.data.seed, "seed of the train/test split, as given to ist-train");
+    training.precision(c.precision, "GEMM arithmetic of the predictions: fp32, or bf16 (bfloat16 inputs, fp32 "
+                                    "accumulation; needs the oneDNN backend)");
     cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N",
               "as given to ist-train: the training rows the standardisation comes from");
     // Not the training --batch of training_options.hpp: the rows one evaluation pass normalises over.
@@ -80,6 +84,7 @@ void write_predictions(ist::Network& net, const ist::Dataset& data, std::size_t 
 }
 
 int run(const Config& c) {
+    const ist::detail::GemmPrecisionGuard precision(c.precision);  // the predictions' GEMMs; refused first
     ist::Network net = ist::load_model(c.model);
     const ist::Dataset test = ist::cli::load_data(c.data, "ist-predict").second;
     ist::check_data_fits(net, test);
@@ -87,6 +92,7 @@ int run(const Config& c) {
     if (labelled) {
         ist::TrainerOptions options;
         options.eval_batch = c.batch;
+        options.precision = c.precision;
         const ist::Evaluation e = ist::evaluate(net, test, options);
         // Predictions on standard output keep it CSV only: the summary goes to standard error.
         (c.out == "-" ? std::cerr : std::cout) << "ist-predict: " << c.model << " on " << test.name << " (" << test.size() << " test rows)\n"

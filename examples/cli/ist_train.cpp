@@ -105,6 +105,7 @@ void add_training_options(ist::cli::Options& cli, Config& c) {
     training.momentum(c.momentum, "momentum of --optimizer momentum");
     training.weight_decay(c.weight_decay);
     training.carry_state(c.carry_state);
+    training.precision(c.options.precision);
     cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
     training.seed(c.options.seed);
     training.eval_every(c.options.eval_every);
