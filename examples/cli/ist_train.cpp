@@ -412,7 +412,8 @@ int run(const Config& c) {
         std::cout << "ist-train: " << c.method << " on " << train.name << " (" << train.size() << " train / "
                   << test.size() << " test rows), " << describe_network(c, train, net) << ", S = " << c.options.workers
                   << ", l = " << c.options.local_steps
-                  << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport" << c.coding.describe() << '\n';
+                  << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport" << c.coding.describe()
+                  << (c.options.precision == ist::Precision::Bf16 ? ", bf16 GEMMs" : "") << '\n';
     ist::TrainResult result;
     ist::StopAtAccuracy stop_at(c.target > 0 ? c.target : 2.0);
     ist::StopAfterSeconds time_budget(c.time_budget > 0 ? c.time_budget : std::numeric_limits<double>::infinity());
