@@ -9,6 +9,7 @@
 #include <string>
 #include <unistd.h>
 
+#include "gradient_check.hpp"
 #include "helpers.hpp"
 
 using namespace ist;
@@ -56,28 +57,15 @@ TEST_CASE("precision: bf16 training on the embedded digits ends within 1 point o
 
 namespace {
 
-/// Central differences of the fp32 loss for every entry of every parameter: per entry, of steps
-/// 4e-3, 1e-3 and 3e-4, the one closest to `analytic` (as gradient_check.hpp: a step that carries a
-/// pre-activation across a ReLU kink spoils that difference only).
+/// Central differences of the fp32 loss for every entry of every parameter, per entry the one
+/// closest to `analytic` (gradient_check.hpp).
 std::vector<Tensor> finite_differences(Network& net, const Matrix& x, const Labels& y, const std::vector<Tensor>& analytic) {
     std::vector<Tensor> numeric;
     for (std::size_t i = 0; i < net.parameter_count(); ++i) {
         Tensor& w = net.parameter(i).value;
         Tensor& out = numeric.emplace_back(xt::zeros<float>(w.shape()));
-        for (std::size_t k = 0; k < w.size(); ++k) {
-            double best = 1e9;
-            for (float h : {4e-3f, 1e-3f, 3e-4f}) {
-                const float saved = w.data()[k];
-                w.data()[k] = saved + h;
-                const double up = net.loss_and_gradient(x, y);
-                w.data()[k] = saved - h;
-                const double down = net.loss_and_gradient(x, y);
-                w.data()[k] = saved;
-                const double estimate = (up - down) / (2.0 * h);
-                if (std::abs(estimate - analytic[i].data()[k]) < best)
-                    best = std::abs(estimate - analytic[i].data()[k]), out.data()[k] = static_cast<float>(estimate);
-            }
-        }
+        for (std::size_t k = 0; k < w.size(); ++k)
+            out.data()[k] = static_cast<float>(test::closest_central_difference(net, x, y, w, k, analytic[i].data()[k]));
     }
     return numeric;
 }
