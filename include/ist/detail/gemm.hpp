@@ -88,7 +88,7 @@ private:
 };
 
 /// Whether `precision`'s GEMMs can run on `backend` on this CPU.
-inline bool gemm_precision_supported(GemmPrecision precision, GemmBackend backend) {
+inline bool gemm_precision_supported(GemmPrecision precision, [[maybe_unused]] GemmBackend backend) {
     if (precision == GemmPrecision::Fp32) return true;
 #if IST_GEMM_ONEDNN
     if (backend == GemmBackend::OneDnn) return onednn::bf16_supported();
