@@ -48,7 +48,9 @@ test: build
 # pool thread in sgemm_beta); our worker threads already run OpenBLAS with one thread each.
 # OPENBLAS_NUM_THREADS=1 also runs the oneDNN backend (the default) single-threaded, so no OpenMP
 # thread (libgomp is not instrumented either) ever starts; TSan checks the concurrent GEMMs of
-# the worker threads and the per-thread primitive caches (ist_tests_detail's "gemm threads:" cases).
+# the worker threads and the per-thread primitive caches (ist_tests_detail's "gemm threads:" cases,
+# in fp32 and bf16, whose operands are converted in buffers of each thread; ist_tests_train's
+# "precision:" cases train in bf16 on worker threads).
 # No suppression for libdnnl: its primitive cache, synchronised where TSan cannot see it, is only
 # entered under a mutex of ours (ist/detail/gemm_onednn.hpp's creation_mutex).
 # The sanitizers check the default backend, oneDNN, everywhere; OpenBLAS's calls are checked by
@@ -60,7 +62,7 @@ SAN_CMAKE := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g1" -DIST_BU
   -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
-TSAN_TESTS ?= ^(trainer|baselines|transport|checkpoint|faults|resist|gist|wire|gemm threads):
+TSAN_TESTS ?= ^(trainer|baselines|transport|checkpoint|faults|resist|gist|wire|gemm threads|precision):
 TSAN_TARGETS := ist_tests_train ist_tests_io ist_tests_transport ist_tests_partition ist_tests_detail
 # Left out under sanitizers: it runs ist-train (60 rounds, 512 wide) eight times, which an
 # instrumented build (5-10x slower) makes too long for CI; it has no code of its own to check.

@@ -6,17 +6,20 @@
 //
 // Every benchmark takes the BLAS thread count as its last argument (1 = what an IST worker gets
 // when S workers share the cores, 2 = the whole machine). Reported:
-//  - BM_FmaPeak: the machine's fp32 peak, measured: independent chains of fused multiply-adds on
-//    registers (the inner loop of a dot product without its loads), at the widest vectors the CPU
-//    has (AVX-512, else AVX2 + FMA), on `threads` threads at once. Every GFLOP/s below is also
-//    given as `of_peak`, a fraction of this at the same thread count in the same run;
-//  - BM_Gemm/<backend>: C(128 x 4096) = A(128 x 4096) B(4096 x 4096)^T through the library's GEMM
-//    entry (ist/detail/gemm.hpp) with each backend this build has (openblas, onednn), GFLOP/s;
-//  - BM_Step/<backend>: forward + backward + SGD update of make_mlp({784, {W, W}, 10}) (Dense no
-//    bias -> BatchNorm -> ReLU, x2, Dense -> BatchNorm without parameters) at batch 128 with that
-//    backend's GEMMs. `GFLOP/s` counts the GEMM work only (forward, weight gradients, input
-//    gradients of layers 2 and 3); `of_gemm` is that rate over the same backend's BM_Gemm rate at
-//    the same thread count in this run, `of_onednn_gemm` over oneDNN's;
+//  - BM_FmaPeak/fp32: the machine's fp32 peak, measured: independent chains of fused multiply-adds
+//    on registers (the inner loop of a dot product without its loads), at the widest vectors the
+//    CPU has (AVX-512, else AVX2 + FMA), on `threads` threads at once. BM_FmaPeak/bf16: the same
+//    with AVX512_BF16's dot-product instruction (vdpbf16ps: per fp32 lane two bf16 products added
+//    to the fp32 accumulator, 4 flops), where the CPU has it. Every GFLOP/s below is also given as
+//    `of_peak`, a fraction of the peak of its precision at the same thread count in the same run;
+//  - BM_Gemm/<arithmetic>: C(128 x 4096) = A(128 x 4096) B(4096 x 4096)^T through the library's
+//    GEMM entry (ist/detail/gemm.hpp) with each backend this build has and each precision it
+//    computes (openblas, onednn, onednn-bf16: bf16 inputs, fp32 accumulation), GFLOP/s;
+//  - BM_Step/<arithmetic>: forward + backward + SGD update of make_mlp({784, {W, W}, 10}) (Dense
+//    no bias -> BatchNorm -> ReLU, x2, Dense -> BatchNorm without parameters) at batch 128 with
+//    those GEMMs. `GFLOP/s` counts the GEMM work only (forward, weight gradients, input gradients
+//    of layers 2 and 3); `of_gemm` is that rate over the same arithmetic's BM_Gemm rate at the same
+//    thread count in this run, `of_onednn_gemm` over oneDNN's fp32 rate;
 //  - BM_Extract / BM_Merge: one round's subnet extraction (S x Network::subnet) and HolderAverage
 //    merge at width 4096; `vs_full_step` / `vs_subnet_step` divide by the time of one full-width
 //    training step and of one step of a worker's subnet (width 4096 / S);
@@ -29,8 +32,9 @@
 // BM_Gemm rate). After the runs a summary prints the peak, each backend's GEMM and step at width
 // --step-width (default 4096; measured here when the benchmarks above were filtered out), each as a
 // fraction of peak, and ends with
-//   step 1 thread: onednn/openblas xA.AA, of onednn f32 gemm C.CC
-// (the 1-thread step's speed-up from OpenBLAS to oneDNN, and oneDNN's step rate over its GEMM rate).
+//   step 1 thread: onednn/openblas xA.AA, bf16/openblas xB.BB, of onednn f32 gemm C.CC
+// (the 1-thread step's speed-up from OpenBLAS to oneDNN fp32 and to oneDNN bf16, and oneDNN's fp32
+// step rate over its GEMM rate).
 #include <benchmark/benchmark.h>
 #include <immintrin.h>
 
@@ -50,7 +54,27 @@
 
 namespace {
 
+using ist::Precision;
 using ist::detail::GemmBackend;
+
+/// A GEMM backend and the precision it computes in: one row of the comparison.
+struct Arithmetic {
+    GemmBackend backend;
+    Precision precision = Precision::Fp32;
+    auto operator<=>(const Arithmetic&) const = default;
+    std::string name() const {
+        return std::string(ist::detail::gemm_backend_name(backend)) + (precision == Precision::Bf16 ? "-bf16" : "");
+    }
+};
+constexpr Arithmetic kOpenBlas{GemmBackend::OpenBlas}, kOneDnn{GemmBackend::OneDnn},
+    kOneDnnBf16{GemmBackend::OneDnn, Precision::Bf16};
+
+/// Both guards of an arithmetic: the process's backend, the calling thread's precision.
+struct UseArithmetic {
+    ist::detail::GemmBackendGuard backend;
+    ist::detail::GemmPrecisionGuard precision;
+    explicit UseArithmetic(Arithmetic a) : backend(a.backend), precision(a.precision) {}
+};
 
 constexpr std::size_t kBatch = 128, kInputs = 784, kClasses = 10;
 
@@ -73,11 +97,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-std::vector<GemmBackend> built_backends() {
-    std::vector<GemmBackend> backends;
-    for (GemmBackend b : {GemmBackend::OpenBlas, GemmBackend::OneDnn})
-        if (ist::detail::gemm_backend_built(b)) backends.push_back(b);
-    return backends;
+/// Every arithmetic this build computes on this CPU.
+std::vector<Arithmetic> built_arithmetics() {
+    std::vector<Arithmetic> out;
+    for (Arithmetic a : {kOpenBlas, kOneDnn, kOneDnnBf16})
+        if (ist::detail::gemm_backend_built(a.backend) && ist::detail::gemm_precision_supported(a.precision, a.backend))
+            out.push_back(a);
+    return out;
 }
 
 // ---- The FMA peak ----------------------------------------------------------------------------
@@ -110,22 +136,43 @@ double fma_chain_flops(int lanes) { return 2.0 * lanes * kFmaChains * static_cas
 }
 #undef IST_FMA_CHAINS
 
-/// The widest FMA kernel this CPU runs, its vector width in floats and its name.
+/// acc += a.bf16[2i] b.bf16[2i] + a.bf16[2i+1] b.bf16[2i+1] per fp32 lane, on kFmaChains vectors
+/// (grows by 2e-6 a step: never denormal, never overflows).
+[[gnu::target("avx512f,avx512bf16")]] float dot_chains_avx512_bf16() {
+    __m512 acc[kFmaChains];
+    for (int j = 0; j < kFmaChains; ++j) acc[j] = _mm512_set1_ps(0.01f * static_cast<float>(j));
+    const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.001f), _mm512_set1_ps(0.001f));
+    const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.001f), _mm512_set1_ps(0.001f));
+    for (long i = 0; i < kFmaIterations; ++i) {
+        _Pragma("GCC unroll 12") for (int j = 0; j < kFmaChains; ++j) acc[j] = _mm512_dpbf16_ps(acc[j], a, b);
+    }
+    __m512 sum = acc[0];
+    for (int j = 1; j < kFmaChains; ++j) sum = _mm512_add_ps(sum, acc[j]);
+    float out[16];
+    _mm512_storeu_ps(out, sum);
+    return out[0];
+}
+
+/// The widest FMA kernel of a precision this CPU runs, its flops per fp32 lane and instruction
+/// (an FMA 2, a bf16 dot product 4), its vector width in floats and its name.
 struct FmaKernel {
     float (*run)();
-    int lanes;
+    int flops_per_lane, lanes;
     const char* isa;
 };
 
-FmaKernel fma_kernel() {
-    if (__builtin_cpu_supports("avx512f")) return {fma_chains_avx512, 16, "avx512"};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {fma_chains_avx2, 8, "avx2+fma"};
-    return {nullptr, 0, "none (no FMA)"};
+FmaKernel fma_kernel(Precision precision = Precision::Fp32) {
+    if (precision == Precision::Bf16)
+        return __builtin_cpu_supports("avx512bf16") ? FmaKernel{dot_chains_avx512_bf16, 4, 16, "avx512_bf16"}
+                                                    : FmaKernel{nullptr, 0, 0, "none (no AVX512_BF16)"};
+    if (__builtin_cpu_supports("avx512f")) return {fma_chains_avx512, 2, 16, "avx512"};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {fma_chains_avx2, 2, 8, "avx2+fma"};
+    return {nullptr, 0, 0, "none (no FMA)"};
 }
 
-/// GFLOP/s of the FMA kernel on `threads` threads at once (0 when the CPU has no FMA).
-double measure_fma_peak(int threads) {
-    const FmaKernel kernel = fma_kernel();
+/// GFLOP/s of a precision's FMA kernel on `threads` threads at once (0 when the CPU has none).
+double measure_fma_peak(int threads, Precision precision) {
+    const FmaKernel kernel = fma_kernel(precision);
     if (!kernel.run) return 0.0;
     std::vector<float> sink(static_cast<std::size_t>(threads));
     const auto t0 = std::chrono::steady_clock::now();
@@ -135,28 +182,30 @@ double measure_fma_peak(int threads) {
     }
     const double seconds = seconds_since(t0);
     benchmark::DoNotOptimize(sink.data());
-    return threads * fma_chain_flops(kernel.lanes) / seconds / 1e9;
+    return threads * fma_chain_flops(kernel.lanes) * (kernel.flops_per_lane / 2.0) / seconds / 1e9;
 }
 
 /// Measured rates of this run, so later benchmarks can report ratios against earlier ones.
-std::map<int, double> g_peak_gflops;                                          // by threads
-std::map<std::tuple<GemmBackend, std::size_t, int>, double> g_gemm_gflops;  // by (backend, width, threads)
-std::map<std::tuple<GemmBackend, std::size_t, int>, double> g_step_seconds;  // by (backend, width, threads)
+std::map<std::pair<Precision, int>, double> g_peak_gflops;                  // by (precision, threads)
+std::map<std::tuple<Arithmetic, std::size_t, int>, double> g_gemm_gflops;  // by (arithmetic, width, threads)
+std::map<std::tuple<Arithmetic, std::size_t, int>, double> g_step_seconds;  // by (arithmetic, width, threads)
 std::size_t g_summary_width = 4096;                                          // --step-width
 
 /// The best of three short measurements, from BM_FmaPeak when it ran.
-double peak_gflops(int threads) {
-    if (!g_peak_gflops.count(threads))
-        g_peak_gflops[threads] = std::max({measure_fma_peak(threads), measure_fma_peak(threads), measure_fma_peak(threads)});
-    return g_peak_gflops[threads];
+double peak_gflops(int threads, Precision precision = Precision::Fp32) {
+    const auto key = std::make_pair(precision, threads);
+    if (!g_peak_gflops.count(key))
+        g_peak_gflops[key] = std::max({measure_fma_peak(threads, precision), measure_fma_peak(threads, precision),
+                                       measure_fma_peak(threads, precision)});
+    return g_peak_gflops[key];
 }
 
-void BM_FmaPeak(benchmark::State& state) {
+void BM_FmaPeak(benchmark::State& state, Precision precision) {
     const int threads = static_cast<int>(state.range(0));
     double best = 0.0;
-    for (auto _ : state) best = std::max(best, measure_fma_peak(threads));
-    g_peak_gflops[threads] = best;
-    state.SetLabel(fma_kernel().isa);
+    for (auto _ : state) best = std::max(best, measure_fma_peak(threads, precision));
+    g_peak_gflops[{precision, threads}] = best;
+    state.SetLabel(fma_kernel(precision).isa);
     state.counters["GFLOP/s"] = best;
     state.counters["threads"] = threads;
 }
@@ -172,11 +221,11 @@ struct GemmFixture {
     double flops() const { return 2.0 * static_cast<double>(a.size() * b.shape()[0]); }
 };
 
-/// GEMM rate of `backend` at `threads` (128 x w x w), from BM_Gemm when it ran, else measured here.
-double gemm_gflops(GemmBackend backend, int threads, std::size_t w = 4096) {
-    const auto key = std::make_tuple(backend, w, threads);
+/// GEMM rate of `arithmetic` at `threads` (128 x w x w), from BM_Gemm when it ran, else measured here.
+double gemm_gflops(Arithmetic arithmetic, int threads, std::size_t w = 4096) {
+    const auto key = std::make_tuple(arithmetic, w, threads);
     if (!g_gemm_gflops.count(key)) {
-        const ist::detail::GemmBackendGuard use(backend);
+        const UseArithmetic use(arithmetic);
         const ist::detail::BlasThreadsGuard guard(threads);
         GemmFixture f(w);
         f.run();
@@ -189,11 +238,11 @@ double gemm_gflops(GemmBackend backend, int threads, std::size_t w = 4096) {
 }
 
 /// The build's default backend's GEMM rate (the yardstick of the benchmarks that use it).
-double sgemm_gflops(int threads) { return gemm_gflops(ist::detail::gemm_backend(), threads); }
+double sgemm_gflops(int threads) { return gemm_gflops({ist::detail::gemm_backend()}, threads); }
 
-void BM_Gemm(benchmark::State& state, GemmBackend backend) {
+void BM_Gemm(benchmark::State& state, Arithmetic arithmetic) {
     const int threads = static_cast<int>(state.range(0));
-    const ist::detail::GemmBackendGuard use(backend);
+    const UseArithmetic use(arithmetic);
     const ist::detail::BlasThreadsGuard guard(threads);
     GemmFixture f(4096);
     f.run();
@@ -204,9 +253,9 @@ void BM_Gemm(benchmark::State& state, GemmBackend backend) {
         benchmark::ClobberMemory();
     }
     const double gflops = f.flops() / (seconds_since(t0) / static_cast<double>(state.iterations())) / 1e9;
-    g_gemm_gflops[{backend, 4096, threads}] = gflops;
+    g_gemm_gflops[{arithmetic, 4096, threads}] = gflops;
     state.counters["GFLOP/s"] = gflops;
-    state.counters["of_peak"] = gflops / peak_gflops(threads);
+    state.counters["of_peak"] = gflops / peak_gflops(threads, arithmetic.precision);
     state.counters["threads"] = threads;
 }
 
@@ -241,12 +290,12 @@ double time_steps(StepFixture& f, int reps) {
     return seconds_since(t0) / reps;
 }
 
-/// Seconds per full-width training step at width w with `backend`, from BM_Step when it ran, else
-/// measured here.
-double step_seconds(GemmBackend backend, std::size_t w, int threads) {
-    const auto key = std::make_tuple(backend, w, threads);
+/// Seconds per full-width training step at width w with `arithmetic`, from BM_Step when it ran,
+/// else measured here.
+double step_seconds(Arithmetic arithmetic, std::size_t w, int threads) {
+    const auto key = std::make_tuple(arithmetic, w, threads);
     if (!g_step_seconds.count(key)) {
-        const ist::detail::GemmBackendGuard use(backend);
+        const UseArithmetic use(arithmetic);
         const ist::detail::BlasThreadsGuard guard(threads);
         StepFixture f(ist::make_mlp({kInputs, {w, w}, kClasses}));
         g_step_seconds[key] = time_steps(f, 5);
@@ -255,12 +304,12 @@ double step_seconds(GemmBackend backend, std::size_t w, int threads) {
 }
 
 /// The default backend's step (the yardstick of the round benchmarks).
-double step_seconds(std::size_t w, int threads) { return step_seconds(ist::detail::gemm_backend(), w, threads); }
+double step_seconds(std::size_t w, int threads) { return step_seconds({ist::detail::gemm_backend()}, w, threads); }
 
-void BM_Step(benchmark::State& state, GemmBackend backend) {
+void BM_Step(benchmark::State& state, Arithmetic arithmetic) {
     const auto w = static_cast<std::size_t>(state.range(0));
     const int threads = static_cast<int>(state.range(1));
-    const ist::detail::GemmBackendGuard use(backend);
+    const UseArithmetic use(arithmetic);
     const ist::detail::BlasThreadsGuard guard(threads);
     StepFixture f(ist::make_mlp({kInputs, {w, w}, kClasses}));
     f.step();  // first step sizes every buffer
@@ -268,12 +317,12 @@ void BM_Step(benchmark::State& state, GemmBackend backend) {
     for (auto _ : state) f.step();
     const double seconds = seconds_since(t0) / static_cast<double>(state.iterations());
     const double gflops = step_flops(kBatch, w, w) / seconds / 1e9;
-    g_step_seconds[{backend, w, threads}] = seconds;
+    g_step_seconds[{arithmetic, w, threads}] = seconds;
     state.counters["GFLOP/s"] = gflops;
-    state.counters["of_gemm"] = gflops / gemm_gflops(backend, threads);
+    state.counters["of_gemm"] = gflops / gemm_gflops(arithmetic, threads);
     if (ist::detail::gemm_backend_built(GemmBackend::OneDnn))
-        state.counters["of_onednn_gemm"] = gflops / gemm_gflops(GemmBackend::OneDnn, threads);
-    state.counters["of_peak"] = gflops / peak_gflops(threads);
+        state.counters["of_onednn_gemm"] = gflops / gemm_gflops(kOneDnn, threads);
+    state.counters["of_peak"] = gflops / peak_gflops(threads, arithmetic.precision);
     state.counters["threads"] = threads;
 }
 
@@ -281,27 +330,31 @@ void BM_Step(benchmark::State& state, GemmBackend backend) {
 void print_summary(int max_threads) {
     const std::size_t w = g_summary_width;
     const double step_work = step_flops(kBatch, w, w);
-    std::printf("\nsummary (fp32; GEMM 128 x %zu x %zu; step 784-%zu-%zu-10, BN, batch 128; GFLOP/s and of peak)\n", w, w,
-                w, w);
+    std::printf("\nsummary (GEMM 128 x %zu x %zu; step 784-%zu-%zu-10, BN, batch 128; GFLOP/s and of the peak of "
+                "its precision)\n", w, w, w, w);
+    const std::vector<Arithmetic> arithmetics = built_arithmetics();
     for (int t = 1; t <= max_threads; ++t) {
-        const double peak = peak_gflops(t);
-        std::printf("  %d thread(s): FMA peak %.1f GFLOP/s (%s)\n", t, peak, fma_kernel().isa);
-        for (GemmBackend b : built_backends()) {
-            const double gemm = gemm_gflops(b, t, w);
-            const double step = step_work / step_seconds(b, w, t) / 1e9;
-            std::printf("    %-8s gemm %7.1f (%.2f of peak)   step %7.2f ms, %7.1f GFLOP/s (%.2f of peak, %.2f of its gemm)\n",
-                        ist::detail::gemm_backend_name(b), gemm, gemm / peak, step_seconds(b, w, t) * 1e3, step,
-                        step / peak, step / gemm);
+        std::printf("  %d thread(s): FMA peak %.1f GFLOP/s (%s), bf16 dot-product peak %.1f GFLOP/s (%s)\n", t,
+                    peak_gflops(t), fma_kernel().isa, peak_gflops(t, Precision::Bf16), fma_kernel(Precision::Bf16).isa);
+        for (Arithmetic a : arithmetics) {
+            const double peak = peak_gflops(t, a.precision);
+            const double gemm = gemm_gflops(a, t, w);
+            const double step = step_work / step_seconds(a, w, t) / 1e9;
+            std::printf("    %-11s gemm %7.1f (%.2f of peak)   step %7.2f ms, %7.1f GFLOP/s (%.2f of peak, %.2f of its gemm)\n",
+                        a.name().c_str(), gemm, gemm / peak, step_seconds(a, w, t) * 1e3, step, step / peak, step / gemm);
         }
     }
     if (!ist::detail::gemm_backend_built(GemmBackend::OneDnn)) {
         std::printf("step 1 thread: onednn n/a (this build has no oneDNN: configure with IST_GEMM=onednn)\n");
         return;
     }
-    const double onednn_step = step_seconds(GemmBackend::OneDnn, w, 1);
-    const double onednn_gemm = gemm_gflops(GemmBackend::OneDnn, 1, w);
-    std::printf("step 1 thread: onednn/openblas x%.2f, of onednn f32 gemm %.2f\n",
-                step_seconds(GemmBackend::OpenBlas, w, 1) / onednn_step, step_work / onednn_step / 1e9 / onednn_gemm);
+    const double openblas_step = step_seconds(kOpenBlas, w, 1), onednn_step = step_seconds(kOneDnn, w, 1);
+    const double onednn_gemm = gemm_gflops(kOneDnn, 1, w);
+    const bool bf16 = ist::detail::gemm_precision_supported(Precision::Bf16, GemmBackend::OneDnn);
+    char bf16_ratio[64] = "n/a (no bf16 matmul on this CPU)";
+    if (bf16) std::snprintf(bf16_ratio, sizeof bf16_ratio, "x%.2f", openblas_step / step_seconds(kOneDnnBf16, w, 1));
+    std::printf("step 1 thread: onednn/openblas x%.2f, bf16/openblas %s, of onednn f32 gemm %.2f\n",
+                openblas_step / onednn_step, bf16_ratio, step_work / onednn_step / 1e9 / onednn_gemm);
 }
 
 /// The full model and one round's plan at width 4096 with S workers.
@@ -483,15 +536,18 @@ std::vector<int> thread_counts() {
 
 void register_all() {
     const std::vector<int> threads = thread_counts();
-    for (int t : threads)
-        benchmark::RegisterBenchmark("BM_FmaPeak/fp32", BM_FmaPeak)->Arg(t)->Unit(benchmark::kMillisecond)->Iterations(5);
-    for (GemmBackend b : built_backends()) {
-        const std::string name = ist::detail::gemm_backend_name(b);
+    for (Precision p : {Precision::Fp32, Precision::Bf16})
+        if (fma_kernel(p).run)
+            for (int t : threads)
+                benchmark::RegisterBenchmark(("BM_FmaPeak/" + std::string(ist::precision_name(p))).c_str(), BM_FmaPeak, p)
+                    ->Arg(t)->Unit(benchmark::kMillisecond)->Iterations(5);
+    for (Arithmetic a : built_arithmetics()) {
+        const std::string name = a.name();
         for (int t : threads) {
-            benchmark::RegisterBenchmark(("BM_Gemm/" + name + "/128x4096x4096").c_str(), BM_Gemm, b)
+            benchmark::RegisterBenchmark(("BM_Gemm/" + name + "/128x4096x4096").c_str(), BM_Gemm, a)
                 ->Arg(t)->Unit(benchmark::kMillisecond)->MinTime(1.0);
             for (long w : {512L, 1024L, 2048L, 4096L})
-                benchmark::RegisterBenchmark(("BM_Step/" + name + "/784-W-W-10/b128").c_str(), BM_Step, b)
+                benchmark::RegisterBenchmark(("BM_Step/" + name + "/784-W-W-10/b128").c_str(), BM_Step, a)
                     ->Args({w, t})->Unit(benchmark::kMillisecond)->MinTime(1.0);
         }
     }

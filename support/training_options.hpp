@@ -1,6 +1,6 @@
 #pragma once
 // The options of a training run that ist's programs share (--workers, --local-steps, --rounds,
-// --batch, --lr, --seed, --eval-every, --momentum, --weight-decay, --carry-state), each registered
+// --batch, --lr, --seed, --eval-every, --momentum, --weight-decay, --carry-state, --precision), each registered
 // here once with ONE rule and one wording, so that `--batch 0` means the same to every program.
 // A program binds them to its own variables (usually its TrainerOptions) and says what they mean
 // for it; the default in --help is read from the variable, so the two cannot drift apart.
@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "ist/core/precision.hpp"
 
 namespace ist::cli {
 
@@ -34,6 +35,16 @@ struct NonNegativeFloat {
     }
 };
 inline constexpr NonNegativeFloat kWeightDecayRule{};
+
+/// fp32 or bf16 (ist::parse_precision's names).
+struct PrecisionName {
+    const char* expected = "one of fp32, bf16";
+    std::optional<Precision> operator()(const std::string& text) const {
+        if (text != "fp32" && text != "bf16") return std::nullopt;
+        return parse_precision(text);
+    }
+};
+inline constexpr PrecisionName kPrecisionRule{};
 
 /// The value as --help shows a default: 0.05, 1e-03 -> 0.001, 5e-4 -> 0.0005.
 template <class T>
@@ -85,6 +96,10 @@ public:
     }
     void weight_decay(float& x, const std::string& what = "L2 weight decay") {
         cli_.value("--weight-decay", x, kWeightDecayRule, "X", with_default(what, x));
+    }
+    void precision(Precision& p, const std::string& what = "GEMM arithmetic: fp32, or bf16 (bfloat16 inputs, fp32 "
+                                                            "accumulation; needs the oneDNN backend)") {
+        cli_.value("--precision", p, kPrecisionRule, "NAME", with_default(what, precision_name(p)));
     }
     void carry_state(bool& carry, const std::string& what = "carry optimizer state across rounds (default: reset each round)") {
         cli_.flag("--carry-state", carry, what);

@@ -49,6 +49,7 @@ struct Config {
     std::uint64_t seed = 42;
     float lr = 0.01f, dropout = 0.0f, weight_decay = 0.0f;
     bool split_input = false, keep_last_hidden = false, scale_activations = false, quiet = false;
+    ist::Precision precision = ist::Precision::Fp32;
     bool step_decay = false, show_config = false;
     ist::cli::CodecOptions coding;
 };
@@ -116,6 +117,7 @@ Config parse(int argc, char** argv) {
               "OpenBLAS threads of every worker while it trains (default 1: with\n"
               "S workers on few cores, more threads only wait for each other)");
     training.seed(c.seed, "seed of the split, graph clusters, weights and partitions");
+    training.precision(c.precision);
     cli.flag("--quiet", c.quiet, "print only the per-method summary lines");
     c.coding.add_to(cli);
     cli.parse(args.argc(), args.argv());
@@ -360,6 +362,7 @@ Setup make_setup(const Config& c, const ist::GcnGraph& gcn, const ist::Dataset& 
     s.options.sampling = ist::Sampling::WholeSet;  // every worker's batches come from the whole graph
     s.options.batches = ist::Batches::FullSet;
     s.options.eval_every = c.eval_every;
+    s.options.precision = c.precision;
     s.options.scale_activations = c.scale_activations;  // a no-op for FullModel (held = full)
     if (c.clusters) add_clusters(c, gcn, s);
     return s;

@@ -106,6 +106,7 @@ void add_training_options(ist::cli::Options& cli, Config& c) {
     training.momentum(c.momentum, "momentum of --optimizer momentum");
     training.weight_decay(c.weight_decay);
     training.carry_state(c.carry_state);
+    training.precision(c.options.precision);
     cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
     training.seed(c.options.seed);
     training.eval_every(c.options.eval_every);
@@ -438,7 +439,8 @@ int run(const Config& c) {
         std::cout << "ist-train: " << c.method << " on " << train.name << " (" << train.size() << " train / "
                   << test.size() << " test rows), " << describe_network(c, train, net) << ", S = " << c.options.workers
                   << ", l = " << c.options.local_steps
-                  << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport" << c.coding.describe() << '\n';
+                  << ", " << c.optimizer << " lr " << c.lr << ", " << c.transport << " transport" << c.coding.describe()
+                  << (c.options.precision == ist::Precision::Bf16 ? ", bf16 GEMMs" : "") << '\n';
     ist::TrainResult result;
     ist::StopAtAccuracy stop_at(c.target > 0 ? c.target : 2.0);
     ist::StopAfterSeconds time_budget(c.time_budget > 0 ? c.time_budget : std::numeric_limits<double>::infinity());

@@ -69,6 +69,8 @@ Config parse(int argc, char** argv) {
     training.local_steps(o.local_steps, "local SGD steps per round");
     training.batch(o.batch_size);
     training.lr(c.lr, "SGD learning rate");
+    training.precision(o.precision, "GEMM arithmetic of pre-training and fine-tuning: fp32, or bf16 (bfloat16 inputs, "
+                                    "fp32 accumulation; needs the oneDNN backend)");
     cli.list("--seeds", c.seeds, ist::cli::kCount, "N1,N2,...", "seeds of initialisation, partitions and sampling (default 1)");
     cli.text("--save-model", c.save_model, "PATH",
              "write the last cell's pruned, fine-tuned model as .npz (the last seed,\n"

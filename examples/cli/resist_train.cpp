@@ -108,6 +108,7 @@ Config parse(int argc, char** argv) {
     training.eval_every(o.eval_every);
     cli.value("--threads", c.threads, kCount, "N", "workers computing at once (default: the number of cores)");
     training.seed(o.seed);
+    training.precision(o.precision);
     cli.flag("--progress", c.progress, "progress bar instead of one line per evaluation");
     cli.flag("--quiet", c.quiet, "print only the summary");
     c.coding.add_to(cli);

@@ -78,6 +78,7 @@ Config parse(int argc, char** argv) {
     cli.value("--target", c.target, kDouble, "A", "report the training seconds to reach test accuracy A");
     cli.value("--seeds", c.seeds, kPositive, "N", "runs per method, seeds seed .. seed + N - 1 (default 1)");
     training.seed(o.seed);
+    training.precision(o.precision);
     cli.value("--threads", c.threads, kCount, "N", "workers computing at once (default: the number of cores)");
     cli.text("--curve", c.curve, "FILE", "write every evaluation as CSV (method,seed,round,seconds,accuracy,bytes,\n"
                                          "then seconds under the network model per link)");

@@ -62,6 +62,7 @@ Config parse(int argc, char** argv) {
               "hold N evenly spaced training rows out of training and evaluate on them\n"
               "instead of the test set, to choose settings without the test set (default 0)");
     training.lr(c.lr, "SGD learning rate");
+    training.precision(o.precision);
     cli.flag("--step-decay", c.step_decay, "divide the learning rate by 10 at 50% and 75% of the rounds");
     cli.flag("--scale-activations", c.scale_activations,
              "IST: a subnet's output layer scales its input by full/held hidden width");

@@ -8,6 +8,16 @@
 //   gamma_j = j u / (1 - j u),
 // i.e. each entry's error relative to the sum of its terms' magnitudes is at most about (k + 2) u
 // (k rounded additions and products, alpha's product, beta's sum).
+//
+// Bf16 (bfloat16 inputs, fp32 accumulation): rounding an input to bfloat16 (8 significant bits,
+// round to nearest) changes it by a factor (1 + d), |d| <= u_b = 2^-8
+// (the unit roundoff of 8 significant bits, as u = 2^-24 is of fp32's 24). Each term a_p b_p becomes a_p b_p (1 + d)(1 + d'),
+// whose product of two 8-bit significands is exact in fp32; the sum of the k terms, alpha and beta
+// then add fp32's gamma_{k+2}. So
+//   |C - C_exact|_ij <= ((1 + u_b)^2 (1 + gamma_{k+2}) - 1) (|alpha| (|op(A)| |op(B)|)_ij + |beta| |C0|_ij),
+// about 2 u_b = 2^-7 of the terms' magnitudes (fp32's is about k 2^-24). A second oracle
+// rounds the inputs to bf16 itself (frexp, nearbyint: independent of the library's conversion)
+// and holds the product to fp32's bound: the inputs are rounded to nearest, the sums are fp32.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -136,14 +146,37 @@ std::vector<std::pair<std::size_t, std::size_t>> checked_entries(const GemmShape
     return at;
 }
 
-/// The largest error of c over its bound (<= 1 passes), for the checked entries.
-double worst_error_over_bound(const GemmShape& s, const Operands& o, const std::vector<float>& c) {
-    const double u = std::ldexp(1.0, -24), j = static_cast<double>(s.k + 2), gamma = j * u / (1.0 - j * u);
+/// fp32's bound on a k-term product's error relative to its terms' magnitudes: gamma_{k+2}.
+double fp32_bound(std::size_t k) {
+    const double u = std::ldexp(1.0, -24), j = static_cast<double>(k + 2);
+    return j * u / (1.0 - j * u);
+}
+
+/// bf16's (see the top of the file): (1 + u_b)^2 (1 + gamma_{k+2}) - 1, u_b = 2^-8.
+double bf16_bound(std::size_t k) {
+    const double u_b = std::ldexp(1.0, -8);
+    return (1.0 + u_b) * (1.0 + u_b) * (1.0 + fp32_bound(k)) - 1.0;
+}
+
+/// x rounded to 8 significant bits, to nearest even (bfloat16's rounding of a normal float).
+double round_to_bf16(double x) {
+    int e = 0;
+    const double significand = std::frexp(x, &e);  // in [0.5, 1): 8 bits are significand * 2^8
+    return std::ldexp(std::nearbyint(std::ldexp(significand, 8)), e - 8);
+}
+
+double unrounded(double x) { return x; }
+
+/// The largest error of c over its bound (<= 1 passes) for the checked entries: `relative_bound`
+/// times the terms' magnitudes, the exact product taken of the inputs as `input` maps them.
+double worst_error_over_bound(const GemmShape& s, const Operands& o, const std::vector<float>& c,
+                              double relative_bound, double (*input)(double) = unrounded) {
+    const double gamma = relative_bound;
     double worst = 0.0;
     for (auto [i, jj] : checked_entries(s)) {
         double exact = 0.0, magnitude = 0.0;
         for (std::size_t p = 0; p < s.k; ++p) {
-            const double term = op_a(s, o, i, p) * op_b(s, o, p, jj);
+            const double term = input(op_a(s, o, i, p)) * input(op_b(s, o, p, jj));
             exact += term;
             magnitude += std::abs(term);
         }
@@ -181,7 +214,7 @@ TEST_CASE("gemm: every shape the library uses is within the error bound of a dou
             CAPTURE(std::string(s.use));
             const Operands o = make_operands(s, s.m + 7 * s.n + 13 * s.k);
             const std::vector<float> c = product(s, o);
-            CHECK(worst_error_over_bound(s, o, c) <= 1.0);
+            CHECK(worst_error_over_bound(s, o, c, fp32_bound(s.k)) <= 1.0);
             CHECK(padding_untouched(s, o, c));
         }
     }
@@ -196,7 +229,74 @@ TEST_CASE("gemm: the bound is tight enough to catch a wrong product") {
     shorter.k = s.k - 1;
     std::vector<float> c = o.c0;
     detail::gemm(call_on(shorter, o.a.data(), o.lda, o.b.data(), o.ldb, c.data(), o.ldc));
-    CHECK(worst_error_over_bound(s, o, c) > 1.0);
+    CHECK(worst_error_over_bound(s, o, c, fp32_bound(s.k)) > 1.0);
+}
+
+namespace {
+
+/// Whether this build and CPU compute bf16 GEMMs (oneDNN, AVX-512); the bf16 cases say so if not.
+bool bf16_available() {
+    if (detail::gemm_precision_supported(Precision::Bf16, GemmBackend::OneDnn)) return true;
+    MESSAGE("no bf16 GEMM in this build or on this CPU: the bf16 cases are skipped");
+    return false;
+}
+
+/// The shapes whose GEMMs follow the run's precision: all but the two that are always fp32 (the
+/// kNN graph builder's, on data; the column sums, a gradient's accumulation).
+std::vector<GemmShape> bf16_shapes() {
+    std::vector<GemmShape> shapes;
+    for (const GemmShape& s : kLibraryShapes)
+        if (std::string(s.use).rfind("knn", 0) != 0 && std::string(s.use).rfind("column sums", 0) != 0)
+            shapes.push_back(s);
+    return shapes;
+}
+
+}  // namespace
+
+TEST_CASE("gemm bf16: every shape the library uses is within bf16's bound, and is the fp32 product of bf16 inputs") {
+    if (!bf16_available()) return;
+    const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
+    const detail::GemmPrecisionGuard bf16(Precision::Bf16);
+    for (const GemmShape& s : bf16_shapes()) {
+        CAPTURE(std::string(s.use));
+        const Operands o = make_operands(s, s.m + 7 * s.n + 13 * s.k);
+        const std::vector<float> c = product(s, o);
+        CHECK(worst_error_over_bound(s, o, c, bf16_bound(s.k)) <= 1.0);
+        CHECK(worst_error_over_bound(s, o, c, fp32_bound(s.k), round_to_bf16) <= 1.0);
+        // Short sums show the rounding plainly (over long ones fp32's own bound grows to bf16's
+        // typical error): bf16 really ran, not fp32.
+        if (s.k <= 256) CHECK(worst_error_over_bound(s, o, c, fp32_bound(s.k)) > 1.0);
+        CHECK(padding_untouched(s, o, c));
+    }
+}
+
+TEST_CASE("gemm bf16: a call's precision is its thread's, and OpenBLAS refuses bf16 naming itself") {
+    CHECK(GemmCall{}.precision == Precision::Fp32);
+    const GemmShape s{"dense forward, odd", false, true, 7, 13, 1001};
+    const Operands o = make_operands(s, 3);
+    {
+        const detail::GemmBackendGuard openblas(GemmBackend::OpenBlas);
+        const std::string refusal =
+            "precision bf16: the GEMM backend openblas has no bf16 GEMM (it would compute in fp32); use the onednn "
+            "backend (IST_GEMM=onednn, libdnnl-dev) or precision fp32";
+        CHECK_THROWS_WITH_AS(detail::GemmPrecisionGuard(Precision::Bf16), refusal.c_str(), ConfigError);
+        GemmCall g = call_on(s, o.a.data(), o.lda, o.b.data(), o.ldb, nullptr, o.ldc);
+        std::vector<float> c = o.c0;
+        g.c = c.data();
+        g.precision = Precision::Bf16;
+        CHECK_THROWS_WITH_AS(detail::gemm(g), refusal.c_str(), ConfigError);
+        CHECK(c == o.c0);  // refused before anything was written
+    }
+    if (!bf16_available()) return;
+    const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
+    {
+        const detail::GemmPrecisionGuard bf16(Precision::Bf16);
+        CHECK(GemmCall{}.precision == Precision::Bf16);
+        std::thread([] { CHECK(GemmCall{}.precision == Precision::Fp32); }).join();  // another thread's own
+    }
+    CHECK(GemmCall{}.precision == Precision::Fp32);  // restored
+    CHECK(parse_precision("bf16") == Precision::Bf16);
+    CHECK_THROWS_WITH_AS(parse_precision("fp16"), "precision 'fp16' is not one of fp32, bf16", ConfigError);
 }
 
 namespace {
@@ -234,15 +334,20 @@ void check_same_bits_at_any_alignment(const GemmShape& s, const Operands& o, con
 // at any BLAS thread count. OpenBLAS 0.3.21 with its own kernel choice on an AVX-512 machine
 // changes the last bits of some products with its thread count (e.g. 128 x 10 x 4096 at 2 threads),
 // which is why the docs' numbers are taken with OPENBLAS_NUM_THREADS=1.
-TEST_CASE("gemm: oneDNN gives the same bits at 1 to 4 threads and at any operand alignment") {
+TEST_CASE("gemm: oneDNN gives the same bits at 1 to 4 threads and at any operand alignment, in fp32 and bf16") {
     if (!detail::gemm_backend_built(GemmBackend::OneDnn)) return;
     const detail::GemmBackendGuard guard(GemmBackend::OneDnn);
-    for (const GemmShape& s : kLibraryShapes) {
-        CAPTURE(std::string(s.use));
-        const Operands o = make_operands(s, 11);
-        const std::vector<float> one_thread = check_same_bits_at_any_thread_count(s, o);
-        const detail::BlasThreadsGuard threads(1);
-        check_same_bits_at_any_alignment(s, o, one_thread);
+    for (Precision precision : {Precision::Fp32, Precision::Bf16}) {
+        if (precision == Precision::Bf16 && !bf16_available()) continue;
+        const detail::GemmPrecisionGuard arithmetic(precision);
+        for (const GemmShape& s : precision == Precision::Fp32 ? kLibraryShapes : bf16_shapes()) {
+            CAPTURE(std::string(s.use));
+            CAPTURE(std::string(precision_name(precision)));
+            const Operands o = make_operands(s, 11);
+            const std::vector<float> one_thread = check_same_bits_at_any_thread_count(s, o);
+            const detail::BlasThreadsGuard threads(1);
+            check_same_bits_at_any_alignment(s, o, one_thread);
+        }
     }
 }
 
@@ -327,11 +432,14 @@ TEST_CASE("gemm: backends by name, and a guard restores the previous one") {
                     std::logic_error);
 }
 
-TEST_CASE("gemm threads: concurrent GEMMs of the same shapes give the main thread's bits") {
-    // Four threads of one BLAS thread each (an IST round's rule) run the library's small and odd
-    // shapes in different orders, many times; every result must be the bits of the main thread's.
-    // (oneDNN 2.6 failed this in about 2 of 5 runs while its primitive objects were shared.)
+namespace {
+
+/// Four threads of one BLAS thread each (an IST round's rule) run the library's small and odd
+/// shapes in `precision`, in different orders, many times; every result must be the bits of the
+/// main thread's.
+void check_concurrent_gemms(Precision precision) {
     const detail::BlasThreadsGuard one_thread(1);
+    const detail::GemmPrecisionGuard arithmetic(precision);
     std::vector<GemmShape> shapes;
     for (const GemmShape& s : kLibraryShapes)
         if (s.m * s.n * s.k <= (std::size_t{1} << 20)) shapes.push_back(s);
@@ -346,6 +454,7 @@ TEST_CASE("gemm threads: concurrent GEMMs of the same shapes give the main threa
         std::vector<std::jthread> workers;
         for (std::size_t w = 0; w < 4; ++w)
             workers.emplace_back([&, w] {
+                const detail::GemmPrecisionGuard worker_arithmetic(precision);  // a worker thread's own
                 for (int round = 0; round < 3; ++round)
                     for (std::size_t i = 0; i < shapes.size(); ++i) {
                         const std::size_t at = (i * (w + 1) + round) % shapes.size();
@@ -354,6 +463,19 @@ TEST_CASE("gemm threads: concurrent GEMMs of the same shapes give the main threa
             });
     }
     CHECK(mismatches == std::vector<int>(4, 0));
+}
+
+}  // namespace
+
+TEST_CASE("gemm threads: concurrent GEMMs of the same shapes give the main thread's bits") {
+    // oneDNN 2.6 failed this in about 2 of 5 runs while its primitive objects were shared.
+    check_concurrent_gemms(Precision::Fp32);
+}
+
+TEST_CASE("gemm threads: concurrent bf16 GEMMs give the main thread's bits") {
+    if (!bf16_available()) return;
+    const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
+    check_concurrent_gemms(Precision::Bf16);
 }
 
 #if IST_GEMM_ONEDNN

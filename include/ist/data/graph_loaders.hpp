@@ -207,7 +207,8 @@ inline Graph knn_graph(const Matrix& points, std::size_t k, std::size_t block_fl
         const std::size_t r1 = std::min(n, r0 + rows);
         block.resize({r1 - r0, d});
         std::copy(points.data() + r0 * d, points.data() + r1 * d, block.data());
-        detail::gemm(block, points, dots, false, true);
+        // fp32 whatever the run's precision: the graph is data, the same for every run.
+        detail::gemm(block, points, dots, false, true, 1.0f, 0.0f, Precision::Fp32);
         for (std::size_t i = r0; i < r1; ++i) {
             const float* g = dots.data() + (i - r0) * n;
             // The row's own norm is common to all candidates, so rank by |p_j|^2 - 2 p_i.p_j.

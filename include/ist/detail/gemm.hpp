@@ -15,6 +15,10 @@
 // on one machine: OpenBLAS never splits a dot product across threads, and oneDNN's matmul gave the
 // same bits at 1 to 4 threads and at any alignment of the operands for every shape the library
 // uses (tests/detail/test_gemm.cpp checks both on the machine that runs the tests).
+//
+// Precision (ist/core/precision.hpp): each GemmCall carries one, by default the calling thread's
+// (GemmPrecisionGuard). Bf16 needs oneDNN: OpenBLAS 0.3.21 (Debian's) has no bf16 GEMM, and a bf16
+// request it would silently compute in fp32 is refused instead (check_gemm_precision).
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
@@ -83,6 +87,44 @@ private:
     GemmBackend previous_;
 };
 
+/// Whether `precision`'s GEMMs can run on `backend` on this CPU.
+inline bool gemm_precision_supported(GemmPrecision precision, [[maybe_unused]] GemmBackend backend) {
+    if (precision == GemmPrecision::Fp32) return true;
+#if IST_GEMM_ONEDNN
+    if (backend == GemmBackend::OneDnn) return onednn::bf16_supported();
+#endif
+    return false;
+}
+
+/// Refuses `precision` when the process's GEMM backend cannot compute it, naming the backend
+/// (the trainer calls it before any work; gemm() again for every product).
+inline void check_gemm_precision(GemmPrecision precision) {
+    const GemmBackend backend = gemm_backend();
+    if (gemm_precision_supported(precision, backend)) return;
+    if (backend == GemmBackend::OpenBlas)
+        throw ConfigError(std::string("precision ") + precision_name(precision) +
+                          ": the GEMM backend openblas has no bf16 GEMM (it would compute in fp32); use the onednn "
+                          "backend (IST_GEMM=onednn, libdnnl-dev) or precision fp32");
+    throw ConfigError(std::string("precision ") + precision_name(precision) +
+                      ": oneDNN has no bf16 matmul on this CPU (it needs AVX-512); use precision fp32");
+}
+
+/// Sets the calling thread's GEMM precision for the guard's lifetime (refused, before anything
+/// runs, where the backend cannot compute it).
+class GemmPrecisionGuard {
+public:
+    explicit GemmPrecisionGuard(GemmPrecision precision) : previous_(thread_gemm_precision()) {
+        check_gemm_precision(precision);
+        thread_gemm_precision() = precision;
+    }
+    ~GemmPrecisionGuard() { thread_gemm_precision() = previous_; }
+    GemmPrecisionGuard(const GemmPrecisionGuard&) = delete;
+    GemmPrecisionGuard& operator=(const GemmPrecisionGuard&) = delete;
+
+private:
+    GemmPrecision previous_;
+};
+
 /// Refuses leading dimensions shorter than the rows they step over (a caller's indexing bug).
 inline void check_leading_dimensions(const GemmCall& g) {
     const std::size_t a_cols = g.trans_a ? g.m : g.k, b_cols = g.trans_b ? g.k : g.n;
@@ -107,6 +149,7 @@ inline void gemm(const GemmCall& g) {
     check_leading_dimensions(g);
     if (g.m == 0 || g.n == 0) return;
     if (g.k == 0) return scale_output(g);
+    if (g.precision != GemmPrecision::Fp32) check_gemm_precision(g.precision);
 #if IST_GEMM_ONEDNN
     if (gemm_backend() == GemmBackend::OneDnn) return onednn::gemm(g);
 #endif
@@ -117,7 +160,7 @@ inline void gemm(const GemmCall& g) {
 /// shape is resized to the product's and beta taken as 0.
 template <class A, class B, class C>
 void gemm(const A& a, const B& b, C& c, bool trans_a, bool trans_b, float alpha = 1.0f, float beta = 0.0f,
-          GemmPrecision precision = GemmPrecision::F32) {
+          GemmPrecision precision = thread_gemm_precision()) {
     require<DataError>(a.dimension() == 2 && b.dimension() == 2, "gemm: the operands must be matrices, got " +
                                                                      std::to_string(a.dimension()) + "-d and " +
                                                                      std::to_string(b.dimension()) + "-d");
@@ -134,7 +177,8 @@ void gemm(const A& a, const B& b, C& c, bool trans_a, bool trans_b, float alpha 
                   c.data(), ld(n), precision});
 }
 
-/// out[j] = sum_i x(i, j): one product of x^T with a vector of ones.
+/// out[j] = sum_i x(i, j): one product of x^T with a vector of ones, always in fp32 (a gradient's
+/// accumulation over the batch: bf16 would round every term).
 inline void column_sums(const Matrix& x, xt::xtensor<float, 1>& out) {
     const std::size_t rows = x.shape()[0], cols = x.shape()[1];
     static thread_local xt::xtensor<float, 1> ones;
@@ -146,7 +190,8 @@ inline void column_sums(const Matrix& x, xt::xtensor<float, 1>& out) {
     }
 #if IST_GEMM_ONEDNN
     if (gemm_backend() == GemmBackend::OneDnn)
-        return gemm(GemmCall{false, false, 1, cols, rows, 1.0f, ones.data(), rows, x.data(), cols, 0.0f, out.data(), cols});
+        return gemm(GemmCall{false, false, 1, cols, rows, 1.0f, ones.data(), rows, x.data(), cols, 0.0f, out.data(), cols,
+                             GemmPrecision::Fp32});
 #endif
     openblas::column_sums(x.data(), rows, cols, ones.data(), out.data());
 }

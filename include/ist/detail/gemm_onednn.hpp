@@ -18,6 +18,11 @@
 // knob: BlasThreadsGuard gives each IST worker thread 1), fewer for small products (threads_for),
 // and the count is part of the cache key, since a primitive is built for the thread count it runs
 // with. The result does not depend on the count (tests/detail/test_gemm.cpp).
+//
+// Bf16 (GemmPrecision::Bf16): the matmul reads bf16 A and B and writes fp32 C. The operands are
+// fp32 in the library, so each call rounds the parts of A and B it reads into buffers of the
+// calling thread (round to nearest even, float_to_bfloat16) first; the weights are converted per
+// call, not kept as bf16 shadows, so no layer, optimizer or file knows bf16 exists.
 #include <omp.h>
 
 #include <algorithm>
@@ -28,11 +33,14 @@
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "ist/detail/blas_threads.hpp"
+#include "ist/detail/cpu_dispatch.hpp"
 #include "ist/detail/gemm_call.hpp"
+#include "ist/detail/half_float.hpp"
 
 namespace ist::detail::onednn {
 
@@ -84,17 +92,20 @@ inline std::mutex& creation_mutex() {
     return mutex;
 }
 
-/// A rows x cols row-major matrix with leading dimension ld, read transposed when `transposed`
-/// (then it is stored cols x rows).
-inline dnnl::memory::desc matrix_desc(std::size_t rows, std::size_t cols, std::size_t ld, bool transposed) {
+/// A rows x cols row-major matrix of `type` with leading dimension ld, read transposed when
+/// `transposed` (then it is stored cols x rows).
+inline dnnl::memory::desc matrix_desc(std::size_t rows, std::size_t cols, std::size_t ld, bool transposed,
+                                      dnnl::memory::data_type type = dnnl::memory::data_type::f32) {
     const dnnl::memory::dims strides = transposed ? dnnl::memory::dims{1, as_dim(ld)} : dnnl::memory::dims{as_dim(ld), 1};
-    return dnnl::memory::desc({as_dim(rows), as_dim(cols)}, dnnl::memory::data_type::f32, strides);
+    return dnnl::memory::desc({as_dim(rows), as_dim(cols)}, type, strides);
 }
 
 inline Matmul matmul_primitive(const MatmulKey& key) {
     const std::lock_guard lock(creation_mutex());
-    const dnnl::memory::desc a = matrix_desc(key.m, key.k, key.lda, key.trans_a),
-                             b = matrix_desc(key.k, key.n, key.ldb, key.trans_b), c = matrix_desc(key.m, key.n, key.ldc, false);
+    const auto input = key.precision == GemmPrecision::Bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    const dnnl::memory::desc a = matrix_desc(key.m, key.k, key.lda, key.trans_a, input),
+                             b = matrix_desc(key.k, key.n, key.ldb, key.trans_b, input),
+                             c = matrix_desc(key.m, key.n, key.ldc, false);
     const dnnl::engine& engine = cpu_engine();
     Matmul mm{{}, dnnl::memory(a, engine, DNNL_MEMORY_NONE), dnnl::memory(b, engine, DNNL_MEMORY_NONE),
               dnnl::memory(c, engine, DNNL_MEMORY_NONE), {}};
@@ -155,10 +166,41 @@ inline MatmulKey matmul_key(const GemmCall& g, int threads) {
             threads, g.trans_a, g.trans_b, g.precision};
 }
 
-/// Runs `mm` (built for g's key) on g's operands, on the calling thread's stream.
+/// The stored matrix an operand reads: `rows` rows of which the first `cols` elements are used,
+/// `ld` apart.
+struct StoredOperand {
+    const float* data;
+    std::size_t rows, cols, ld;
+};
+
+inline StoredOperand stored_a(const GemmCall& g) { return {g.a, g.trans_a ? g.k : g.m, g.trans_a ? g.m : g.k, g.lda}; }
+inline StoredOperand stored_b(const GemmCall& g) { return {g.b, g.trans_b ? g.n : g.k, g.trans_b ? g.k : g.n, g.ldb}; }
+
+/// `from`'s used elements rounded to bfloat16 in `to`, at the same positions (leading dimension
+/// kept, so the primitive is the one the fp32 layout keys); returns to's data.
+inline std::uint16_t* to_bfloat16(const StoredOperand& from, std::vector<std::uint16_t>& to) {
+    if (from.rows == 0) return to.data();
+    to.resize(std::max(to.size(), (from.rows - 1) * from.ld + from.cols));
+    for (std::size_t r = 0; r < from.rows; ++r)
+        run_vectorised(
+            [](const float* in, std::uint16_t* out, std::size_t n) IST_INLINE_LOOP {
+                for (std::size_t i = 0; i < n; ++i) out[i] = float_to_bfloat16(in[i]);
+            },
+            from.data + r * from.ld, to.data() + r * from.ld, from.cols);
+    return to.data();
+}
+
+/// Runs `mm` (built for g's key) on g's operands, on the calling thread's stream; bf16 operands
+/// are converted first.
 inline void execute(Matmul& mm, const GemmCall& g) {
-    mm.a.set_data_handle(const_cast<float*>(g.a));
-    mm.b.set_data_handle(const_cast<float*>(g.b));
+    if (g.precision == GemmPrecision::Bf16) {
+        thread_local std::vector<std::uint16_t> a_bf16, b_bf16;
+        mm.a.set_data_handle(to_bfloat16(stored_a(g), a_bf16));
+        mm.b.set_data_handle(to_bfloat16(stored_b(g), b_bf16));
+    } else {
+        mm.a.set_data_handle(const_cast<float*>(g.a));
+        mm.b.set_data_handle(const_cast<float*>(g.b));
+    }
     mm.c.set_data_handle(g.c);
     thread_local dnnl::stream stream(cpu_engine());  // a stream is not shared between threads
     mm.primitive.execute(stream, mm.args);
@@ -171,6 +213,21 @@ inline void execute(Matmul& mm, const GemmCall& g) {
 inline int threads_for(const GemmCall& g) {
     const double work = static_cast<double>(g.m) * static_cast<double>(g.n) * static_cast<double>(g.k);
     return static_cast<int>(std::clamp(work / double(1 << 18), 1.0, static_cast<double>(blas_threads())));
+}
+
+/// Whether this CPU runs oneDNN's bf16 matmul (oneDNN 2.6 needs AVX-512 for it): a primitive is
+/// created once to find out.
+inline bool bf16_supported() {
+    static const bool supported = [] {
+        try {
+            (void)matmul_primitive(MatmulKey{1, 1, 1, 1, 1, 1, std::bit_cast<std::uint32_t>(1.0f), 0u, 1, false, false,
+                                             GemmPrecision::Bf16});
+            return true;
+        } catch (const dnnl::error&) {
+            return false;
+        }
+    }();
+    return supported;
 }
 
 inline void gemm(const GemmCall& g) {

@@ -41,11 +41,12 @@ inline float half_to_float(std::uint16_t h) {
     return std::bit_cast<float>(select(exponent == 31, special, select(exponent == 0, small, normal)));
 }
 
-/// float -> bfloat16 (the float's top 16 bits), round to nearest even.
+/// float -> bfloat16 (the float's top 16 bits), round to nearest even; NaN stays a (quiet) NaN.
+/// A select, not a branch: the bf16 GEMMs convert their operands with it in a vectorised loop.
 inline std::uint16_t float_to_bfloat16(float value) {
     const std::uint32_t x = std::bit_cast<std::uint32_t>(value);
-    if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);  // quiet NaN
-    return static_cast<std::uint16_t>((x + 0x7FFFu + ((x >> 16) & 1u)) >> 16);
+    const std::uint32_t rounded = (x + 0x7FFFu + ((x >> 16) & 1u)) >> 16;
+    return static_cast<std::uint16_t>(select((x & 0x7FFFFFFFu) > 0x7F800000u, (x >> 16) | 0x40u, rounded));
 }
 
 /// bfloat16 -> float (exact).

@@ -7,6 +7,7 @@
 #include "ist/core/error.hpp"
 #include "ist/data/dataset.hpp"
 #include "ist/data/regression_set.hpp"
+#include "ist/detail/gemm.hpp"
 #include "ist/model/loss.hpp"
 #include "ist/model/model.hpp"
 #include "ist/model/squared_error.hpp"
@@ -80,6 +81,7 @@ void check_data_fits(const M& model, const RegressionSet& data) {
 template <Model M>
 Evaluation evaluate(M& model, const Dataset& data, const TrainerOptions& options) {
     check_data_fits(model, data);
+    const detail::GemmPrecisionGuard precision(options.precision);
     const std::size_t n = data.size(), labelled = count_labelled(data.labels);
     if (labelled == 0) throw DataError(data.name + ": no labelled rows to evaluate on");
     const std::size_t batches = options.batches == Batches::Rows ? (n + options.eval_batch - 1) / options.eval_batch : 1;
@@ -129,6 +131,7 @@ template <Model M>
     requires SparseModel<M>
 Evaluation evaluate(M& model, const SparseDataset& data, const TrainerOptions& options) {
     check_data_fits(model, data);
+    const detail::GemmPrecisionGuard precision(options.precision);
     const std::size_t n = data.size(), batches = (n + options.eval_batch - 1) / options.eval_batch;
     double loss = 0.0;
     std::size_t labelled = 0;

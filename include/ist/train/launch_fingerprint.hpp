@@ -24,6 +24,7 @@ std::uint64_t launch_fingerprint(const M& model, const TrainerOptions& options, 
     if (options.sampling == Sampling::Clients) f.add(options.client_selection);
     f.add(options.batches).add(options.clusters_per_batch);
     if (coding != "fp32") f.add(coding);
+    if (options.precision != Precision::Fp32) f.add(options.precision);  // fp32 leaves the number as before
     return f.value();
 }
 

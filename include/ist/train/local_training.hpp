@@ -18,6 +18,7 @@
 #include "ist/data/dataset.hpp"
 #include "ist/data/sparse_dataset.hpp"
 #include "ist/detail/gather.hpp"
+#include "ist/detail/gemm.hpp"
 #include "ist/exchange/round.hpp"
 #include "ist/model/model.hpp"
 #include "ist/optim/optimizer.hpp"
@@ -49,6 +50,7 @@ public:
     void run(WorkerPackage& pkg, Communicator& comm, const Data& data, Round<WorkerPackage>& round,
              const O& optimizer) const {
         if constexpr (kReplicasOf<A> == Replicas::PerRound) detail::deliver_in_process(pkg);  // unless its bytes did
+        const GemmPrecisionGuard precision(options_.precision);  // this worker thread's GEMMs
         const WorkerPlan& plan = round.plan.at(comm.worker());
         BatchSampler& sampler = round.streams.sampler.at(comm.worker());
         const auto params = parameter_pointers(pkg.model);

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "ist/core/error.hpp"
+#include "ist/core/precision.hpp"
 
 namespace ist {
 
@@ -58,6 +59,10 @@ struct TrainerOptions {
     CodedValues coded_values = CodedValues::Weights;  ///< lossy codecs only
     bool error_feedback = false;  ///< add the last coding's residual to the next coded update (Updates
                                   ///< only) or, under data parallel, to the next coded gradient
+    /// The arithmetic of every GEMM of the workers' local steps and of evaluation (bf16: bfloat16
+    /// inputs, fp32 accumulation; ist/core/precision.hpp). A run setting, not the model's: the same
+    /// model trains, saves and resumes in either, and only the trainer runs its GEMMs.
+    Precision precision = Precision::Fp32;
 
     void validate() const {
         detail::require(workers > 0, "TrainerOptions: workers (S) must be at least 1, got 0");

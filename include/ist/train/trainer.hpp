@@ -18,6 +18,7 @@
 #include "ist/aggregate/holder_average.hpp"
 #include "ist/codec/fp32.hpp"
 #include "ist/data/dataset.hpp"
+#include "ist/detail/gemm.hpp"
 #include "ist/detail/seed.hpp"
 #include "ist/exchange/round.hpp"
 #include "ist/model/model.hpp"
@@ -65,6 +66,7 @@ public:
           aggregator_(std::move(aggregator)), transport_(std::move(transport)), coding_(std::move(codec), options, kReplicas),
           progress_(options.seed), streams_(options) {
         options_.validate();
+        detail::check_gemm_precision(options_.precision);  // e.g. bf16 with the OpenBLAS backend
         optimizer_.validate();
         coding_.validate(WorkerPackage::kCodable);
         partitioner_.validate(model_.dimensions(), options_.workers);
