@@ -125,12 +125,10 @@ public:
     /// from the round as late: it trains once the subnet arrives, and that result is discarded.
     void await_subnets_until(std::vector<std::vector<char>>& bytes, std::vector<MPI_Request>& sends,
                              Clock::time_point deadline) {
-        std::size_t passes_past_deadline = 0;
-        channel.poll([&] {
+        poll_until(deadline, [&] {
             bool all = true;
             for (MPI_Request& send : sends) all = channel.test(send) && all;  // tests every one: progress
-            if (Clock::now() >= deadline) ++passes_past_deadline;
-            return all || passes_past_deadline >= kSettlingPasses;
+            return all;
         }, "the subnets to be taken by the workers");
         for (std::size_t k = 1; k < sends.size(); ++k) {
             if (sends[k] == MPI_REQUEST_NULL) continue;  // taken (MPI_Test resets a completed request)
@@ -152,15 +150,12 @@ public:
         std::optional<std::pair<int, std::size_t>> found;
         std::vector<char> package;
         MPI_Request request = MPI_REQUEST_NULL;
-        std::size_t passes_past_deadline = 0;
-        channel.poll([&] {
+        poll_until(until, [&] {
             if (!found && (found = channel.try_probe(k, {kUp}))) {
                 package.resize(found->second);
                 request = channel.irecv(package.data(), package.size(), k, kUp);
             }
-            if (found && channel.test(request)) return true;
-            if (Clock::now() >= until) ++passes_past_deadline;
-            return passes_past_deadline >= kSettlingPasses;
+            return found && channel.test(request);
         }, what);
         if (found && request == MPI_REQUEST_NULL) return package;
         outcomes[k] = Outcome{ErrorKind::Aborted, k, "its trained package did not arrive in time", round};
@@ -264,6 +259,18 @@ private:
     };
 
     static constexpr std::size_t kSettlingPasses = 4;
+
+    /// Polls `ready()` until it holds, or `deadline` has passed and a few more passes found it
+    /// still false (MPI progresses what arrived meanwhile only inside its calls).
+    template <class Ready>
+    void poll_until(Clock::time_point deadline, Ready&& ready, const std::string& what) const {
+        std::size_t passes_past_deadline = 0;
+        channel.poll([&] {
+            if (ready()) return true;
+            if (Clock::now() >= deadline) ++passes_past_deadline;
+            return passes_past_deadline >= kSettlingPasses;
+        }, what);
+    }
 
     /// Worker k's status, which must be this round's (a straggler's late one goes to Stragglers).
     Outcome receive_status(int k, std::size_t bytes) const {
