@@ -31,7 +31,7 @@ for t in $threads; do
     arithmetic=$fp32_arithmetic
     [ "$precision" = bf16 ] && arithmetic=onednn-bf16
     ist_json=$(OPENBLAS_NUM_THREADS=$t "$micro" --benchmark_filter="^BM_Step/$arithmetic/784-W-W-10/b128/4096/$t/" \
-               --benchmark_format=json --benchmark_min_time=3 2>/dev/null)
+               --benchmark_format=json --benchmark_min_time=3 --no-summary 2>/dev/null)
     torch_json=$(OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "$py" "$here/pytorch_step.py" --threads "$t" --steps 20 \
                  --precision "$precision")
     "$py" - "$t" "$precision ($arithmetic)" "$ist_json" "$torch_json" <<'PY'

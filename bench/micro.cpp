@@ -3,6 +3,7 @@
 //   ist-micro                                   # everything, then the summary of the yardsticks
 //   ist-micro --benchmark_filter='Fma|Gemm|Step' # only the step-vs-GEMM-vs-peak comparison
 //   ist-micro --benchmark_filter=Fma --step-width=256   # a quick check: summary at width 256
+//   ist-micro --benchmark_format=json --no-summary     # the benchmarks alone (a script reads them)
 //
 // Every benchmark takes the BLAS thread count as its last argument (1 = what an IST worker gets
 // when S workers share the cores, 2 = the whole machine). Reported:
@@ -563,12 +564,19 @@ void register_all() {
         benchmark::RegisterBenchmark("BM_TransformerStep/L4-D256-H8-F1024-T32/b64", BM_TransformerStep)->Arg(t)->Unit(benchmark::kMillisecond)->MinTime(1.0);
 }
 
-/// Removes --step-width=W from the arguments (Google Benchmark refuses flags it does not know).
-void take_step_width(int& argc, char** argv) {
+bool g_print_summary = true;  // --no-summary: the benchmarks' output alone (e.g. JSON for a script)
+
+/// Removes ist-micro's own options (--step-width=W, --no-summary) from the arguments (Google
+/// Benchmark refuses flags it does not know).
+void take_own_options(int& argc, char** argv) {
     constexpr std::string_view option = "--step-width=";
     int kept = 0;
     for (int i = 0; i < argc; ++i) {
         const std::string_view arg = argv[i];
+        if (arg == "--no-summary") {
+            g_print_summary = false;
+            continue;
+        }
         if (!arg.starts_with(option)) {
             argv[kept++] = argv[i];
             continue;
@@ -593,7 +601,7 @@ std::string load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-    take_step_width(argc, argv);
+    take_own_options(argc, argv);
     benchmark::AddCustomContext("openblas_default_threads",
                                 std::to_string(openblas_get_num_threads ? openblas_get_num_threads() : 0));
     for (const char* var : {"OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_CORETYPE"}) {
@@ -614,6 +622,7 @@ int main(int argc, char** argv) {
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
+    if (!g_print_summary) return 0;
     std::printf("\nload average at the end: %s\n", load_average().c_str());
     print_summary(thread_counts().back());
     return 0;
