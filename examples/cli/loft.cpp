@@ -5,7 +5,9 @@
 //   ist-loft                                            # digits, MLP, IST vs data parallel pre-training
 //   ist-loft --data fashion-mnist --hidden 2048,2048 --seeds 1,2,3
 //   ist-loft --model resnet --pretrain ist --init rewind,keep,random
+//   ist-loft --model resnet --pretrain ist-channels,data-parallel --iterative 3   # LOFT by filters vs IMP
 //   ist-loft --help
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -32,7 +34,7 @@ struct Config {
     std::string scope = "global", save_model;
     std::vector<std::size_t> hidden{256, 256}, seeds{1};
     std::vector<double> sparsities{0.5, 0.8, 0.9, 0.95, 0.98};
-    std::size_t fine_tune_rounds = 30, rewind_round = 0;
+    std::size_t fine_tune_rounds = 30, rewind_round = 0, iterative = 1;
     float lr = 0.05f;
     bool quiet = false;
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 30, .batch_size = 64, .eval_every = 0};
@@ -45,12 +47,15 @@ Config parse(int argc, char** argv) {
                                       "under the mask; prints accuracies and the pre-training cost.");
     cli.text("--data", c.data.data, "NAME", ist::cli::kDataHelp);
     cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N", "use only the first N training rows (quick runs)");
-    cli.choice("--model", c.model, {"mlp", "resnet"}, "NAME",
+    cli.choice("--model", c.model, {"mlp", "resnet", "resnet-post"}, "NAME",
                "mlp (default; --hidden) | resnet (pre-activation ResNet of square images;\n"
-               "IST pre-training is then ResIST)");
+               "IST pre-training is then ResIST) | resnet-post (the same with\n"
+               "post-activation blocks: every convolution followed by its BatchNorm)");
     cli.list("--hidden", c.hidden, ist::cli::kWidth, "W1,W2,...", "hidden widths of the MLP (default 256,256)");
-    cli.choices("--pretrain", c.pretrain, {"ist", "data-parallel", "local-sgd"}, "M1,M2,...",
-                "pre-training methods to compare (default ist,data-parallel)");
+    cli.choices("--pretrain", c.pretrain, {"ist", "ist-channels", "data-parallel", "local-sgd"}, "M1,M2,...",
+                "pre-training methods to compare (default ist,data-parallel): ist cuts an\n"
+                "MLP's neurons, a ResNet's residual blocks (ResIST); ist-channels cuts\n"
+                "every convolution of a ResNet by output channel (filter-wise: LOFT)");
     ist::cli::TrainingOptions training(cli);
     training.rounds(o.rounds, "pre-training rounds");
     cli.value("--rewind-round", c.rewind_round, ist::cli::kCount, "K",
@@ -65,6 +70,11 @@ Config parse(int argc, char** argv) {
     cli.choice("--fine-tune", c.fine_tune, {"ist", "data-parallel", "local-sgd"}, "NAME",
                "how the pruned network is fine-tuned (default data-parallel)");
     cli.value("--fine-tune-rounds", c.fine_tune_rounds, ist::cli::kPositive, "F", "fine-tuning rounds (default 30)");
+    cli.value("--iterative", c.iterative, ist::cli::kPositive, "K",
+              "reach each sparsity s in K pruning steps (iterative magnitude pruning,\n"
+              "IMP): each step keeps (1-s)^(1/K) of what is left, then rewinds the\n"
+              "survivors and retrains them with the pre-training method for --rounds\n"
+              "rounds (default 1: prune once)");
     training.workers(o.workers);
     training.local_steps(o.local_steps, "local SGD steps per round");
     training.batch(o.batch_size);
@@ -80,6 +90,9 @@ Config parse(int argc, char** argv) {
     cli.parse(argc, argv);
     for (double s : c.sparsities) ist::detail::check_sparsity(s, "--sparsity");
     ist::cli::check_writable("--save-model", c.save_model);
+    if (c.model == "mlp" && std::ranges::count(ist::cli::split(c.pretrain), std::string("ist-channels")) > 0)
+        throw ist::ConfigError("--pretrain ist-channels cuts convolutions by output channel: it needs --model resnet "
+                               "or resnet-post (an MLP's neurons are what --pretrain ist cuts)");
     if (c.rewind_round >= o.rounds)
         throw ist::ConfigError("--rewind-round: " + std::to_string(c.rewind_round) + " is not below --rounds " +
                                std::to_string(o.rounds));
@@ -96,19 +109,44 @@ ist::Network build(const Config& c, const Data& d, std::uint64_t seed) {
         return ist::make_mlp({d.train.feature_count(), c.hidden, d.train.classes, ist::Norm::Batch, seed});
     const auto side = static_cast<std::size_t>(std::lround(std::sqrt(static_cast<double>(d.train.feature_count()))));
     if (side * side != d.train.feature_count())
-        throw ist::ConfigError("--model resnet: " + std::to_string(d.train.feature_count()) +
+        throw ist::ConfigError("--model " + c.model + ": " + std::to_string(d.train.feature_count()) +
                                " features are not a square image");
-    return ist::make_preact_resnet({.channels = 1, .height = side, .width = side, .classes = d.train.classes,
-                                    .stage_channels = {16, 32}, .stage_blocks = {4, 1}, .seed = seed});
+    return ist::make_resnet({.channels = 1, .height = side, .width = side, .classes = d.train.classes,
+                                    .stage_channels = {16, 32}, .stage_blocks = {4, 1}, .seed = seed,
+                                    .order = c.model == "resnet" ? ist::BlockOrder::PreActivation
+                                                                 : ist::BlockOrder::PostActivation});
 }
 
-/// Calls f(partitioner, aggregator) for `method`: IST cuts neurons of an MLP, blocks of a ResNet.
+/// Calls f(partitioner, aggregator) for `method`: IST cuts neurons of an MLP, blocks of a ResNet;
+/// IST by channels cuts every hidden dimension NeuronPartition finds, a ResNet's convolution filters.
 template <class F>
 void with_method(const Config& c, const std::string& method, F&& f) {
     if (method == "data-parallel") return f(ist::FullModel(), ist::GradientAllReduce());
     if (method == "local-sgd") return f(ist::FullModel(), ist::HolderAverage());
-    if (c.model == "resnet") return f(ist::ResistPartition(), ist::HolderAverage());
+    if (method == "ist" && c.model != "mlp") return f(ist::ResistPartition(), ist::HolderAverage());
     return f(ist::NeuronPartition(), ist::HolderAverage());
+}
+
+/// What training by one method cost and gave.
+struct Trained {
+    double accuracy = 0.0;
+    std::uint64_t bytes = 0;
+};
+
+/// Trains `model` (a Network or a Masked one) with `method` for `rounds` rounds.
+template <class M>
+Trained train_with(const Config& c, const std::string& method, M& model, const Data& d, std::uint64_t seed,
+                   std::size_t rounds) {
+    ist::TrainerOptions o = c.options;
+    o.seed = seed;
+    o.rounds = rounds;
+    Trained out;
+    with_method(c, method, [&](auto partitioner, auto aggregator) {
+        ist::IstTrainer trainer(model, o, partitioner, ist::Sgd(c.lr), aggregator);
+        out.accuracy = trainer.train(d.train, d.test).final_test->accuracy;
+        out.bytes = trainer.total_bytes();
+    });
+    return out;
 }
 
 /// Pre-training: the weights to rewind to, the trained ones, and what training cost.
@@ -126,7 +164,7 @@ PreTrained pretrain(const Config& c, const std::string& method, const Data& d, s
     const std::clock_t start = std::clock();  // CPU time of every thread: the workers' compute
     with_method(c, method, [&](auto partitioner, auto aggregator) {
         ist::IstTrainer trainer(net, o, partitioner, ist::Sgd(c.lr), aggregator);
-        if (c.rewind_round > 0) {
+        if (c.rewind_round > 0) {  // one trainer across the rewind point: its rounds continue, not restart
             trainer.set_rounds(c.rewind_round);
             trainer.train(d.train, d.test);
             out.rewind_point = net;
@@ -140,17 +178,23 @@ PreTrained pretrain(const Config& c, const std::string& method, const Data& d, s
     return out;
 }
 
-/// Fine-tunes the pruned network under its mask; its test accuracy.
-double fine_tune(const Config& c, ist::Masked<ist::Network>& model, const Data& d, std::uint64_t seed) {
-    ist::TrainerOptions o = c.options;
-    o.seed = seed;
-    o.rounds = c.fine_tune_rounds;
-    double accuracy = 0.0;
-    with_method(c, c.fine_tune, [&](auto partitioner, auto aggregator) {
-        ist::IstTrainer trainer(model, o, partitioner, ist::Sgd(c.lr), aggregator);
-        accuracy = trainer.train(d.train, d.test).final_test->accuracy;
-    });
-    return accuracy;
+/// The pre-trained model pruned to sparsity `s`: at once, or (--iterative K) in K steps, each keeping
+/// (1-s)^(1/K) of the surviving weights and followed, but for the last, by a rewind and a retraining
+/// with the pre-training method (IMP). The retrainings' cost is added to `pre`'s.
+ist::Masked<ist::Network> find_mask(const Config& c, const Data& d, const std::string& method, PreTrained& pre,
+                                    double s, std::uint64_t seed) {
+    const auto scope = c.scope == "global" ? ist::PruneScope::Global : ist::PruneScope::PerLayer;
+    ist::Masked<ist::Network> pruned(pre.trained);
+    for (std::size_t step = 1; step <= c.iterative; ++step) {
+        const double keep = std::pow(1.0 - s, static_cast<double>(step) / static_cast<double>(c.iterative));
+        ist::prune(pruned, step == c.iterative ? s : 1.0 - keep, scope);
+        if (step == c.iterative) break;
+        ist::rewind(pruned, pre.rewind_point);
+        const std::clock_t start = std::clock();
+        pre.bytes += train_with(c, method, pruned, d, seed, c.options.rounds).bytes;
+        pre.cpu_seconds += static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+    }
+    return pruned;
 }
 
 /// The pruned network's starting weights for fine-tuning, as `init` says.
@@ -205,12 +249,11 @@ void run_seed(const Config& c, const Data& d, std::uint64_t seed, Results& r) {
                       << ", " << fixed(pre.cpu_seconds, 2) << " s CPU, " << fixed(static_cast<double>(pre.bytes) / 1e6, 2)
                       << " MB exchanged\n";
         for (double s : c.sparsities) {
-            ist::Masked<ist::Network> pruned(pre.trained);
-            ist::prune(pruned, s, c.scope == "global" ? ist::PruneScope::Global : ist::PruneScope::PerLayer);
+            const ist::Masked<ist::Network> pruned = find_mask(c, d, method, pre, s, seed);
             if (!c.quiet) std::cout << "  sparsity " << fixed(s, 2) << ", per weight tensor:" << tensor_sparsities(pruned) << '\n';
             for (const std::string& init : ist::cli::split(c.init)) {
                 ist::Masked<ist::Network> model = starting_point(c, d, pre, pruned, init, seed);
-                const double accuracy = fine_tune(c, model, d, seed);
+                const double accuracy = train_with(c, c.fine_tune, model, d, seed, c.fine_tune_rounds).accuracy;
                 const std::string column = method + " + " + init;
                 if (r.accuracy[column].empty()) r.columns.push_back(column);
                 r.accuracy[column][s].push_back(accuracy);
@@ -238,9 +281,13 @@ void print_summary(const Config& c, const Results& r) {
         std::cout << "\n| " << fixed(100.0 * s, 0) << " % |";
         for (const auto& column : r.columns) std::cout << ' ' << mean_sd(r.accuracy.at(column).at(s)) << " |";
     }
-    std::cout << "\n\npre-training (" << c.options.rounds << " rounds; mean over seeds)\n"
+    std::cout << "\n\npre-training (" << c.options.rounds << " rounds";
+    if (c.iterative > 1)
+        std::cout << ", and " << c.iterative - 1 << " IMP retraining" << (c.iterative > 2 ? "s" : "") << " of "
+                  << c.options.rounds << " rounds per sparsity";
+    std::cout << "; mean over seeds)\n"
               << "| method | test accuracy | CPU time | MB exchanged |\n|---|---|---|---|\n";
-    std::map<std::string, double> cpu;
+    std::map<std::string, double> cpu, megabytes;
     for (const auto& [method, runs] : r.pretrained) {
         std::vector<double> acc;
         double mb = 0.0;
@@ -249,10 +296,15 @@ void print_summary(const Config& c, const Results& r) {
             cpu[method] += p.cpu_seconds / static_cast<double>(runs.size());
             mb += static_cast<double>(p.bytes) / 1e6 / static_cast<double>(runs.size());
         }
+        megabytes[method] = mb;
         std::cout << "| " << method << " | " << mean_sd(acc) << " | " << fixed(cpu[method], 2) << " s | " << fixed(mb, 2) << " |\n";
     }
-    if (cpu.count("ist") && cpu.count("data-parallel"))
-        std::cout << "CPU seconds of IST / data parallel pre-training: " << fixed(cpu["ist"] / cpu["data-parallel"], 2) << '\n';
+    if (!cpu.count("data-parallel")) return;
+    for (const std::string ist_method : {"ist", "ist-channels"})  // each IST variant against data parallel
+        if (cpu.count(ist_method))
+            std::cout << "CPU seconds of " << ist_method << " / data parallel pre-training: "
+                      << fixed(cpu[ist_method] / cpu["data-parallel"], 2) << "; bytes "
+                      << fixed(megabytes[ist_method] / megabytes["data-parallel"], 3) << '\n';
 }
 
 int run(const Config& c) {
