@@ -226,17 +226,25 @@ struct Stats {
     double mean = 0.0, sd = 0.0;
     std::size_t reached = 0, runs = 0;
 };
-inline Stats stats(const std::vector<double>& values) {
+
+/// Mean and sample standard deviation of every value, whatever its sign (a difference).
+inline Stats signed_stats(const std::vector<double>& values) {
     Stats s;
-    s.runs = values.size();
+    s.runs = s.reached = values.size();
+    if (values.empty()) return s;
+    s.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+    for (double v : values) s.sd += (v - s.mean) * (v - s.mean);
+    s.sd = values.size() > 1 ? std::sqrt(s.sd / static_cast<double>(values.size() - 1)) : 0.0;
+    return s;
+}
+
+/// The same over the values >= 0 only (times; a negative one is a target missed).
+inline Stats stats(const std::vector<double>& values) {
     std::vector<double> hit;
     for (double v : values)
         if (v >= 0) hit.push_back(v);
-    s.reached = hit.size();
-    if (hit.empty()) return s;
-    s.mean = std::accumulate(hit.begin(), hit.end(), 0.0) / static_cast<double>(hit.size());
-    for (double v : hit) s.sd += (v - s.mean) * (v - s.mean);
-    s.sd = hit.size() > 1 ? std::sqrt(s.sd / static_cast<double>(hit.size() - 1)) : 0.0;
+    Stats s = signed_stats(hit);
+    s.runs = values.size();
     return s;
 }
 

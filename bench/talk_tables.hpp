@@ -218,7 +218,7 @@ inline void print_converged(std::ostream& out, const TalkConfig& c, const Result
                 std::snprintf(line, sizeof line, "  %-16s", mean_sd(stats(acc), "%.4f").c_str());
                 out << line;
             }
-            const Stats lead = stats(ist_lead(results, nl, S));
+            const Stats lead = signed_stats(ist_lead(results, nl, S));
             cell_leads.push_back(lead.mean);
             std::snprintf(line, sizeof line, " %+7.2f±%-6.2f %zu/%zu\n", lead.mean, lead.sd, converged, runs);
             out << line;

@@ -56,6 +56,10 @@ grep "curve:" "$dir/held.err" | awk -v journal="$dir/runs.csv" '
     exit bad
   }' > "$dir/check.txt" || fail "$(cat "$dir/check.txt")"
 
+# The summary: IST's chosen test accuracy minus the better baseline's, in points, whatever its sign.
+lead=$(awk -F, '{ chosen[$4] = $16 } END { best = chosen[0] > chosen[1] ? chosen[0] : chosen[1]; printf "%.3f", 100 * (chosen[2] - best) }' "$dir/runs.csv")
+tail -n 1 "$dir/held.txt" | grep -qF "mean $lead max" || fail "IST - best baseline should be $lead: $(tail -n 1 "$dir/held.txt")"
+
 # 4. The journal serves a second sitting the same table, and the last line is the summary.
 "$bench" talk $small --train-rows 1200 --validation-rows 200 --runs "$dir/runs.csv" > "$dir/again.txt" 2>/dev/null
 grep -q "(3 of 3 runs from the journal)" "$dir/again.txt" || fail "second sitting trained again"
