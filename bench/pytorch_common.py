@@ -119,16 +119,42 @@ def arguments(description):
     p.add_argument("--rounds", type=int, default=60, help="T: rounds (default 60)")
     p.add_argument("--eval-every", type=int, default=1, help="evaluate every K rounds (default 1)")
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--validation-rows", type=int, default=0,
+                   help="hold the last N training rows out of training; the summary's chosen_accuracy is the "
+                        "test accuracy at the evaluation best on them (default 0)")
+    p.add_argument("--standardize", action="store_true",
+                   help="standardise every pixel by the training rows' mean and sd, as ist-bench talk does")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     p.add_argument("--port", type=int, default=0, help="gloo rendezvous port on 127.0.0.1 (default: a free one)")
     a = p.parse_args()
     a.hidden = [int(w) for w in a.hidden.split(",")]
+    if a.validation_rows < 0:
+        p.error("--validation-rows must be at least 0")
     for name in ("workers", "batch", "local_steps", "rounds", "eval_every", "threads"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if any(w < a.workers for w in a.hidden):
         p.error("--hidden: every width must be at least --workers")
     return a
+
+
+def held_out(data, args):
+    """The training rows without the last args.validation_rows, which go to args.validation (never
+    sampled); with args.standardize every set is standardised by the remaining training rows'
+    per-pixel mean and sd (constant pixels only centred), as ist's Standardization."""
+    train_x, train_y, test_x, test_y = data
+    kept = len(train_y) - args.validation_rows
+    if kept < args.batch:
+        raise SystemExit(f"--validation-rows {args.validation_rows} leaves {kept} training rows, fewer than a batch")
+    args.validation = (train_x[kept:], train_y[kept:])
+    train_x, train_y = train_x[:kept], train_y[:kept]
+    if args.standardize:
+        mean = train_x.mean(0)
+        sd = ((train_x - mean) ** 2).mean(0).sqrt()
+        sd = torch.where(sd > 1e-6, sd, torch.ones_like(sd))
+        train_x, test_x = (train_x - mean) / sd, (test_x - mean) / sd
+        args.validation = ((args.validation[0] - mean) / sd, args.validation[1])
+    return train_x, train_y, test_x, test_y
 
 
 def free_port():
@@ -158,7 +184,7 @@ def _process(rank, args, run, init_method=None):
     torch.set_num_threads(args.threads)
     init_method = init_method or f"tcp://127.0.0.1:{args.port}"
     dist.init_process_group("gloo", init_method=init_method, rank=rank, world_size=args.workers)
-    data = load_fashion_mnist()
+    data = held_out(load_fashion_mnist(), args)
     torch.manual_seed(args.seed)  # the same initial model on every rank
     run(rank, args, data)
     dist.barrier()
@@ -180,12 +206,29 @@ class Report:
 
     def evaluate(self, model, round_, steps, test_x, test_y):
         acc = accuracy(model, test_x, test_y)
-        self.history.append((round_, steps, self.seconds, acc))
-        print(f"eval round {round_} steps {steps} seconds {self.seconds:.3f} accuracy {acc:.4f}", flush=True)
+        validation_x, validation_y = self.args.validation
+        validation = accuracy(model, validation_x, validation_y) if len(validation_y) else None
+        self.history.append((round_, steps, self.seconds, acc, validation))
+        print(f"eval round {round_} steps {steps} seconds {self.seconds:.3f} accuracy {acc:.4f}"
+              + (f" validation {validation:.4f}" if validation is not None else ""), flush=True)
+
+    def at_convergence(self):
+        """The test accuracy at the first evaluation best on the validation rows (the last without
+        them), its 1-based index, and whether the last 5 test accuracies lie within 0.003."""
+        if not self.history:
+            return None, None, False
+        chosen = len(self.history) - 1
+        if self.history[0][4] is not None:
+            chosen = max(range(len(self.history)), key=lambda i: (self.history[i][4], -i))
+        last = [h[3] for h in self.history[-5:]]
+        return self.history[chosen][3], chosen + 1, len(last) == 5 and max(last) - min(last) < 0.003
 
     def finish(self):
         a = self.args
+        chosen_accuracy, chosen, converged = self.at_convergence()
         print(json.dumps({"framework": self.framework, "torch": torch.__version__, "workers": a.workers,
                           "hidden": a.hidden, "lr": a.lr, "batch": a.batch, "local_steps": a.local_steps,
                           "rounds": a.rounds, "seconds": self.seconds,
-                          "final_accuracy": self.history[-1][3] if self.history else None}), flush=True)
+                          "final_accuracy": self.history[-1][3] if self.history else None,
+                          "validation_rows": a.validation_rows, "chosen_accuracy": chosen_accuracy,
+                          "chosen_evaluation": chosen, "converged": converged}), flush=True)

@@ -22,6 +22,7 @@
 #include "training_options.hpp"
 #include "network_model.hpp"
 #include "preset.hpp"
+#include "talk_converge.hpp"
 #include "talk_presets.hpp"
 #include "talk_reference.hpp"
 
@@ -29,15 +30,17 @@ namespace ist_bench {
 
 /// Fashion-MNIST: its first `train_rows` training and `test_rows` test rows (0: all), standardised
 /// by the training rows' statistics (ist-bench compare and talk).
+/// Rows [begin, end) of `d`.
+inline ist::Dataset row_range(const ist::Dataset& d, std::size_t begin, std::size_t end) {
+    std::vector<std::uint32_t> rows(end - begin);
+    std::iota(rows.begin(), rows.end(), static_cast<std::uint32_t>(begin));
+    return ist::subset(d, rows);
+}
+
 inline std::pair<ist::Dataset, ist::Dataset> fashion_rows(std::size_t train_rows, std::size_t test_rows) {
     auto [train, test] = ist::load_fashion_mnist();
-    const auto first_rows = [](const ist::Dataset& d, std::size_t n) {
-        std::vector<std::uint32_t> rows(std::min(n, d.size()));
-        std::iota(rows.begin(), rows.end(), 0u);
-        return ist::subset(d, rows);
-    };
-    if (train_rows && train_rows < train.size()) train = first_rows(train, train_rows);
-    if (test_rows && test_rows < test.size()) test = first_rows(test, test_rows);
+    if (train_rows && train_rows < train.size()) train = row_range(train, 0, train_rows);
+    if (test_rows && test_rows < test.size()) test = row_range(test, 0, test_rows);
     ist::standardize(train, test);
     return {std::move(train), std::move(test)};
 }
@@ -52,6 +55,8 @@ struct TalkConfig {
     std::vector<std::size_t> workers{2, 4, 8};
     std::vector<double> targets{0.80, 0.84};  ///< paired, in order, with the talk's 0.63 and 0.75
     std::size_t seeds = 3, rounds = 40, local_steps = 20, batch = 128, train_rows = 0, test_rows = 2000;
+    std::size_t epochs = 0;           ///< > 0: train to convergence, IST_Release's epochs (talk_converge.hpp)
+    std::size_t validation_rows = 0;  ///< the last training rows, held out to choose the reported model
     float lr = 0.05f;
     std::uint64_t seed = 42;
     bool whole_set = false, bytes = false, show_config = false;
@@ -83,7 +88,14 @@ inline TalkConfig parse_talk(int argc, char** argv) {
     training.lr(c.lr, "plain SGD learning rate, every method");
     cli.flag("--whole-set", c.whole_set, "every worker samples the whole training set (default: disjoint shards)");
     cli.value("--train-rows", c.train_rows, kCount, "N", "first N training rows (default all 60,000)");
-    cli.value("--test-rows", c.test_rows, kCount, "N", "first N test rows used for evaluation (default 2000)");
+    cli.value("--test-rows", c.test_rows, kCount, "N", "first N test rows used for evaluation (default 2000; all with --epochs)");
+    cli.value("--epochs", c.epochs, kPositive, "E",
+              "train to convergence: E epochs as IST_Release counts them (2-layer: each worker takes\n"
+              "rows / batch / S batches per epoch; 3-layer: E x S such epochs), evaluated every epoch;\n"
+              "prints the table at convergence instead of the accuracies after --rounds");
+    cli.value("--validation-rows", c.validation_rows, kCount, "N",
+              "with --epochs: hold the last N training rows out of training and report the model\n"
+              "chosen on them (default 0: the last model)");
     training.seed(c.seed, "first seed");
     std::string links;
     cli.text("--link", links, "LIST", "link speeds of the network model (default 1G,10G)");
@@ -92,6 +104,10 @@ inline TalkConfig parse_talk(int argc, char** argv) {
              "settings are not run again, so a long table can be built in several sittings");
     cli.parse(args.argc(), args.argv());
     if (cli.given("--link")) c.links = parse_links(links);
+    refuse_ignored(cli, "--rounds", c.epochs > 0, "with --epochs the rounds follow from the epochs");
+    refuse_ignored(cli, "--validation-rows", c.epochs == 0, "it chooses among the evaluations of --epochs");
+    refuse_ignored(cli, "--epochs", c.bytes, "--bytes trains nothing");
+    if (c.epochs && !cli.given("--test-rows")) c.test_rows = 0;  // at convergence: the whole test set
     if (c.targets.size() != 2) throw ist::ConfigError("--targets: give two accuracies (the talk's tables have two)");
     for (std::size_t n : c.nets)
         if (n > 2) throw ist::ConfigError("--nets: " + std::to_string(n) + " hidden layers; the talk's nets have 1 or 2");
@@ -115,7 +131,40 @@ struct Outcome {
     std::vector<std::vector<double>> to_target;  ///< [clock][target]; clock 0 = here, then one per link
     double final_accuracy = 0.0;
     double load_at_start = -1.0;  ///< the machine's 1-minute load average when the run began
+    std::optional<Convergence> convergence;  ///< --epochs runs only
 };
+
+/// The rows of the runs: training rows (the validation rows cut off their end), validation rows,
+/// test rows, and the training sample on which the training loss and accuracy are measured; all
+/// standardised by the training rows' statistics.
+struct TalkData {
+    ist::Dataset train, validation, test, train_sample;
+};
+
+inline TalkData talk_data(const TalkConfig& c) {
+    auto [train, test] = ist::load_fashion_mnist();
+    const std::size_t available = c.train_rows ? std::min(c.train_rows, train.size()) : train.size();
+    if (c.validation_rows >= available)
+        throw ist::ConfigError("--validation-rows " + std::to_string(c.validation_rows) + " leaves none of the " +
+                               std::to_string(available) + " training rows to train on");
+    const std::size_t trained = available - c.validation_rows;
+    if (c.epochs) {
+        for (std::size_t S : c.workers)
+            if (trained / c.batch / S == 0)
+                throw ist::ConfigError("--epochs: " + std::to_string(trained) + " training rows give no batch of " +
+                                       std::to_string(c.batch) + " per worker per epoch at S = " + std::to_string(S));
+    }
+    TalkData d{row_range(train, 0, trained), row_range(train, trained, available),
+               row_range(test, 0, c.test_rows ? std::min(c.test_rows, test.size()) : test.size()), {}};
+    const ist::Standardization by_training_rows(d.train);
+    for (ist::Dataset* part : {&d.train, &d.validation, &d.test}) by_training_rows.apply(*part);
+    d.train_sample = row_range(d.train, 0, std::min(kTrainSampleRows, d.train.size()));
+    return d;
+}
+
+inline EpochPlan epoch_plan(const TalkConfig& c, std::size_t hidden_layers, std::size_t S, std::size_t train_rows) {
+    return epoch_plan(hidden_layers, S, c.epochs, train_rows, c.batch, c.local_steps);
+}
 
 /// Seconds from the start to the end of each round of `history`, on every clock.
 inline std::vector<std::vector<double>> clocks(const TalkConfig& c, const std::vector<ist::RoundMetrics>& history,
@@ -129,10 +178,12 @@ inline std::vector<std::vector<double>> clocks(const TalkConfig& c, const std::v
 }
 
 template <class Trainer>
-Outcome outcome_of(const TalkConfig& c, Trainer& trainer, Method m, std::size_t S, const ist::Dataset& train,
-                   const ist::Dataset& test) {
-    const ist::TrainResult r = trainer.train(train, test);
+Outcome outcome_of(const TalkConfig& c, Trainer& trainer, Method m, std::size_t S, const TalkData& data,
+                   const std::string& label) {
+    EpochLog log(data.train_sample, data.validation, label);
+    const ist::TrainResult r = c.epochs ? trainer.train(data.train, data.test, log) : trainer.train(data.train, data.test);
     Outcome o;
+    if (c.epochs) o.convergence = converge(log.points());
     o.final_accuracy = r.final_test ? r.final_test->accuracy : 0.0;
     for (const std::vector<double>& ends : clocks(c, r.history, m, S)) {
         std::vector<double> reached(c.targets.size(), -1.0);
@@ -145,21 +196,29 @@ Outcome outcome_of(const TalkConfig& c, Trainer& trainer, Method m, std::size_t 
 }
 
 inline Outcome run_once(const TalkConfig& c, std::size_t hidden_layers, Method m, std::size_t S, std::uint64_t seed,
-                        const ist::Dataset& train, const ist::Dataset& test) {
+                        const TalkData& data) {
+    const ist::Dataset& train = data.train;
     ist::TrainerOptions o{.workers = S, .local_steps = c.local_steps, .rounds = c.rounds, .batch_size = c.batch, .seed = seed};
     if (c.whole_set) o.sampling = ist::Sampling::WholeSet;
+    if (c.epochs) {
+        const EpochPlan plan = epoch_plan(c, hidden_layers, S, train.size());
+        o.rounds = plan.rounds();
+        o.eval_every = plan.rounds_per_epoch;
+    }
+    const std::string label = "net " + std::to_string(hidden_layers) + " S " + std::to_string(S) + " method " +
+                              std::to_string(static_cast<int>(m)) + " seed " + std::to_string(seed);
     ist::Network net = ist::make_mlp(
         {train.feature_count(), std::vector<std::size_t>(hidden_layers, c.width), train.classes, ist::Norm::Batch, seed});
     if (m == Method::Ist) {
         ist::IstTrainer<> t(net, o, ist::NeuronPartition{}, ist::Sgd(c.lr));
-        return outcome_of(c, t, m, S, train, test);
+        return outcome_of(c, t, m, S, data, label);
     }
     if (m == Method::LocalSgd) {
         ist::LocalSgdTrainer<> t(net, o, ist::FullModel{}, ist::Sgd(c.lr));
-        return outcome_of(c, t, m, S, train, test);
+        return outcome_of(c, t, m, S, data, label);
     }
     ist::DataParallelTrainer<> t(net, o, ist::FullModel{}, ist::Sgd(c.lr));
-    return outcome_of(c, t, m, S, train, test);
+    return outcome_of(c, t, m, S, data, label);
 }
 
 /// Mean and sample standard deviation; `reached` counts the values >= 0 (the others are misses).
@@ -167,17 +226,25 @@ struct Stats {
     double mean = 0.0, sd = 0.0;
     std::size_t reached = 0, runs = 0;
 };
-inline Stats stats(const std::vector<double>& values) {
+
+/// Mean and sample standard deviation of every value, whatever its sign (a difference).
+inline Stats signed_stats(const std::vector<double>& values) {
     Stats s;
-    s.runs = values.size();
+    s.runs = s.reached = values.size();
+    if (values.empty()) return s;
+    s.mean = std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+    for (double v : values) s.sd += (v - s.mean) * (v - s.mean);
+    s.sd = values.size() > 1 ? std::sqrt(s.sd / static_cast<double>(values.size() - 1)) : 0.0;
+    return s;
+}
+
+/// The same over the values >= 0 only (times; a negative one is a target missed).
+inline Stats stats(const std::vector<double>& values) {
     std::vector<double> hit;
     for (double v : values)
         if (v >= 0) hit.push_back(v);
-    s.reached = hit.size();
-    if (hit.empty()) return s;
-    s.mean = std::accumulate(hit.begin(), hit.end(), 0.0) / static_cast<double>(hit.size());
-    for (double v : hit) s.sd += (v - s.mean) * (v - s.mean);
-    s.sd = hit.size() > 1 ? std::sqrt(s.sd / static_cast<double>(hit.size() - 1)) : 0.0;
+    Stats s = signed_stats(hit);
+    s.runs = values.size();
     return s;
 }
 

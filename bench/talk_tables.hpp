@@ -160,13 +160,113 @@ inline void print_finals(std::ostream& out, const TalkConfig& c, const Results& 
     }
 }
 
-inline std::string talk_setup(const TalkConfig& c, const ist::Dataset& train, const ist::Dataset& test) {
+/// --epochs: how many epochs, steps and rounds each net and S trains (IST_Release's accounting).
+inline std::string epoch_accounting(const TalkConfig& c, std::size_t train_rows) {
+    std::ostringstream s;
+    s << "  epochs as IST_Release counts them: each worker takes " << train_rows << " rows / batch " << c.batch
+      << " / S batches per epoch, E = " << c.epochs << " epochs (its 2-layer script) or E x S (its 3-layer script);"
+      << " an epoch rounded up to whole rounds of l = " << c.local_steps << ", evaluated at its end\n";
+    for (std::size_t nl : c.nets)
+        for (std::size_t S : c.workers) {
+            const EpochPlan p = epoch_plan(c, nl, S, train_rows);
+            s << "    " << nl + 1 << "-layer, S = " << S << ": " << p.epochs << " epochs of " << p.steps_per_epoch
+              << " steps per worker = " << p.rounds_per_epoch << " rounds per epoch, " << p.rounds() << " rounds\n";
+        }
+    return s.str();
+}
+
+/// Per seed, IST's chosen test accuracy minus the better baseline's, in points.
+inline std::vector<double> ist_lead(const Results& results, std::size_t nl, std::size_t S) {
+    const auto chosen = [&](Method m, std::size_t k) { return results.at({nl, S, m})[k].convergence->chosen_test; };
+    std::vector<double> lead;
+    for (std::size_t k = 0; k < results.at({nl, S, Method::Ist}).size(); ++k)
+        lead.push_back(100.0 * (chosen(Method::Ist, k) -
+                                std::max(chosen(Method::DataParallel, k), chosen(Method::LocalSgd, k))));
+    return lead;
+}
+
+inline std::string mean_sd(const Stats& s, const char* format) {
+    return number(s.mean, format) + "±" + number(s.sd, format);
+}
+
+/// --epochs: the table at convergence, the talk's final accuracies beside, and the last line
+/// "at convergence IST - best baseline: min A mean B max C (points)" over the cells.
+inline void print_converged(std::ostream& out, const TalkConfig& c, const Results& results, const TalkData& data) {
+    out << "\nat convergence: test accuracy (" << data.test.size() << " test rows) of the model chosen on "
+        << data.validation.size() << " validation rows" << (data.validation.size() ? "" : " (none: the last model)")
+        << ", mean±sd over " << c.seeds << " seeds;\n  IST - best: per seed, IST minus the better of data parallel and"
+        << " local SGD, in points; converged: runs whose last " << kConvergedWindow << " test accuracies lie within "
+        << kConvergedSpread << "\n";
+    char line[320];
+    std::snprintf(line, sizeof line, "  %-36s %3s %6s  %-16s %-16s %-16s %-14s %s\n", "net", "S", "epochs", "data parallel",
+                  "local SGD", "IST", "IST - best", "converged");
+    out << line;
+    std::vector<double> cell_leads;
+    for (std::size_t nl : c.nets) {
+        for (std::size_t S : c.workers) {
+            std::snprintf(line, sizeof line, "  %-36s %3zu %6zu", net_name(nl, c.width).c_str(), S,
+                          epoch_plan(c, nl, S, data.train.size()).epochs);
+            out << line;
+            std::size_t converged = 0, runs = 0;
+            for (Method m : kMethods) {
+                std::vector<double> acc;
+                for (const Outcome& o : results.at({nl, S, m})) {
+                    acc.push_back(o.convergence->chosen_test);
+                    converged += o.convergence->converged;
+                    ++runs;
+                }
+                std::snprintf(line, sizeof line, "  %-16s", mean_sd(stats(acc), "%.4f").c_str());
+                out << line;
+            }
+            const Stats lead = signed_stats(ist_lead(results, nl, S));
+            cell_leads.push_back(lead.mean);
+            std::snprintf(line, sizeof line, " %+7.2f±%-6.2f %zu/%zu\n", lead.mean, lead.sd, converged, runs);
+            out << line;
+        }
+        const TalkFinal& f = kSpeechFinal[nl - 1];
+        std::snprintf(line, sizeof line, "  %-36s %3s %6s  %-16.4f %-16.4f %-16.4f %+7.2f\n",
+                      ("talk: Speech " + std::to_string(nl + 1) + "-layer, width 4096").c_str(), "", "",
+                      f.data_parallel, f.local_sgd, f.ist, 100.0 * (f.ist - std::max(f.data_parallel, f.local_sgd)));
+        out << line;
+    }
+    out << "\ntraining accuracy / loss of the chosen models on " << data.train_sample.size()
+        << " training rows (mean over the seeds)\n";
+    for (std::size_t nl : c.nets)
+        for (std::size_t S : c.workers) {
+            std::snprintf(line, sizeof line, "  %-36s %3zu", net_name(nl, c.width).c_str(), S);
+            out << line;
+            for (Method m : kMethods) {
+                std::vector<double> acc, loss;
+                for (const Outcome& o : results.at({nl, S, m})) {
+                    acc.push_back(o.convergence->train_accuracy);
+                    loss.push_back(o.convergence->train_loss);
+                }
+                std::snprintf(line, sizeof line, "  %-13s %.4f / %.4f", method_name(m), stats(acc).mean, stats(loss).mean);
+                out << line;
+            }
+            out << '\n';
+        }
+    const auto [low, high] = std::minmax_element(cell_leads.begin(), cell_leads.end());
+    std::snprintf(line, sizeof line, "at convergence IST - best baseline: min %.3f mean %.3f max %.3f (points)\n", *low,
+                  std::accumulate(cell_leads.begin(), cell_leads.end(), 0.0) / static_cast<double>(cell_leads.size()),
+                  *high);
+    out << '\n' << line;
+}
+
+inline std::string talk_setup(const TalkConfig& c, const TalkData& data) {
+    const ist::Dataset &train = data.train, &test = data.test;
     std::ostringstream s;
     s << "ist-bench talk: the talk's tables on Fashion-MNIST (" << train.size() << " training rows, " << test.size()
-      << " test rows, standardised)\n"
+      << " test rows, standardised)\n";
+    if (c.epochs)
+        s << "  to convergence: " << data.validation.size() << " validation rows (the last training rows, never trained on) "
+          << (data.validation.size() ? "choose the reported model" : "(none: the last model is reported)")
+          << "; training loss and accuracy on the first " << data.train_sample.size() << " training rows\n"
+          << epoch_accounting(c, train.size());
+    s
       << "  nets: MLP 784 -> hidden -> 10, Dense (no bias) -> BatchNorm -> ReLU, parameter-free BatchNorm on the logits;"
       << " the talk's Speech nets are 4096 inputs -> 4096 (-> 4096) -> 35\n"
-      << "  every run: " << c.rounds << " rounds of l = " << c.local_steps << " steps (data parallel: " << c.local_steps
+      << "  every run: " << (c.epochs ? std::string("its") : std::to_string(c.rounds)) << " rounds of l = " << c.local_steps << " steps (data parallel: " << c.local_steps
       << " all-reduced steps per round), plain SGD lr " << c.lr << ", batch " << c.batch << " per worker, workers sample "
       << (c.whole_set ? "the whole training set" : "disjoint shards") << "; seeds " << c.seed << ".."
       << c.seed + c.seeds - 1 << " (initial weights, partitions, sampling)\n"
@@ -179,23 +279,22 @@ inline std::string talk_setup(const TalkConfig& c, const ist::Dataset& train, co
 
 /// One run: the journal's if it has it, otherwise trained now (and journalled).
 inline Outcome journalled_run(const TalkConfig& c, std::optional<RunJournal>& journal, std::size_t nl, Method m,
-                              std::size_t S, std::uint64_t seed, const ist::Dataset& train, const ist::Dataset& test,
-                              std::size_t& from_journal) {
+                              std::size_t S, std::uint64_t seed, const TalkData& data, std::size_t& from_journal) {
     if (journal)
         if (auto known = journal->find(nl, S, m, seed)) {
             ++from_journal;
             return *known;
         }
     const double load = load_averages()[0];
-    Outcome o = run_once(c, nl, m, S, seed, train, test);
+    Outcome o = run_once(c, nl, m, S, seed, data);
     o.load_at_start = load;
     if (journal) journal->record(nl, S, m, seed, o);
     return o;
 }
 
 inline int run_talk(const TalkConfig& c) {
-    const auto [train, test] = fashion_rows(c.train_rows, c.test_rows);
-    std::cout << talk_setup(c, train, test) << std::flush;
+    const TalkData data = talk_data(c);
+    std::cout << talk_setup(c, data) << std::flush;
     std::optional<RunJournal> journal;
     if (!c.runs.empty()) journal.emplace(c.runs, c);
     Results results;
@@ -205,13 +304,14 @@ inline int run_talk(const TalkConfig& c) {
             for (Method m : kMethods) {
                 auto& runs = results[{nl, S, m}];
                 for (std::size_t k = 0; k < c.seeds; ++k)
-                    runs.push_back(journalled_run(c, journal, nl, m, S, c.seed + k, train, test, from_journal));
+                    runs.push_back(journalled_run(c, journal, nl, m, S, c.seed + k, data, from_journal));
                 std::fprintf(stderr, "  done: %s, S = %zu, %s\n", net_name(nl, c.width).c_str(), S, method_name(m));
             }
     for (std::size_t nl : c.nets) print_times(std::cout, c, results, nl);
     for (std::size_t nl : c.nets) print_ratios(std::cout, c, results, nl);
-    print_finals(std::cout, c, results);
+    if (!c.epochs) print_finals(std::cout, c, results);
     std::cout << '\n' << kModelText << run_loads(results, from_journal) << "load average at the end " << load_text() << '\n';
+    if (c.epochs) print_converged(std::cout, c, results, data);
     return 0;
 }
 
@@ -223,6 +323,7 @@ inline int show_config(const TalkConfig& c) {
               << across_workers(c, [](std::size_t S) { return std::to_string(S); }) << "\nseeds " << c.seeds << "\nrounds "
               << c.rounds << "\nlocal-steps " << c.local_steps << "\nbatch " << c.batch << "\nlr " << c.lr << "\nsampling "
               << (c.whole_set ? "whole-set" : "shards") << '\n';
+    if (c.epochs) std::cout << epoch_accounting(c, talk_data(c).train.size());
     return 0;
 }
 
