@@ -18,7 +18,10 @@ are journalled as loaded and never enter the table or its final line.
 Per run: seconds of training to each target accuracy (each system's own clock around its rounds,
 evaluation excluded, as ist's trainer and the PyTorch scripts count), the final accuracy, the process's wall
 time, the bytes node 1's link carried (its eth0's counters, both directions) and, for ist, what ist counted
-for that link. Per link: the goodput a 1 s TCP stream achieved (`ist-cluster status`). The last line:
+for that link; for ist, the median round measured, the network model's round (support/network_model.hpp:
+the workers' own compute seconds plus the modelled communication at the link's nominal rate) and the
+compute plus node 1's counted bytes at the measured goodput. Per link: the goodput a 1 s TCP stream
+achieved (`ist-cluster status`). The last line:
   real links S=2: vs DDP 1gbit xA.AA, vs PyTorch IST 100mbit xB.BB
 (the 3-layer net, median seconds to the first target: PyTorch DDP / ist IST at 1 Gbit/s, and the PyTorch
 IST port / ist IST with --codec q8 --code-updates at 100 Mbit/s).
