@@ -18,7 +18,10 @@ are journalled as loaded and never enter the table or its final line.
 Per run: seconds of training to each target accuracy (each system's own clock around its rounds,
 evaluation excluded, as ist's trainer and the PyTorch scripts count), the final accuracy, the process's wall
 time, the bytes node 1's link carried (its eth0's counters, both directions) and, for ist, what ist counted
-for that link. Per link: the goodput a 1 s TCP stream achieved (`ist-cluster status`). The last line:
+for that link; for ist, the median round measured, the network model's round (support/network_model.hpp:
+the workers' own compute seconds plus the modelled communication at the link's nominal rate) and the
+compute plus node 1's counted bytes at the measured goodput. Per link: the goodput a 1 s TCP stream
+achieved (`ist-cluster status`). The last line:
   real links S=2: vs DDP 1gbit xA.AA, vs PyTorch IST 100mbit xB.BB
 (the 3-layer net, median seconds to the first target: PyTorch DDP / ist IST at 1 Gbit/s, and the PyTorch
 IST port / ist IST with --codec q8 --code-updates at 100 Mbit/s).
@@ -162,8 +165,20 @@ def common_options(a, net, seed):
             "--rounds", str(a.rounds), "--seed", str(seed)]
 
 
+def round_parts(history):
+    """ist's rounds, medians: measured wall seconds, compute (the slowest worker's own seconds), bytes
+    counted (all workers, as the network model counts them) and bytes of worker 1 (node 1's link)."""
+    med = statistics.median
+    rounds = [m["seconds"] - (history[i - 1]["seconds"] if i else 0.0) for i, m in enumerate(history)]  # cumulative in the log
+    return {"round_seconds": med(rounds),
+            "compute_seconds": med(max(m["worker_seconds"], default=0.0) for m in history),
+            "bytes_round": med(m["bytes"] for m in history),
+            "link_bytes_round": med(m["worker_bytes"][1] for m in history)}
+
+
 def run_system(a, net, system, seed, nodes, scratch):
-    """(points [(seconds, accuracy)], counted bytes for node 1's link or None, wall seconds, wire bytes)."""
+    """(points [(seconds, accuracy)], counted bytes for node 1's link or None, wall seconds, wire bytes,
+    ist's round parts (round_parts) or None)."""
     _, ist_options, script = SYSTEMS[system]
     if ist_options is not None:
         log = os.path.join(scratch, "log.json")
@@ -180,13 +195,14 @@ def run_system(a, net, system, seed, nodes, scratch):
             history = json.load(f)
         points = [(m["seconds"], m["test_accuracy"]) for m in history if m["test_accuracy"] is not None]
         counted = sum(m["worker_bytes"][1] for m in history)  # rank 1's subnets: all that crosses node 1's link
+        parts = round_parts(history)
     else:
         points = [(float(w[w.index("seconds") + 1]), float(w[w.index("accuracy") + 1]))
                   for w in (line.split() for line in output.splitlines()) if w[:1] == ["eval"]]
-        counted = None
+        counted, parts = None, None
     if not points:
         raise BenchError(f"{system}: no evaluation in its output:\n{output}")
-    return points, counted, wall, wire
+    return points, counted, wall, wire, parts
 
 
 def bring_up(link, nodes):
@@ -233,10 +249,10 @@ def run_on_cluster(a, key, link, nodes, todo, sitting, scratch):
         if not quiet and not a.allow_load:
             raise BenchError(f"the load is {load[0]:.2f} >= {a.max_load}: timed runs need a quiet machine; "
                              f"{sitting['new_runs']} runs done this sitting, the journal keeps them; run again later")
-        points, counted, wall, wire = run_system(a, net, system, seed, nodes, scratch)
+        points, counted, wall, wire, parts = run_system(a, net, system, seed, nodes, scratch)
         append(a.journal, {"kind": "run", "settings": key, "net": net, "link": link, "system": system, "seed": seed,
                            "nodes": nodes, "points": points, "counted_bytes": counted, "wire_bytes": wire,
-                           "wall_seconds": wall, "load": load, "quiet": quiet, "date": now()})
+                           "wall_seconds": wall, "load": load, "quiet": quiet, "date": now(), "rounds": parts})
         sitting["new_runs"] += 1
         print(f"  {NETS[net]} S={nodes} {link} {SYSTEMS[system][0]} seed {seed}: final {points[-1][1]:.4f} after "
               f"{points[-1][0]:.1f} s, wire {wire / 1e6:.1f} MB{'' if quiet else ' (UNDER LOAD: trial)'}", flush=True)
@@ -273,26 +289,63 @@ def report(a, rows):
                   "seeds" + ("" if a.include_loaded else f"; quiet runs only (load < {a.max_load})"))
             head = "".join(f"{'s to ' + format(t, '.2f'):>10}" for t in a.targets)
             print(f"{'link':<9}{'goodput':>12}  {'system':<36}{head}{'final acc':>10}{'wire MB':>9}{'ist MB':>8}"
-                  f"{'wall s':>8}{'runs':>5}{'load':>6}")
+                  f"{'wall s':>8}{'round s':>8}{'model s':>8}{'c+b/g s':>8}{'runs':>5}{'load':>6}")
             for link in a.links:
                 goodput = links.get(link, {}).get("goodput", ["-"])[0]
                 for system in a.systems:
                     mine = [r for r in runs if run_key(r)[:3] == (net, link, system) and run_key(r)[4] == nodes]
                     if mine:
-                        first[(net, link, system, nodes)] = report_row(a, link, goodput, system, mine)
+                        first[(net, link, system, nodes)] = report_row(a, link, goodput, system, mine, nodes)
     print(final_line(first))
 
 
-def report_row(a, link, goodput, system, mine):
+ALPHA_SECONDS = 50e-6  # support/network_model.hpp's kAlpha
+UNITS = {"": 1, "k": 1e3, "K": 1e3, "M": 1e6, "m": 1e6, "G": 1e9, "g": 1e9}
+
+
+def bytes_per_second(rate):
+    """'1gbit' or '0.87 Gbit/s' in bytes per second."""
+    found = re.fullmatch(r"([\d.]+) ?([kKmMgG]?)bit(/s)?", rate)
+    return float(found.group(1)) * UNITS[found.group(2)] / 8 if found else None
+
+
+def modelled_round(system, parts, nodes, link):
+    """support/network_model.hpp's round (the docs' modelled columns): the compute measured on the cluster
+    plus the modelled communication at the link's nominal rate (a parameter node, or a ring all-reduce
+    for data parallel, l = 20)."""
+    beta, S = bytes_per_second(link), nodes
+    if system == "ist-dp":
+        model_bytes = parts["bytes_round"] / (2 * S * 20)
+        comm = 20 * (2 * (S - 1) * ALPHA_SECONDS + 2 * (S - 1) / S * model_bytes / beta)
+    else:
+        comm = 2 * S * ALPHA_SECONDS + parts["bytes_round"] / beta
+    return parts["compute_seconds"] + comm
+
+
+def round_columns(system, mine, nodes, link, goodput):
+    """Medians over seeds: measured round seconds, the network model's, and the compute plus node 1's
+    counted bytes at the measured goodput (issue 29 (b): a round should cost no more)."""
+    parts = [r["rounds"] for r in mine if r.get("rounds")]
+    if not parts:
+        return None, None, None
+    good = bytes_per_second(goodput) if goodput != "-" else None
+    return (statistics.median(p["round_seconds"] for p in parts),
+            statistics.median(modelled_round(system, p, nodes, link) for p in parts),
+            statistics.median(p["compute_seconds"] + p["link_bytes_round"] / good for p in parts) if good else None)
+
+
+def report_row(a, link, goodput, system, mine, nodes):
     """Prints one system's row (medians over its seeds); returns its seconds to the first target."""
     reached = [median_or_none([seconds_to(r["points"], t) for r in mine]) for t in a.targets]
     counted = median_or_none([r["counted_bytes"] for r in mine])
+    measured, modelled, compute_and_bytes = round_columns(system, mine, nodes, link, goodput)
     print(f"{link:<9}{goodput:>12}  {SYSTEMS[system][0]:<36}"
           + "".join(f"{cell(s, '.1f'):>10}" for s in reached)
           + f"{statistics.median(r['points'][-1][1] for r in mine):>10.4f}"
           + f"{statistics.median(r['wire_bytes'] for r in mine) / 1e6:>9.1f}"
           + f"{cell(counted / 1e6 if counted is not None else None, '.1f'):>8}"
-          + f"{statistics.median(r['wall_seconds'] for r in mine):>8.1f}{len(mine):>5}"
+          + f"{statistics.median(r['wall_seconds'] for r in mine):>8.1f}"
+          + f"{cell(measured, '.2f'):>8}{cell(modelled, '.2f'):>8}{cell(compute_and_bytes, '.2f'):>8}{len(mine):>5}"
           + f"{max(r['load'][0] for r in mine):>6.2f}")
     return reached[0]
 

@@ -447,7 +447,9 @@ int run(const Config& c) {
     with_optimizer(c, [&](auto optimizer) {
         with_transport(c, [&](auto transport) {
             with_method(c, [&](auto partitioner, auto aggregator) {
-                ist::IstTrainer trainer(net, c.options, partitioner, optimizer, aggregator, transport, c.coding.make());
+                ist::TrainerOptions options = c.options;
+                options.final_model_everywhere = false;  // only rank 0 prints and saves: no final broadcast
+                ist::IstTrainer trainer(net, options, partitioner, optimizer, aggregator, transport, c.coding.make());
                 ist::MetricsLog log(c.log.empty() ? "/dev/null" : c.log);
                 ist::Checkpoint checkpoint(c.checkpoint, c.checkpoint_every);  // empty path: off
                 if (c.clients) trainer.set_clients(deal_clients(c, train));

@@ -20,6 +20,7 @@ struct Outcome {
     std::int32_t worker = 0;
     std::string message;
     std::uint64_t round = 0;
+    double seconds = 0.0;  ///< the worker's local work's wall seconds (MPI reports them per round)
 
     bool ok() const { return kind == ErrorKind::None; }
 
@@ -30,12 +31,13 @@ struct Outcome {
 
     [[noreturn]] void rethrow() const { throw_error(kind, message); }
 
-    /// Wire format: kind (int32), worker (int32), round (uint64), then the message's characters.
+    /// Wire format: kind (int32), worker (int32), round (uint64), seconds (double), then the message's characters.
     std::vector<char> encode() const {
         std::vector<char> out(kHeader + message.size());
         std::memcpy(out.data(), &kind, sizeof kind);
         std::memcpy(out.data() + sizeof kind, &worker, sizeof worker);
         std::memcpy(out.data() + sizeof kind + sizeof worker, &round, sizeof round);
+        std::memcpy(out.data() + sizeof kind + sizeof worker + sizeof round, &seconds, sizeof seconds);
         if (!message.empty()) std::memcpy(out.data() + kHeader, message.data(), message.size());
         return out;
     }
@@ -45,12 +47,13 @@ struct Outcome {
         std::memcpy(&o.kind, in.data(), sizeof o.kind);
         std::memcpy(&o.worker, in.data() + sizeof o.kind, sizeof o.worker);
         std::memcpy(&o.round, in.data() + sizeof o.kind + sizeof o.worker, sizeof o.round);
+        std::memcpy(&o.seconds, in.data() + sizeof o.kind + sizeof o.worker + sizeof o.round, sizeof o.seconds);
         o.message.assign(in.data() + kHeader, in.size() - kHeader);
         return o;
     }
 
 private:
-    static constexpr std::size_t kHeader = sizeof(ErrorKind) + sizeof(std::int32_t) + sizeof(std::uint64_t);
+    static constexpr std::size_t kHeader = sizeof(ErrorKind) + sizeof(std::int32_t) + sizeof(std::uint64_t) + sizeof(double);
     static_assert(sizeof(ErrorKind) == sizeof(std::int32_t));
 };
 

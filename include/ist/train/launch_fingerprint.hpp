@@ -4,6 +4,7 @@
 // trained, so that ranks launched with different programs or options stop with a message.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "ist/core/fingerprint.hpp"
 #include "ist/model/model.hpp"
@@ -25,6 +26,7 @@ std::uint64_t launch_fingerprint(const M& model, const TrainerOptions& options, 
     f.add(options.batches).add(options.clusters_per_batch);
     if (coding != "fp32") f.add(coding);
     if (options.precision != Precision::Fp32) f.add(options.precision);  // fp32 leaves the number as before
+    if (!options.final_model_everywhere) f.add(std::string_view("final model on the coordinator only"));  // a collective skipped
     return f.value();
 }
 

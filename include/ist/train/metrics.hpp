@@ -28,13 +28,17 @@ struct RoundMetrics {
     double seconds = 0.0;                ///< cumulative training wall time (evaluation excluded)
     std::vector<std::size_t> dropped_workers;  ///< workers whose subnet did not come back (kept old values)
     std::vector<std::string> failures;         ///< why each was dropped
-    std::vector<double> worker_seconds;        ///< per worker, its local training's seconds (in-process transports)
+    std::vector<double> worker_seconds;        ///< per worker, its local training's seconds (in-process; MPI's central node: on rank 0)
 };
 
 struct TrainResult {
     std::vector<RoundMetrics> history;
     std::optional<Evaluation> final_test;
     bool stopped_early = false;
+    /// The final model's broadcast after the rounds (distributed transports, PerRound replicas, with
+    /// TrainerOptions::final_model_everywhere): each byte once, at its receiving end, (S - 1) x the
+    /// model and carried optimizer state; not in any round's bytes (those equal the threads transport's).
+    std::uint64_t final_broadcast_bytes = 0;
 };
 
 }  // namespace ist

@@ -63,6 +63,13 @@ struct TrainerOptions {
     /// inputs, fp32 accumulation; ist/core/precision.hpp). A run setting, not the model's: the same
     /// model trains, saves and resumes in either, and only the trainer runs its GEMMs.
     Precision precision = Precision::Fp32;
+    /// Distributed transports: whether every process ends train() with the coordinator's model (a
+    /// broadcast of the model and carried optimizer state after the last round, its bytes in
+    /// TrainResult::final_broadcast_bytes). false: only the coordinator's model is the trained one and
+    /// the other processes keep what they last held; a program whose other processes neither save nor
+    /// evaluate (ist-train) saves a full-model transfer. Data parallel's replicas are everywhere
+    /// already (no broadcast either way); in-process transports share the one model.
+    bool final_model_everywhere = true;
 
     void validate() const {
         detail::require(workers > 0, "TrainerOptions: workers (S) must be at least 1, got 0");

@@ -80,7 +80,8 @@ public:
     /// every options().eval_every rounds. Invalid data throws before the model is touched; a
     /// failing round throws and leaves the model as it was before that round.
     /// Distributed transports: only the coordinator evaluates and calls the callbacks; every
-    /// process takes the coordinator's stop decision and ends with the coordinator's model.
+    /// process takes the coordinator's stop decision and ends with the coordinator's model (unless
+    /// TrainerOptions::final_model_everywhere is false: then only the coordinator's is final).
     /// `Data` is a Dataset, or a SparseDataset for a SparseModel (extreme classification).
     template <TrainingSet Data, class... Callbacks>
         requires TrainsOn<M, Data>
@@ -122,7 +123,7 @@ public:
             result.history.push_back(m);
         }
         gather_shards(result.history.back());
-        transport_.broadcast(full_state());  // every process ends with the coordinator's model
+        result.final_broadcast_bytes = share_final_model();
         result.final_test = result.history.back().test;
         if (coordinator) (detail::callback_train_end(callbacks, result), ...);
         return result;
@@ -242,6 +243,17 @@ private:
         std::vector<Tensor*> out = parameter_values(model_);
         for (auto& t : master_state_) out.push_back(&t);
         return out;
+    }
+
+    /// Distributed runs: every process takes the coordinator's final model, unless the options say only
+    /// the coordinator needs it or the replicas persist (equal on every process by construction).
+    /// Returns the bytes moved: (S - 1) x the model and carried state, counted at the receiving ends.
+    std::uint64_t share_final_model() {
+        if constexpr (kInProcess || kReplicas == Replicas::Persistent) return 0;
+        if (!options_.final_model_everywhere) return 0;
+        const std::vector<Tensor*> state = full_state();
+        transport_.broadcast(state);
+        return (options_.workers - 1) * detail::tensor_bytes(state);
     }
 
     /// A sharded parameter node: every process sends its shard to the coordinator (no-op

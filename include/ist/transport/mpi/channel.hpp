@@ -66,7 +66,7 @@ using ist::detail::Outcome;  // how a worker's work ended (exchange/outcome.hpp)
 /// Identifies the build for the handshake: protocol, compiler, MPI implementation, type sizes.
 inline std::uint64_t build_fingerprint() {
     Fingerprint f;
-    f.add(std::string_view("ist-mpi-protocol-2"));
+    f.add(std::string_view("ist-mpi-protocol-3"));  // 3: a status carries its work's seconds
 #ifdef __VERSION__
     f.add(std::string_view(__VERSION__));
 #endif

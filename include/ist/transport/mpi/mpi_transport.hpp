@@ -188,8 +188,9 @@ private:
         if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic, taking_part, dropping);
         else packages[0].emplace(extract(0));
         const auto deadline = Session::Clock::now() + st.policy.round_timeout;
+        const auto began = Session::Clock::now();
         const std::exception_ptr error = detail::mpi::run_local_work(st, *packages[0], work, 0, S);
-        st.record_own_outcome(Outcome::from(error, 0));
+        st.record_own_outcome(timed_outcome(error, 0, began));
         const std::vector<std::vector<char>> scalars = take_back(packages, replicas, dropping, deadline);
         const detail::mpi::Verdict verdict = st.announce_verdict(dropping);
         detail::rethrow_unless_ok(verdict.outcome, 0, error);
@@ -199,6 +200,9 @@ private:
             result.traffic.received[s] += st.reduced_bytes;
             result.traffic.sent[s] += st.reduced_bytes;
         }
+        result.worker_seconds.assign(S, 0.0);  // each worker's own clock, sent with its status
+        for (std::size_t s = 0; s < S; ++s)
+            if (st.outcomes[s]) result.worker_seconds[s] = st.outcomes[s]->seconds;
         if (replicas == Replicas::Persistent) detail::replicate(packages, 0, extract, &scalars);
         for (std::size_t s = 0; s < S; ++s)
             if (st.outcomes[s]->ok()) result.packages.push_back(std::move(*packages[s]));
@@ -231,8 +235,9 @@ private:
             detail::unpack(mine, buffer);
             result.traffic.received[me] += payload_bytes(mine);
         }
+        const auto began = Session::Clock::now();
         const std::exception_ptr error = detail::mpi::run_local_work(st, mine, work, me, S);
-        Outcome outcome = Outcome::from(error, me);
+        Outcome outcome = timed_outcome(error, me, began);
         outcome.round = st.round;  // tells a late status from the current round's
         const std::vector<char> status = outcome.encode();
         ch.send(status.data(), status.size(), 0, detail::mpi::kStatus, "this worker's status");
@@ -249,6 +254,13 @@ private:
         detail::replicate(packages, me, extract, nullptr);
         for (auto& p : packages) result.packages.push_back(std::move(*p));
         return result;
+    }
+
+    /// How this rank's local work ended, with its wall seconds since `began`.
+    static Outcome timed_outcome(const std::exception_ptr& error, std::size_t me, Session::Clock::time_point began) {
+        Outcome outcome = Outcome::from(error, me);
+        outcome.seconds = std::chrono::duration<double>(Session::Clock::now() - began).count();
+        return outcome;
     }
 
     /// Worker: the round's verdict. Rethrows the round's failure; a worker the coordinator
