@@ -3,8 +3,8 @@
 # with a header row (1347 training rows, 450 labelled test rows, the same 450 rows without their
 # label column), ist-train --save-model, then ist-predict from the model file alone. Prints what
 # each step prints and, last, the check: the accuracy ist-predict reads from the file alone equals
-# the one ist-train printed for the model it saved, and the same file exported by ist-export and
-# run in onnxruntime (node and the npm package onnxruntime-node, as tests/onnx runs it) on new.csv
+# the one ist-train printed for the model it saved, and the same file exported by ist-export passes
+# onnx.checker (python3-onnx, full_check) and run in onnxruntime (node and the npm package onnxruntime-node, as tests/onnx runs it) on new.csv
 # gives ist-predict's probabilities (as predictions.csv writes them, 6 significant digits): the
 # largest |difference| must be below 1e-5 (tests/onnx's bound), with the same classes. Without
 # ist-export (no libonnx-dev), node or onnxruntime-node
@@ -39,6 +39,14 @@ compare_onnx() {
   command -v ist-export >/dev/null || { onnx="skipped (ist-export not built: libonnx-dev missing)"; return; }
   echo '$ ist-export --model m.npz --onnx m.onnx'
   ist-export --model m.npz --onnx m.onnx 2>&1
+  # Debian's python3-onnx (make deps installs it; /usr/bin/python3 where another python3 is first on PATH),
+  # as tests/onnx checks every export.
+  local python
+  for python in python3 /usr/bin/python3 none; do "$python" -c "import onnx" 2>/dev/null && break; done
+  [ "$python" != none ] || { echo "python3-onnx missing (make deps installs it)"; exit 1; }
+  "$python" -c "import onnx, onnx.checker; onnx.checker.check_model(onnx.load('m.onnx'), full_check=True)" ||
+    { echo "MISMATCH: onnx.checker refuses m.onnx"; exit 1; }
+  echo "onnx.checker.check_model(full_check=True): passed"
   local compared status=0
   if ! command -v node >/dev/null; then
     compared="max diff skipped (node not found)"
