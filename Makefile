@@ -58,10 +58,11 @@ test: build
 # Neither builds the consumer projects (IST_INSTALL=OFF), the benchmarks or the MPI tests.
 # -g1 (line tables only): reports keep function, file and line, and a test TU compiles in ~0.7 of
 # -g's time (67 -> 47 s CPU for tests/train/test_baselines.cpp under ASan), the largest part of CI.
-# -Og, not -O1: the instrumented builds are CI's largest part and their compile is most of it;
-# -Og compiles examples/cli/ist_predict.cpp under ASan+UBSan in 64 s of user CPU against -O1's 85
-# (GCC 12), and the same binary scores 36k CSV rows in 1.70 s of user CPU against 1.36: CI runs far
-# less instrumented code than it compiles. The sanitizers check the same code at either level.
+# -Og, not -O1: the instrumented builds are CI's largest part and their compile is most of it.
+# Under ASan+UBSan (GCC 12, user+sys CPU): tests/model_files as one unity TU 81.9 -> 55.2 s,
+# examples/cli/ist_predict.cpp 86.7 -> ~66 s; their runs cost more (ist-predict scoring 36k CSV
+# rows: 1.36 -> 1.70 s user) but the instrumented test runs are ~3 CPU-minutes of CI, the builds
+# over an hour. The sanitizers check the same code at either level.
 SAN_CMAKE := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-Og -g1" -DIST_BUILD_BENCHMARKS=OFF \
   -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
