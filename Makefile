@@ -60,9 +60,9 @@ test: build
 # -g's time (67 -> 47 s CPU for tests/train/test_baselines.cpp under ASan), the largest part of CI.
 # -Og, not -O1: the instrumented builds are CI's largest part and their compile is most of it.
 # Under ASan+UBSan (GCC 12, user+sys CPU): tests/model_files as one unity TU 81.9 -> 55.2 s,
-# examples/cli/ist_predict.cpp 86.7 -> ~66 s; their runs cost more (ist-predict scoring 36k CSV
-# rows: 1.36 -> 1.70 s user) but the instrumented test runs are ~3 CPU-minutes of CI, the builds
-# over an hour. The sanitizers check the same code at either level.
+# examples/cli/ist_predict.cpp 86.7 -> 71.2 s (user 84.8 -> 63.5); their runs cost more (that
+# ist-predict scoring 36k CSV rows: 1.36 -> 1.70 s user), but the instrumented test runs are ~3
+# CPU-minutes of CI (ctest's cost data), the builds most of it. The sanitizers check the same code.
 SAN_CMAKE := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-Og -g1" -DIST_BUILD_BENCHMARKS=OFF \
   -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
