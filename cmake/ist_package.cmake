@@ -62,13 +62,19 @@ set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION science)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SHLIBDEPS ON)
 # gist-train --data karate reads /usr/share/ist/karate.edgelist, which libist-dev installs.
 set(CPACK_DEBIAN_TOOLS_PACKAGE_RECOMMENDS "libist-dev (= ${PROJECT_VERSION})")
+# ist-export where this build has ONNX (examples/cli/CMakeLists.txt).
+if(TARGET ist-export)
+  set(ist_tools_last ", ist-loft\nand ist-export (model files as ONNX).")
+else()
+  set(ist_tools_last " and ist-loft.")
+endif()
 set(CPACK_COMPONENT_TOOLS_DESCRIPTION "Independent Subnet Training for C++20 (command-line programs)
 ist trains neural networks with Independent Subnet Training (IST): the
 network is cut into disjoint subnets, each trained on its own worker for a
 few local steps, then reassembled.
 
 This package holds the programs: ist-train, ist-predict, resist-train,
-gist-train, transformer-train, xml-train, wordnet-xml and ist-loft.")
+gist-train, transformer-train, xml-train, wordnet-xml${ist_tools_last}")
 
 # The source tarball: what git tracks, without build trees and caches.
 set(CPACK_SOURCE_GENERATOR TGZ)

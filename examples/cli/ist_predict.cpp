@@ -27,6 +27,7 @@ struct Config {
     std::string model, input, out;
     ist::cli::DataChoice data;  // the --data form: a training run's test split
     std::size_t batch = ist::TrainerOptions{}.eval_batch, top_k = 0;
+    ist::Precision precision = ist::Precision::Fp32;
     bool split = false;  // --data or --test-data given (or neither --input: the default digits split)
 };
 
@@ -52,9 +53,12 @@ Config parse(int argc, char** argv) {
     cli.value("--batch", c.batch, ist::cli::Integer{2, "an integer of at least 2"}, "B",
               "evaluation batch (default 1000, as ist-train): a model whose batch norms\n"
               "use batch statistics takes them over each batch");
+    ist::cli::TrainingOptions training(cli);
+    training.precision(c.precision, "GEMM arithmetic of the predictions: fp32, or bf16 (bfloat16 inputs, fp32 "
+                                    "accumulation; needs the oneDNN backend)");
     cli.group("A training run's test split (instead of --input)");
     c.data.add_to(cli);
-    ist::cli::TrainingOptions(cli).seed(c.data.seed, "seed of the train/test split, as given to ist-train");
+    training.seed(c.data.seed, "seed of the train/test split, as given to ist-train");
     cli.value("--train-rows", c.data.train_rows, ist::cli::kCount, "N", "as given to ist-train");
     cli.parse(argc, argv);
     if (c.model.empty()) throw ist::ConfigError("--model is required (a model file from ist-train --save-model)");
@@ -193,7 +197,7 @@ void write_predictions(const Config& c, ist::Predictor& predictor, const ist::Da
 }
 
 int run(const Config& c) {
-    ist::Predictor predictor(c.model);
+    ist::Predictor predictor(c.model, c.precision);  // a precision the backend lacks is refused first
     if (!c.split)
         for (const std::string& note : predictor.notes()) std::cerr << "ist-predict: note: " << note << '\n';
     const ist::Dataset rows = c.split ? load_split(c, predictor) : load_input(c, predictor);

@@ -18,6 +18,12 @@ string(REGEX MATCH "test accuracy [0-9.e-]+, loss [0-9.e-]+" predict_scores "${p
 if(train_scores STREQUAL "" OR NOT train_scores STREQUAL predict_scores)
   message(FATAL_ERROR "ist-train printed '${train_scores}' for its saved model, ist-predict '${predict_scores}'")
 endif()
+# --precision fp32 (the default, named) prints the very same scores.
+execute_process(COMMAND ${PREDICT} --model ${model} --precision fp32 OUTPUT_VARIABLE named RESULT_VARIABLE rc)
+string(REGEX MATCH "test accuracy [0-9.e-]+, loss [0-9.e-]+" named_scores "${named}")
+if(NOT rc EQUAL 0 OR NOT named_scores STREQUAL predict_scores)
+  message(FATAL_ERROR "ist-predict --precision fp32 printed '${named_scores}' (${rc}), without it '${predict_scores}'")
+endif()
 # A run started from the model (--load-model) trains it further.
 execute_process(COMMAND ${TRAIN} --quiet --rounds 1 --load-model ${model} OUTPUT_VARIABLE resumed RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)

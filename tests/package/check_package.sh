@@ -7,7 +7,8 @@
 #  3. the consumer projects of tests/consumers, copied out of the source tree, are built against the
 #     unpacked files only (find_package with ist_ROOT, pkg-config with PKG_CONFIG_PATH) and run;
 #     no compile command may name the source or build tree;
-#  4. every unpacked program answers --version (tests/programs/check_version.cmake), ist-train's shown.
+#  4. every unpacked program answers --version (tests/programs/check_version.cmake), ist-train's shown;
+#     ist-export is among them where this build has it (libonnx-dev found).
 # Prints, last: "package ist-dev VERSION: installed consumer OK".
 #   check_package.sh CPACK CMAKE BUILD_DIR SOURCE_DIR VERSION CXX GENERATOR EXPECT_MPI WORK_DIR
 set -eu
@@ -61,6 +62,11 @@ for f in include/ist/ist.hpp include/ist/version.hpp share/cmake/ist/istConfig.c
          share/ist/digits.csv.gz share/doc/libist-dev/copyright share/doc/libist-dev/changelog.gz share/doc/ist-tools/copyright bin/ist-train; do
   [ -e "$prefix/$f" ] || fail "the packages do not install /usr/$f"
 done
+# ist-export where this build has it (ONNX found): in ist-tools, with ONNX's library among its Depends.
+if [ -x "$build/examples/ist-export" ]; then
+  [ -x "$prefix/bin/ist-export" ] || fail "ist-tools does not install /usr/bin/ist-export, which this build has"
+  field "$tools" Depends | grep -q libonnx || fail "ist-tools does not depend on ONNX's library (dpkg-shlibdeps, for ist-export)"
+fi
 
 # 3. The consumer projects, out of the source tree, against the unpacked files only.
 consumers=$work/consumers

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
+#include "ist/core/precision.hpp"
 #include "ist/data/dataset.hpp"
+#include "ist/detail/gemm.hpp"
 #include "ist/metrics/evaluate.hpp"
 #include "ist/model/loss.hpp"
 #include "ist/model_files/model_file.hpp"
@@ -19,10 +21,15 @@ namespace ist {
 /// A loaded model file that scores rows as they come from the data (its Standardize layer, when
 /// it has one, standardises them). With population statistics (the programs' default) a row's
 /// prediction does not depend on the rows scored with it; with batch statistics it does (notes()).
+/// Its GEMMs run in its precision (fp32 by default; Precision::Bf16 as the trainer's, oneDNN only),
+/// whatever the calling thread's is.
 class Predictor {
 public:
-    explicit Predictor(const std::string& path) : Predictor(load_model_file(path), path) {}
-    Predictor(LoadedModel model, std::string name) : model_(std::move(model)), name_(std::move(name)) {}
+    /// Refuses a precision the GEMM backend cannot compute before it reads the file.
+    explicit Predictor(const std::string& path, Precision precision = Precision::Fp32)
+        : Predictor(load_checked(path, precision), path, precision) {}
+    Predictor(LoadedModel model, std::string name, Precision precision = Precision::Fp32)
+        : model_(std::move(model)), name_(std::move(name)), precision_(checked(precision)) {}
 
     std::size_t features() const { return model_.network.input_size(); }
     std::size_t classes() const { return model_.metadata.classes; }
@@ -34,6 +41,7 @@ public:
     /// What the file lacks or how its predictions depend on the batch (LoadedModel::notes).
     const std::vector<std::string>& notes() const { return model_.notes; }
     Network& network() { return model_.network; }
+    Precision precision() const { return precision_; }
 
     /// Throws DataError unless `rows` has the model's feature count, naming both.
     void check_width(const Matrix& rows, const std::string& source) const {
@@ -45,6 +53,7 @@ public:
     /// Log-probabilities of every class for each row of `rows` (rows x classes), in one pass.
     Matrix log_probabilities(const Matrix& rows) {
         check_width(rows, "predict");
+        const detail::GemmPrecisionGuard guard(precision_);
         return log_softmax(model_.network.forward(rows, Mode::Eval));
     }
 
@@ -62,6 +71,7 @@ public:
         check_width(data.features, data.name);
         TrainerOptions options;
         options.eval_batch = batch;
+        options.precision = precision_;
         return ist::evaluate(model_.network, data, options);
     }
 
@@ -77,8 +87,19 @@ public:
     }
 
 private:
+    /// `precision`, once known to be computable here (check_gemm_precision throws otherwise).
+    static Precision checked(Precision precision) {
+        detail::check_gemm_precision(precision);
+        return precision;
+    }
+    static LoadedModel load_checked(const std::string& path, Precision precision) {
+        checked(precision);
+        return load_model_file(path);
+    }
+
     LoadedModel model_;
     std::string name_;
+    Precision precision_;
 };
 
 }  // namespace ist
