@@ -1,7 +1,7 @@
 // ist-loft's LOFT options: --pretrain ist-channels and ist-block-channels (a ResNet's convolutions
 // cut by output channel) refused for an MLP, and --iterative K (IMP) reaching the sparsity asked
-// for exactly, its pruned weights +0.0f through the retrainings and the fine-tuning, counted in
-// the model it saves.
+// for exactly, its pruned weights +0.0f after the retrainings and the fine-tuning, counted in the
+// model it saves.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -27,11 +27,12 @@ TEST_CASE("ist-loft: --pretrain ist-channels and ist-block-channels need a ResNe
 TEST_CASE("ist-loft: --iterative 3 prunes exactly the sparsity asked for; pruned weights stay +0.0f") {
     const std::string path =
         (std::filesystem::temp_directory_path() / ("ist_loft_imp_" + std::to_string(::getpid()) + ".npz")).string();
-    // Filter-wise pre-training and its two IMP retrainings (masked subnets) on a post-activation ResNet; --init keep
-    // fine-tunes the weights the last retraining left, so a pruned weight any of them moved shows.
+    // IST pre-training and its two IMP retrainings (masked subnets) of the MLP (--save-model writes
+    // MLPs only: a saved model reads raw rows through a dense standardisation first). --init keep
+    // fine-tunes the weights the last retraining left; the count is of exact zeros.
     const std::string out = ist_test::run_program(
-        IST_LOFT_EXE, "--model resnet-post --pretrain ist-block-channels --iterative 3 --sparsity 0.9 --init keep --workers 2 "
-                      "--local-steps 2 --rounds 2 --fine-tune-rounds 2 --train-rows 128 --quiet --save-model " + path);
+        IST_LOFT_EXE, "--pretrain ist --iterative 3 --sparsity 0.9 --init keep --workers 2 --local-steps 2 --rounds 2 "
+                      "--fine-tune-rounds 2 --train-rows 128 --quiet --save-model " + path);
     REQUIRE_MESSAGE(out.find("exit 0") != std::string::npos, out);
     const ist::Network net = ist::load_model(path);
     std::filesystem::remove(path);
