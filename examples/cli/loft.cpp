@@ -6,6 +6,7 @@
 //   ist-loft --data fashion-mnist --hidden 2048,2048 --seeds 1,2,3
 //   ist-loft --model resnet --pretrain ist --init rewind,keep,random
 //   ist-loft --model resnet --pretrain ist-channels,data-parallel --iterative 3   # LOFT by filters vs IMP
+//   ist-loft --model resnet-post --pretrain ist-block-channels,data-parallel --sparsity 0.9   # streams whole
 //   ist-loft --help
 #include <algorithm>
 #include <cmath>
@@ -52,10 +53,13 @@ Config parse(int argc, char** argv) {
                "IST pre-training is then ResIST) | resnet-post (the same with\n"
                "post-activation blocks: every convolution followed by its BatchNorm)");
     cli.list("--hidden", c.hidden, ist::cli::kWidth, "W1,W2,...", "hidden widths of the MLP (default 256,256)");
-    cli.choices("--pretrain", c.pretrain, {"ist", "ist-channels", "data-parallel", "local-sgd"}, "M1,M2,...",
+    cli.choices("--pretrain", c.pretrain, {"ist", "ist-channels", "ist-block-channels", "data-parallel", "local-sgd"},
+                "M1,M2,...",
                 "pre-training methods to compare (default ist,data-parallel): ist cuts an\n"
                 "MLP's neurons, a ResNet's residual blocks (ResIST); ist-channels cuts\n"
-                "every convolution of a ResNet by output channel (filter-wise: LOFT)");
+                "every convolution of a ResNet by output channel (filter-wise: LOFT),\n"
+                "the residual streams too; ist-block-channels cuts the channels inside\n"
+                "the blocks and keeps the streams whole (what trains: docs/loft.md)");
     ist::cli::TrainingOptions training(cli);
     training.rounds(o.rounds, "pre-training rounds");
     cli.value("--rewind-round", c.rewind_round, ist::cli::kCount, "K",
@@ -90,9 +94,10 @@ Config parse(int argc, char** argv) {
     cli.parse(argc, argv);
     for (double s : c.sparsities) ist::detail::check_sparsity(s, "--sparsity");
     ist::cli::check_writable("--save-model", c.save_model);
-    if (c.model == "mlp" && std::ranges::count(ist::cli::split(c.pretrain), std::string("ist-channels")) > 0)
-        throw ist::ConfigError("--pretrain ist-channels cuts convolutions by output channel: it needs --model resnet "
-                               "or resnet-post (an MLP's neurons are what --pretrain ist cuts)");
+    for (const std::string channels : {"ist-channels", "ist-block-channels"})
+        if (c.model == "mlp" && std::ranges::count(ist::cli::split(c.pretrain), channels) > 0)
+            throw ist::ConfigError("--pretrain " + channels + " cuts convolutions by output channel: it needs --model "
+                                   "resnet or resnet-post (an MLP's neurons are what --pretrain ist cuts)");
     if (c.rewind_round >= o.rounds)
         throw ist::ConfigError("--rewind-round: " + std::to_string(c.rewind_round) + " is not below --rounds " +
                                std::to_string(o.rounds));
@@ -117,13 +122,15 @@ ist::Network build(const Config& c, const Data& d, std::uint64_t seed) {
                                                                  : ist::BlockOrder::PostActivation});
 }
 
-/// Calls f(partitioner, aggregator) for `method`: IST cuts neurons of an MLP, blocks of a ResNet;
-/// IST by channels cuts every hidden dimension NeuronPartition finds, a ResNet's convolution filters.
-template <class F>
-void with_method(const Config& c, const std::string& method, F&& f) {
+/// Calls f(partitioner, aggregator) for `method` and `model`: IST cuts neurons of an MLP, blocks of a
+/// ResNet; IST by channels cuts every hidden dimension NeuronPartition finds, a ResNet's convolution
+/// filters, and IST by block channels those inside the residual blocks only.
+template <class M, class F>
+void with_method(const Config& c, const std::string& method, const M& model, F&& f) {
     if (method == "data-parallel") return f(ist::FullModel(), ist::GradientAllReduce());
     if (method == "local-sgd") return f(ist::FullModel(), ist::HolderAverage());
     if (method == "ist" && c.model != "mlp") return f(ist::ResistPartition(), ist::HolderAverage());
+    if (method == "ist-block-channels") return f(ist::BlockChannelPartition(model), ist::HolderAverage());
     return f(ist::NeuronPartition(), ist::HolderAverage());
 }
 
@@ -141,7 +148,7 @@ Trained train_with(const Config& c, const std::string& method, M& model, const D
     o.seed = seed;
     o.rounds = rounds;
     Trained out;
-    with_method(c, method, [&](auto partitioner, auto aggregator) {
+    with_method(c, method, model, [&](auto partitioner, auto aggregator) {
         ist::IstTrainer trainer(model, o, partitioner, ist::Sgd(c.lr), aggregator);
         out.accuracy = trainer.train(d.train, d.test).final_test->accuracy;
         out.bytes = trainer.total_bytes();
@@ -162,7 +169,7 @@ PreTrained pretrain(const Config& c, const std::string& method, const Data& d, s
     ist::TrainerOptions o = c.options;
     o.seed = seed;
     const std::clock_t start = std::clock();  // CPU time of every thread: the workers' compute
-    with_method(c, method, [&](auto partitioner, auto aggregator) {
+    with_method(c, method, net, [&](auto partitioner, auto aggregator) {
         ist::IstTrainer trainer(net, o, partitioner, ist::Sgd(c.lr), aggregator);
         if (c.rewind_round > 0) {  // one trainer across the rewind point: its rounds continue, not restart
             trainer.set_rounds(c.rewind_round);
@@ -300,7 +307,7 @@ void print_summary(const Config& c, const Results& r) {
         std::cout << "| " << method << " | " << mean_sd(acc) << " | " << fixed(cpu[method], 2) << " s | " << fixed(mb, 2) << " |\n";
     }
     if (!cpu.count("data-parallel")) return;
-    for (const std::string ist_method : {"ist", "ist-channels"})  // each IST variant against data parallel
+    for (const std::string ist_method : {"ist", "ist-channels", "ist-block-channels"})  // each IST variant against data parallel
         if (cpu.count(ist_method))
             std::cout << "CPU seconds of " << ist_method << " / data parallel pre-training: "
                       << fixed(cpu[ist_method] / cpu["data-parallel"], 2) << "; bytes "

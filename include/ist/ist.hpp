@@ -48,6 +48,7 @@
 #include "ist/optim/adam.hpp"
 #include "ist/optim/optimizer.hpp"
 #include "ist/optim/sgd.hpp"
+#include "ist/partition/block_channel_partition.hpp"
 #include "ist/partition/capacity_partition.hpp"
 #include "ist/partition/full_model.hpp"
 #include "ist/partition/gist.hpp"
