@@ -11,11 +11,16 @@
 //    on registers (the inner loop of a dot product without its loads), at the widest vectors the
 //    CPU has (AVX-512, else AVX2 + FMA), on `threads` threads at once. BM_FmaPeak/bf16: the same
 //    with AVX512_BF16's dot-product instruction (vdpbf16ps: per fp32 lane two bf16 products added
-//    to the fp32 accumulator, 4 flops), where the CPU has it. Every GFLOP/s below is also given as
-//    `of_peak`, a fraction of the peak of its precision at the same thread count in the same run;
+//    to the fp32 accumulator, 4 flops), where the CPU has it: that instruction's rate. Every
+//    GFLOP/s below is also given as `of_peak`, a fraction of the peak of its precision at the same
+//    thread count in the same run: fp32's is the FMA rate, bf16's the higher of the FMA rate and
+//    vdpbf16ps's (fp32 FMAs on inputs rounded to bf16 compute bf16's arithmetic too: on Intel's
+//    AVX-512 cores without AMX vdpbf16ps runs at half the FMA rate, so that is the faster way);
 //  - BM_Gemm/<arithmetic>: C(128 x 4096) = A(128 x 4096) B(4096 x 4096)^T through the library's
 //    GEMM entry (ist/detail/gemm.hpp) with each backend this build has and each precision it
-//    computes (openblas, onednn, onednn-bf16: bf16 inputs, fp32 accumulation), GFLOP/s;
+//    computes (openblas, onednn, onednn-bf16: bf16 inputs, fp32 accumulation, with the CPU's
+//    faster bf16 kernel, its name the label; onednn-bf16-matmul: oneDNN's bf16 matmul forced,
+//    where it is not that kernel), GFLOP/s;
 //  - BM_Step/<arithmetic>: forward + backward + SGD update of make_mlp({784, {W, W}, 10}) (Dense
 //    no bias -> BatchNorm -> ReLU, x2, Dense -> BatchNorm without parameters) at batch 128 with
 //    those GEMMs. `GFLOP/s` counts the GEMM work only (forward, weight gradients, input gradients
@@ -58,23 +63,41 @@ namespace {
 using ist::Precision;
 using ist::detail::GemmBackend;
 
-/// A GEMM backend and the precision it computes in: one row of the comparison.
+/// A GEMM backend and the precision it computes in: one row of the comparison. A bf16 row uses
+/// the process's bf16 kernel (the CPU's faster one, what --precision bf16 runs) unless it forces
+/// oneDNN's bf16 matmul (the row `onednn-bf16-matmul`, where that is not the default: the kernel
+/// --precision bf16 ran before the rounded-fp32 one, timed beside it in the same run).
 struct Arithmetic {
     GemmBackend backend;
     Precision precision = Precision::Fp32;
+    bool bf16_matmul_forced = false;
     auto operator<=>(const Arithmetic&) const = default;
     std::string name() const {
-        return std::string(ist::detail::gemm_backend_name(backend)) + (precision == Precision::Bf16 ? "-bf16" : "");
+        return std::string(ist::detail::gemm_backend_name(backend)) + (precision == Precision::Bf16 ? "-bf16" : "") +
+               (bf16_matmul_forced ? "-matmul" : "");
     }
 };
 constexpr Arithmetic kOpenBlas{GemmBackend::OpenBlas}, kOneDnn{GemmBackend::OneDnn},
-    kOneDnnBf16{GemmBackend::OneDnn, Precision::Bf16};
+    kOneDnnBf16{GemmBackend::OneDnn, Precision::Bf16}, kOneDnnBf16Matmul{GemmBackend::OneDnn, Precision::Bf16, true};
 
-/// Both guards of an arithmetic: the process's backend, the calling thread's precision.
+#if IST_GEMM_ONEDNN
+using ist::detail::onednn::Bf16Kernel;
+/// The bf16 kernel an arithmetic's GEMMs use.
+Bf16Kernel bf16_kernel_of(Arithmetic a) {
+    return a.bf16_matmul_forced ? Bf16Kernel::BfloatMatmul : ist::detail::onednn::bf16_kernel();
+}
+#endif
+
+/// The guards of an arithmetic: the process's backend and bf16 kernel, the calling thread's precision.
 struct UseArithmetic {
     ist::detail::GemmBackendGuard backend;
     ist::detail::GemmPrecisionGuard precision;
+#if IST_GEMM_ONEDNN
+    ist::detail::onednn::Bf16KernelGuard kernel;
+    explicit UseArithmetic(Arithmetic a) : backend(a.backend), precision(a.precision), kernel(bf16_kernel_of(a)) {}
+#else
     explicit UseArithmetic(Arithmetic a) : backend(a.backend), precision(a.precision) {}
+#endif
 };
 
 constexpr std::size_t kBatch = 128, kInputs = 784, kClasses = 10;
@@ -104,6 +127,11 @@ std::vector<Arithmetic> built_arithmetics() {
     for (Arithmetic a : {kOpenBlas, kOneDnn, kOneDnnBf16})
         if (ist::detail::gemm_backend_built(a.backend) && ist::detail::gemm_precision_supported(a.precision, a.backend))
             out.push_back(a);
+#if IST_GEMM_ONEDNN
+    if (ist::detail::gemm_precision_supported(Precision::Bf16, GemmBackend::OneDnn) &&
+        ist::detail::onednn::bf16_kernel() != Bf16Kernel::BfloatMatmul)
+        out.push_back(kOneDnnBf16Matmul);
+#endif
     return out;
 }
 
@@ -187,25 +215,34 @@ double measure_fma_peak(int threads, Precision precision) {
 }
 
 /// Measured rates of this run, so later benchmarks can report ratios against earlier ones.
-std::map<std::pair<Precision, int>, double> g_peak_gflops;                  // by (precision, threads)
+std::map<std::pair<Precision, int>, double> g_instruction_gflops;                  // by (precision, threads)
 std::map<std::tuple<Arithmetic, std::size_t, int>, double> g_gemm_gflops;  // by (arithmetic, width, threads)
 std::map<std::tuple<Arithmetic, std::size_t, int>, double> g_step_seconds;  // by (arithmetic, width, threads)
 std::size_t g_summary_width = 4096;                                          // --step-width
 
-/// The best of three short measurements, from BM_FmaPeak when it ran.
-double peak_gflops(int threads, Precision precision = Precision::Fp32) {
+/// The rate of a precision's FMA kernel (fp32: the FMA; bf16: vdpbf16ps, the instruction's rate):
+/// the best of three short measurements, from BM_FmaPeak when it ran.
+double instruction_gflops(int threads, Precision precision = Precision::Fp32) {
     const auto key = std::make_pair(precision, threads);
-    if (!g_peak_gflops.count(key))
-        g_peak_gflops[key] = std::max({measure_fma_peak(threads, precision), measure_fma_peak(threads, precision),
+    if (!g_instruction_gflops.count(key))
+        g_instruction_gflops[key] = std::max({measure_fma_peak(threads, precision), measure_fma_peak(threads, precision),
                                        measure_fma_peak(threads, precision)});
-    return g_peak_gflops[key];
+    return g_instruction_gflops[key];
+}
+
+/// The peak of a precision's arithmetic: fp32's is the FMA rate; bf16's (bf16 inputs, exact
+/// products, fp32 sums) the higher of vdpbf16ps's rate and the FMA rate, since fp32 FMAs on inputs
+/// rounded to bf16 compute the same arithmetic (and outrun vdpbf16ps where it runs at half rate).
+double peak_gflops(int threads, Precision precision = Precision::Fp32) {
+    const double fma = instruction_gflops(threads);
+    return precision == Precision::Bf16 ? std::max(fma, instruction_gflops(threads, Precision::Bf16)) : fma;
 }
 
 void BM_FmaPeak(benchmark::State& state, Precision precision) {
     const int threads = static_cast<int>(state.range(0));
     double best = 0.0;
     for (auto _ : state) best = std::max(best, measure_fma_peak(threads, precision));
-    g_peak_gflops[{precision, threads}] = best;
+    g_instruction_gflops[{precision, threads}] = best;
     state.SetLabel(fma_kernel(precision).isa);
     state.counters["GFLOP/s"] = best;
     state.counters["threads"] = threads;
@@ -258,6 +295,10 @@ void BM_Gemm(benchmark::State& state, Arithmetic arithmetic) {
     state.counters["GFLOP/s"] = gflops;
     state.counters["of_peak"] = gflops / peak_gflops(threads, arithmetic.precision);
     state.counters["threads"] = threads;
+#if IST_GEMM_ONEDNN
+    if (arithmetic.precision == Precision::Bf16)
+        state.SetLabel(ist::detail::onednn::bf16_kernel_name(bf16_kernel_of(arithmetic)));
+#endif
 }
 
 /// GEMM floating-point operations of one training step of 784 -> w1 -> w2 -> 10 at batch b.
@@ -335,13 +376,14 @@ void print_summary(int max_threads) {
                 "its precision)\n", w, w, w, w);
     const std::vector<Arithmetic> arithmetics = built_arithmetics();
     for (int t = 1; t <= max_threads; ++t) {
-        std::printf("  %d thread(s): FMA peak %.1f GFLOP/s (%s), bf16 dot-product peak %.1f GFLOP/s (%s)\n", t,
-                    peak_gflops(t), fma_kernel().isa, peak_gflops(t, Precision::Bf16), fma_kernel(Precision::Bf16).isa);
+        std::printf("  %d thread(s): FMA peak %.1f GFLOP/s (%s), bf16 dot product (vdpbf16ps) %.1f GFLOP/s (%s), bf16 "
+                    "peak %.1f (the higher)\n", t, instruction_gflops(t), fma_kernel().isa,
+                    instruction_gflops(t, Precision::Bf16), fma_kernel(Precision::Bf16).isa, peak_gflops(t, Precision::Bf16));
         for (Arithmetic a : arithmetics) {
             const double peak = peak_gflops(t, a.precision);
             const double gemm = gemm_gflops(a, t, w);
             const double step = step_work / step_seconds(a, w, t) / 1e9;
-            std::printf("    %-11s gemm %7.1f (%.2f of peak)   step %7.2f ms, %7.1f GFLOP/s (%.2f of peak, %.2f of its gemm)\n",
+            std::printf("    %-18s gemm %7.1f (%.2f of peak)   step %7.2f ms, %7.1f GFLOP/s (%.2f of peak, %.2f of its gemm)\n",
                         a.name().c_str(), gemm, gemm / peak, step_seconds(a, w, t) * 1e3, step, step / peak, step / gemm);
         }
     }

@@ -241,6 +241,22 @@ bool bf16_available() {
     return false;
 }
 
+/// Runs `check` with each bf16 kernel of oneDNN (the bf16 matmul, and the fp32 matmul on inputs
+/// rounded to bf16: the same arithmetic; the process uses the CPU's faster one), on oneDNN.
+template <class Check>
+void for_each_bf16_kernel(Check check) {
+    if (!bf16_available()) return;
+#if IST_GEMM_ONEDNN
+    const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
+    for (auto kernel : {detail::onednn::Bf16Kernel::BfloatMatmul, detail::onednn::Bf16Kernel::RoundedFp32Matmul}) {
+        const detail::onednn::Bf16KernelGuard guard(kernel);
+        const std::string kernel_name = detail::onednn::bf16_kernel_name(kernel);
+        CAPTURE(kernel_name);
+        check();
+    }
+#endif
+}
+
 /// The shapes whose GEMMs follow the run's precision: all but the two that are always fp32 (the
 /// kNN graph builder's, on data; the column sums, a gradient's accumulation).
 std::vector<GemmShape> bf16_shapes() {
@@ -254,21 +270,57 @@ std::vector<GemmShape> bf16_shapes() {
 }  // namespace
 
 TEST_CASE("gemm bf16: every shape the library uses is within bf16's bound, and is the fp32 product of bf16 inputs") {
+    for_each_bf16_kernel([] {
+        const detail::GemmPrecisionGuard bf16(Precision::Bf16);
+        for (const GemmShape& s : bf16_shapes()) {
+            CAPTURE(std::string(s.use));
+            const Operands o = make_operands(s, s.m + 7 * s.n + 13 * s.k);
+            const std::vector<float> c = product(s, o);
+            CHECK(worst_error_over_bound(s, o, c, bf16_bound(s.k)) <= 1.0);
+            CHECK(worst_error_over_bound(s, o, c, fp32_bound(s.k), round_to_bf16) <= 1.0);
+            // Short sums show the rounding plainly (over long ones fp32's own bound grows to bf16's
+            // typical error): bf16 really ran, not fp32.
+            if (s.k <= 256) CHECK(worst_error_over_bound(s, o, c, fp32_bound(s.k)) > 1.0);
+            CHECK(padding_untouched(s, o, c));
+        }
+    });
+}
+
+#if IST_GEMM_ONEDNN
+TEST_CASE("gemm bf16: the rounded-fp32 kernel is the fp32 product of the inputs rounded to nearest bf16") {
     if (!bf16_available()) return;
     const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
-    const detail::GemmPrecisionGuard bf16(Precision::Bf16);
+    const detail::onednn::Bf16KernelGuard kernel(detail::onednn::Bf16Kernel::RoundedFp32Matmul);
     for (const GemmShape& s : bf16_shapes()) {
         CAPTURE(std::string(s.use));
-        const Operands o = make_operands(s, s.m + 7 * s.n + 13 * s.k);
-        const std::vector<float> c = product(s, o);
-        CHECK(worst_error_over_bound(s, o, c, bf16_bound(s.k)) <= 1.0);
-        CHECK(worst_error_over_bound(s, o, c, fp32_bound(s.k), round_to_bf16) <= 1.0);
-        // Short sums show the rounding plainly (over long ones fp32's own bound grows to bf16's
-        // typical error): bf16 really ran, not fp32.
-        if (s.k <= 256) CHECK(worst_error_over_bound(s, o, c, fp32_bound(s.k)) > 1.0);
-        CHECK(padding_untouched(s, o, c));
+        Operands o = make_operands(s, 5);
+        std::vector<float> bf16_product;
+        {
+            const detail::GemmPrecisionGuard bf16(Precision::Bf16);
+            bf16_product = product(s, o);
+        }
+        // The test's own rounding (frexp, nearbyint), then the fp32 GEMM: the same bits.
+        for (std::vector<float>* operand : {&o.a, &o.b})
+            for (float& v : *operand) v = static_cast<float>(round_to_bf16(v));
+        CHECK(product(s, o) == bf16_product);
     }
 }
+
+TEST_CASE("gemm bf16: the kernel is the CPU's faster one (the bf16 matmul only with AMX), and a guard restores it") {
+    using detail::onednn::Bf16Kernel;
+    const bool amx = (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & dnnl_cpu_isa_avx512_core_amx) ==
+                     unsigned{dnnl_cpu_isa_avx512_core_amx};
+    const Bf16Kernel fastest = amx ? Bf16Kernel::BfloatMatmul : Bf16Kernel::RoundedFp32Matmul;
+    CHECK(detail::onednn::bf16_kernel() == fastest);
+    {
+        const detail::onednn::Bf16KernelGuard other(amx ? Bf16Kernel::RoundedFp32Matmul : Bf16Kernel::BfloatMatmul);
+        CHECK(detail::onednn::bf16_kernel() != fastest);
+    }
+    CHECK(detail::onednn::bf16_kernel() == fastest);
+    CHECK(std::string(detail::onednn::bf16_kernel_name(Bf16Kernel::BfloatMatmul)) == "bf16-matmul");
+    CHECK(std::string(detail::onednn::bf16_kernel_name(Bf16Kernel::RoundedFp32Matmul)) == "rounded-fp32-matmul");
+}
+#endif
 
 TEST_CASE("gemm bf16: a call's precision is its thread's, and OpenBLAS refuses bf16 naming itself") {
     CHECK(GemmCall{}.precision == Precision::Fp32);
@@ -336,11 +388,10 @@ void check_same_bits_at_any_alignment(const GemmShape& s, const Operands& o, con
 // which is why the docs' numbers are taken with OPENBLAS_NUM_THREADS=1.
 TEST_CASE("gemm: oneDNN gives the same bits at 1 to 4 threads and at any operand alignment, in fp32 and bf16") {
     if (!detail::gemm_backend_built(GemmBackend::OneDnn)) return;
-    const detail::GemmBackendGuard guard(GemmBackend::OneDnn);
-    for (Precision precision : {Precision::Fp32, Precision::Bf16}) {
-        if (precision == Precision::Bf16 && !bf16_available()) continue;
+    const auto check_shapes = [](Precision precision, const std::vector<GemmShape>& shapes) {
+        const detail::GemmBackendGuard guard(GemmBackend::OneDnn);
         const detail::GemmPrecisionGuard arithmetic(precision);
-        for (const GemmShape& s : precision == Precision::Fp32 ? kLibraryShapes : bf16_shapes()) {
+        for (const GemmShape& s : shapes) {
             CAPTURE(std::string(s.use));
             CAPTURE(std::string(precision_name(precision)));
             const Operands o = make_operands(s, 11);
@@ -348,7 +399,9 @@ TEST_CASE("gemm: oneDNN gives the same bits at 1 to 4 threads and at any operand
             const detail::BlasThreadsGuard threads(1);
             check_same_bits_at_any_alignment(s, o, one_thread);
         }
-    }
+    };
+    check_shapes(Precision::Fp32, kLibraryShapes);
+    for_each_bf16_kernel([&] { check_shapes(Precision::Bf16, bf16_shapes()); });
 }
 
 TEST_CASE("gemm: OpenBLAS gives the same bits at any operand alignment") {
@@ -473,9 +526,7 @@ TEST_CASE("gemm threads: concurrent GEMMs of the same shapes give the main threa
 }
 
 TEST_CASE("gemm threads: concurrent bf16 GEMMs give the main thread's bits") {
-    if (!bf16_available()) return;
-    const detail::GemmBackendGuard onednn(GemmBackend::OneDnn);
-    check_concurrent_gemms(Precision::Bf16);
+    for_each_bf16_kernel([] { check_concurrent_gemms(Precision::Bf16); });
 }
 
 #if IST_GEMM_ONEDNN

@@ -1,6 +1,6 @@
 #pragma once
 // The oneDNN backend of ist/detail/gemm.hpp: each GEMM is a oneDNN matmul primitive, created once
-// per (shape, transposes, leading dimensions, alpha, beta, precision, thread count) and kept in a
+// per (shape, transposes, leading dimensions, alpha, beta, input type, thread count) and kept in a
 // cache of the calling thread.
 //
 // Per thread, because oneDNN 2.6 computes wrong products when one primitive object is executed by
@@ -19,19 +19,27 @@
 // and the count is part of the cache key, since a primitive is built for the thread count it runs
 // with. The result does not depend on the count (tests/detail/test_gemm.cpp).
 //
-// Bf16 (GemmPrecision::Bf16): the matmul reads bf16 A and B and writes fp32 C. The operands are
-// fp32 in the library, so each call rounds the parts of A and B it reads into buffers of the
-// calling thread (round to nearest even, float_to_bfloat16) first; the weights are converted per
-// call, not kept as bf16 shadows, so no layer, optimizer or file knows bf16 exists.
+// Bf16 (GemmPrecision::Bf16): inputs rounded to bf16 (round to nearest even, float_to_bfloat16),
+// their products exact, the sums and the output fp32. The operands are fp32 in the library, so each
+// call rounds the parts of A and B it reads into buffers of the calling thread first; the weights
+// are rounded per call, not kept as bf16 shadows, so no layer, optimizer or file knows bf16 exists.
+// Two kernels compute that arithmetic (Bf16Kernel): oneDNN's bf16 matmul on the rounded values
+// stored as bf16, or its fp32 matmul on the rounded values stored as fp32 (a product of two 8-bit
+// significands is exact in fp32, so the fp32 FMAs add exactly the bf16 products). Which is faster
+// is the CPU's: AVX512_BF16's dot product (vdpbf16ps) runs at half the fp32 FMA rate on Intel's
+// AVX-512 cores (measured on a Xeon without AMX: 86.6 against 176 GFLOP/s, oneDNN's bf16 matmul
+// 80 GFLOP/s against its fp32 matmul's 130), while AMX's tile multiplies outrun the FMAs many times.
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cstdint>
 #include <list>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -44,13 +52,56 @@
 
 namespace ist::detail::onednn {
 
+/// How a bf16 GEMM is computed; both give the same arithmetic (bf16 inputs, exact products, fp32
+/// sums) and differ only in the order of the sums (and vdpbf16ps takes subnormals as zero).
+enum class Bf16Kernel : std::uint8_t {
+    BfloatMatmul,       ///< oneDNN's bf16 matmul on the inputs stored as bf16
+    RoundedFp32Matmul,  ///< oneDNN's fp32 matmul on the inputs rounded to bf16, stored as fp32
+};
+
+inline const char* bf16_kernel_name(Bf16Kernel kernel) {
+    return kernel == Bf16Kernel::BfloatMatmul ? "bf16-matmul" : "rounded-fp32-matmul";
+}
+
+/// The faster kernel on this CPU: the bf16 matmul where oneDNN finds AMX (tile multiplies, many
+/// times the FMA rate), else the fp32 matmul (AVX512_BF16's vdpbf16ps alone runs at half the fp32
+/// FMA rate on Intel's cores). Decided from the ISA, never from a timing, so every run on one
+/// machine computes the same bits.
+inline Bf16Kernel fastest_bf16_kernel() {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa()), amx = unsigned{dnnl_cpu_isa_avx512_core_amx};
+    return (isa & amx) == amx ? Bf16Kernel::BfloatMatmul : Bf16Kernel::RoundedFp32Matmul;
+}
+
+inline std::atomic<Bf16Kernel>& current_bf16_kernel() {
+    static std::atomic<Bf16Kernel> kernel{fastest_bf16_kernel()};
+    return kernel;
+}
+
+/// The kernel every bf16 GEMM of the process uses now.
+inline Bf16Kernel bf16_kernel() { return current_bf16_kernel().load(std::memory_order_relaxed); }
+
+/// Switches the whole process's bf16 GEMMs to `kernel` for the guard's lifetime (benchmarks and
+/// tests; switch while no other thread computes, as with GemmBackendGuard).
+class Bf16KernelGuard {
+public:
+    explicit Bf16KernelGuard(Bf16Kernel kernel) : previous_(bf16_kernel()) {
+        current_bf16_kernel().store(kernel, std::memory_order_relaxed);
+    }
+    ~Bf16KernelGuard() { current_bf16_kernel().store(previous_, std::memory_order_relaxed); }
+    Bf16KernelGuard(const Bf16KernelGuard&) = delete;
+    Bf16KernelGuard& operator=(const Bf16KernelGuard&) = delete;
+
+private:
+    Bf16Kernel previous_;
+};
+
 /// Everything a matmul primitive is built for.
 struct MatmulKey {
     std::size_t m, n, k, lda, ldb, ldc;
     std::uint32_t alpha_bits, beta_bits;
     int threads;
     bool trans_a, trans_b;
-    GemmPrecision precision;
+    bool bf16_inputs;  ///< the bf16 matmul (else fp32: fp32 GEMMs and Bf16Kernel::RoundedFp32Matmul)
     bool operator==(const MatmulKey&) const = default;
 };
 
@@ -60,7 +111,7 @@ struct MatmulKeyHash {
         for (std::size_t v : {key.m, key.n, key.k, key.lda, key.ldb, key.ldc, std::size_t{key.alpha_bits},
                               std::size_t{key.beta_bits}, static_cast<std::size_t>(key.threads),
                               std::size_t{key.trans_a} * 2 + std::size_t{key.trans_b},
-                              static_cast<std::size_t>(key.precision)})
+                              std::size_t{key.bf16_inputs}})
             h = (h ^ v) * 0x100000001b3ull;
         return h;
     }
@@ -102,7 +153,7 @@ inline dnnl::memory::desc matrix_desc(std::size_t rows, std::size_t cols, std::s
 
 inline Matmul matmul_primitive(const MatmulKey& key) {
     const std::lock_guard lock(creation_mutex());
-    const auto input = key.precision == GemmPrecision::Bf16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+    const auto input = key.bf16_inputs ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
     const dnnl::memory::desc a = matrix_desc(key.m, key.k, key.lda, key.trans_a, input),
                              b = matrix_desc(key.k, key.n, key.ldb, key.trans_b, input),
                              c = matrix_desc(key.m, key.n, key.ldc, false);
@@ -162,8 +213,9 @@ inline MatmulCache& matmul_cache() {
 
 /// What a GEMM's primitive is built for, at `threads` threads.
 inline MatmulKey matmul_key(const GemmCall& g, int threads) {
+    const bool bf16_inputs = g.precision == GemmPrecision::Bf16 && bf16_kernel() == Bf16Kernel::BfloatMatmul;
     return {g.m, g.n, g.k, g.lda, g.ldb, g.ldc, std::bit_cast<std::uint32_t>(g.alpha), std::bit_cast<std::uint32_t>(g.beta),
-            threads, g.trans_a, g.trans_b, g.precision};
+            threads, g.trans_a, g.trans_b, bf16_inputs};
 }
 
 /// The stored matrix an operand reads: `rows` rows of which the first `cols` elements are used,
@@ -176,35 +228,50 @@ struct StoredOperand {
 inline StoredOperand stored_a(const GemmCall& g) { return {g.a, g.trans_a ? g.k : g.m, g.trans_a ? g.m : g.k, g.lda}; }
 inline StoredOperand stored_b(const GemmCall& g) { return {g.b, g.trans_b ? g.n : g.k, g.trans_b ? g.k : g.n, g.ldb}; }
 
-/// `from`'s used elements rounded to bfloat16 in `to`, at the same positions (leading dimension
-/// kept, so the primitive is the one the fp32 layout keys); returns to's data.
-inline std::uint16_t* to_bfloat16(const StoredOperand& from, std::vector<std::uint16_t>& to) {
+/// A bfloat16's bits as the kernel stores it: themselves, or the fp32 value they stand for.
+template <class Stored>
+Stored stored_bfloat16(std::uint16_t bits) {
+    if constexpr (std::is_same_v<Stored, float>) return bfloat16_to_float(bits);
+    else return bits;
+}
+
+/// `from`'s used elements rounded to bfloat16 in `to` (as bf16 bits or as floats), at the same
+/// positions (leading dimension kept, so the primitive is the one the fp32 layout keys); returns
+/// to's data.
+template <class Stored>
+Stored* rounded_to_bfloat16(const StoredOperand& from, std::vector<Stored>& to) {
     if (from.rows == 0) return to.data();
     to.resize(std::max(to.size(), (from.rows - 1) * from.ld + from.cols));
     for (std::size_t r = 0; r < from.rows; ++r)
         run_vectorised(
-            [](const float* in, std::uint16_t* out, std::size_t n) IST_INLINE_LOOP {
-                for (std::size_t i = 0; i < n; ++i) out[i] = float_to_bfloat16(in[i]);
+            [](const float* in, Stored* out, std::size_t n) IST_INLINE_LOOP {
+                for (std::size_t i = 0; i < n; ++i) out[i] = stored_bfloat16<Stored>(float_to_bfloat16(in[i]));
             },
             from.data + r * from.ld, to.data() + r * from.ld, from.cols);
     return to.data();
 }
 
-/// Runs `mm` (built for g's key) on g's operands, on the calling thread's stream; bf16 operands
-/// are converted first.
-inline void execute(Matmul& mm, const GemmCall& g) {
-    if (g.precision == GemmPrecision::Bf16) {
-        thread_local std::vector<std::uint16_t> a_bf16, b_bf16;
-        mm.a.set_data_handle(to_bfloat16(stored_a(g), a_bf16));
-        mm.b.set_data_handle(to_bfloat16(stored_b(g), b_bf16));
-    } else {
-        mm.a.set_data_handle(const_cast<float*>(g.a));
-        mm.b.set_data_handle(const_cast<float*>(g.b));
-    }
+/// Runs `mm` (built for g's key) on operands a and b (g's, or their rounded copies), on the
+/// calling thread's stream.
+inline void execute(Matmul& mm, const GemmCall& g, const void* a, const void* b) {
+    mm.a.set_data_handle(const_cast<void*>(a));
+    mm.b.set_data_handle(const_cast<void*>(b));
     mm.c.set_data_handle(g.c);
     thread_local dnnl::stream stream(cpu_engine());  // a stream is not shared between threads
     mm.primitive.execute(stream, mm.args);
     stream.wait();
+}
+
+/// Runs `mm` (built for g's key) on g's operands; bf16 operands are rounded first, into buffers of
+/// the calling thread in the type the key's kernel reads.
+inline void execute(Matmul& mm, const GemmCall& g) {
+    if (g.precision == GemmPrecision::Fp32) return execute(mm, g, g.a, g.b);
+    if (bf16_kernel() == Bf16Kernel::BfloatMatmul) {
+        thread_local std::vector<std::uint16_t> a_bf16, b_bf16;
+        return execute(mm, g, rounded_to_bfloat16(stored_a(g), a_bf16), rounded_to_bfloat16(stored_b(g), b_bf16));
+    }
+    thread_local std::vector<float> a_rounded, b_rounded;
+    execute(mm, g, rounded_to_bfloat16(stored_a(g), a_rounded), rounded_to_bfloat16(stored_b(g), b_rounded));
 }
 
 /// Threads for g: blas_threads(), but at least 2^18 multiply-adds each, as OpenBLAS 0.3.21 splits
@@ -220,8 +287,7 @@ inline int threads_for(const GemmCall& g) {
 inline bool bf16_supported() {
     static const bool supported = [] {
         try {
-            (void)matmul_primitive(MatmulKey{1, 1, 1, 1, 1, 1, std::bit_cast<std::uint32_t>(1.0f), 0u, 1, false, false,
-                                             GemmPrecision::Bf16});
+            (void)matmul_primitive(MatmulKey{1, 1, 1, 1, 1, 1, std::bit_cast<std::uint32_t>(1.0f), 0u, 1, false, false, true});
             return true;
         } catch (const dnnl::error&) {
             return false;
