@@ -7,6 +7,7 @@ rebuild per mutation)."""
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -73,7 +74,7 @@ def parse(path):
 def run(cmd, cwd, log, timeout=None):
     """Runs cmd, appending its output to `log`; returns 'ok', 'failed' or 'timeout'."""
     with open(log, "a", encoding="utf-8") as out:
-        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.write(f"\n[{time.strftime('%H:%M:%S')}] $ {' '.join(cmd)}\n")  # when: a slow step shows in the log
         out.flush()
         try:
             rc = subprocess.run(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, timeout=timeout).returncode
@@ -185,7 +186,7 @@ def select(mutations, only):
     return [m for m in mutations if m.number in wanted]
 
 
-def print_table(rows, elapsed):
+def print_table(rows, chosen, elapsed):
     print(f"\n{'#':>3}  {'result':<24} {'secs':>5}  {'file':<44} description")
     for m, outcome, seconds in rows:
         print(f"{m.number:>3}  {outcome:<24} {seconds:>5.0f}  {m.file:<44} {m.description}")
@@ -197,6 +198,8 @@ def print_table(rows, elapsed):
     others = len(rows) - judged
     if others:
         print(f"not judged (stale or invalid): {others}")
+    if len(rows) < chosen:
+        print(f"not reached (the run was stopped): {chosen - len(rows)} of the {chosen} chosen")
     print(f"time: {elapsed:.0f} s for {len(rows)} mutations (baselines and builds included)")
     print(f"killed {killed} of {judged} ({100.0 * killed / judged if judged else 0.0:.1f} %)")
 
@@ -232,6 +235,9 @@ def main():
     print(f"mutating {commit[:12]} in {tree} (log: {log})", flush=True)
     configure(tree, build, log)
 
+    # A run stopped from outside (kill, a session's end) is handled as Ctrl-C: the mutated file is
+    # restored and the table of what was judged so far, with its `killed K of N` line, still printed.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     rows, baselines, started = [], {}, time.monotonic()
     # Grouped by what they build: consecutive mutations of a group rebuild only what the previous one
     # changed, and the group's baseline is built once (ccache, when present, makes the restores cheap).
@@ -240,11 +246,11 @@ def main():
         for m in ordered:
             print(f"[{m.number}] {m.description} ...", end=" ", flush=True)
             outcome, seconds = check_one(m, tree, build, log, args, baselines)
-            print(outcome, flush=True)
+            print(f"{outcome} ({seconds:.0f} s)", flush=True)
             rows.append((m, outcome, seconds))
     except KeyboardInterrupt:
         print("\ninterrupted; the scratch tree's files are restored")
-    print_table(sorted(rows, key=lambda r: r[0].number), time.monotonic() - started)
+    print_table(sorted(rows, key=lambda r: r[0].number), len(chosen), time.monotonic() - started)
     if args.remove_worktree:
         git(repo, "worktree", "remove", "--force", tree)
     return 0
