@@ -27,8 +27,7 @@
 
 namespace {
 
-const std::vector<std::string> kCodecs{"fp32", "fp16", "bf16", "q8", "q7", "q6", "q5", "q4", "q3", "q2"};
-const std::vector<std::string> kModes{"weights", "updates", "ef"};
+const std::vector<std::string> kModes{"weights", "updates", "ef", "master", "ef-master"};
 
 struct Config {
     std::string nets = "ist,resist", codecs = "fp32,fp16,q8,q7,q6,q5,q4,q3,q2", modes = "weights,updates,ef";
@@ -53,10 +52,13 @@ Config parse(int argc, char** argv) {
                 "Quantised exchange ablation: final test accuracy (mean and spread over seeds) and bytes per round\n"
                 "for each codec x coded values, IST (Fashion-MNIST MLP, S = 4) and ResIST (digits ResNet, S = 4).");
     cli.choices("--nets", c.nets, {"ist", "resist"}, "LIST", "which networks (default ist,resist)");
-    cli.choices("--codecs", c.codecs, kCodecs, "LIST", "codecs (default fp32,fp16,q8,q7,q6,q5,q4,q3,q2)");
+    cli.choices("--codecs", c.codecs, ist::AnyCodec::names(), "LIST",
+                "codecs (default fp32,fp16,q8,q7,q6,q5,q4,q3,q2; also bf16, qB-tensor,\n"
+                "qB-nearest, qB-tensor-nearest)");
     cli.choices("--modes", c.modes, kModes, "LIST",
-                "what workers send back: weights | updates | ef (updates + error feedback);\n"
-                "default all three (fp32 is exact: only its weights row is run)");
+                "what workers send back: weights | updates | ef (updates + error feedback) |\n"
+                "master (updates, coordinator keeps an fp32 master copy) | ef-master (both);\n"
+                "default weights,updates,ef (fp32 is exact: only its weights row is run)");
     cli.value("--seeds", c.seeds, kCount, "N", "runs per cell, seeds --seed, --seed + 1, ... (default 3)");
     TrainingOptions(cli).seed(c.seed, "first seed");
     cli.group("IST (Fashion-MNIST MLP, S = 4, plain SGD)");
@@ -93,7 +95,8 @@ int codec_bits(const std::string& codec) { return codec == "fp32" ? 32 : codec[0
 
 void apply_mode(ist::TrainerOptions& o, const std::string& mode) {
     o.coded_values = mode == "weights" ? ist::CodedValues::Weights : ist::CodedValues::Updates;
-    o.error_feedback = mode == "ef";
+    o.error_feedback = mode.starts_with("ef");
+    o.master_copy = mode.ends_with("master");
 }
 
 ist::ThreadsTransport transport(const Config& c) {
@@ -195,17 +198,24 @@ const Cell* reference(const std::vector<Cell>& cells, const std::string& net) {
     return nullptr;
 }
 
+/// The width of the table column of `field`: its longest value, at least `least` characters.
+int column_width(const std::vector<Cell>& cells, std::string Cell::*field, std::size_t least) {
+    for (const Cell& cell : cells) least = std::max(least, (cell.*field).size());
+    return static_cast<int>(least);
+}
+
 void print_table(std::ostream& out, const std::vector<Cell>& cells) {
     char line[256];
-    std::snprintf(line, sizeof line, "%-6s | %-5s | %4s | %-8s | %-15s | %-15s | %12s | %9s\n", "net", "codec", "bits",
-                  "coded", "accuracy (mean)", "spread (max-min)", "MB per round", "vs fp32");
+    const int codec_width = column_width(cells, &Cell::codec, 5), mode_width = column_width(cells, &Cell::mode, 8);
+    std::snprintf(line, sizeof line, "%-6s | %-*s | %4s | %-*s | %-15s | %-15s | %12s | %9s\n", "net", codec_width,
+                  "codec", "bits", mode_width, "coded", "accuracy (mean)", "spread (max-min)", "MB per round", "vs fp32");
     out << line << "---|---|---|---|---|---|---|---\n";
     for (const Cell& cell : cells) {
         const Cell* ref = reference(cells, cell.net);
         char ratio[32] = "-";
         if (ref) std::snprintf(ratio, sizeof ratio, "x%.2f", ref->bytes_per_round / cell.bytes_per_round);
-        std::snprintf(line, sizeof line, "%-6s | %-5s | %4d | %-8s | %15.4f | %15.4f | %12.4f | %9s\n", cell.net.c_str(),
-                      cell.codec.c_str(), codec_bits(cell.codec), cell.mode.c_str(), mean(cell.accuracy),
+        std::snprintf(line, sizeof line, "%-6s | %-*s | %4d | %-*s | %15.4f | %15.4f | %12.4f | %9s\n", cell.net.c_str(),
+                      codec_width, cell.codec.c_str(), codec_bits(cell.codec), mode_width, cell.mode.c_str(), mean(cell.accuracy),
                       spread(cell.accuracy), cell.bytes_per_round / 1e6, ratio);
         out << line;
     }

@@ -145,8 +145,35 @@ TEST_CASE("codec: codecs by name; bits outside 2..8 are refused") {
     CHECK_THROWS_WITH_AS(Uniform(9), "Uniform codec: bits must be in 2..8, got 9", ConfigError);
     CHECK_THROWS_WITH_AS(Uniform(1), "Uniform codec: bits must be in 2..8, got 1", ConfigError);
     CHECK_THROWS_WITH_AS(AnyCodec::parse("q9"),
-                         "codec 'q9' is not one of fp32, fp16, bf16, q8, q7, q6, q5, q4, q3, q2 (qB-nearest: round to nearest)",
+                         "codec 'q9' is not one of fp32, fp16, bf16, "
+                         "q8, q8-nearest, q8-tensor, q8-tensor-nearest, q7, q7-nearest, q7-tensor, q7-tensor-nearest, "
+                         "q6, q6-nearest, q6-tensor, q6-tensor-nearest, q5, q5-nearest, q5-tensor, q5-tensor-nearest, "
+                         "q4, q4-nearest, q4-tensor, q4-tensor-nearest, q3, q3-nearest, q3-tensor, q3-tensor-nearest, "
+                         "q2, q2-nearest, q2-tensor, q2-tensor-nearest",
                          ConfigError);
+    for (const char* bad : {"q4-nearest-tensor", "q4-tensor-", "q4tensor", "q4-row", "Q4", "q10"})
+        CHECK_THROWS_AS(AnyCodec::parse(bad), ConfigError);
+}
+
+TEST_CASE("codec: qB-tensor and -nearest by name: one header per tensor, rounding as named") {
+    // A 4 x 6 tensor: per row 4 headers, per tensor one; both sizes by the formula.
+    for (const char* name : {"q4", "q4-nearest", "q4-tensor", "q4-tensor-nearest"}) {
+        const AnyCodec codec = AnyCodec::parse(name);
+        CHECK(codec.name() == name);
+        const bool per_tensor = std::string(name).find("tensor") != std::string::npos;
+        CHECK(codec.coded_bytes(4, 6) == (per_tensor ? 8 + 12 : 4 * (8 + 3)));
+    }
+    // Nearest is deterministic: two engines give the same bytes; stochastic differs somewhere.
+    const std::vector<float> v = random_values(24, 3);
+    auto coded = [&](const char* name, std::uint64_t seed) {
+        std::vector<char> bytes;
+        CodingRng rng(seed);
+        AnyCodec::parse(name).encode(v, 6, bytes, rng);
+        return bytes;
+    };
+    CHECK(coded("q4-tensor-nearest", 1) == coded("q4-tensor-nearest", 2));
+    CHECK(coded("q4-tensor", 1) != coded("q4-tensor", 2));
+    for (const std::string& name : AnyCodec::names()) CHECK(AnyCodec::parse(name).name() == name);
 }
 
 TEST_CASE("codec: a non-finite value to encode is a TrainingError naming the worker") {
@@ -229,6 +256,44 @@ TEST_CASE("codec: coded exchange with ResIST: absent blocks cost nothing, error 
     CHECK(test::same_parameters(a, b));
 }
 
+TEST_CASE("codec: a master copy keeps the downlink's rounding out of the model") {
+    // Updates of about 1e-12 of the weights (lr 1e-12) vanish when added to them, and code to
+    // about that: with a master copy the model stays where it started (to 1e-9, for the parameters
+    // that start at 0); without one it becomes the 3-bit decoded downlink, far from it.
+    TrainerOptions o = test::test_options(2, 1, 3, 16, 4);
+    o.coded_values = CodedValues::Updates;
+    auto run = [&](bool master_copy) {
+        o.master_copy = master_copy;
+        Network net = small_mlp();
+        IstTrainer(net, o, NeuronPartition{}, Sgd(1e-12f), HolderAverage{}, ThreadsTransport{}, Uniform(3))
+            .train(train_set(), test_set());
+        return net;
+    };
+    const Network start = small_mlp(), kept = run(true), rounded = run(false);
+    double kept_off = 0, rounded_off = 0;
+    for (std::size_t i = 0; i < start.parameter_count(); ++i) {
+        const Tensor& a = start.parameter(i).value;
+        kept_off = std::max(kept_off, static_cast<double>(xt::amax(xt::abs(kept.parameter(i).value - a))()));
+        rounded_off = std::max(rounded_off, static_cast<double>(xt::amax(xt::abs(rounded.parameter(i).value - a))()));
+    }
+    CHECK(kept_off < 1e-9);
+    CHECK(rounded_off > 1e-3);
+}
+
+TEST_CASE("codec: master copy: threads == serial bit for bit (q4-tensor updates, error feedback)") {
+    TrainerOptions o = test::test_options(4, 3, 4, 16, 9);
+    o.coded_values = CodedValues::Updates;
+    o.error_feedback = true;
+    o.master_copy = true;
+    Network a = small_mlp(), b = small_mlp(), c = small_mlp();
+    train(a, o, AnyCodec::parse("q4-tensor"));
+    train<SerialTransport>(b, o, AnyCodec::parse("q4-tensor"));
+    CHECK(test::same_parameters(a, b));
+    o.master_copy = false;
+    train(c, o, AnyCodec::parse("q4-tensor"));
+    CHECK(!test::same_parameters(a, c));  // the master copy did change something
+}
+
 TEST_CASE("codec: q8 updates train as well as fp32 on blobs") {
     TrainerOptions o = test::test_options(2, 5, 10, 32, 3);
     Network f = small_mlp(), q = small_mlp();
@@ -292,4 +357,17 @@ TEST_CASE("codec: coding settings no exchange can carry out are refused") {
         IstTrainer(net, o, FullModel{}, Sgd(), GradientAllReduce{}, ThreadsTransport{}, Uniform(4)),
         "IstTrainer: codec q4: data parallel codes its gradients; coded updates apply to exchanged subnets only"
         , ConfigError);
+    // A master copy only serves coded updates of exchanged subnets: elsewhere it would be ignored.
+    const std::string master = "TrainerOptions: master_copy needs coded_values = CodedValues::Updates with a lossy "
+                               "codec on exchanged subnets (the coordinator adds the decoded updates to it; coded "
+                               "weights and data parallel's gradients would ignore it)";
+    o.master_copy = true;
+    o.coded_values = CodedValues::Weights;
+    CHECK_THROWS_WITH_AS(IstTrainer(net, o, NeuronPartition{}, Sgd(), HolderAverage{}, ThreadsTransport{}, Uniform(4)),
+                         master.c_str(), ConfigError);
+    CHECK_THROWS_WITH_AS(IstTrainer(net, o, FullModel{}, Sgd(), GradientAllReduce{}, ThreadsTransport{}, Uniform(4)),
+                         master.c_str(), ConfigError);
+    CHECK_THROWS_WITH_AS(IstTrainer(net, o), master.c_str(), ConfigError);  // fp32: nothing is coded
+    o.coded_values = CodedValues::Updates;
+    CHECK_NOTHROW(IstTrainer(net, o, NeuronPartition{}, Sgd(), HolderAverage{}, ThreadsTransport{}, Uniform(4)));
 }

@@ -20,24 +20,29 @@ public:
         requires std::constructible_from<Variant, C>
     AnyCodec(C codec) : codec_(std::move(codec)) {}
 
-    /// "fp32", "fp16", "bf16" or "q2".."q8" (stochastic rounding; "q4-nearest": round to nearest).
-    /// Throws ConfigError naming the text and the choices otherwise.
+    /// "fp32", "fp16", "bf16" or "qB[-tensor][-nearest]" for B = 2..8: per-row scale and
+    /// stochastic rounding unless "-tensor" (one scale per tensor) or "-nearest" (round to
+    /// nearest) says otherwise. Throws ConfigError naming the text and every name otherwise.
     static AnyCodec parse(const std::string& text) {
         if (text == "fp32") return Fp32{};
         if (text == "fp16") return Fp16{};
         if (text == "bf16") return Bf16{};
-        const std::string nearest = "-nearest";
-        const bool rounds_to_nearest = text.size() > nearest.size() && text.ends_with(nearest);
-        const std::string q = rounds_to_nearest ? text.substr(0, text.size() - nearest.size()) : text;
-        if (q.size() == 2 && q[0] == 'q' && q[1] >= '2' && q[1] <= '8')
-            return Uniform(static_cast<unsigned>(q[1] - '0'), rounds_to_nearest ? Rounding::Nearest : Rounding::Stochastic);
-        throw ConfigError("codec '" + text + "' is not one of " + choices() + " (qB-nearest: round to nearest)");
+        for (const Uniform& q : uniform_variants())
+            if (q.name() == text) return q;
+        throw ConfigError("codec '" + text + "' is not one of " + choices());
     }
 
-    /// The names parse() accepts with stochastic rounding, as a list for messages and --help.
+    /// Every name parse() accepts, in the order --help lists them.
+    static std::vector<std::string> names() {
+        std::vector<std::string> out{"fp32", "fp16", "bf16"};
+        for (const Uniform& q : uniform_variants()) out.push_back(q.name());
+        return out;
+    }
+
+    /// names() as one comma-separated list, for messages.
     static std::string choices() {
-        std::string out = "fp32, fp16, bf16";
-        for (int bits = 8; bits >= 2; --bits) out += ", q" + std::to_string(bits);
+        std::string out;
+        for (const std::string& name : names()) out += (out.empty() ? "" : ", ") + name;
         return out;
     }
 
@@ -58,6 +63,15 @@ public:
     }
 
 private:
+    /// Every Uniform parse() knows: for each width, 8 down to 2, per row / per tensor x stochastic / nearest.
+    static std::vector<Uniform> uniform_variants() {
+        std::vector<Uniform> out;
+        for (unsigned bits = 8; bits >= 2; --bits)
+            for (Scale scale : {Scale::PerRow, Scale::PerTensor})
+                for (Rounding rounding : {Rounding::Stochastic, Rounding::Nearest}) out.emplace_back(bits, rounding, scale);
+        return out;
+    }
+
     Variant codec_;
 };
 static_assert(Codec<AnyCodec>);

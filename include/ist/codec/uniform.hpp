@@ -8,6 +8,10 @@
 // Rounding: stochastic by default (q = floor(t) + [u < t - floor(t)], u uniform on the 2^-24
 // grid, so E[decoded] = value up to 2^-24 of a step: updates stay unbiased), or to nearest
 // (error <= step / 2). Each row's draws come from one output of the message's coding_stream.
+//
+// Scale: per row (above, the default), or per tensor (Scale::PerTensor: one header for the whole
+// tensor, its values packed as one row of rows x cols, 8 + ceil(rows cols b / 8) bytes): one
+// outlier then coarsens every row's step, which is what the ResIST paper's shape at 4 bits needs.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -21,35 +25,45 @@
 namespace ist {
 
 enum class Rounding : std::uint8_t { Stochastic, Nearest };
+/// Which values share one header (lo, step): each row's, or the whole tensor's.
+enum class Scale : std::uint8_t { PerRow, PerTensor };
 
 class Uniform {
 public:
     static constexpr std::size_t kRowHeader = 2 * sizeof(float);  ///< lo, step
 
     /// Throws ConfigError unless 2 <= bits <= 8.
-    explicit Uniform(unsigned bits = 8, Rounding rounding = Rounding::Stochastic) : bits_(bits), rounding_(rounding) {
+    explicit Uniform(unsigned bits = 8, Rounding rounding = Rounding::Stochastic, Scale scale = Scale::PerRow)
+        : bits_(bits), rounding_(rounding), scale_(scale) {
         if (bits < 2 || bits > 8)
             throw ConfigError("Uniform codec: bits must be in 2..8, got " + std::to_string(bits));
     }
 
     unsigned bits() const { return bits_; }
     Rounding rounding() const { return rounding_; }
-    std::string name() const { return "q" + std::to_string(bits_) + (rounding_ == Rounding::Nearest ? "-nearest" : ""); }
+    Scale scale() const { return scale_; }
+    /// "q4", "q4-nearest", "q4-tensor", "q4-tensor-nearest".
+    std::string name() const {
+        return "q" + std::to_string(bits_) + (scale_ == Scale::PerTensor ? "-tensor" : "") +
+               (rounding_ == Rounding::Nearest ? "-nearest" : "");
+    }
     bool exact() const { return false; }
 
     std::size_t coded_bytes(std::size_t rows, std::size_t cols) const {
-        return rows * (kRowHeader + detail::packed_bytes(cols, bits_));
+        const auto coded = coded_rows(rows * cols, cols);
+        return coded.rows * row_bytes(coded.cols);
     }
 
     void encode(std::span<const float> in, std::size_t cols, std::vector<char>& bytes, CodingRng& rng) const {
-        const std::size_t rows = cols ? in.size() / cols : 0;
-        char* out = detail::grow(bytes, coded_bytes(rows, cols));
-        std::vector<std::uint8_t> levels(cols);
-        for (std::size_t r = 0; r < rows; ++r) out = encode_row(in.subspan(r * cols, cols), levels, out, rng);
+        const auto [rows, row_length] = coded_rows(in.size(), cols);
+        char* out = detail::grow(bytes, rows * row_bytes(row_length));
+        std::vector<std::uint8_t> levels(row_length);
+        for (std::size_t r = 0; r < rows; ++r)
+            out = encode_row(in.subspan(r * row_length, row_length), levels, out, rng);
     }
 
-    void decode(const char* coded, std::size_t cols, std::span<float> out) const {
-        const std::size_t rows = cols ? out.size() / cols : 0;
+    void decode(const char* coded, std::size_t tensor_cols, std::span<float> out) const {
+        const auto [rows, cols] = coded_rows(out.size(), tensor_cols);
         for (std::size_t r = 0; r < rows; ++r) {
             float lo, step;
             std::memcpy(&lo, coded, sizeof lo);
@@ -60,11 +74,22 @@ public:
                     row[i] = lo + static_cast<float>(q) * step;
                 });
             });
-            coded += kRowHeader + detail::packed_bytes(cols, bits_);
+            coded += row_bytes(cols);
         }
     }
 
 private:
+    /// The rows that share a header, for `size` values in rows of `cols`: the tensor's rows, or
+    /// (per tensor) one row of every value; none for an empty tensor.
+    detail::RowShape coded_rows(std::size_t size, std::size_t cols) const {
+        if (!cols || !size) return {};
+        if (scale_ == Scale::PerTensor) return {1, size};
+        return {size / cols, cols};
+    }
+
+    /// Bytes of one coded row of `n` values: its header, then its levels bit-packed.
+    std::size_t row_bytes(std::size_t n) const { return kRowHeader + detail::packed_bytes(n, bits_); }
+
     /// A bijective 32-bit hash with low bias (Wellons' "lowbias32"): position -> uniform bits.
     [[gnu::always_inline]] static inline std::uint32_t mix32(std::uint32_t x) {
         x ^= x >> 16;
@@ -143,11 +168,12 @@ private:
     /// Packs a row's levels after its header; returns the end of the row's bytes.
     char* pack(const std::vector<std::uint8_t>& levels, std::size_t n, char* out) const {
         detail::with_bits(bits_, [&](auto bits) { detail::pack_levels<bits>(levels.data(), n, out + kRowHeader); });
-        return out + kRowHeader + detail::packed_bytes(n, bits_);
+        return out + row_bytes(n);
     }
 
     unsigned bits_;
     Rounding rounding_;
+    Scale scale_;
 };
 static_assert(Codec<Uniform>);
 

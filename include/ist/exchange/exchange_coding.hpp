@@ -23,7 +23,7 @@ public:
     /// coded instead.
     ExchangeCoding(C codec, const TrainerOptions& options, Replicas replicas)
         : codec_(std::move(codec)), values_(options.coded_values), error_feedback_(options.error_feedback),
-          codes_gradients_(replicas == Replicas::Persistent), seed_(options.seed) {}
+          master_copy_(options.master_copy),           codes_gradients_(replicas == Replicas::Persistent), seed_(options.seed) {}
 
     const C& codec() const { return codec_; }
 
@@ -36,6 +36,7 @@ public:
         if (codes_gradients_ && active()) out += " gradients";
         if (values_ == CodedValues::Updates) out += " updates";
         if (error_feedback_) out += " + error feedback";
+        if (master_copy_) out += " + master copy";
         return out;
     }
 
@@ -50,6 +51,10 @@ public:
         require(!error_feedback_ || codes_gradients_ || values_ == CodedValues::Updates,
                 "TrainerOptions: error_feedback needs coded_values = CodedValues::Updates (error feedback corrects "
                 "coded updates)");
+        require(!master_copy_ || (active() && !codes_gradients_ && values_ == CodedValues::Updates),
+                "TrainerOptions: master_copy needs coded_values = CodedValues::Updates with a lossy codec on exchanged "
+                "subnets (the coordinator adds the decoded updates to it; coded weights and data parallel's gradients "
+                "would ignore it)");
     }
 
     /// Data parallel: worker comm.worker()'s all-reduce of its gradients at global step `step`,
@@ -89,6 +94,7 @@ public:
         coding.seed = seed_;
         coding.round = round;
         coding.worker = s;
+        coding.master_copy = master_copy_;
         if (!error_feedback_) return;
         coding.residual = slice_package_tensors(model, residuals_[s], K, plan, true);
         // Called by worker s's own thread or rank only, once its update is coded.
@@ -142,6 +148,7 @@ private:
     C codec_;
     CodedValues values_;
     bool error_feedback_;
+    bool master_copy_;
     bool codes_gradients_;
     std::uint64_t seed_;
     std::vector<std::vector<Tensor>> residuals_;  ///< per worker, in package order (package_owners)

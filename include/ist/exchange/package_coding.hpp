@@ -8,6 +8,8 @@
 // is encode on the sender, decode on the receiver. The sender of the first journey decodes its
 // own bytes too, so both ends hold exactly what the worker received (the base of an update).
 // With error feedback the worker adds the residual of its last coding to the update it codes.
+// With a master copy the coordinator adds a decoded update to the values it had before coding
+// them for the worker, so the downlink's rounding never enters the model.
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -27,6 +29,7 @@ struct PackageCoding {
     C codec{};
     CodedValues values = CodedValues::Weights;
     std::uint64_t seed = 0, round = 0, worker = 0;
+    bool master_copy = false;  ///< Updates only: the coordinator's base is its fp32 values (master_)
     /// Error feedback: this worker's residuals sliced to the package's tensors, and where they
     /// go back to after the update is coded (empty: no error feedback).
     std::vector<Tensor> residual;
@@ -47,6 +50,8 @@ struct PackageCoding {
     /// The sender's side of the next journey: appends `tensors` coded to `out`.
     void encode(std::span<Tensor* const> tensors, std::vector<char>& out) {
         if (leg_ == Direction::ToWorker) {
+            if (master_copy && values == CodedValues::Updates)
+                for (const Tensor* t : tensors) master_.push_back(*t);  // only the sender (coordinator) gets here
             encode_list(tensors, out, Direction::ToWorker);
             received(tensors, out.data() + out.size() - bytes(tensors));  // the sender keeps what the worker gets
             return;
@@ -69,8 +74,9 @@ struct PackageCoding {
         if (leg_ == Direction::ToWorker) return received(tensors, in);
         returned_ = true;
         decode_list(tensors, in);
-        if (values == CodedValues::Updates)
-            for (std::size_t i = 0; i < tensors.size(); ++i) *tensors[i] += base_[i];
+        if (values != CodedValues::Updates) return;
+        const std::vector<Tensor>& base = master_copy ? master_ : base_;
+        for (std::size_t i = 0; i < tensors.size(); ++i) *tensors[i] += base[i];
     }
 
     /// The first journey, in-process (no bytes moved it): `tensors` as the worker receives them.
@@ -148,6 +154,7 @@ private:
     Direction leg_ = Direction::ToWorker;  ///< the next journey
     bool returned_ = false;                ///< the way back is over: the coordinator holds the decoded values
     std::vector<Tensor> base_;             ///< what the worker received (Updates only)
+    std::vector<Tensor> master_;           ///< the coordinator's values before coding (master_copy only)
 };
 
 }  // namespace ist

@@ -59,6 +59,10 @@ struct TrainerOptions {
     CodedValues coded_values = CodedValues::Weights;  ///< lossy codecs only
     bool error_feedback = false;  ///< add the last coding's residual to the next coded update (Updates
                                   ///< only) or, under data parallel, to the next coded gradient
+    /// Coded updates only: the coordinator adds each decoded update to its fp32 values from before
+    /// the downlink coding (a master copy) instead of to what the worker received, so the downlink's
+    /// rounding is not written into the model round after round (it is fed back, not kept).
+    bool master_copy = false;
     /// The arithmetic of every GEMM of the workers' local steps and of evaluation (bf16: bfloat16
     /// inputs, fp32 accumulation; ist/core/precision.hpp). A run setting, not the model's: the same
     /// model trains, saves and resumes in either, and only the trainer runs its GEMMs.

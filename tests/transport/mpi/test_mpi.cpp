@@ -211,6 +211,20 @@ void codec_checks(std::size_t S) {
     // Momentum state travels too, coded like the weights: twice the tensors.
     coded_equivalence("IST q4 updates, error feedback, carried momentum", AnyCodec::parse("q4"), ef,
                       S * 2 * 2 * uniform(4), OptimizerState::Carry);
+    // Per-tensor scale: one header per tensor, every value packed (the same 7 tensors as above);
+    // a master copy on the coordinator, with and without error feedback.
+    auto per_tensor = [&](unsigned bits) {
+        std::uint64_t n = 0;
+        for (std::uint64_t values : {h * 12, h, h, h * h, h, h, 3 * h}) n += 8 + (values * bits + 7) / 8;
+        return n;
+    };
+    TrainerOptions master = ef;
+    master.master_copy = true;
+    coded_equivalence("IST q3-tensor updates, error feedback, master copy", AnyCodec::parse("q3-tensor"), master,
+                      S * 2 * per_tensor(3));
+    master.error_feedback = false;
+    coded_equivalence("IST q4-tensor-nearest updates, master copy", AnyCodec::parse("q4-tensor-nearest"), master,
+                      S * 2 * per_tensor(4));
     // A rank with another codec: refused at the handshake.
     check_throws([&] { Network net = make_mlp({12, {16}, 3}); IstTrainer t(net, small_options(S), NeuronPartition{}, Sgd(0.05f), HolderAverage{}, MpiTransport{}, Uniform(my_rank == 0 ? 8 : 4)); },
                  "differs from rank 0 in its training configuration", "a rank with another codec is refused");
