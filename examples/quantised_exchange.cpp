@@ -4,7 +4,7 @@
 // per value (its own scale and offset, stochastic rounding), both ways. With CodedValues::Updates a
 // worker sends back what it changed (trained minus received) rather than its weights; error feedback
 // adds what coding lost of its last update to its next one. The same run in fp32 is the yardstick.
-// A coarser variant: Uniform(4, Rounding::Nearest, Scale::PerTensor), one scale per tensor and
+// A coarser variant: Uniform(4, Rounding::Nearest, Scaling::PerTensor), one scale per tensor and
 // round to nearest ("q4-tensor-nearest"), with a master copy: the coordinator adds the decoded
 // updates to its fp32 weights, so the downlink's rounding does not build up in them.
 #include <iostream>
@@ -32,7 +32,7 @@ int main() {
     ist::standardize(train, test);
     const auto [fp32_accuracy, fp32_bytes] = run(train, test, ist::Fp32(), ist::CodedValues::Weights);
     const auto [q8_accuracy, q8_bytes] = run(train, test, ist::Uniform(8), ist::CodedValues::Updates);
-    const auto [q4_accuracy, q4_bytes] = run(train, test, ist::Uniform(4, ist::Rounding::Nearest, ist::Scale::PerTensor),
+    const auto [q4_accuracy, q4_bytes] = run(train, test, ist::Uniform(4, ist::Rounding::Nearest, ist::Scaling::PerTensor),
                                              ist::CodedValues::Updates, true);
     const double ratio = static_cast<double>(q8_bytes) / static_cast<double>(fp32_bytes);
     std::cout << "fp32: accuracy " << fp32_accuracy << ", " << fp32_bytes << " bytes per round\n"

@@ -172,7 +172,7 @@ TEST_CASE("codec rules: Uniform per tensor: one header for the whole tensor, lev
     // 2 x 3, 2 bits: the tensor's minimum 0 and maximum 15 give step 5 (levels 0, 5, 10, 15), so
     // the first row, which per row would be exact (step 1), collapses onto level 0 and 5.
     const std::vector<float> tensor{0.0f, 1.0f, 3.0f, 6.0f, 12.0f, 15.0f};
-    const CodedRow c = code_tensor(Uniform(2, Rounding::Nearest, Scale::PerTensor), tensor, 3);
+    const CodedRow c = code_tensor(Uniform(2, Rounding::Nearest, Scaling::PerTensor), tensor, 3);
     CHECK(c.lo == 0.0f);
     CHECK(c.step == 5.0f);
     CHECK(c.decoded == std::vector<float>{0.0f, 0.0f, 5.0f, 5.0f, 10.0f, 15.0f});
@@ -185,16 +185,16 @@ TEST_CASE("codec rules: Uniform per tensor: one header for the whole tensor, lev
     CHECK(per_row == tensor);
     // 3 bits, a 3 x 4 tensor spanning -1 .. 6 (step 1): every value to its nearest integer.
     const std::vector<float> wide{-1.0f, 0.25f, 0.75f, 1.4f, 2.6f, 3.0f, 4.49f, 4.51f, 5.1f, 6.0f, -0.6f, 2.2f};
-    const CodedRow w = code_tensor(Uniform(3, Rounding::Nearest, Scale::PerTensor), wide, 4);
+    const CodedRow w = code_tensor(Uniform(3, Rounding::Nearest, Scaling::PerTensor), wide, 4);
     CHECK(w.lo == -1.0f);
     CHECK(w.step == 1.0f);
     CHECK(w.decoded == std::vector<float>{-1.0f, 0.0f, 1.0f, 1.0f, 3.0f, 3.0f, 4.0f, 5.0f, 5.0f, 6.0f, -1.0f, 2.0f});
     // A constant tensor is exact (step 0); a tensor with no values costs nothing.
-    const CodedRow flat = code_tensor(Uniform(4, Rounding::Stochastic, Scale::PerTensor), std::vector<float>(6, -2.5f), 2);
+    const CodedRow flat = code_tensor(Uniform(4, Rounding::Stochastic, Scaling::PerTensor), std::vector<float>(6, -2.5f), 2);
     CHECK(flat.step == 0.0f);
     CHECK(flat.decoded == std::vector<float>(6, -2.5f));
-    CHECK(Uniform(4, Rounding::Nearest, Scale::PerTensor).coded_bytes(0, 0) == 0);
-    CHECK(Uniform(5, Rounding::Nearest, Scale::PerTensor).coded_bytes(3, 7) == 8 + (21 * 5 + 7) / 8);
+    CHECK(Uniform(4, Rounding::Nearest, Scaling::PerTensor).coded_bytes(0, 0) == 0);
+    CHECK(Uniform(5, Rounding::Nearest, Scaling::PerTensor).coded_bytes(3, 7) == 8 + (21 * 5 + 7) / 8);
 }
 
 TEST_CASE("codec rules: Uniform per tensor, stochastic: each value to one of its two levels, unbiased") {
@@ -202,7 +202,7 @@ TEST_CASE("codec rules: Uniform per tensor, stochastic: each value to one of its
     // is within 0.06 step of it (Hoeffding, as for rows: 1.1e-6 per value; fixed seeds), and every
     // decoding is the level just below or just above it.
     std::vector<float> tensor = row_with_extremes(27, 4, 22);
-    const Uniform codec(3, Rounding::Stochastic, Scale::PerTensor);
+    const Uniform codec(3, Rounding::Stochastic, Scaling::PerTensor);
     const double step = 8.0 / 7.0;
     std::vector<double> mean(tensor.size(), 0.0);
     const std::size_t codings = 2000;

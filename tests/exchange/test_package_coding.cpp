@@ -104,8 +104,8 @@ TEST_CASE("package coding: a master copy: the coordinator adds decoded updates t
     // Per tensor and per row, stochastic and nearest, with and without error feedback.
     const std::size_t rows = 3, cols = 10, worker = 1;
     const std::uint64_t seed = 4;
-    for (const Uniform& codec : {Uniform(3, Rounding::Stochastic, Scale::PerTensor), Uniform(4, Rounding::Nearest),
-                                 Uniform(2, Rounding::Nearest, Scale::PerTensor)})
+    for (const Uniform& codec : {Uniform(3, Rounding::Stochastic, Scaling::PerTensor), Uniform(4, Rounding::Nearest),
+                                 Uniform(2, Rounding::Nearest, Scaling::PerTensor)})
         for (bool error_feedback : {false, true}) {
             Tensor weights = toy_tensor(rows, cols, 0.3f);
             std::vector<Tensor> kept{xt::zeros<float>({rows, cols})};

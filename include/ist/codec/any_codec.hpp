@@ -67,7 +67,7 @@ private:
     static std::vector<Uniform> uniform_variants() {
         std::vector<Uniform> out;
         for (unsigned bits = 8; bits >= 2; --bits)
-            for (Scale scale : {Scale::PerRow, Scale::PerTensor})
+            for (Scaling scale : {Scaling::PerRow, Scaling::PerTensor})
                 for (Rounding rounding : {Rounding::Stochastic, Rounding::Nearest}) out.emplace_back(bits, rounding, scale);
         return out;
     }

@@ -9,7 +9,7 @@
 // grid, so E[decoded] = value up to 2^-24 of a step: updates stay unbiased), or to nearest
 // (error <= step / 2). Each row's draws come from one output of the message's coding_stream.
 //
-// Scale: per row (above, the default), or per tensor (Scale::PerTensor: one header for the whole
+// Scaling: per row (above, the default), or per tensor (Scaling::PerTensor: one header for the whole
 // tensor, its values packed as one row of rows x cols, 8 + ceil(rows cols b / 8) bytes): one
 // outlier then coarsens every row's step, which is what the ResIST paper's shape at 4 bits needs.
 #include <algorithm>
@@ -26,14 +26,14 @@ namespace ist {
 
 enum class Rounding : std::uint8_t { Stochastic, Nearest };
 /// Which values share one header (lo, step): each row's, or the whole tensor's.
-enum class Scale : std::uint8_t { PerRow, PerTensor };
+enum class Scaling : std::uint8_t { PerRow, PerTensor };
 
 class Uniform {
 public:
     static constexpr std::size_t kRowHeader = 2 * sizeof(float);  ///< lo, step
 
     /// Throws ConfigError unless 2 <= bits <= 8.
-    explicit Uniform(unsigned bits = 8, Rounding rounding = Rounding::Stochastic, Scale scale = Scale::PerRow)
+    explicit Uniform(unsigned bits = 8, Rounding rounding = Rounding::Stochastic, Scaling scale = Scaling::PerRow)
         : bits_(bits), rounding_(rounding), scale_(scale) {
         if (bits < 2 || bits > 8)
             throw ConfigError("Uniform codec: bits must be in 2..8, got " + std::to_string(bits));
@@ -41,10 +41,10 @@ public:
 
     unsigned bits() const { return bits_; }
     Rounding rounding() const { return rounding_; }
-    Scale scale() const { return scale_; }
+    Scaling scale() const { return scale_; }
     /// "q4", "q4-nearest", "q4-tensor", "q4-tensor-nearest".
     std::string name() const {
-        return "q" + std::to_string(bits_) + (scale_ == Scale::PerTensor ? "-tensor" : "") +
+        return "q" + std::to_string(bits_) + (scale_ == Scaling::PerTensor ? "-tensor" : "") +
                (rounding_ == Rounding::Nearest ? "-nearest" : "");
     }
     bool exact() const { return false; }
@@ -83,7 +83,7 @@ private:
     /// (per tensor) one row of every value; none for an empty tensor.
     detail::RowShape coded_rows(std::size_t size, std::size_t cols) const {
         if (!cols || !size) return {};
-        if (scale_ == Scale::PerTensor) return {1, size};
+        if (scale_ == Scaling::PerTensor) return {1, size};
         return {size / cols, cols};
     }
 
@@ -173,7 +173,7 @@ private:
 
     unsigned bits_;
     Rounding rounding_;
-    Scale scale_;
+    Scaling scale_;
 };
 static_assert(Codec<Uniform>);
 
