@@ -126,9 +126,11 @@ docs-timing: build
 
 # `make mutate` (not in CI, long): one-line mutations of the core rules (tests/mutation/), each
 # built and tested in a scratch worktree; prints killed / survived. ONLY=1,4,7-9 runs a subset.
+# Two scratch trees side by side, one build job each: the whole list in about half the time on 2 cores.
+MUTATE_ARGS ?= --parallel 2 --jobs 1
 .PHONY: mutate
 mutate: deps
-	/usr/bin/python3 tests/mutation/mutate.py $(if $(ONLY),--only $(ONLY))
+	/usr/bin/python3 tests/mutation/mutate.py $(MUTATE_ARGS) $(if $(ONLY),--only $(ONLY))
 
 # `make fuzz`: the libFuzzer harnesses of tests/fuzz (docs/fuzzing.md), built with clang in
 # build-fuzz and run one after another for FUZZ_SECONDS each (10 minutes by default; e.g.

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -204,6 +205,34 @@ def print_table(rows, chosen, elapsed):
     print(f"killed {killed} of {judged} ({100.0 * killed / judged if judged else 0.0:.1f} %)")
 
 
+def group_queue(chosen):
+    """Mutations grouped by what they build, largest group first: consecutive mutations of a group
+    rebuild only what the previous one changed, and the group's baseline is built once (ccache,
+    when present, makes the restores cheap). Scratch trees take whole groups, so no baseline is
+    built twice."""
+    groups = {}
+    for m in sorted(chosen, key=lambda m: m.number):
+        groups.setdefault(m.check_key, []).append(m)
+    return sorted(groups.values(), key=lambda g: (-len(g), g[0].number))
+
+
+def judge_groups(tree, queue, rows, lock, stop, args):
+    """One scratch tree's loop: takes the next group off the shared queue until it is empty."""
+    build, log, baselines = os.path.join(tree, "build-mutate"), os.path.join(tree, "mutate.log"), {}
+    while not stop.is_set():
+        with lock:
+            if not queue:
+                return
+            group = queue.pop(0)
+        for m in group:
+            if stop.is_set():
+                return
+            outcome, seconds = check_one(m, tree, build, log, args, baselines)
+            with lock:
+                print(f"[{m.number}] {m.description} ... {outcome} ({seconds:.0f} s)", flush=True)
+                rows.append((m, outcome, seconds))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--list", action="store_true", help="list the mutations and exit")
@@ -213,7 +242,9 @@ def main():
     parser.add_argument("--worktree", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), f"ist-mutate-{os.getuid()}"),
                         help="scratch worktree, created or reused (default: $TMPDIR/ist-mutate-<uid>)")
     parser.add_argument("--timeout", type=int, default=300, help="seconds per test (default 300)")
-    parser.add_argument("--jobs", type=int, default=2, help="build jobs (default 2)")
+    parser.add_argument("--jobs", type=int, default=2, help="build jobs per scratch tree (default 2)")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="scratch trees judging groups of mutations side by side (default 1; the 2nd is DIR-2, ...)")
     parser.add_argument("--remove-worktree", action="store_true",
                         help="delete the scratch worktree at the end (default: keep it, so the next run reuses its build)")
     args = parser.parse_args()
@@ -225,34 +256,41 @@ def main():
             print(f"{m.number:>3}  {m.file}  [{' '.join(m.areas)}: {m.tests}]\n     {m.description}")
         return 0
 
+    if args.parallel < 1:
+        sys.exit("--parallel: expected at least 1 scratch tree")
     repo = git(HERE, "rev-parse", "--show-toplevel")
-    tree = os.path.abspath(args.worktree)
-    if os.path.realpath(tree) == os.path.realpath(repo):
+    first = os.path.abspath(args.worktree)
+    trees = [first] + [f"{first}-{i}" for i in range(2, args.parallel + 1)]
+    if any(os.path.realpath(t) == os.path.realpath(repo) for t in trees):
         sys.exit("--worktree must not be the repository being checked")
-    commit = prepare_worktree(repo, tree, args.rev)
-    build = os.path.join(tree, "build-mutate")
-    log = os.path.join(tree, "mutate.log")
-    print(f"mutating {commit[:12]} in {tree} (log: {log})", flush=True)
-    configure(tree, build, log)
+    for tree in trees:
+        commit = prepare_worktree(repo, tree, args.rev)
+        print(f"mutating {commit[:12]} in {tree} (log: {os.path.join(tree, 'mutate.log')})", flush=True)
+        configure(tree, os.path.join(tree, "build-mutate"), os.path.join(tree, "mutate.log"))
 
-    # A run stopped from outside (kill, a session's end) is handled as Ctrl-C: the mutated file is
-    # restored and the table of what was judged so far, with its `killed K of N` line, still printed.
+    # A run stopped from outside (kill, a session's end) is handled as Ctrl-C: each tree finishes the
+    # mutation it is judging, restores the file, and the table of what was judged so far, with its
+    # `killed K of N` line, is still printed.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    rows, baselines, started = [], {}, time.monotonic()
-    # Grouped by what they build: consecutive mutations of a group rebuild only what the previous one
-    # changed, and the group's baseline is built once (ccache, when present, makes the restores cheap).
-    ordered = sorted(chosen, key=lambda m: (m.check_key, m.number))
+    rows, started = [], time.monotonic()
+    queue, stop, lock = group_queue(chosen), threading.Event(), threading.Lock()
+    workers = [threading.Thread(target=judge_groups, args=(tree, queue, rows, lock, stop, args), daemon=True)
+               for tree in trees]
+    for w in workers:
+        w.start()
     try:
-        for m in ordered:
-            print(f"[{m.number}] {m.description} ...", end=" ", flush=True)
-            outcome, seconds = check_one(m, tree, build, log, args, baselines)
-            print(f"{outcome} ({seconds:.0f} s)", flush=True)
-            rows.append((m, outcome, seconds))
+        while any(w.is_alive() for w in workers):
+            for w in workers:
+                w.join(timeout=1.0)
     except KeyboardInterrupt:
-        print("\ninterrupted; the scratch tree's files are restored")
+        stop.set()
+        print("\ninterrupted; finishing the mutations being judged, then restoring the scratch trees' files", flush=True)
+        for w in workers:
+            w.join()
     print_table(sorted(rows, key=lambda r: r[0].number), len(chosen), time.monotonic() - started)
     if args.remove_worktree:
-        git(repo, "worktree", "remove", "--force", tree)
+        for tree in trees:
+            git(repo, "worktree", "remove", "--force", tree)
     return 0
 
 
