@@ -131,9 +131,9 @@ private:
 
     /// An input row's pixels per channel are known only once a spatial layer reads the input: the
     /// first one on `path` decides them, also behind layers that leave the input as it is
-    /// (Standardize, activations, dropout: no parameter along it, no new dimension). A layer
-    /// whose parameters read the input as plain features (or a new dimension) comes first: the
-    /// input then keeps one column per index, and a spatial layer after it is refused.
+    /// (Standardize, activations, dropout: no parameter along it, no new dimension). When a layer
+    /// with parameters (reading the input as plain features) or a new dimension comes first, the
+    /// input keeps one column per index and a spatial layer after it is refused.
     void settle_input_span(std::span<const AnyLayer> path) {
         if (input_span_settled_ || output_dim_ != 0 || dims_.front().size > 0) return;
         for (const AnyLayer& layer : path) {
