@@ -163,13 +163,20 @@ struct PreTrained {
     std::uint64_t bytes = 0;
 };
 
+/// The CPU seconds `work` takes, of every thread of the process: the workers' compute.
+template <class Work>
+double cpu_seconds_of(Work&& work) {
+    const std::clock_t start = std::clock();
+    work();
+    return static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+}
+
 PreTrained pretrain(const Config& c, const std::string& method, const Data& d, std::uint64_t seed) {
     PreTrained out{build(c, d, seed), {}};
     ist::Network net = out.rewind_point;
     ist::TrainerOptions o = c.options;
     o.seed = seed;
-    const std::clock_t start = std::clock();  // CPU time of every thread: the workers' compute
-    with_method(c, method, net, [&](auto partitioner, auto aggregator) {
+    const auto train = [&](auto partitioner, auto aggregator) {
         ist::IstTrainer trainer(net, o, partitioner, ist::Sgd(c.lr), aggregator);
         if (c.rewind_round > 0) {  // one trainer across the rewind point: its rounds continue, not restart
             trainer.set_rounds(c.rewind_round);
@@ -179,8 +186,8 @@ PreTrained pretrain(const Config& c, const std::string& method, const Data& d, s
         }
         out.accuracy = trainer.train(d.train, d.test).final_test->accuracy;
         out.bytes = trainer.total_bytes();
-    });
-    out.cpu_seconds = static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+    };
+    out.cpu_seconds = cpu_seconds_of([&] { with_method(c, method, net, train); });
     out.trained = std::move(net);
     return out;
 }
@@ -197,9 +204,7 @@ ist::Masked<ist::Network> find_mask(const Config& c, const Data& d, const std::s
         ist::prune(pruned, step == c.iterative ? s : 1.0 - keep, scope);
         if (step == c.iterative) break;
         ist::rewind(pruned, pre.rewind_point);
-        const std::clock_t start = std::clock();
-        pre.bytes += train_with(c, method, pruned, d, seed, c.options.rounds).bytes;
-        pre.cpu_seconds += static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
+        pre.cpu_seconds += cpu_seconds_of([&] { pre.bytes += train_with(c, method, pruned, d, seed, c.options.rounds).bytes; });
     }
     return pruned;
 }

@@ -31,6 +31,7 @@
 #include "ist/core/tensor.hpp"
 #include "ist/detail/gemm_call.hpp"
 #include "ist/detail/gemm_openblas.hpp"
+#include "ist/detail/setting_guard.hpp"
 
 #ifndef IST_GEMM_ONEDNN
 #define IST_GEMM_ONEDNN 0
@@ -72,19 +73,16 @@ inline GemmBackend gemm_backend() { return current_gemm_backend().load(std::memo
 
 /// Switches the whole process to `backend` for the guard's lifetime (benchmarks and tests; switch
 /// while no other thread computes, or a step would mix the backends' roundings).
-class GemmBackendGuard {
+class GemmBackendGuard : public SettingGuard<std::atomic<GemmBackend>> {
 public:
-    explicit GemmBackendGuard(GemmBackend backend) : previous_(gemm_backend()) {
-        require(gemm_backend_built(backend),
-                std::string("GemmBackendGuard: this build has no ") + gemm_backend_name(backend));
-        current_gemm_backend().store(backend, std::memory_order_relaxed);
-    }
-    ~GemmBackendGuard() { current_gemm_backend().store(previous_, std::memory_order_relaxed); }
-    GemmBackendGuard(const GemmBackendGuard&) = delete;
-    GemmBackendGuard& operator=(const GemmBackendGuard&) = delete;
+    explicit GemmBackendGuard(GemmBackend backend) : SettingGuard(current_gemm_backend(), built(backend)) {}
 
 private:
-    GemmBackend previous_;
+    static GemmBackend built(GemmBackend backend) {
+        require(gemm_backend_built(backend),
+                std::string("GemmBackendGuard: this build has no ") + gemm_backend_name(backend));
+        return backend;
+    }
 };
 
 /// Whether `precision`'s GEMMs can run on `backend` on this CPU.
@@ -96,11 +94,11 @@ inline bool gemm_precision_supported(GemmPrecision precision, [[maybe_unused]] G
     return false;
 }
 
-/// Refuses `precision` when the process's GEMM backend cannot compute it, naming the backend
-/// (the trainer calls it before any work; gemm() again for every product).
-inline void check_gemm_precision(GemmPrecision precision) {
+/// Returns `precision`, refused when the process's GEMM backend cannot compute it, naming the
+/// backend (the trainer calls it before any work; gemm() again for every product).
+inline GemmPrecision check_gemm_precision(GemmPrecision precision) {
     const GemmBackend backend = gemm_backend();
-    if (gemm_precision_supported(precision, backend)) return;
+    if (gemm_precision_supported(precision, backend)) return precision;
     if (backend == GemmBackend::OpenBlas)
         throw ConfigError(std::string("precision ") + precision_name(precision) +
                           ": the GEMM backend openblas has no bf16 GEMM (it would compute in fp32); use the onednn "
@@ -111,18 +109,10 @@ inline void check_gemm_precision(GemmPrecision precision) {
 
 /// Sets the calling thread's GEMM precision for the guard's lifetime (refused, before anything
 /// runs, where the backend cannot compute it).
-class GemmPrecisionGuard {
+class GemmPrecisionGuard : public SettingGuard<GemmPrecision> {
 public:
-    explicit GemmPrecisionGuard(GemmPrecision precision) : previous_(thread_gemm_precision()) {
-        check_gemm_precision(precision);
-        thread_gemm_precision() = precision;
-    }
-    ~GemmPrecisionGuard() { thread_gemm_precision() = previous_; }
-    GemmPrecisionGuard(const GemmPrecisionGuard&) = delete;
-    GemmPrecisionGuard& operator=(const GemmPrecisionGuard&) = delete;
-
-private:
-    GemmPrecision previous_;
+    explicit GemmPrecisionGuard(GemmPrecision precision)
+        : SettingGuard(thread_gemm_precision(), check_gemm_precision(precision)) {}
 };
 
 /// Refuses leading dimensions shorter than the rows they step over (a caller's indexing bug).

@@ -49,6 +49,7 @@
 #include "ist/detail/cpu_dispatch.hpp"
 #include "ist/detail/gemm_call.hpp"
 #include "ist/detail/half_float.hpp"
+#include "ist/detail/setting_guard.hpp"
 
 namespace ist::detail::onednn {
 
@@ -82,17 +83,9 @@ inline Bf16Kernel bf16_kernel() { return current_bf16_kernel().load(std::memory_
 
 /// Switches the whole process's bf16 GEMMs to `kernel` for the guard's lifetime (benchmarks and
 /// tests; switch while no other thread computes, as with GemmBackendGuard).
-class Bf16KernelGuard {
+class Bf16KernelGuard : public SettingGuard<std::atomic<Bf16Kernel>> {
 public:
-    explicit Bf16KernelGuard(Bf16Kernel kernel) : previous_(bf16_kernel()) {
-        current_bf16_kernel().store(kernel, std::memory_order_relaxed);
-    }
-    ~Bf16KernelGuard() { current_bf16_kernel().store(previous_, std::memory_order_relaxed); }
-    Bf16KernelGuard(const Bf16KernelGuard&) = delete;
-    Bf16KernelGuard& operator=(const Bf16KernelGuard&) = delete;
-
-private:
-    Bf16Kernel previous_;
+    explicit Bf16KernelGuard(Bf16Kernel kernel) : SettingGuard(current_bf16_kernel(), kernel) {}
 };
 
 /// Everything a matmul primitive is built for.

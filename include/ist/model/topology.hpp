@@ -62,6 +62,7 @@ public:
     void append_layer(const AnyLayer& layer) {
         steps_.push_back({layers_.size(), std::nullopt});
         open_input();
+        settle_input_span({&layer, 1});
         output_dim_ = register_layer(layer, output_dim_, std::nullopt, span_, {});
         update_partitionable();
     }
@@ -70,6 +71,8 @@ public:
     /// projects (a strided block starts a stage). Throws ConfigError when it does not fit.
     void append_block(std::span<const AnyLayer> shortcut, std::span<const AnyLayer> branch) {
         open_input();
+        settle_input_span(shortcut);
+        settle_input_span(branch);
         const std::string where = "Network::add: residual block " + std::to_string(blocks_.size());
         detail::require(!branch.empty(), where + ": the branch has no layers");
         // A shortcut that opens a dimension (a projection) starts a new section; one of shape-keeping
@@ -126,6 +129,23 @@ private:
         if (dims_.empty()) dims_.push_back(named_dim("input", DimKind::Features));
     }
 
+    /// An input row's pixels per channel are known only once a spatial layer reads the input: the
+    /// first one on `path` decides them, also behind layers that leave the input as it is
+    /// (Standardize, activations, dropout: no parameter along it, no new dimension). When a layer
+    /// with parameters (reading the input as plain features) or a new dimension comes first, the
+    /// input keeps one column per index and a spatial layer after it is refused.
+    void settle_input_span(std::span<const AnyLayer> path) {
+        if (input_span_settled_ || output_dim_ != 0 || dims_.front().size > 0) return;
+        for (const AnyLayer& layer : path) {
+            if (layer.input_span() > 0) {
+                dims_.front().span = span_ = layer.input_span();
+                input_span_settled_ = true;
+                return;
+            }
+            if (layer.opens_dimension() || !layer.parameters().empty()) return;
+        }
+    }
+
     DimId new_dim(Dimension dim) {
         dims_.push_back(std::move(dim));
         return static_cast<DimId>(dims_.size() - 1);
@@ -165,7 +185,6 @@ private:
         const std::size_t l = layers_.size();
         const std::string where = "Network::add: layer " + std::to_string(l) + " (" + layer.type_name() + ")";
         const bool spatial = layer.input_span() > 0;
-        if (spatial && l == 0) dims_.front().span = span = layer.input_span();
         detail::require(!spatial || span == layer.input_span(),
                         where + ": expects " + std::to_string(layer.input_span()) +
                             " pixels per channel, the layer before gives " + std::to_string(span));
@@ -218,6 +237,7 @@ private:
     DimensionTable dims_;
     DimId output_dim_ = 0;
     std::size_t span_ = 1;  // columns per index of the current output dimension
+    bool input_span_settled_ = false;  // a spatial layer has read the input (settle_input_span)
 };
 
 }  // namespace ist
