@@ -12,7 +12,7 @@
 #include "ist/codec/coded_all_reduce.hpp"
 #include "ist/core/error.hpp"
 #include "ist/exchange/exchange.hpp"
-#include "ist/train/options.hpp"
+#include "ist/core/trainer_options.hpp"
 
 namespace ist::detail {
 

@@ -12,7 +12,7 @@
 #include "ist/core/error.hpp"
 #include "ist/sampling/batch_sampler.hpp"
 #include "ist/sampling/client_selection.hpp"
-#include "ist/train/options.hpp"
+#include "ist/core/trainer_options.hpp"
 #include "ist/sampling/worker_rows.hpp"
 
 namespace ist {
