@@ -68,7 +68,7 @@
 #include "ist/metrics/round_metrics.hpp"
 #include "ist/core/trainer_options.hpp"
 #include "ist/optim/schedule.hpp"
-#include "ist/io/checkpoint_file.hpp"
+#include "ist/train/checkpoint_file.hpp"
 #include "ist/metrics/convergence.hpp"
 #include "ist/metrics/evaluate.hpp"
 #include "ist/exchange/exchange.hpp"

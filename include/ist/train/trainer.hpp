@@ -27,7 +27,7 @@
 #include "ist/partition/neuron_partition.hpp"
 #include "ist/partition/batch_plans.hpp"
 #include "ist/callbacks/callback.hpp"
-#include "ist/io/checkpoint_file.hpp"
+#include "ist/train/checkpoint_file.hpp"
 #include "ist/metrics/evaluate.hpp"
 #include "ist/exchange/exchange.hpp"
 #include "ist/exchange/exchange_coding.hpp"
@@ -137,7 +137,7 @@ public:
     }
 
     /// Writes the model, carried optimizer state, counters and every RNG state to `path`
-    /// atomically (see ist/io/checkpoint_file.hpp for the format). Call between rounds, e.g. from
+    /// atomically (see ist/train/checkpoint_file.hpp for the format). Call between rounds, e.g. from
     /// the Checkpoint callback, after train() has set up the workers.
     /// Distributed runs with error feedback: call it from a round-end callback; the file is
     /// written once the round's callbacks are done and every worker's residuals are gathered.
