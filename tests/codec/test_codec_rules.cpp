@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include <ist/codec/coded_all_reduce.hpp>
+#include <ist/exchange/coded_all_reduce.hpp>
 #include <ist/codec/half.hpp>
 #include <ist/codec/uniform.hpp>
 #include <ist/transport/threads.hpp>

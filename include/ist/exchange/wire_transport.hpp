@@ -24,9 +24,9 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/exchange/outcome.hpp"
-#include "ist/exchange/ordered_mean.hpp"
-#include "ist/exchange/pack.hpp"
+#include "ist/transport/outcome.hpp"
+#include "ist/transport/ordered_mean.hpp"
+#include "ist/transport/pack.hpp"
 #include "ist/transport/transport.hpp"
 #include "ist/transport/wire.hpp"
 

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/exchange/outcome.hpp"
+#include "ist/transport/outcome.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail::mpi {
@@ -61,7 +61,7 @@ struct WireCounters {
     static std::size_t index(int tag) { return tag >= kHello && tag < kTagEnd ? static_cast<std::size_t>(tag - kHello) : kTags - 1; }
 };
 
-using ist::detail::Outcome;  // how a worker's work ended (exchange/outcome.hpp)
+using ist::detail::Outcome;  // how a worker's work ended (transport/outcome.hpp)
 
 /// Identifies the build for the handshake: protocol, compiler, MPI implementation, type sizes.
 inline std::uint64_t build_fingerprint() {

@@ -47,7 +47,7 @@
 #include "ist/transport/mpi/round.hpp"
 #include "ist/transport/mpi/session.hpp"
 #include "ist/transport/mpi/sharded_node.hpp"
-#include "ist/exchange/pack.hpp"
+#include "ist/transport/pack.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {

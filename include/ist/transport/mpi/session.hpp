@@ -17,7 +17,7 @@
 #include "ist/core/error.hpp"
 #include "ist/transport/mpi/channel.hpp"
 #include "ist/transport/mpi/round.hpp"
-#include "ist/exchange/ordered_mean.hpp"
+#include "ist/transport/ordered_mean.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail::mpi {

@@ -25,8 +25,8 @@
 #include "ist/core/tensor.hpp"
 #include "ist/transport/mpi/session.hpp"
 #include "ist/transport/mpi/shard.hpp"
-#include "ist/exchange/pack.hpp"
-#include "ist/exchange/shard_layout.hpp"
+#include "ist/transport/pack.hpp"
+#include "ist/transport/shard_layout.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {

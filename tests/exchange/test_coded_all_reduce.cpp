@@ -1,4 +1,4 @@
-// Data parallel with a lossy codec (codec/coded_all_reduce.hpp): the gradients all-reduced every
+// Data parallel with a lossy codec (exchange/coded_all_reduce.hpp): the gradients all-reduced every
 // step travel coded; bytes follow the codec's formula, threads == serial bit for bit, fp32 is
 // today's all-reduce, error feedback resumes from a checkpoint bit-identically, and bad settings
 // are refused.
@@ -7,7 +7,7 @@
 #include <filesystem>
 
 #include <ist/codec/any_codec.hpp>
-#include <ist/codec/coded_all_reduce.hpp>
+#include <ist/exchange/coded_all_reduce.hpp>
 #include <ist/ist.hpp>
 
 #include "../helpers.hpp"
