@@ -28,6 +28,14 @@
 
 namespace ist::detail::mpi {
 
+/// A transfer MPI runs on its own bytes (MPI_Isend / MPI_Irecv); `request` turns MPI_REQUEST_NULL
+/// once MPI_Test finds it complete. Moving it keeps the bytes where MPI sees them (a vector's
+/// storage moves along).
+struct Transfer {
+    std::vector<char> bytes;
+    MPI_Request request = MPI_REQUEST_NULL;
+};
+
 enum Tag : int {
     kHello = 0x1570,  // handshake record, on the user's communicator
     kWelcome,         // handshake verdict
@@ -187,6 +195,16 @@ public:
             }
         }
         return std::nullopt;
+    }
+
+    /// The receive of the next message with `tag` from `source`, posted (its length probed) if MPI
+    /// shows one; none otherwise. No wait.
+    std::optional<Transfer> try_post_receive(int source, int tag) const {
+        const auto found = try_probe(source, {tag});
+        if (!found) return std::nullopt;
+        Transfer message{std::vector<char>(found->second)};
+        message.request = irecv(message.bytes.data(), message.bytes.size(), source, tag);
+        return std::optional<Transfer>(std::move(message));
     }
 
     /// Waits for the next message from `source` with one of `tags`; returns its tag and size.

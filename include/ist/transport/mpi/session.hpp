@@ -189,7 +189,7 @@ public:
             if (sends[k] == MPI_REQUEST_NULL) continue;  // taken (MPI_Test resets a completed request)
             outcomes[k] = Outcome{ErrorKind::Aborted, static_cast<std::int32_t>(k), "did not take its subnet in time", round};
             stragglers_.mark(k, round);
-            stragglers_.adopt(std::move(bytes[k]), sends[k]);
+            stragglers_.adopt(Transfer{std::move(bytes[k]), sends[k]});
         }
     }
 
@@ -202,19 +202,14 @@ public:
         const std::string what = "worker " + std::to_string(k) + "'s trained package";
         if (!deadline || policy.round_timeout.count() == 0) return channel.receive(k, kUp, what);
         const auto until = std::max(*deadline, Clock::now() + policy.round_timeout);
-        std::optional<std::pair<int, std::size_t>> found;
-        std::vector<char> package;
-        MPI_Request request = MPI_REQUEST_NULL;
+        std::optional<Transfer> package;
         poll_until(until, [&] {
-            if (!found && (found = channel.try_probe(k, {kUp}))) {
-                package.resize(found->second);
-                request = channel.irecv(package.data(), package.size(), k, kUp);
-            }
-            return found && channel.test(request);
+            if (!package) package = channel.try_post_receive(k, kUp);
+            return package && channel.test(package->request);
         }, what);
-        if (found && request == MPI_REQUEST_NULL) return package;
+        if (package && package->request == MPI_REQUEST_NULL) return std::move(package->bytes);
         outcomes[k] = Outcome{ErrorKind::Aborted, k, "its trained package did not arrive in time", round};
-        if (found) stragglers_.adopt(std::move(package), request);
+        if (package) stragglers_.adopt(std::move(*package));
         else stragglers_.mark_owing_package(static_cast<std::size_t>(k), round);
         return std::nullopt;
     }
