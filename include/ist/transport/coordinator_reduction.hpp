@@ -79,12 +79,11 @@ private:
                 continue;
             }
             contributed.push_back(k);
-            if (contribution->size() != messages.message_bytes()) {
-                if (!failure) failure = messages.wrong_length(k, contribution->size());
-                abandoned = true;
-            } else if (!abandoned) {
-                mean.add(*contribution);
-            }
+            // Once abandoned, nothing more is added or judged, as ThreadsTransport's barrier stops
+            // every worker when one leaves: the round ends with the first worker's failure.
+            if (abandoned || mean.add(*contribution)) continue;
+            if (!failure) failure = messages.wrong_length(k, contribution->size());
+            abandoned = true;
         }
         if (abandoned) {
             for (std::size_t k : contributed) link_.abort(k);
