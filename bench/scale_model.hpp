@@ -1,5 +1,5 @@
 // ist-bench scale: how the parameter node's traffic grows with S, central against sharded, from real
-// partition plans and the library's byte accounting (ist/exchange/shard_layout.hpp), no training.
+// partition plans and the library's byte accounting (ist/transport/shard_layout.hpp), no training.
 //
 //   ist-bench scale                     # S = 2 .. 256, four networks, steps timed here, table + PNG
 //   ist-bench scale --no-compute        # bytes only (deterministic, a few seconds)
@@ -11,7 +11,7 @@
 // GIST (Wolfe et al. 2021). Per round and rank (bytes sent + received, tensors only):
 //   central: rank 0 moves every other worker's subnet out and back; a worker its own.
 //   sharded: every rank gathers its subnet's pieces from their owners and returns them, and serves
-//            its own shard to every other worker (see shard_layout.hpp).
+//            its own shard to every other worker (see ist/transport/shard_layout.hpp).
 // Modelled round time: l local steps of worker 0's real subnet, timed here on one core, plus the
 // busiest rank's communication (network_model.hpp: 2 S alpha + bytes / beta).
 #pragma once
@@ -29,7 +29,7 @@
 
 #include <ist/ist.hpp>
 #include <ist/partition/any_partition.hpp>
-#include <ist/exchange/shard_layout.hpp>
+#include <ist/transport/shard_layout.hpp>
 
 #include "cli.hpp"
 #include "training_options.hpp"

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <ist/data/dataset.hpp>
-#include <ist/train/metrics.hpp>
+#include <ist/metrics/round_metrics.hpp>
 
 namespace ist_bench::talk {
 

@@ -4,7 +4,7 @@
 #include <string>
 
 #include <ist/codec/any_codec.hpp>
-#include <ist/train/options.hpp>
+#include <ist/core/trainer_options.hpp>
 
 #include "cli.hpp"
 

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include <ist/core/error.hpp>
-#include <ist/train/metrics.hpp>
+#include <ist/metrics/round_metrics.hpp>
 
 namespace ist_bench {
 

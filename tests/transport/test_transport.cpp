@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include <ist/exchange/ordered_mean.hpp>
-#include <ist/exchange/pack.hpp>
+#include <ist/transport/ordered_mean.hpp>
+#include <ist/transport/pack.hpp>
 #include <ist/transport/threads.hpp>
 
 using namespace ist;

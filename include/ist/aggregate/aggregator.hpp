@@ -20,7 +20,7 @@
 #include "ist/core/dimension.hpp"
 #include "ist/core/plan.hpp"
 #include "ist/core/tensor.hpp"
-#include "ist/exchange/replicas.hpp"
+#include "ist/aggregate/replicas.hpp"
 
 namespace ist {
 

@@ -7,7 +7,7 @@
 namespace ist {
 
 /// Workers average their gradients after every local step (the trainer's Codec, when lossy, codes
-/// them both ways: codec/coded_all_reduce.hpp), so every replica takes the same steps and stays
+/// them both ways: exchange/coded_all_reduce.hpp), so every replica takes the same steps and stays
 /// identical; the replicas persist between rounds. The merge then adopts the replicas' common
 /// values (bit-exact: equal values are not re-averaged).
 class GradientAllReduce {

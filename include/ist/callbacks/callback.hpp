@@ -5,7 +5,7 @@
 //   on_train_end(result)
 #include <concepts>
 
-#include "ist/train/metrics.hpp"
+#include "ist/metrics/round_metrics.hpp"
 
 namespace ist::detail {
 

@@ -3,7 +3,7 @@
 // resume bit-identically. An empty path disables it, which suits command-line tools.
 #include <string>
 
-#include "ist/train/metrics.hpp"
+#include "ist/metrics/round_metrics.hpp"
 
 namespace ist {
 

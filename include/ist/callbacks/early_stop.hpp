@@ -3,7 +3,7 @@
 // accuracy is reached, or when a budget of training seconds is spent.
 #include <limits>
 
-#include "ist/train/metrics.hpp"
+#include "ist/metrics/round_metrics.hpp"
 
 namespace ist {
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/train/metrics.hpp"
+#include "ist/metrics/round_metrics.hpp"
 
 namespace ist {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
-#include "ist/train/metrics.hpp"
+#include "ist/metrics/round_metrics.hpp"
 
 namespace ist {
 

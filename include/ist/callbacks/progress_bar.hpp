@@ -4,7 +4,7 @@
 #include <iostream>
 #include <string>
 
-#include "ist/train/metrics.hpp"
+#include "ist/metrics/round_metrics.hpp"
 
 namespace ist {
 

@@ -43,7 +43,7 @@ struct NoCoding {};
 }  // namespace detail
 
 /// What travels between the coordinator and a worker each round. With a lossy codec C the
-/// package codes its tensors itself (the CodedPackage hooks, used by exchange/pack.hpp); with
+/// package codes its tensors itself (the CodedPackage hooks, used by transport/pack.hpp); with
 /// Fp32 it has no hooks and travels as plain floats, exactly as without codecs.
 template <Model M, Codec C = Fp32>
 struct WorkerPackage {

@@ -2,17 +2,17 @@
 // The trainer's side of a coded exchange (quantised exchange as in ResIST, Dun et al. 2022): the
 // codec, what it codes, and each worker's error-feedback residuals, full-size in the model's
 // coordinates and sliced with the plan like carried optimizer state. Data parallel codes its
-// gradients instead (codec/coded_all_reduce.hpp), one residual per parameter and worker.
+// gradients instead (exchange/coded_all_reduce.hpp), one residual per parameter and worker.
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "ist/aggregate/aggregator.hpp"
 #include "ist/codec/codec.hpp"
-#include "ist/codec/coded_all_reduce.hpp"
+#include "ist/exchange/coded_all_reduce.hpp"
 #include "ist/core/error.hpp"
 #include "ist/exchange/exchange.hpp"
-#include "ist/train/options.hpp"
+#include "ist/core/trainer_options.hpp"
 
 namespace ist::detail {
 

@@ -19,7 +19,7 @@
 
 #include "ist/codec/codec.hpp"
 #include "ist/core/error.hpp"
-#include "ist/train/options.hpp"
+#include "ist/core/trainer_options.hpp"
 
 namespace ist {
 

@@ -12,7 +12,7 @@
 #include "ist/core/error.hpp"
 #include "ist/core/plan.hpp"
 #include "ist/core/tensor.hpp"
-#include "ist/exchange/replicas.hpp"
+#include "ist/aggregate/replicas.hpp"
 #include "ist/model/model.hpp"
 #include "ist/exchange/exchange.hpp"
 #include "ist/transport/transport.hpp"

@@ -6,7 +6,8 @@
 //  - coding: packages travel as detail::pack / unpack make them (a lossy codec's bytes);
 //  - byte counting: each package's payload both ways, each all-reduce's message both ways;
 //  - the ordered mean: every all-reduce goes through rank 0, which adds the contributions in
-//    worker order (detail::MessageMean), so the result is bit-identical to ThreadsTransport's;
+//    worker order (detail::CoordinatorReduction, as MpiTransport's), so the result is
+//    bit-identical to ThreadsTransport's;
 //  - the failure policy: every worker sends how its work ended; rank 0 picks the failure the round
 //    ends with (detail::deciding_failure) and every rank rethrows it, same type and message. A
 //    worker that fails inside an all-reduce abandons it: the others' RoundAborted follows.
@@ -24,9 +25,9 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/exchange/outcome.hpp"
-#include "ist/exchange/ordered_mean.hpp"
-#include "ist/exchange/pack.hpp"
+#include "ist/transport/coordinator_reduction.hpp"
+#include "ist/transport/outcome.hpp"
+#include "ist/transport/pack.hpp"
 #include "ist/transport/transport.hpp"
 #include "ist/transport/wire.hpp"
 
@@ -86,8 +87,8 @@ public:
         else take_part(packages, extract, work, replicas, reduction, result);
         for (std::size_t s = 0; s < workers; ++s)  // every worker made the same all-reduce calls as this one
             if (is_coordinator() || s == rank()) {
-                result.traffic.received[s] += reduction.bytes;
-                result.traffic.sent[s] += reduction.bytes;
+                result.traffic.received[s] += reduction.means.bytes;
+                result.traffic.sent[s] += reduction.means.bytes;
             }
         if (replicas == Replicas::Persistent) detail::replicate(packages, rank(), extract, &reduction.scalars);
         if (is_coordinator() || replicas == Replicas::Persistent)
@@ -100,80 +101,54 @@ private:
     template <class P>
     using Slots = std::vector<std::optional<P>>;
 
-    /// One round's all-reduces at this rank (the Group of its Communicator), and what rank 0
-    /// learnt of the others on the way: statuses that came instead of a contribution, scalars.
-    class Reduction {
+    /// CoordinatorReduction's Link over the wire: contributions, means and aborts travel as
+    /// messages of their Kind; a worker whose status comes instead has left the reduction, and
+    /// rank 0 keeps that status for the round (`early`).
+    class ReductionLink {
     public:
-        explicit Reduction(WireTransport& t) : early(t.ranks()), scalars(t.ranks()), t_(t) {}
+        ReductionLink(WireTransport& t, std::vector<std::optional<detail::Outcome>>& early) : t_(t), early_(early) {}
 
-        void allreduce_mean(std::size_t worker, std::span<float> data) {
-            const auto* bytes = reinterpret_cast<const char*>(data.data());
-            reduce(worker, {bytes, data.size_bytes()}, data, detail::FloatMessages{data.size()});
-        }
-        void allreduce_coded_mean(std::size_t worker, std::span<const char> contribution, std::span<float> mean,
-                                  ReductionCoding& coding) {
-            reduce(worker, contribution, mean, detail::CodedMessages{coding});
-        }
+        std::size_t workers() const { return t_.ranks(); }
 
-        std::uint64_t bytes = 0;                     ///< each way, per worker, over the round's all-reduces
-        std::vector<std::optional<detail::Outcome>> early;  ///< rank 0: statuses of workers that left a reduction
-        std::vector<std::vector<char>> scalars;      ///< rank 0, Replicas::Persistent: each worker's scalars
+        template <class Inbox>
+        std::optional<std::span<const char>> take_contribution(std::size_t k, Inbox&&, std::optional<std::string>&) {
+            if (early_[k]) return std::nullopt;
+            message_ = t_.receive(k);
+            const Kind kind = take_kind(message_);
+            if (kind == Kind::Status) {
+                early_[k] = detail::Outcome::decode(message_);
+                return std::nullopt;
+            }
+            t_.require(kind == Kind::Contribution, k, "an all-reduce contribution");
+            return std::span<const char>(message_);
+        }
+        void abort(std::size_t k) { t_.send(k, Kind::Abort, {}); }
+        void send_mean(std::span<const char> mean) {
+            for (std::size_t k = 1; k < t_.ranks(); ++k) t_.send(k, Kind::Mean, mean);
+        }
+        void send_contribution(std::span<const char> contribution) { t_.send(0, Kind::Contribution, contribution); }
+        bool take_mean(std::span<char> inbox) {
+            std::vector<char> message = t_.receive(0);
+            if (take_kind(message) == Kind::Abort) return false;
+            if (message.size() != inbox.size()) throw std::logic_error("WireTransport: an all-reduce mean of the wrong length");
+            std::copy(message.begin(), message.end(), inbox.begin());
+            return true;
+        }
 
     private:
-        template <class Messages>
-        void reduce(std::size_t worker, std::span<const char> contribution, std::span<float> out,
-                    const Messages& messages) {
-            if (worker == 0) gather_mean(contribution, out, messages);
-            else take_mean(contribution, out, messages);
-            bytes += messages.message_bytes();
-        }
-
-        /// Rank 0: the contributions added in worker order, the mean sent back; abandoned (the
-        /// contributors told, RoundAborted here) if a worker left with its status instead.
-        template <class Messages>
-        void gather_mean(std::span<const char> contribution, std::span<float> out, const Messages& messages) {
-            detail::MessageMean<Messages> mean(messages, out.size(), sum_, scratch_);
-            if (!mean.add(contribution)) throw std::logic_error(messages.wrong_length(0, contribution.size()));
-            std::vector<std::size_t> contributed;
-            std::optional<std::string> wrong;
-            for (std::size_t k = 1; k < t_.ranks(); ++k) {
-                if (early[k]) continue;
-                std::vector<char> message = t_.receive(k);
-                const Kind kind = take_kind(message);
-                if (kind == Kind::Status) {
-                    early[k] = detail::Outcome::decode(message);
-                    continue;
-                }
-                t_.require(kind == Kind::Contribution, k, "an all-reduce contribution");
-                contributed.push_back(k);
-                if (!wrong && !mean.add(message)) wrong = messages.wrong_length(k, message.size());
-            }
-            const bool abandoned = wrong || contributed.size() + 1 < t_.ranks();
-            if (abandoned) {
-                for (std::size_t k : contributed) t_.send(k, Kind::Abort, {});
-                if (wrong) throw std::logic_error(*wrong);
-                throw RoundAborted("round aborted: another worker failed");
-            }
-            const std::span<const char> result = mean.finish(out, message_);
-            for (std::size_t k = 1; k < t_.ranks(); ++k) t_.send(k, Kind::Mean, result);
-        }
-
-        /// A worker: its contribution sent, the mean (or the news that it was abandoned) taken.
-        template <class Messages>
-        void take_mean(std::span<const char> contribution, std::span<float> out, const Messages& messages) {
-            t_.send(0, Kind::Contribution, contribution);
-            std::vector<char> message = t_.receive(0);
-            if (take_kind(message) == Kind::Abort) throw RoundAborted("round aborted: another worker failed");
-            if (message.size() != messages.message_bytes())
-                throw std::logic_error("WireTransport: an all-reduce mean of the wrong length");
-            const std::span<char> inbox = messages.inbox(out, message_);
-            std::copy(message.begin(), message.end(), inbox.begin());
-            messages.floats(inbox, out);
-        }
-
         WireTransport& t_;
-        std::vector<float> sum_, scratch_;
-        std::vector<char> message_;
+        std::vector<std::optional<detail::Outcome>>& early_;
+        std::vector<char> message_;  ///< the last contribution taken (its kind stripped)
+    };
+
+    /// One round's all-reduces at this rank (the Group of its Communicator), and what rank 0
+    /// learnt of the others on the way: statuses that came instead of a contribution, scalars.
+    struct Reduction {
+        explicit Reduction(WireTransport& t) : early(t.ranks()), scalars(t.ranks()), means(ReductionLink(t, early)) {}
+
+        std::vector<std::optional<detail::Outcome>> early;  ///< rank 0: statuses of workers that left a reduction
+        std::vector<std::vector<char>> scalars;             ///< rank 0, Replicas::Persistent: each worker's scalars
+        detail::CoordinatorReduction<ReductionLink> means;  ///< the all-reduces, and their bytes
     };
 
     /// Rank 0: cut and send the subnets, train worker 0's, take every worker's status and package,
@@ -249,7 +224,7 @@ private:
     template <class P, class Work>
     std::exception_ptr run_work(P& package, Work& work, Reduction& reduction) {
         try {
-            detail::GroupCommunicator<Reduction> comm(reduction, rank(), ranks());
+            detail::GroupCommunicator<detail::CoordinatorReduction<ReductionLink>> comm(reduction.means, rank(), ranks());
             work(package, comm);
         } catch (...) {
             return std::current_exception();

@@ -11,10 +11,10 @@
 #include "ist/model/loss.hpp"
 #include "ist/model/model.hpp"
 #include "ist/model/squared_error.hpp"
-#include "ist/train/metrics.hpp"
-#include "ist/train/options.hpp"
+#include "ist/metrics/round_metrics.hpp"
+#include "ist/core/trainer_options.hpp"
 #include "ist/metrics/ranking.hpp"
-#include "ist/train/training_set.hpp"
+#include "ist/sampling/training_set.hpp"
 
 namespace ist {
 

@@ -20,7 +20,7 @@ namespace ist {
 ///  - `forward(x, Mode::Eval)`: logits (or predictions) for evaluation;
 ///  - and, for each kind of data set it trains on, `loss_and_gradient(x, y)`: one training
 ///    forward/backward that fills every grad (y: class labels, label sets or real targets; the
-///    concepts ClassifierModel, SparseModel and RegressionModel of ist/train/training_set.hpp).
+///    concepts ClassifierModel, SparseModel and RegressionModel of ist/sampling/training_set.hpp).
 /// Optional hooks, each a named concept below: HasParameterUnits, ScalesUnits, TakesBatchRows,
 /// ProjectsParameters, HasMasks.
 template <class M>

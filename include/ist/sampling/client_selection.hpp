@@ -9,7 +9,7 @@
 #include "ist/data/clients.hpp"
 #include "ist/detail/random.hpp"
 #include "ist/detail/seed.hpp"
-#include "ist/train/options.hpp"
+#include "ist/core/trainer_options.hpp"
 
 namespace ist {
 

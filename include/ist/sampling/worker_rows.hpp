@@ -6,7 +6,7 @@
 #include "ist/sampling/batch_sampler.hpp"
 #include "ist/detail/random.hpp"
 #include "ist/detail/seed.hpp"
-#include "ist/train/options.hpp"
+#include "ist/core/trainer_options.hpp"
 
 namespace ist {
 

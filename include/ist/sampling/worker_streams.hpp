@@ -1,7 +1,7 @@
 #pragma once
 // The workers' data streams: which rows (or clusters) each worker draws its local batches from,
 // and where each stream stands. Where they stand (StreamPositions) is what a checkpoint saves
-// besides the model; the checkpoint format serialises it (checkpoint_file.hpp).
+// besides the model; the checkpoint format serialises it (train/checkpoint_file.hpp).
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
@@ -12,7 +12,7 @@
 #include "ist/core/error.hpp"
 #include "ist/sampling/batch_sampler.hpp"
 #include "ist/sampling/client_selection.hpp"
-#include "ist/train/options.hpp"
+#include "ist/core/trainer_options.hpp"
 #include "ist/sampling/worker_rows.hpp"
 
 namespace ist {

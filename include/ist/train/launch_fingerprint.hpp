@@ -8,7 +8,7 @@
 
 #include "ist/core/fingerprint.hpp"
 #include "ist/model/model.hpp"
-#include "ist/train/options.hpp"
+#include "ist/core/trainer_options.hpp"
 
 namespace ist::detail {
 

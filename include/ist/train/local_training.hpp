@@ -24,8 +24,8 @@
 #include "ist/optim/optimizer.hpp"
 #include "ist/exchange/exchange.hpp"
 #include "ist/exchange/exchange_coding.hpp"
-#include "ist/train/options.hpp"
-#include "ist/train/training_set.hpp"
+#include "ist/core/trainer_options.hpp"
+#include "ist/sampling/training_set.hpp"
 #include "ist/sampling/worker_streams.hpp"
 #include "ist/transport/transport.hpp"
 

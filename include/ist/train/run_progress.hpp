@@ -10,8 +10,8 @@
 
 #include "ist/core/error.hpp"
 #include "ist/partition/partitioner.hpp"
-#include "ist/io/checkpoint_file.hpp"
-#include "ist/train/metrics.hpp"
+#include "ist/train/checkpoint_file.hpp"
+#include "ist/metrics/round_metrics.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail {

@@ -27,18 +27,18 @@
 #include "ist/partition/neuron_partition.hpp"
 #include "ist/partition/batch_plans.hpp"
 #include "ist/callbacks/callback.hpp"
-#include "ist/io/checkpoint_file.hpp"
+#include "ist/train/checkpoint_file.hpp"
 #include "ist/metrics/evaluate.hpp"
 #include "ist/exchange/exchange.hpp"
 #include "ist/exchange/exchange_coding.hpp"
 #include "ist/train/launch_fingerprint.hpp"
 #include "ist/train/local_training.hpp"
-#include "ist/train/metrics.hpp"
-#include "ist/train/options.hpp"
+#include "ist/metrics/round_metrics.hpp"
+#include "ist/core/trainer_options.hpp"
 #include "ist/exchange/parameter_shards.hpp"
 #include "ist/train/run_progress.hpp"
 #include "ist/optim/schedule.hpp"
-#include "ist/train/training_set.hpp"
+#include "ist/sampling/training_set.hpp"
 #include "ist/train/unit_scales.hpp"
 #include "ist/sampling/worker_streams.hpp"
 #include "ist/transport/threads.hpp"
@@ -137,7 +137,7 @@ public:
     }
 
     /// Writes the model, carried optimizer state, counters and every RNG state to `path`
-    /// atomically (see ist/io/checkpoint_file.hpp for the format). Call between rounds, e.g. from
+    /// atomically (see ist/train/checkpoint_file.hpp for the format). Call between rounds, e.g. from
     /// the Checkpoint callback, after train() has set up the workers.
     /// Distributed runs with error feedback: call it from a round-end callback; the file is
     /// written once the round's callbacks are done and every worker's residuals are gathered.

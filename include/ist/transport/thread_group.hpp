@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/exchange/ordered_mean.hpp"
+#include "ist/transport/ordered_mean.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail {

@@ -25,10 +25,10 @@
 
 #include "ist/core/fingerprint.hpp"
 #include "ist/core/tensor.hpp"
-#include "ist/exchange/replicas.hpp"
-#include "ist/exchange/pack.hpp"
-#include "ist/exchange/reduction_coding.hpp"
-#include "ist/exchange/shard_layout.hpp"
+#include "ist/aggregate/replicas.hpp"
+#include "ist/transport/pack.hpp"
+#include "ist/transport/reduction_coding.hpp"
+#include "ist/transport/shard_layout.hpp"
 
 namespace ist {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include <ist/codec/coded_all_reduce.hpp>
+#include <ist/exchange/coded_all_reduce.hpp>
 #include <ist/ist.hpp>
 #include <ist/transport/mpi/mpi_transport.hpp>
 

@@ -23,10 +23,18 @@
 #include <vector>
 
 #include "ist/core/error.hpp"
-#include "ist/exchange/outcome.hpp"
+#include "ist/transport/outcome.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail::mpi {
+
+/// A transfer MPI runs on its own bytes (MPI_Isend / MPI_Irecv); `request` turns MPI_REQUEST_NULL
+/// once MPI_Test finds it complete. Moving it keeps the bytes where MPI sees them (a vector's
+/// storage moves along).
+struct Transfer {
+    std::vector<char> bytes;
+    MPI_Request request = MPI_REQUEST_NULL;
+};
 
 enum Tag : int {
     kHello = 0x1570,  // handshake record, on the user's communicator
@@ -61,7 +69,7 @@ struct WireCounters {
     static std::size_t index(int tag) { return tag >= kHello && tag < kTagEnd ? static_cast<std::size_t>(tag - kHello) : kTags - 1; }
 };
 
-using ist::detail::Outcome;  // how a worker's work ended (exchange/outcome.hpp)
+using ist::detail::Outcome;  // how a worker's work ended (transport/outcome.hpp)
 
 /// Identifies the build for the handshake: protocol, compiler, MPI implementation, type sizes.
 inline std::uint64_t build_fingerprint() {
@@ -187,6 +195,16 @@ public:
             }
         }
         return std::nullopt;
+    }
+
+    /// The receive of the next message with `tag` from `source`, posted (its length probed) if MPI
+    /// shows one; none otherwise. No wait.
+    std::optional<Transfer> try_post_receive(int source, int tag) const {
+        const auto found = try_probe(source, {tag});
+        if (!found) return std::nullopt;
+        Transfer message{std::vector<char>(found->second)};
+        message.request = irecv(message.bytes.data(), message.bytes.size(), source, tag);
+        return std::optional<Transfer>(std::move(message));
     }
 
     /// Waits for the next message from `source` with one of `tags`; returns its tag and size.

@@ -8,7 +8,7 @@
 
 #include "ist/core/tensor.hpp"
 #include "ist/transport/mpi/session.hpp"
-#include "ist/exchange/pack.hpp"
+#include "ist/transport/pack.hpp"
 
 namespace ist::detail::mpi {
 

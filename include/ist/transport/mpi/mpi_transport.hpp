@@ -47,7 +47,7 @@
 #include "ist/transport/mpi/round.hpp"
 #include "ist/transport/mpi/session.hpp"
 #include "ist/transport/mpi/sharded_node.hpp"
-#include "ist/exchange/pack.hpp"
+#include "ist/transport/pack.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {
@@ -197,8 +197,8 @@ private:
         for (std::size_t s = 0; s < S; ++s) {
             if (replicas == Replicas::PerRound && st.outcomes[s]->ok()) result.traffic.sent[s] += payload_bytes(*packages[s]);
             // Every worker made the same allreduce_mean calls as this one.
-            result.traffic.received[s] += st.reduced_bytes;
-            result.traffic.sent[s] += st.reduced_bytes;
+            result.traffic.received[s] += st.reduction.bytes;
+            result.traffic.sent[s] += st.reduction.bytes;
         }
         result.worker_seconds.assign(S, 0.0);  // each worker's own clock, sent with its status
         for (std::size_t s = 0; s < S; ++s)
@@ -248,8 +248,8 @@ private:
             if (per_round) result.traffic.sent[me] += payload_bytes(mine);
         }
         take_verdict(result, me, error);
-        result.traffic.received[me] += st.reduced_bytes;
-        result.traffic.sent[me] += st.reduced_bytes;
+        result.traffic.received[me] += st.reduction.bytes;
+        result.traffic.sent[me] += st.reduction.bytes;
         if (per_round) return result;
         detail::replicate(packages, me, extract, nullptr);
         for (auto& p : packages) result.packages.push_back(std::move(*p));

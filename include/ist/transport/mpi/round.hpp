@@ -100,19 +100,17 @@ public:
         MPI_Finalized(&finalized);
         for (auto& p : parked_)
             if (!finalized && p.request != MPI_REQUEST_NULL) MPI_Request_free(&p.request);
-        if (!parked_.empty()) new std::list<Parked>(std::move(parked_));  // NOLINT: deliberately leaked
+        if (!parked_.empty()) new std::list<Transfer>(std::move(parked_));  // NOLINT: deliberately leaked
     }
 
     void post(const Channel& channel, const void* data, std::size_t bytes, int rank, int tag) {
-        std::vector<char> copy(static_cast<const char*>(data), static_cast<const char*>(data) + bytes);
-        const MPI_Request request = channel.isend(copy.data(), copy.size(), rank, tag);
-        adopt(std::move(copy), request);
+        Transfer copy{std::vector<char>(static_cast<const char*>(data), static_cast<const char*>(data) + bytes)};
+        copy.request = channel.isend(copy.bytes.data(), copy.bytes.size(), rank, tag);
+        adopt(std::move(copy));
     }
 
-    /// A transfer already posted on `bytes` (moving a vector keeps its storage where MPI sees it).
-    void adopt(std::vector<char>&& bytes, MPI_Request request) {
-        parked_.push_back(Parked{std::move(bytes), request});
-    }
+    /// A transfer already posted.
+    void adopt(Transfer&& transfer) { parked_.push_back(std::move(transfer)); }
 
     /// Forgets the transfers that have completed; true when none is left.
     bool reap(const Channel& channel) {
@@ -122,11 +120,7 @@ public:
     }
 
 private:
-    struct Parked {
-        std::vector<char> bytes;
-        MPI_Request request = MPI_REQUEST_NULL;
-    };
-    std::list<Parked> parked_;
+    std::list<Transfer> parked_;
 };
 
 /// Coordinator: the workers dropped while still working (stragglers). Their late results are
@@ -145,7 +139,7 @@ public:
     void mark_owing_package(std::size_t k, std::uint64_t round) { mark(k, Late{round, Clock::now(), true}); }
 
     /// A transfer the round stopped waiting for (see ParkedRequests).
-    void adopt(std::vector<char>&& bytes, MPI_Request request) { parked_.adopt(std::move(bytes), request); }
+    void adopt(Transfer&& transfer) { parked_.adopt(std::move(transfer)); }
 
     /// Takes the late results that have come in (no wait): the status, which must be of the
     /// round the worker was dropped from, and the package that follows it (received in the
@@ -223,13 +217,9 @@ private:
     /// Worker k's late package, once MPI shows it: its receive is posted and parked, never
     /// waited for (the link it comes over may go down again).
     bool take_late_package(const Channel& channel, std::size_t k) {
-        const int rank = static_cast<int>(k);
-        const auto found = channel.try_probe(rank, {kUp});
-        if (!found) return false;
-        std::vector<char> package(found->second);
-        const MPI_Request request = channel.irecv(package.data(), package.size(), rank, kUp);
-        parked_.adopt(std::move(package), request);
-        return true;
+        std::optional<Transfer> package = channel.try_post_receive(static_cast<int>(k), kUp);
+        if (package) parked_.adopt(std::move(*package));
+        return package.has_value();
     }
 
     std::vector<std::optional<Late>> late_;

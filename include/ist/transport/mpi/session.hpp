@@ -1,8 +1,8 @@
 #pragma once
 // The state every copy of an MpiTransport shares: its channel and private communicator, and
 // per round the workers' outcomes as the coordinator learns them (with the stragglers it
-// dropped, see mpi_round.hpp), and allreduce_mean / allreduce_coded_mean through the coordinator
-// (summed in worker order exactly as ThreadsTransport sums: MessageMean in ordered_mean.hpp).
+// dropped, see mpi/round.hpp), and allreduce_mean / allreduce_coded_mean through the coordinator
+// (transport/coordinator_reduction.hpp: summed in worker order exactly as ThreadsTransport sums).
 #include <mpi.h>
 
 #include <algorithm>
@@ -16,8 +16,8 @@
 
 #include "ist/core/error.hpp"
 #include "ist/transport/mpi/channel.hpp"
+#include "ist/transport/coordinator_reduction.hpp"
 #include "ist/transport/mpi/round.hpp"
-#include "ist/exchange/ordered_mean.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail::mpi {
@@ -26,13 +26,68 @@ class Session {
 public:
     using Clock = Stragglers::Clock;
 
+    /// CoordinatorReduction's Link over this session's channel: contributions, means and aborts
+    /// travel as kReduce, kResult and kReduceAbort; a worker whose status comes instead of its
+    /// contribution has left the reduction.
+    class ReductionLink {
+    public:
+        explicit ReductionLink(Session& session) : s_(session) {}
+
+        std::size_t workers() const { return static_cast<std::size_t>(s_.channel.size()); }
+
+        template <class Inbox>
+        std::optional<std::span<const char>> take_contribution(std::size_t worker, Inbox&& inbox,
+                                                               std::optional<std::string>& failure) {
+            const int k = static_cast<int>(worker);
+            if (s_.outcomes[k]) return std::nullopt;
+            const std::string sk = std::to_string(k);
+            const auto [tag, got] = s_.channel.probe(k, {kReduce, kStatus}, "worker " + sk + "'s allreduce_mean contribution");
+            if (tag == kStatus) {
+                s_.outcomes[k] = s_.receive_status(k, got);
+                if (s_.outcomes[k]->ok() && !failure)
+                    failure = "allreduce_mean: worker " + sk + " finished its local work while worker 0 was still "
+                              "averaging; every worker must call it the same number of times";
+                return std::nullopt;
+            }
+            const std::span<char> received = inbox(got);
+            s_.channel.receive(k, tag, received.data(), got);
+            return received;
+        }
+        void abort(std::size_t worker) {
+            s_.channel.send(nullptr, 0, static_cast<int>(worker), kReduceAbort, "an abandoned allreduce_mean");
+        }
+        void send_mean(std::span<const char> mean) {
+            s_.channel.send_to_others(mean.data(), mean.size(), kResult, "an allreduce_mean result to be taken by the workers");
+        }
+        void send_contribution(std::span<const char> contribution) {
+            s_.channel.send(contribution.data(), contribution.size(), 0, kReduce, "an allreduce_mean contribution");
+        }
+        bool take_mean(std::span<char> inbox) {
+            const auto [tag, got] = s_.channel.probe(0, {kResult, kReduceAbort}, "an allreduce_mean result");
+            if (tag == kReduceAbort) {
+                s_.channel.receive(0, tag, nullptr, 0);
+                return false;
+            }
+            if (got != inbox.size())
+                s_.channel.fatal("allreduce_mean result of the wrong length (" + std::to_string(got) + " bytes, " +
+                                 std::to_string(inbox.size()) + " expected); refused before decoding");
+            s_.channel.receive(0, tag, inbox.data(), got);
+            return true;
+        }
+
+    private:
+        Session& s_;
+    };
+    using Reduction = CoordinatorReduction<ReductionLink>;
+
     Channel channel;
     StragglerPolicy policy;                ///< the coordinator's; the workers only follow
     std::optional<std::size_t> ready_for;  ///< S of the last successful handshake
     std::uint64_t round = 0;               ///< rounds begun, counted alike on every rank
-    // Per round (coordinator): how each worker's work ended; allreduce bytes (every rank).
+    // Per round (coordinator): how each worker's work ended; allreduce_mean through the
+    // coordinator, with its bytes (every rank).
     std::vector<std::optional<Outcome>> outcomes;
-    std::uint64_t reduced_bytes = 0;
+    Reduction reduction{ReductionLink(*this)};
 
     Session(MPI_Comm comm, double timeout_seconds) : channel(comm, timeout_seconds) {}
     Session(const Session&) = delete;
@@ -59,7 +114,7 @@ public:
         ++round;
         outcomes.assign(static_cast<std::size_t>(channel.size()), std::nullopt);
         protocol_error_.reset();
-        reduced_bytes = 0;
+        reduction.bytes = 0;
     }
 
     /// Coordinator: how worker 0's own work ended (a protocol error found meanwhile wins over success).
@@ -134,7 +189,7 @@ public:
             if (sends[k] == MPI_REQUEST_NULL) continue;  // taken (MPI_Test resets a completed request)
             outcomes[k] = Outcome{ErrorKind::Aborted, static_cast<std::int32_t>(k), "did not take its subnet in time", round};
             stragglers_.mark(k, round);
-            stragglers_.adopt(std::move(bytes[k]), sends[k]);
+            stragglers_.adopt(Transfer{std::move(bytes[k]), sends[k]});
         }
     }
 
@@ -147,19 +202,14 @@ public:
         const std::string what = "worker " + std::to_string(k) + "'s trained package";
         if (!deadline || policy.round_timeout.count() == 0) return channel.receive(k, kUp, what);
         const auto until = std::max(*deadline, Clock::now() + policy.round_timeout);
-        std::optional<std::pair<int, std::size_t>> found;
-        std::vector<char> package;
-        MPI_Request request = MPI_REQUEST_NULL;
+        std::optional<Transfer> package;
         poll_until(until, [&] {
-            if (!found && (found = channel.try_probe(k, {kUp}))) {
-                package.resize(found->second);
-                request = channel.irecv(package.data(), package.size(), k, kUp);
-            }
-            return found && channel.test(request);
+            if (!package) package = channel.try_post_receive(k, kUp);
+            return package && channel.test(package->request);
         }, what);
-        if (found && request == MPI_REQUEST_NULL) return package;
+        if (package && package->request == MPI_REQUEST_NULL) return std::move(package->bytes);
         outcomes[k] = Outcome{ErrorKind::Aborted, k, "its trained package did not arrive in time", round};
-        if (found) stragglers_.adopt(std::move(package), request);
+        if (package) stragglers_.adopt(std::move(*package));
         else stragglers_.mark_owing_package(static_cast<std::size_t>(k), round);
         return std::nullopt;
     }
@@ -238,26 +288,7 @@ public:
         return verdict;
     }
 
-    /// Element-wise mean over the workers (one per rank) through the coordinator (see OrderedMean).
-    void allreduce_mean(std::size_t worker, std::span<float> data) {
-        const auto* bytes = reinterpret_cast<const char*>(data.data());
-        reduce_messages(worker, {bytes, data.size_bytes()}, data, FloatMessages{data.size()});
-    }
-
-    /// The same with coded messages: only the codec's bytes cross the wire, both ways.
-    void allreduce_coded_mean(std::size_t worker, std::span<const char> contribution, std::span<float> mean,
-                              ReductionCoding& coding) {
-        reduce_messages(worker, contribution, mean, CodedMessages{coding});
-    }
-
 private:
-    /// What the coordinator learnt while gathering one allreduce_mean's contributions.
-    struct Gathering {
-        std::vector<int> contributed;
-        std::optional<std::string> failure;
-        bool abandoned = false;
-    };
-
     static constexpr std::size_t kSettlingPasses = 4;
 
     /// Polls `ready()` until it holds, or `deadline` has passed and a few more passes found it
@@ -295,84 +326,9 @@ private:
         channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
     }
 
-    /// Both sides of one reduction: the traffic counts a message each way on every rank.
-    template <class Messages>
-    void reduce_messages(std::size_t worker, std::span<const char> contribution, std::span<float> out,
-                         const Messages& messages) {
-        if (worker == 0) reduce(contribution, out, messages);
-        else contribute(contribution, out, messages);
-        reduced_bytes += messages.message_bytes();
-    }
-
-    /// A worker's side: send the contribution, wait for the mean (or the news that it was abandoned).
-    template <class Messages>
-    void contribute(std::span<const char> contribution, std::span<float> out, const Messages& messages) {
-        channel.send(contribution.data(), contribution.size(), 0, kReduce, "an allreduce_mean contribution");
-        const auto [tag, got] = channel.probe(0, {kResult, kReduceAbort}, "an allreduce_mean result");
-        if (tag == kReduceAbort) {
-            channel.receive(0, tag, nullptr, 0);
-            throw RoundAborted("round aborted: another worker failed");
-        }
-        if (got != messages.message_bytes())
-            channel.fatal("allreduce_mean result of the wrong length (" + std::to_string(got) + " bytes, " +
-                          std::to_string(messages.message_bytes()) + " expected); refused before decoding");
-        const std::span<char> inbox = messages.inbox(out, message_);
-        channel.receive(0, tag, inbox.data(), got);
-        messages.floats(inbox, out);
-    }
-
-    /// The coordinator's side: add the contributions in worker order, send the mean back.
-    template <class Messages>
-    void reduce(std::span<const char> contribution, std::span<float> out, const Messages& messages) {
-        MessageMean<Messages> mean(messages, out.size(), sum_, scratch_);
-        if (!mean.add(contribution)) throw std::logic_error(messages.wrong_length(0, contribution.size()));
-        Gathering gathering;
-        for (int k = 1; k < channel.size(); ++k) gather(k, mean, messages, gathering);
-        if (gathering.abandoned) {
-            for (int k : gathering.contributed) channel.send(nullptr, 0, k, kReduceAbort, "an abandoned allreduce_mean");
-            if (gathering.failure) throw std::logic_error(*gathering.failure);
-            throw RoundAborted("round aborted: another worker failed");
-        }
-        const std::span<const char> result = mean.finish(out, message_);
-        channel.send_to_others(result.data(), result.size(), kResult,
-                               "an allreduce_mean result to be taken by the workers");
-    }
-
-    /// Takes worker k's contribution, added unless the reduction is already abandoned; one of the
-    /// wrong length abandons it, before anything is decoded. A status instead (k failed or
-    /// finished its work) abandons it too.
-    template <class Messages>
-    void gather(int k, MessageMean<Messages>& mean, const Messages& messages, Gathering& g) {
-        const std::string sk = std::to_string(k);
-        if (outcomes[k]) {
-            g.abandoned = true;
-            return;
-        }
-        const auto [tag, got] = channel.probe(k, {kReduce, kStatus}, "worker " + sk + "'s allreduce_mean contribution");
-        if (tag == kStatus) {
-            outcomes[k] = receive_status(k, got);
-            if (outcomes[k]->ok() && !g.failure)
-                g.failure = "allreduce_mean: worker " + sk + " finished its local work while worker 0 was still "
-                            "averaging; every worker must call it the same number of times";
-            g.abandoned = true;
-            return;
-        }
-        // A contribution of the right length lands where it is added from (no copy of fp32 floats).
-        const std::span<char> inbox = got == messages.message_bytes()
-                                          ? mean.inbox(message_)
-                                          : (message_.resize(got), std::span<char>(message_));
-        channel.receive(k, tag, inbox.data(), got);
-        g.contributed.push_back(k);
-        if (g.abandoned || mean.add(inbox)) return;
-        if (!g.failure) g.failure = messages.wrong_length(static_cast<std::size_t>(k), got);
-        g.abandoned = true;
-    }
-
     Stragglers stragglers_;  ///< coordinator: workers dropped while still working
     MPI_Comm own_ = MPI_COMM_NULL;
     std::optional<Outcome> protocol_error_;
-    std::vector<float> sum_, scratch_;  ///< the coordinator's buffers for MessageMean
-    std::vector<char> message_;         ///< a contribution or the mean, as it travels
 };
 
 }  // namespace ist::detail::mpi

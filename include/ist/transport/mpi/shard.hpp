@@ -18,7 +18,7 @@
 #include "ist/core/plan.hpp"
 #include "ist/core/tensor.hpp"
 #include "ist/transport/mpi/channel.hpp"
-#include "ist/exchange/shard_layout.hpp"
+#include "ist/transport/shard_layout.hpp"
 
 namespace ist::detail::mpi {
 

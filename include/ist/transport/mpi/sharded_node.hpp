@@ -25,8 +25,8 @@
 #include "ist/core/tensor.hpp"
 #include "ist/transport/mpi/session.hpp"
 #include "ist/transport/mpi/shard.hpp"
-#include "ist/exchange/pack.hpp"
-#include "ist/exchange/shard_layout.hpp"
+#include "ist/transport/pack.hpp"
+#include "ist/transport/shard_layout.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {
@@ -45,7 +45,7 @@ namespace ist::detail::mpi {
 template <class P, class Work>
 std::exception_ptr run_local_work(Session& session, P& package, Work& work, std::size_t me, std::size_t S) {
     try {
-        GroupCommunicator<Session> comm(session, me, S);
+        GroupCommunicator<Session::Reduction> comm(session.reduction, me, S);
         work(package, comm);
     } catch (...) {
         return std::current_exception();
@@ -97,8 +97,8 @@ public:
         result.traffic.sent = traffic_.sent;
         result.traffic.received = traffic_.received;
         for (std::size_t s = 0; s < S; ++s) {  // every worker made the same allreduce_mean calls
-            result.traffic.sent[s] += st.reduced_bytes;
-            result.traffic.received[s] += st.reduced_bytes;
+            result.traffic.sent[s] += st.reduction.bytes;
+            result.traffic.received[s] += st.reduction.bytes;
         }
         return result;
     }

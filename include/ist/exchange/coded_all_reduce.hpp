@@ -14,7 +14,7 @@
 #include "ist/codec/codec.hpp"
 #include "ist/core/error.hpp"
 #include "ist/core/tensor.hpp"
-#include "ist/exchange/reduction_coding.hpp"
+#include "ist/transport/reduction_coding.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist::detail {

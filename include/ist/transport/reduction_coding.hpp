@@ -1,7 +1,7 @@
 #pragma once
 // How the messages of a coded all-reduce (Communicator::allreduce_coded_mean) are coded: data
 // parallel with a lossy codec (quantised communication as in QSGD, Alistarh et al. 2017). The
-// transports see bytes only; the codec behind them is the trainer's (codec/coded_all_reduce.hpp).
+// transports see bytes only; the codec behind them is the trainer's (exchange/coded_all_reduce.hpp).
 #include <cstddef>
 #include <span>
 #include <vector>

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "ist/exchange/reduction_coding.hpp"
+#include "ist/transport/reduction_coding.hpp"
 
 namespace ist::detail {
 
