@@ -27,6 +27,7 @@ inline std::string settings_key(const TalkConfig& c) {
         << ";test=" << c.test_rows << ";targets=" << c.targets[0] << "/" << c.targets[1] << ";links=";
     for (std::size_t i = 0; i < c.links.size(); ++i) key << (i ? "/" : "") << c.links[i].slug;
     if (c.epochs) key << ";epochs=" << c.epochs << ";validation=" << c.validation_rows;  // the rounds follow from them
+    key << ";gemm=" << ist::detail::gemm_backend_name(c.gemm);
     return key.str();
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include <ist/data/loaders.hpp>
+#include <ist/detail/gemm.hpp>
 #include <ist/ist.hpp>
 
 #include "cli.hpp"
@@ -62,7 +63,18 @@ struct TalkConfig {
     bool whole_set = false, bytes = false, show_config = false;
     std::vector<Link> links = parse_links("1G,10G");
     std::string runs;  ///< the journal of finished runs (bench/talk_journal.hpp); empty: none
+    /// Every GEMM of the runs (--gemm); a journal keeps each backend's runs apart, as their sums differ.
+    ist::detail::GemmBackend gemm = ist::detail::kConfiguredGemmBackend;
 };
+
+/// --gemm's backend, refused (a ConfigError naming the option) when unknown or not in this build.
+inline ist::detail::GemmBackend parse_gemm(const std::string& name) {
+    try {
+        return ist::detail::parse_gemm_backend(name);
+    } catch (const std::exception& e) {
+        throw ist::ConfigError(std::string("--gemm: ") + e.what());
+    }
+}
 
 inline TalkConfig parse_talk(int argc, char** argv) {
     using namespace ist::cli;
@@ -102,11 +114,17 @@ inline TalkConfig parse_talk(int argc, char** argv) {
     cli.text("--runs", c.runs, "FILE",
              "journal of finished runs (CSV, appended run by run): runs it holds under the same\n"
              "settings are not run again, so a long table can be built in several sittings");
+    std::string gemm = ist::detail::gemm_backend_name(c.gemm);
+    cli.text("--gemm", gemm, "NAME",
+             std::string("GEMM backend of every run: openblas or onednn (default: this build's, ") + gemm +
+                 "); part of a\njournal's settings, so each backend's runs stay apart");
     cli.parse(args.argc(), args.argv());
     if (cli.given("--link")) c.links = parse_links(links);
+    c.gemm = parse_gemm(gemm);
     refuse_ignored(cli, "--rounds", c.epochs > 0, "with --epochs the rounds follow from the epochs");
     refuse_ignored(cli, "--validation-rows", c.epochs == 0, "it chooses among the evaluations of --epochs");
     refuse_ignored(cli, "--epochs", c.bytes, "--bytes trains nothing");
+    refuse_ignored(cli, "--gemm", c.bytes, "--bytes trains nothing");
     if (c.epochs && !cli.given("--test-rows")) c.test_rows = 0;  // at convergence: the whole test set
     if (c.targets.size() != 2) throw ist::ConfigError("--targets: give two accuracies (the talk's tables have two)");
     for (std::size_t n : c.nets)

@@ -273,7 +273,8 @@ inline std::string talk_setup(const TalkConfig& c, const TalkData& data) {
       << "  targets " << c.targets[0] << " and " << c.targets[1] << " stand beside the talk's 0.63 and 0.75 (Speech has 35 "
       << "classes, Fashion-MNIST 10: compare ratios, not seconds)\n"
       << "  threads: workers are threads of one process on " << std::thread::hardware_concurrency()
-      << " cores; load average at the start " << load_text() << "\n";
+      << " cores; GEMM backend " << ist::detail::gemm_backend_name(c.gemm) << "; load average at the start " << load_text()
+      << "\n";
     return s.str();
 }
 
@@ -293,6 +294,7 @@ inline Outcome journalled_run(const TalkConfig& c, std::optional<RunJournal>& jo
 }
 
 inline int run_talk(const TalkConfig& c) {
+    const ist::detail::GemmBackendGuard gemm(c.gemm);
     const TalkData data = talk_data(c);
     std::cout << talk_setup(c, data) << std::flush;
     std::optional<RunJournal> journal;
@@ -322,7 +324,7 @@ inline int show_config(const TalkConfig& c) {
     std::cout << "nets " << nets << "\nwidth " << c.width << "\nworkers "
               << across_workers(c, [](std::size_t S) { return std::to_string(S); }) << "\nseeds " << c.seeds << "\nrounds "
               << c.rounds << "\nlocal-steps " << c.local_steps << "\nbatch " << c.batch << "\nlr " << c.lr << "\nsampling "
-              << (c.whole_set ? "whole-set" : "shards") << '\n';
+              << (c.whole_set ? "whole-set" : "shards") << "\ngemm " << ist::detail::gemm_backend_name(c.gemm) << '\n';
     if (c.epochs) std::cout << epoch_accounting(c, talk_data(c).train.size());
     return 0;
 }

@@ -28,6 +28,21 @@ grep -q "(6 of 9 runs from the journal)" "$dir/third.txt" || fail "a third seed 
 talk --seeds 1 --lr 0.02 --runs "$dir/runs.csv" > "$dir/other.txt"
 grep -q "(0 of 3 runs from the journal)" "$dir/other.txt" || fail "runs under another learning rate were taken"
 
+# Each GEMM backend's runs stay apart (their sums differ in the last bits); a backend this build
+# lacks, or an unknown one, is refused before any run.
+talk --seeds 1 --gemm openblas --runs "$dir/gemm.csv" > /dev/null
+grep -q ';gemm=openblas,' "$dir/gemm.csv" || fail "the journal's key does not name the backend: $(head -c 300 "$dir/gemm.csv")"
+if "$bench" talk $small --gemm onednn --show-config > /dev/null 2>&1; then
+  talk --seeds 1 --gemm onednn --runs "$dir/gemm.csv" > "$dir/onednn.txt"
+  grep -q "(0 of 3 runs from the journal)" "$dir/onednn.txt" || fail "oneDNN runs took OpenBLAS runs from the journal"
+  grep -q "GEMM backend onednn;" "$dir/onednn.txt" || fail "the header does not name the backend"
+else
+  "$bench" talk $small --gemm onednn --show-config 2>&1 | grep -q -- "--gemm: GEMM backend onednn: this build has no oneDNN" ||
+    fail "a build without oneDNN does not refuse --gemm onednn by name"
+fi
+if "$bench" talk $small --gemm mkl --show-config > /dev/null 2> "$dir/gemm.err"; then fail "--gemm mkl was accepted"; fi
+grep -q -- "--gemm: GEMM backend 'mkl' is not one of openblas, onednn" "$dir/gemm.err" || fail "wrong refusal: $(cat "$dir/gemm.err")"
+
 head -n 1 "$dir/runs.csv" | sed 's/,[^,]*$//' > "$dir/bad.csv"
 if "$bench" talk $small --seeds 1 --runs "$dir/bad.csv" > /dev/null 2> "$dir/bad.err"; then
   fail "a truncated line was accepted"
