@@ -310,15 +310,19 @@ def bytes_per_second(rate):
 
 
 def modelled_round(system, parts, nodes, link):
-    """support/network_model.hpp's round (the docs' modelled columns): the compute measured on the cluster
-    plus the modelled communication at the link's nominal rate (a parameter node, or a ring all-reduce
-    for data parallel, l = 20)."""
+    """support/network_model.hpp's round for the deployment that ran: the compute measured on the
+    cluster plus the modelled communication at the link's nominal rate (a ring all-reduce for data
+    parallel, l = 20). For IST and local SGD it is the parameter node's formula with the coordinator
+    on rank 0, which is also worker 0, as ist's MPI transport runs: worker 0's package never leaves
+    rank 0, so rank 0's link carries the other S - 1 workers' bytes in 2 (S - 1) messages. (The docs'
+    modelled columns model a parameter node of its own, which every worker's bytes cross: S / (S - 1)
+    times these bytes.)"""
     beta, S = bytes_per_second(link), nodes
     if system == "ist-dp":
         model_bytes = parts["bytes_round"] / (2 * S * 20)
         comm = 20 * (2 * (S - 1) * ALPHA_SECONDS + 2 * (S - 1) / S * model_bytes / beta)
     else:
-        comm = 2 * S * ALPHA_SECONDS + parts["bytes_round"] / beta
+        comm = 2 * (S - 1) * ALPHA_SECONDS + parts["bytes_round"] * (S - 1) / S / beta
     return parts["compute_seconds"] + comm
 
 

@@ -7,6 +7,10 @@
 //   compute = round wall time here x min(S, cores) / S   (each worker on a core of its own)
 //   parameter node (IST, local SGD; every package passes its link, messages one after another):
 //     comm  = 2 S alpha + bytes_round / beta             (bytes_round: all sent + received)
+//   The node is a machine of its own, so every worker's bytes cross its link. Where the coordinator
+//   is also worker 0 (ist's MPI transport: rank 0), its link carries (S - 1) / S of them: the model
+//   overstates IST's and local SGD's communication by S / (S - 1) there (x2 at S = 2), which
+//   favours data parallel; bench/cluster_bench.py models the co-located deployment it runs.
 //   ring all-reduce (data parallel; counted bytes are 2 x model bytes per worker per step, so the
 //   model bytes are M = bytes_round / (2 S l)):
 //     comm  = l [ 2 (S - 1) alpha + 2 (S - 1) / S x M / beta ]

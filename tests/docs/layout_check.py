@@ -5,7 +5,7 @@ the headers that need MPI or ONNX (they include <mpi.h> or <onnx/...>, directly 
 header: a program includes <ist/transport/mpi/mpi_transport.hpp> or <ist/onnx/export.hpp> itself and
 links ist::mpi or ist::onnx). Prints, last:
 
-    examples N, ist.hpp reaches M of K public headers, train/ F files
+    examples N, ist.hpp reaches M of K public headers (the other K - M need MPI or ONNX), train/ F files
 
 and fails, naming them, on an example that ctest does not run, a public header ist.hpp misses, or a
 folder of include/ist whose tests are not in the same folder under tests/ (tests/ mirrors include/ist).
@@ -87,7 +87,8 @@ def main():
     print("needing ONNX, left out of <ist/ist.hpp>: " + ", ".join(sorted(str(h.relative_to(include_root)) for h in onnx)))
     for problem in problems:
         print("layout: " + problem)
-    print(f"examples {len(run)}, ist.hpp reaches {len(reached)} of {len(public)} public headers, train/ {len(train_files)} files")
+    print(f"examples {len(run)}, ist.hpp reaches {len(reached)} of {len(public)} public headers "
+          f"(the other {len(public) - len(reached)} need MPI or ONNX), train/ {len(train_files)} files")
     return 1 if problems else 0
 
 
