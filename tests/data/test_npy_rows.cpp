@@ -12,13 +12,14 @@
 #include <vector>
 
 #include <ist/data/mapped_npy.hpp>
+#include "../scratch.hpp"
 
 using namespace ist;
 
 namespace {
 
 std::string npy_scratch(const std::string& name) {
-    return (std::filesystem::temp_directory_path() / ("ist_npy_rows_" + std::to_string(::getpid()) + "_" + name)).string();
+    return ist::test::scratch_path("npy_rows", name).string();
 }
 
 /// A version 1.0 .npy: magic, header length, the dict padded with spaces to a multiple of 64, data.

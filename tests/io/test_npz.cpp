@@ -14,15 +14,14 @@
 #include <ist/core/tensor.hpp>
 #include <ist/io/atomic_file.hpp>
 #include <ist/io/npz.hpp>
+#include "../scratch.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
 fs::path io_scratch(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("ist_io_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir / name;
+    return ist::test::scratch_path("io", name);
 }
 
 std::string whole_file(const fs::path& p) {

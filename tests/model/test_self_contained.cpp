@@ -17,6 +17,7 @@
 #include <ist/model_files/self_contained.hpp>
 
 #include "helpers.hpp"
+#include "../scratch.hpp"
 
 using namespace ist;
 namespace fs = std::filesystem;
@@ -24,7 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string contained_scratch(const std::string& name) {
-    return (fs::temp_directory_path() / ("ist_self_contained_" + std::to_string(::getpid()) + "_" + name)).string();
+    return ist::test::scratch_path("self_contained", name).string();
 }
 
 template <class F>

@@ -14,6 +14,7 @@
 
 #include "gradient_check.hpp"
 #include "helpers.hpp"
+#include "../scratch.hpp"
 
 using namespace ist;
 namespace fs = std::filesystem;
@@ -22,7 +23,7 @@ namespace {
 
 /// A scratch file name unique to this process.
 std::string scratch(const std::string& name) {
-    return (fs::temp_directory_path() / ("ist_model_" + std::to_string(::getpid()) + "_" + name)).string();
+    return ist::test::scratch_path("model", name).string();
 }
 
 /// The message of the exception E that f throws ("" if it throws none).

@@ -21,6 +21,7 @@
 #include <ist/model_files/predictor.hpp>
 
 #include "helpers.hpp"
+#include "../scratch.hpp"
 
 using namespace ist;
 namespace fs = std::filesystem;
@@ -55,7 +56,7 @@ Network precision_mlp() {
 }
 
 std::string precision_scratch(const std::string& name) {
-    return (fs::temp_directory_path() / ("ist_predictor_precision_" + std::to_string(::getpid()) + "_" + name)).string();
+    return ist::test::scratch_path("predictor_precision", name).string();
 }
 
 }  // namespace

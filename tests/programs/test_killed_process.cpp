@@ -14,15 +14,14 @@
 #include <thread>
 #include <unistd.h>
 #include <vector>
+#include "../scratch.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
 fs::path scratch(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("ist_programs_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir / name;
+    return ist::test::scratch_path("programs", name);
 }
 
 std::vector<char> file_bytes(const fs::path& p) {

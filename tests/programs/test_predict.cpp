@@ -16,15 +16,14 @@
 #include <ist/io/npz.hpp>
 
 #include "program_output.hpp"
+#include "../scratch.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
 std::string predict_path(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("ist_predict_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return (dir / name).string();
+    return ist::test::scratch_path("predict", name).string();
 }
 
 /// Row i of 6 features in 3 classes (feature j lifted by 3 when j % 3 is the class), exact as text.

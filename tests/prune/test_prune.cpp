@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "../scratch.hpp"
 
 using namespace ist;
 namespace fs = std::filesystem;
@@ -64,9 +65,7 @@ void check_fine_tuning(double sparsity, PruneScope scope, P partitioner) {
 }
 
 fs::path scratch(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("ist_prune_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir / name;
+    return ist::test::scratch_path("prune", name);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "../scratch.hpp"
 
 using namespace ist;
 namespace fs = std::filesystem;
@@ -14,7 +15,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string scratch_file(const std::string& name) {
-    return (fs::temp_directory_path() / ("ist_sparse_" + std::to_string(::getpid()) + "_" + name)).string();
+    return ist::test::scratch_path("sparse", name).string();
 }
 
 /// Every weight of this MLP is big enough for CSR to pay at 90 % sparsity; biases stay dense.

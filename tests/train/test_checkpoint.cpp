@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "helpers.hpp"
+#include "../scratch.hpp"
 
 using namespace ist;
 namespace fs = std::filesystem;
@@ -16,9 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path scratch(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / ("ist_ckpt_" + std::to_string(::getpid()));
-    fs::create_directories(dir);
-    return dir / name;
+    return ist::test::scratch_path("ckpt", name);
 }
 
 TrainerOptions options(std::size_t rounds) {
