@@ -32,6 +32,10 @@ GEMM_CMAKE := $(if $(IST_GEMM),-DIST_GEMM=$(IST_GEMM))
 times_cmake = $(if $(COMPILE_TIMES),-DCMAKE_CXX_COMPILER_LAUNCHER="$(CURDIR)/tools/compile-time;$(abspath $(1))/compile-times.txt" \
   -DCMAKE_CXX_LINKER_LAUNCHER="$(CURDIR)/tools/compile-time;$(abspath $(1))/compile-times.txt")
 
+# A list as one CMake argument (IST_TARGET_GROUP, CMakeLists.txt): a;b;c.
+empty :=
+cmake_list = $(subst $(empty) $(empty),;,$(strip $(1)))
+
 configure: deps
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release $(GEMM_CMAKE) $(call times_cmake,$(BUILD_DIR))
 
@@ -95,8 +99,9 @@ check-asan: deps
 	  -E '$(SAN_SKIP)'
 
 check-tsan: deps
-	cmake -S . -B build-tsan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)" $(call times_cmake,build-tsan)
-	cmake --build build-tsan -j $(JOBS) --target $(TSAN_TARGETS)
+	cmake -S . -B build-tsan $(SAN_CMAKE) -DCMAKE_CXX_FLAGS="$(TSAN_FLAGS)" $(call times_cmake,build-tsan) \
+	  -DIST_TARGET_GROUP="$(call cmake_list,$(TSAN_TARGETS))"
+	cmake --build build-tsan -j $(JOBS) --target ist_target_group
 	cd build-tsan && OPENBLAS_NUM_THREADS=1 \
 	  TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure --no-tests=error -j $(JOBS) -R '$(TSAN_TESTS)' -E '$(SAN_SKIP)|$(TSAN_SINGLE_THREADED)'
@@ -124,8 +129,9 @@ DOCS_ENV := OPENBLAS_CORETYPE=Haswell OPENBLAS_NUM_THREADS=1 IST_ONNXRUNTIME=$(D
 .PHONY: docs-check docs-update docs-timing docs-build
 docs-build: deps
 	cmake -S . -B build-docs -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DIST_NATIVE=OFF \
-	  -DIST_BUILD_TESTS=OFF -DIST_INSTALL=OFF -DIST_GEMM=openblas $(call times_cmake,build-docs)
-	cmake --build build-docs -j $(JOBS) --target $(DOCS_PROGRAMS)
+	  -DIST_BUILD_TESTS=OFF -DIST_INSTALL=OFF -DIST_GEMM=openblas $(call times_cmake,build-docs) \
+	  -DIST_TARGET_GROUP="$(call cmake_list,$(DOCS_PROGRAMS))"
+	cmake --build build-docs -j $(JOBS) --target ist_target_group
 	if command -v npm >/dev/null && [ ! -e $(DOCS_ONNXRUNTIME)/install.log ]; then \
 	  cmake -DNPM=$$(command -v npm) -DDIR=$(DOCS_ONNXRUNTIME) -P tests/onnx/install_onnxruntime.cmake; fi
 # PAGES=docs/gist.md (or several): check only those pages' blocks.
