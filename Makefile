@@ -113,6 +113,8 @@ clean:
 # (<!-- docs-check: ... --> blocks: deterministic runs, errors, --help lists) and fails on any
 # difference. `make docs-update` rewrites those blocks from today's binaries; `make docs-timing`
 # regenerates the timing blocks (<!-- docs-timing: ... -->, never in CI) and stamps date and load.
+# check and update run the blocks on JOBS workers (docs_check.py --jobs), each block's output compared
+# alone and reported in page order; timing runs them one at a time.
 # The programs are built for this in build-docs without -march=native and run with OpenBLAS's
 # Haswell kernels, so the same numbers come out on every x86-64 machine with AVX2 (a native build
 # or OpenBLAS's per-CPU kernel choice changes the last bits of sums, and with them accuracies).
