@@ -191,7 +191,7 @@ def print_costs(costs: list, wall: float, jobs: int, shown: int = 10) -> None:
     """The blocks that cost the most CPU, and the whole run's CPU against its wall time."""
     if not costs:
         return
-    print(f"the {min(shown, len(costs))} blocks costing the most CPU (s CPU, s wall):")
+    print("the blocks costing the most CPU (s CPU, s wall):")
     for cpu, block_wall, name in sorted(costs, reverse=True)[:shown]:
         print(f"  {cpu:7.1f} {block_wall:7.1f}  {name[:150]}")
     print(f"{len(costs)} blocks: {sum(c[0] for c in costs):.0f} s CPU, {sum(c[1] for c in costs):.0f} s of block "
