@@ -244,3 +244,78 @@ TEST_CASE("coded all-reduce: error feedback's residuals and means match a hand-w
         CHECK(std::any_of(kept.begin(), kept.end(), [](float r) { return r != 0.0f; }));
     }
 }
+
+namespace {
+
+/// The worker's Communicator, with the length of every allreduce_mean it passed on.
+class CountingCommunicator final : public Communicator {
+public:
+    explicit CountingCommunicator(Communicator& comm) : comm_(comm) {}
+    std::size_t worker() const override { return comm_.worker(); }
+    std::size_t workers() const override { return comm_.workers(); }
+    void allreduce_mean(std::span<float> data) override {
+        lengths.push_back(data.size());
+        comm_.allreduce_mean(data);
+    }
+    void allreduce_coded_mean(std::span<const char> contribution, std::span<float> mean, ReductionCoding& coding) override {
+        comm_.allreduce_coded_mean(contribution, mean, coding);
+    }
+    std::vector<std::size_t> lengths;
+
+private:
+    Communicator& comm_;
+};
+
+/// Worker s's gradient values, position i of all its gradients' floats: mixed magnitudes, so the
+/// sum's order shows in the bits. Stored before the oracle adds them (a sum over the products
+/// could be contracted into fused multiply-adds, which round otherwise).
+std::vector<std::vector<float>> gradient_values(std::size_t S, std::size_t n) {
+    std::vector<std::vector<float>> values(S, std::vector<float>(n));
+    for (std::size_t s = 0; s < S; ++s)
+        for (std::size_t i = 0; i < n; ++i) {
+            const float unit = static_cast<float>((i * 7919 + s * 104729) % 211) / 211.0f - 0.5f;
+            values[s][i] = unit * (1.0f + 3.0f * static_cast<float>(s));
+        }
+    return values;
+}
+
+}  // namespace
+
+TEST_CASE("coded all-reduce: fp32 gradients travel in buckets, one all-reduce each, every value the ordered mean bit for bit") {
+    const std::size_t S = 3, bucket = 7;
+    const std::vector<std::size_t> sizes{3, 20, 1, 9};  // 33 floats: buckets of 7 cut across parameters
+    std::vector<std::vector<Parameter>> params(S);
+    std::vector<std::vector<std::size_t>> lengths(S);
+    const std::vector<std::vector<float>> values = gradient_values(S, 33);
+    ThreadsTransport().round(
+        S, [](std::size_t) { return NoPackage{}; },
+        [&](NoPackage&, Communicator& comm) {
+            const std::size_t s = comm.worker();
+            std::size_t i = 0;
+            for (std::size_t n : sizes) {
+                Parameter& p = params[s].emplace_back();
+                p.grad = xt::zeros<float>({n});
+                for (float& g : p.grad) g = values[s][i++];
+            }
+            std::vector<Parameter*> pointers;
+            for (Parameter& p : params[s]) pointers.push_back(&p);
+            CountingCommunicator counting(comm);
+            detail::allreduce_in_buckets(pointers, counting, bucket);
+            lengths[s] = counting.lengths;
+        },
+        Replicas::Persistent);
+    // ceil(33 / 7) = 5 all-reduces, all full but the last.
+    for (std::size_t s = 0; s < S; ++s) CHECK(lengths[s] == std::vector<std::size_t>{7, 7, 7, 7, 5});
+    std::size_t wrong = 0;
+    for (std::size_t s = 0; s < S; ++s) {
+        std::size_t i = 0;
+        for (const Parameter& p : params[s])
+            for (float g : p.grad) {
+                float sum = 0.0f;  // the hand-written ordered mean: workers 0, 1, 2 from +0, times 1/S
+                for (std::size_t w = 0; w < S; ++w) sum += values[w][i];
+                wrong += g != sum * (1.0f / static_cast<float>(S));
+                ++i;
+            }
+    }
+    CHECK(wrong == 0);
+}

@@ -12,6 +12,7 @@
 
 #define IST_CUSTOM_TRANSPORT_NO_MAIN
 #include "../../examples/custom_transport.cpp"
+#include "exchange_mean_checks.hpp"
 #include "helpers.hpp"
 
 using namespace ist;
@@ -84,6 +85,23 @@ TEST_CASE("wire: a user's Wire runs IST, local SGD and data parallel bit for bit
     SUBCASE("local SGD") { check_same_as_threads(o, FullModel(), HolderAverage()); }
     SUBCASE("data parallel: every gradient all-reduced through rank 0 in worker order") {
         check_same_as_threads(o, FullModel(), GradientAllReduce());
+    }
+}
+
+TEST_CASE("wire: allreduce_mean by direct exchange is the ordered sum bit for bit; wrong lengths and leavers fail as before") {
+    for (std::size_t S : {2, 3, 4}) {
+        CAPTURE(S);
+        auto post = std::make_shared<MailboxWire::Post>(S);
+        std::vector<std::vector<std::string>> failed(S);
+        std::vector<std::jthread> ranks;
+        for (std::size_t r = 0; r < S; ++r)
+            ranks.emplace_back([&, r] {
+                WireTransport transport(MailboxWire(post, r));
+                failed[r] = exchange_mean_test::failures(transport, S, r);
+            });
+        ranks.clear();  // joins
+        for (const auto& rank : failed)
+            for (const std::string& what : rank) FAIL_CHECK(what);
     }
 }
 

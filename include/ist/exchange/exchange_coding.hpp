@@ -3,6 +3,9 @@
 // codec, what it codes, and each worker's error-feedback residuals, full-size in the model's
 // coordinates and sliced with the plan like carried optimizer state. Data parallel codes its
 // gradients instead (exchange/coded_all_reduce.hpp), one residual per parameter and worker.
+#include <algorithm>
+#include <cstddef>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +18,54 @@
 #include "ist/core/trainer_options.hpp"
 
 namespace ist::detail {
+
+/// The gradients' floats, parameter after parameter, cut into buckets of kGradientBucketFloats:
+/// one allreduce_mean per bucket instead of one per parameter (a blocking round trip each), so
+/// a step costs one exchange for a model up to 128 MB. A piece that fills a whole bucket is
+/// reduced where it lies; smaller ones are packed into one buffer (kept by the thread, so a step
+/// does not fault its pages in again) and copied back. The mean is elementwise, so the result is
+/// bit for bit the per-parameter one. Large buckets: on a rate-limited link each exchange pays
+/// a handshake queued behind the other direction's data (measured at 1 Gbit/s: 16 MB all-reduces
+/// moved 500 Mbit/s of message, 64 MB ones 680), and nothing overlaps the exchange yet that
+/// smaller buckets would serve.
+inline constexpr std::size_t kGradientBucketFloats = std::size_t{1} << 25;  // 128 MB
+
+inline void allreduce_in_buckets(std::span<Parameter* const> params, Communicator& comm,
+                                 std::size_t bucket_floats = kGradientBucketFloats) {
+    std::size_t total = 0;
+    for (const Parameter* p : params) total += p->grad.size();
+    thread_local std::vector<float> packed;
+    packed.clear();
+    packed.reserve(std::min(total, bucket_floats));
+    std::vector<std::span<float>> pieces;  // where the packed floats came from, in order
+    const auto flush = [&] {
+        if (packed.empty()) return;
+        comm.allreduce_mean(packed);
+        const float* from = packed.data();
+        for (std::span<float> piece : pieces) {
+            std::copy_n(from, piece.size(), piece.begin());
+            from += piece.size();
+        }
+        packed.clear();
+        pieces.clear();
+    };
+    for (Parameter* p : params) {
+        std::span<float> rest(p->grad.data(), p->grad.size());
+        while (!rest.empty()) {
+            if (packed.empty() && rest.size() >= bucket_floats) {
+                comm.allreduce_mean(rest.first(bucket_floats));
+                rest = rest.subspan(bucket_floats);
+                continue;
+            }
+            const std::span<float> piece = rest.first(std::min(rest.size(), bucket_floats - packed.size()));
+            packed.insert(packed.end(), piece.begin(), piece.end());
+            pieces.push_back(piece);
+            rest = rest.subspan(piece.size());
+            if (packed.size() == bucket_floats) flush();
+        }
+    }
+    flush();
+}
 
 template <Model M, Codec C>
 class ExchangeCoding {
@@ -60,10 +111,7 @@ public:
     /// Data parallel: worker comm.worker()'s all-reduce of its gradients at global step `step`,
     /// coded when the codec is lossy (exact: the plain all-reduce, bit for bit today's).
     void all_reduce_gradients(std::span<Parameter* const> params, Communicator& comm, std::uint64_t step) {
-        if (!active()) {
-            for (Parameter* p : params) comm.allreduce_mean({p->grad.data(), p->grad.size()});
-            return;
-        }
+        if (!active()) return allreduce_in_buckets(params, comm);
         std::vector<Tensor>* residuals = error_feedback_ ? &residuals_.at(comm.worker()) : nullptr;
         coded_allreduce_mean(codec_, params, residuals, seed_, step, comm);
     }

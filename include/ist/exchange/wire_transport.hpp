@@ -5,9 +5,10 @@
 // What the library does here, so that a Wire only moves bytes:
 //  - coding: packages travel as detail::pack / unpack make them (a lossy codec's bytes);
 //  - byte counting: each package's payload both ways, each all-reduce's message both ways;
-//  - the ordered mean: every all-reduce goes through rank 0, which adds the contributions in
-//    worker order (detail::CoordinatorReduction, as MpiTransport's), so the result is
-//    bit-identical to ThreadsTransport's;
+//  - the ordered mean: every all-reduce is arbitrated by rank 0 and summed in worker order
+//    (detail::CoordinatorReduction, as MpiTransport's: plain floats by a reduce-scatter and an
+//    all-gather between the ranks, coded ones through rank 0), so the result is bit-identical to
+//    ThreadsTransport's;
 //  - the failure policy: every worker sends how its work ended; rank 0 picks the failure the round
 //    ends with (detail::deciding_failure) and every rank rethrows it, same type and message. A
 //    worker that fails inside an all-reduce abandons it: the others' RoundAborted follows.
@@ -97,13 +98,13 @@ public:
     }
 
 private:
-    enum class Kind : char { Hello, Welcome, Decision, Tensors, Package, Status, Verdict, Contribution, Mean, Abort };
+    enum class Kind : char { Hello, Welcome, Decision, Tensors, Package, Status, Verdict, Contribution, Mean, Abort, Chunk };
     template <class P>
     using Slots = std::vector<std::optional<P>>;
 
-    /// CoordinatorReduction's Link over the wire: contributions, means and aborts travel as
-    /// messages of their Kind; a worker whose status comes instead has left the reduction, and
-    /// rank 0 keeps that status for the round (`early`).
+    /// CoordinatorReduction's Link over the wire: contributions, means, aborts and an exchange's
+    /// chunks travel as messages of their Kind; a worker whose status comes instead has left the
+    /// reduction, and rank 0 keeps that status for the round (`early`).
     class ReductionLink {
     public:
         ReductionLink(WireTransport& t, std::vector<std::optional<detail::Outcome>>& early) : t_(t), early_(early) {}
@@ -134,8 +135,27 @@ private:
             std::copy(message.begin(), message.end(), inbox.begin());
             return true;
         }
+        /// Pair by pair in one order every rank follows (pairs of lower ranks first, the lower
+        /// rank of a pair sending first), so a Wire whose send waits for its receiver cannot deadlock.
+        void exchange(std::span<const detail::PeerTransfer> transfers) {
+            for (const detail::PeerTransfer& t : transfers) {
+                if (t.peer > t_.rank()) send_chunk(t);
+                take_chunk(t);
+                if (t.peer < t_.rank()) send_chunk(t);
+            }
+        }
 
     private:
+        void send_chunk(const detail::PeerTransfer& t) {
+            if (!t.outgoing.empty()) t_.send(t.peer, Kind::Chunk, t.outgoing);
+        }
+        void take_chunk(const detail::PeerTransfer& t) {
+            if (t.incoming.empty()) return;
+            const std::vector<char> chunk = t_.expect(t.peer, Kind::Chunk, "an all-reduce chunk");
+            if (chunk.size() != t.incoming.size()) throw std::logic_error("WireTransport: an all-reduce chunk of the wrong length");
+            std::copy(chunk.begin(), chunk.end(), t.incoming.begin());
+        }
+
         WireTransport& t_;
         std::vector<std::optional<detail::Outcome>>& early_;
         std::vector<char> message_;  ///< the last contribution taken (its kind stripped)

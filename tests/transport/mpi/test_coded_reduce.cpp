@@ -1,7 +1,7 @@
 // Data parallel's coded all-reduce under mpiexec at S = np (ctest: S = 2 and 4), for fp32, q8 and
 // q4 (+ error feedback): the gradients cross the wire as the codec's bytes (the sizes MPI itself
 // reports for the reduction's messages equal the codec's formula, and RoundMetrics::bytes is
-// unchanged), the weights are bit-identical to ThreadsTransport's on every rank, and a coded
+// unchanged; fp32 goes by direct exchange: 8-byte lengths to rank 0, the chunks between workers), the weights are bit-identical to ThreadsTransport's on every rank, and a coded
 // contribution of the wrong length is refused on every rank, over MPI as over threads, before
 // anything is decoded. Prints the per-step message sizes (docs/quantisation.md quotes them).
 //
@@ -21,6 +21,7 @@
 using namespace ist;
 using namespace ist::mpi_test;
 using ist::detail::mpi::kReduce;
+using ist::detail::mpi::kReduceChunk;
 using ist::detail::mpi::kResult;
 
 namespace {
@@ -40,8 +41,8 @@ std::uint64_t coded_model_bytes(const Network& net, const C& codec) {
     return bytes;
 }
 
-/// Trains kRounds of data parallel with `codec` over MPI and (rank 0) threads; returns the
-/// bytes one worker rank sent per step in kReduce messages (rank 0: what it received from one).
+/// Trains kRounds of data parallel with `codec` over MPI and (rank 0) threads, checking the bytes
+/// MPI moved against the formula; returns one worker's message a step (the coded model).
 std::uint64_t coded_data_parallel(std::size_t S, const std::string& codec_name, bool error_feedback) {
     const AnyCodec codec = AnyCodec::parse(codec_name);
     TrainerOptions o{.workers = S, .local_steps = kSteps, .rounds = kRounds, .batch_size = 16, .seed = 3,
@@ -68,19 +69,33 @@ std::uint64_t coded_data_parallel(std::size_t S, const std::string& codec_name, 
     std::uint64_t mine = weights_hash(net), root = mine;
     MPI_Bcast(&root, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
     check(mine == root, name + ": every replica ends with the coordinator's weights");
-    if (my_rank != 0) {
+    if (codec.exact()) {  // fp32: each step's length announced to rank 0, the floats exchanged directly
+        const auto r = static_cast<std::uint64_t>(my_rank), n = message / sizeof(float);
+        const std::uint64_t chunk = n * (r + 1) / S - n * r / S, exchanged = sizeof(float) * (n - chunk + (S - 1) * chunk);
+        const std::uint64_t chunks_sent = after.sent(kReduceChunk) - before.sent(kReduceChunk);
+        const std::uint64_t chunks_got = after.received(kReduceChunk) - before.received(kReduceChunk);
+        check(chunks_sent == steps * exchanged && chunks_got == steps * exchanged,
+              name + ": chunks sent and received (MPI's counts) " + std::to_string(chunks_sent) + " and " +
+                  std::to_string(chunks_got) + " = (n - |chunk|) + (S - 1) |chunk| floats a step, " +
+                  std::to_string(steps * exchanged));
+        const std::uint64_t announced = my_rank == 0 ? contributions_got : contributions_sent;
+        check(announced == steps * sizeof(std::uint64_t) * (my_rank == 0 ? S - 1 : 1),
+              name + ": a length of 8 bytes announced to rank 0 a step, per worker");
+        check(means_sent == 0 && means_got == 0, name + ": no mean's floats travel through rank 0");
+    } else if (my_rank != 0) {
         check(contributions_sent == steps * message, name + ": contributions sent (bytes MPI moved) = the coded model a step");
         check(means_got == steps * message, name + ": means received (MPI_Get_count) = the coded model a step");
-        return contributions_sent / steps;
+    } else {
+        check(contributions_got == steps * (S - 1) * message, name + ": contributions received = (S - 1) x the coded model");
+        check(means_sent == steps * (S - 1) * message, name + ": means sent = (S - 1) x the coded model");
     }
+    if (my_rank != 0) return message;
     check(test::same_parameters(net, reference), name + ": weights bit-identical to ThreadsTransport");
     for (std::size_t r = 0; r < got.history.size(); ++r)
         check(got.history[r].bytes == ref.history[r].bytes && got.history[r].bytes == S * kSteps * 2 * message,
               name + ": RoundMetrics::bytes " + std::to_string(got.history[r].bytes) + " = S x l x 2 x " +
                   std::to_string(message) + " (threads " + std::to_string(ref.history[r].bytes) + ")");
-    check(contributions_got == steps * (S - 1) * message, name + ": contributions received = (S - 1) x the coded model");
-    check(means_sent == steps * (S - 1) * message, name + ": means sent = (S - 1) x the coded model");
-    return contributions_got / (steps * (S - 1));
+    return message;
 }
 
 /// Every worker codes 6 x 16 values with q8, but the last one with q4: its contribution has the
@@ -121,7 +136,7 @@ int main(int argc, char** argv) {
         const std::uint64_t q4 = coded_data_parallel(S, "q4", true);
         check(q4 * 7 < fp32, "a q4 step's messages are under 1/7 of fp32's");
         if (my_rank == 0)
-            std::printf("data parallel, %zu-%zu-%zu-%zu MLP, S = %zu: one worker's message a step (MPI_Get_count at "
+            std::printf("data parallel, %zu-%zu-%zu-%zu MLP, S = %zu: one worker's message a step (MPI's counts checked at "
                         "rank 0): fp32 %llu, q8 %llu (%.3f of fp32), q4 %llu (%.3f of fp32) bytes, each way\n",
                         kFeatures, kHidden, kHidden, kClasses, S, static_cast<unsigned long long>(fp32),
                         static_cast<unsigned long long>(q8), static_cast<double>(q8) / static_cast<double>(fp32),

@@ -52,6 +52,7 @@ enum Tag : int {
     kGather,          // worker -> coordinator: tensors (error-feedback residuals for a checkpoint; shards)
     kShardDown,       // sharded node: an owner's pieces of a worker's subnet (mpi_shard.hpp)
     kShardUp,         // sharded node: a worker's trained pieces back to their owner
+    kReduceChunk,     // worker -> worker: an allreduce_mean's chunk (its reduce-scatter and all-gather)
     kTagEnd
 };
 
@@ -74,7 +75,7 @@ using ist::detail::Outcome;  // how a worker's work ended (transport/outcome.hpp
 /// Identifies the build for the handshake: protocol, compiler, MPI implementation, type sizes.
 inline std::uint64_t build_fingerprint() {
     Fingerprint f;
-    f.add(std::string_view("ist-mpi-protocol-3"));  // 3: a status carries its work's seconds
+    f.add(std::string_view("ist-mpi-protocol-4"));  // 4: allreduce_mean by direct exchange between workers
 #ifdef __VERSION__
     f.add(std::string_view(__VERSION__));
 #endif
@@ -115,9 +116,14 @@ public:
         fatal(std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(length)));
     }
 
+    /// How a wait polls: backing off to a sleep of 1 ms once it has waited 0.2 s (a status, a
+    /// late result), or busily (a bulk transfer, which MPI moves only inside its calls: a sleeping
+    /// rank leaves both directions of its link idle).
+    enum class Pace { Backoff, Busy };
+
     /// Polls `ready()` until it returns true or the timeout expires.
     template <class Ready>
-    void poll(Ready&& ready, const std::string& what) const {
+    void poll(Ready&& ready, const std::string& what, Pace pace = Pace::Backoff) const {
         using clock = std::chrono::steady_clock;
         const auto start = clock::now();
         for (;;) {
@@ -127,20 +133,20 @@ public:
                 fatal("timed out after " + std::to_string(static_cast<long>(timeout_)) + " s waiting for " + what +
                       " (a rank died or stalled, or the ranks run different programs or options; "
                       "raise the timeout with IST_MPI_TIMEOUT=seconds if rounds are this slow)");
-            if (waited < 2e-3) std::this_thread::yield();
+            if (waited < 2e-3 || pace == Pace::Busy) std::this_thread::yield();
             else if (waited < 0.2) std::this_thread::sleep_for(std::chrono::microseconds(50));
             else std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
     }
 
-    void wait_all(std::vector<MPI_Request>& requests, const std::string& what) const {
+    void wait_all(std::vector<MPI_Request>& requests, const std::string& what, Pace pace = Pace::Backoff) const {
         if (requests.empty()) return;
         poll([&] {
             int done = 0;
             check(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &done, MPI_STATUSES_IGNORE),
                   "MPI_Testall");
             return done != 0;
-        }, what);
+        }, what, pace);
         requests.clear();
     }
 

@@ -8,8 +8,9 @@
 // What crosses the network per round (Replicas::PerRound, IST and local SGD): rank 0 sends
 // worker s its package (subnet tensors + scalars) and gets it back; nothing else but a few
 // status bytes. Data parallel (Replicas::Persistent): replicas persist on every rank, so no
-// model travels; gradients are averaged through rank 0 every step (allreduce_mean), summing
-// workers 0..S-1 in order so the result is bit-identical to ThreadsTransport.
+// model travels; gradients are averaged every step (allreduce_mean: rank 0 agrees, then the
+// workers exchange chunks directly, a reduce-scatter and an all-gather), summing workers 0..S-1
+// in order so the result is bit-identical to ThreadsTransport.
 //
 // Failure behaviour: every wait polls with a timeout (Options::timeout_seconds, environment
 // IST_MPI_TIMEOUT); a timeout or an MPI error prints a message naming the rank and what it

@@ -1,8 +1,9 @@
 #pragma once
 // The state every copy of an MpiTransport shares: its channel and private communicator, and
 // per round the workers' outcomes as the coordinator learns them (with the stragglers it
-// dropped, see mpi/round.hpp), and allreduce_mean / allreduce_coded_mean through the coordinator
-// (transport/coordinator_reduction.hpp: summed in worker order exactly as ThreadsTransport sums).
+// dropped, see mpi/round.hpp), and allreduce_mean / allreduce_coded_mean arbitrated by the
+// coordinator (transport/coordinator_reduction.hpp: summed in worker order exactly as
+// ThreadsTransport sums; plain floats by direct exchange between the workers).
 #include <mpi.h>
 
 #include <algorithm>
@@ -26,9 +27,11 @@ class Session {
 public:
     using Clock = Stragglers::Clock;
 
-    /// CoordinatorReduction's Link over this session's channel: contributions, means and aborts
-    /// travel as kReduce, kResult and kReduceAbort; a worker whose status comes instead of its
-    /// contribution has left the reduction.
+    /// CoordinatorReduction's Link over this session's channel: contributions (or announced
+    /// lengths), means (or the go) and aborts travel as kReduce, kResult and kReduceAbort; a worker
+    /// whose status comes instead of its contribution has left the reduction. An exchange's chunks
+    /// travel as kReduceChunk, every send and receive posted at once and polled busily, so that
+    /// both directions of every link stay busy.
     class ReductionLink {
     public:
         explicit ReductionLink(Session& session) : s_(session) {}
@@ -73,6 +76,18 @@ public:
                                  std::to_string(inbox.size()) + " expected); refused before decoding");
             s_.channel.receive(0, tag, inbox.data(), got);
             return true;
+        }
+
+        void exchange(std::span<const PeerTransfer> transfers) {
+            std::vector<MPI_Request> requests;
+            for (const PeerTransfer& t : transfers)
+                if (!t.incoming.empty())
+                    requests.push_back(s_.channel.irecv(t.incoming.data(), t.incoming.size(), static_cast<int>(t.peer), kReduceChunk));
+            for (const PeerTransfer& t : transfers)
+                if (!t.outgoing.empty())
+                    requests.push_back(s_.channel.isend(t.outgoing.data(), t.outgoing.size(), static_cast<int>(t.peer), kReduceChunk));
+            s_.channel.wait_all(requests, "the chunks of an allreduce_mean from and to the other workers",
+                                Channel::Pace::Busy);
         }
 
     private:
