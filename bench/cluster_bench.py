@@ -12,7 +12,8 @@ on the same links, the same Fashion-MNIST arrays and the same hyper-parameters a
 Every finished run is appended to the journal (JSON lines), keyed by (net, link, system, seed, S) under the
 settings that decide its numbers, so the table can be built over several sittings: a run already in the
 journal is not run again. A timed run needs a quiet machine: it starts only while the 1-minute load is
-below --max-load (1.5), else the command stops and says so. --allow-load runs anyway for a trial; such rows
+below --max-load (1.5). Above it the command waits up to --load-wait seconds (default 300: a finished
+run's own ranks keep the 1-minute average up for a while), then stops and says so. --allow-load runs anyway for a trial; such rows
 are journalled as loaded and never enter the table or its final line.
 
 Per run: seconds of training to each target accuracy (each system's own clock around its rounds,
@@ -72,6 +73,8 @@ def arguments():
     p.add_argument("--rounds", type=int, default=6, help="rounds of l = 20 steps (default 6)")
     p.add_argument("--targets", default="0.80,0.84")
     p.add_argument("--max-load", type=float, default=1.5, help="1-minute load above which timed runs wait (1.5)")
+    p.add_argument("--load-wait", type=float, default=300,
+                   help="seconds a timed run waits for the load to fall below --max-load before the command stops (300)")
     p.add_argument("--allow-load", action="store_true", help="run under load anyway (trial rows, never reported)")
     p.add_argument("--max-runs", type=int, default=0, help="stop after this many new runs (0: all)")
     p.add_argument("--timeout", type=int, default=3600, help="seconds per run before it is ended (default 3600)")
@@ -244,7 +247,7 @@ def run_on_cluster(a, key, link, nodes, todo, sitting, scratch):
         if a.max_runs and sitting["new_runs"] >= a.max_runs:
             print(f"cluster-bench: stopped after --max-runs {a.max_runs} new runs; run again to go on")
             return False
-        load = os.getloadavg()
+        load = os.getloadavg() if a.allow_load else wait_for_quiet(a)
         quiet = load[0] < a.max_load
         if not quiet and not a.allow_load:
             raise BenchError(f"the load is {load[0]:.2f} >= {a.max_load}: timed runs need a quiet machine; "
@@ -309,6 +312,20 @@ def bytes_per_second(rate):
     return float(found.group(1)) * UNITS[found.group(2)] / 8 if found else None
 
 
+def wait_for_quiet(a):
+    """The load averages once the 1-minute one is below --max-load, polled every 5 s for at most
+    --load-wait seconds (the last reading if it never fell)."""
+    deadline = time.monotonic() + a.load_wait
+    load = os.getloadavg()
+    if load[0] >= a.max_load and a.load_wait > 0:
+        print(f"cluster-bench: load {load[0]:.2f} >= {a.max_load}: waiting up to {a.load_wait:.0f} s for it to fall",
+              flush=True)
+    while load[0] >= a.max_load and time.monotonic() < deadline:
+        time.sleep(5)
+        load = os.getloadavg()
+    return load
+
+
 def modelled_round(system, parts, nodes, link):
     """support/network_model.hpp's round for the deployment that ran: the compute measured on the
     cluster plus the modelled communication at the link's nominal rate (a ring all-reduce for data
@@ -332,6 +349,8 @@ def round_columns(system, mine, nodes, link, goodput):
     parts = [r["rounds"] for r in mine if r.get("rounds")]
     if not parts:
         return None, None, None
+    if system == "ist-dp":  # its workers' seconds hold the all-reduces of every step: no compute to add bytes to
+        return statistics.median(p["round_seconds"] for p in parts), None, None
     good = bytes_per_second(goodput) if goodput != "-" else None
     return (statistics.median(p["round_seconds"] for p in parts),
             statistics.median(modelled_round(system, p, nodes, link) for p in parts),
