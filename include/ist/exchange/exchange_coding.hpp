@@ -27,11 +27,16 @@ namespace ist::detail {
 /// bit for bit the per-parameter one. Large buckets: on a rate-limited link each exchange pays
 /// a handshake queued behind the other direction's data (measured at 1 Gbit/s: 16 MB all-reduces
 /// moved 500 Mbit/s of message, 64 MB ones 680), and nothing overlaps the exchange yet that
-/// smaller buckets would serve.
+/// smaller buckets would serve. In process (ThreadsTransport) nothing is packed: each parameter is
+/// all-reduced where it lies, as there is no wire to save and the copy would cost heap.
 inline constexpr std::size_t kGradientBucketFloats = std::size_t{1} << 25;  // 128 MB
 
 inline void allreduce_in_buckets(std::span<Parameter* const> params, Communicator& comm,
                                  std::size_t bucket_floats = kGradientBucketFloats) {
+    if (comm.in_process()) {  // shared memory: no wire to save, and a packed copy would cost a gradient's heap
+        for (Parameter* p : params) comm.allreduce_mean({p->grad.data(), p->grad.size()});
+        return;
+    }
     std::size_t total = 0;
     for (const Parameter* p : params) total += p->grad.size();
     thread_local std::vector<float> packed;

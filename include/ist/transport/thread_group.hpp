@@ -20,6 +20,7 @@ namespace ist::detail {
 /// semaphore limiting how many compute at once.
 class ThreadGroup {
 public:
+    static constexpr bool in_process = true;  ///< every worker is a thread of this process
     ThreadGroup(std::size_t workers, std::size_t concurrency, RoundTraffic& traffic)
         : workers_(workers), slots_(workers), messages_(workers), codings_(workers),
           barrier_(static_cast<std::ptrdiff_t>(workers), Resize{this}),

@@ -42,6 +42,9 @@ public:
     /// same number of times with the same lengths. The sum runs over workers 0..S-1 in order
     /// (detail::OrderedMean, shared by every transport), so the result is identical on all of them.
     virtual void allreduce_mean(std::span<float> data) = 0;
+    /// Whether every worker shares this process's memory (ThreadsTransport): an all-reduce then
+    /// moves no bytes over a wire, so a caller gains nothing by packing small buffers into one.
+    virtual bool in_process() const { return false; }
     /// The same through a lossy codec (data parallel with a codec): `contribution` is this
     /// worker's values coded (coding.message_bytes() long). The coordinator decodes every worker's,
     /// averages them as allreduce_mean does, codes the mean (coding.encode_mean) and every worker
@@ -63,6 +66,10 @@ public:
     std::size_t worker() const override { return worker_; }
     std::size_t workers() const override { return workers_; }
     void allreduce_mean(std::span<float> data) override { group_.allreduce_mean(worker_, data); }
+    bool in_process() const override {
+        if constexpr (requires { Group::in_process; }) return Group::in_process;
+        else return false;
+    }
     void allreduce_coded_mean(std::span<const char> contribution, std::span<float> mean,
                               ReductionCoding& coding) override {
         group_.allreduce_coded_mean(worker_, contribution, mean, coding);
