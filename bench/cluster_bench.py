@@ -108,11 +108,6 @@ def hidden(a, net):
     return ",".join([str(a.width)] * (int(net) - 1))
 
 
-def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
 CLUSTER = "istcb"  # --cluster
 
 
@@ -239,10 +234,13 @@ def run_missing(a, rows):
 
 def run_on_cluster(a, key, link, nodes, todo, sitting, scratch):
     """Runs `todo` on S = nodes nodes joined by `link`; False once --max-runs is reached."""
+    # The probe is a timing too (at 10 Gbit/s a core's worth of copying): taken once the machine is
+    # quiet, and stamped with the load before it, as a run is.
+    load = os.getloadavg() if a.allow_load else wait_for_quiet(a)
     status, rates = bring_up(link, nodes)
     print(status, end="", flush=True)
-    append(a.journal, {"kind": "link", "link": link, "nodes": nodes, "goodput": rates, "load": os.getloadavg(),
-                       "date": now(), "quiet": load1() < a.max_load})
+    append(a.journal, {"kind": "link", "link": link, "nodes": nodes, "goodput": rates, "load": load,
+                       "date": now(), "quiet": load[0] < a.max_load})
     for net, system, seed in todo:
         if a.max_runs and sitting["new_runs"] >= a.max_runs:
             print(f"cluster-bench: stopped after --max-runs {a.max_runs} new runs; run again to go on")
