@@ -53,10 +53,11 @@ test: build
 
 # `make check`: the suite under sanitizers, each in a build directory of its own (debug info, -Og).
 # ASan+UBSan: every test program (ist_tests_<area>) and the command-line programs (examples/cli) the
-# ctests run; not the 17 feature examples of examples/*.cpp (~11 of its ~37 CPU-minutes of build):
-# every library function they instantiate is also in an ASan+UBSan test program (nm of the binaries,
-# docs/install.md "CI"), so left out is only their own code (a user layer, partitioner, callback)
-# under the sanitizers; the Release suite (make test) still builds and runs each. TSan: the tests that train on worker
+# ctests run; not the 17 feature examples of examples/*.cpp (~12 of its ~37 CPU-minutes of build,
+# ~2 of its test runs): every library function they define is also in an ASan+UBSan test or
+# command-line program (nm of the binaries, docs/install.md "CI"), so left out is only their own
+# code (a user layer, partitioner, callback) under the sanitizers; the Release suite (make test)
+# still builds and runs each. TSan: the tests that train on worker
 # threads (ThreadsTransport); tests/tsan.supp is for system-library false positives only. TSan
 # runs OpenBLAS single-threaded: its own thread pool hands work over through spin flags TSan
 # cannot see (a GEMM on the main thread, e.g. an evaluation, showed as a race with OpenBLAS's
