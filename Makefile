@@ -52,7 +52,12 @@ test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
 
 # `make check`: the suite under sanitizers, each in a build directory of its own (debug info, -Og).
-# ASan+UBSan: every test program (ist_tests_<area>) and the examples. TSan: the tests that train on worker
+# ASan+UBSan: every test program (ist_tests_<area>) and the command-line programs (examples/cli) the
+# ctests run; not the 17 feature examples of examples/*.cpp (~12 of its ~37 CPU-minutes of build,
+# ~2 of its test runs): every library function they define is also in an ASan+UBSan test or
+# command-line program (nm of the binaries, docs/install.md "CI"), so left out is only their own
+# code (a user layer, partitioner, callback) under the sanitizers; the Release suite (make test)
+# still builds and runs each. TSan: the tests that train on worker
 # threads (ThreadsTransport); tests/tsan.supp is for system-library false positives only. TSan
 # runs OpenBLAS single-threaded: its own thread pool hands work over through spin flags TSan
 # cannot see (a GEMM on the main thread, e.g. an evaluation, showed as a race with OpenBLAS's
@@ -66,7 +71,7 @@ test: build
 # entered under a mutex of ours (ist/detail/gemm_onednn.hpp's creation_mutex).
 # The sanitizers check the default backend, oneDNN, everywhere; OpenBLAS's calls are checked by
 # tests/detail/test_gemm.cpp, which runs both, so the gemm-openblas.* reruns of whole areas are left out.
-# Neither builds the consumer projects (IST_INSTALL=OFF), the benchmarks or the MPI tests.
+# Neither builds the consumer projects (IST_INSTALL=OFF), the benchmarks, the MPI tests or the feature examples.
 # -g1 (line tables only): reports keep function, file and line, and a test TU compiles in ~0.7 of
 # -g's time (67 -> 47 s CPU for tests/train/test_baselines.cpp under ASan), the largest part of CI.
 # -Og, not -O1: the instrumented builds are CI's largest part and their compile is most of it.
@@ -75,7 +80,7 @@ test: build
 # ist-predict scoring 36k CSV rows: 1.36 -> 1.70 s user), but the instrumented test runs are ~3
 # CPU-minutes of CI (ctest's cost data), the builds most of it. The sanitizers check the same code.
 SAN_CMAKE := -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-Og -g1" -DIST_BUILD_BENCHMARKS=OFF \
-  -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF
+  -DIST_INSTALL=OFF -DIST_WITH_MPI=OFF -DIST_BUILD_FEATURE_EXAMPLES=OFF
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 TSAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 TSAN_TESTS ?= ^(trainer|baselines|transport|checkpoint|faults|resist|gist|wire|gemm threads|precision):

@@ -67,15 +67,6 @@ struct TalkConfig {
     ist::detail::GemmBackend gemm = ist::detail::kConfiguredGemmBackend;
 };
 
-/// --gemm's backend, refused (a ConfigError naming the option) when unknown or not in this build.
-inline ist::detail::GemmBackend parse_gemm(const std::string& name) {
-    try {
-        return ist::detail::parse_gemm_backend(name);
-    } catch (const std::exception& e) {
-        throw ist::ConfigError(std::string("--gemm: ") + e.what());
-    }
-}
-
 inline TalkConfig parse_talk(int argc, char** argv) {
     using namespace ist::cli;
     TalkConfig c;
@@ -114,13 +105,12 @@ inline TalkConfig parse_talk(int argc, char** argv) {
     cli.text("--runs", c.runs, "FILE",
              "journal of finished runs (CSV, appended run by run): runs it holds under the same\n"
              "settings are not run again, so a long table can be built in several sittings");
-    std::string gemm = ist::detail::gemm_backend_name(c.gemm);
-    cli.text("--gemm", gemm, "NAME",
-             std::string("GEMM backend of every run: openblas or onednn (default: this build's, ") + gemm +
-                 "); part of a\njournal's settings, so each backend's runs stay apart");
+    cli.value("--gemm", c.gemm, kGemmBackendRule, "NAME",
+              std::string("GEMM backend of every run: openblas or onednn (default: this build's, ") +
+                  ist::detail::gemm_backend_name(c.gemm) + "); part of a\njournal's settings, so each backend's runs stay apart");
     cli.parse(args.argc(), args.argv());
     if (cli.given("--link")) c.links = parse_links(links);
-    c.gemm = parse_gemm(gemm);
+    ist::detail::check_gemm_backend_built(c.gemm, "--gemm: ");
     refuse_ignored(cli, "--rounds", c.epochs > 0, "with --epochs the rounds follow from the epochs");
     refuse_ignored(cli, "--validation-rows", c.epochs == 0, "it chooses among the evaluations of --epochs");
     refuse_ignored(cli, "--epochs", c.bytes, "--bytes trains nothing");

@@ -13,6 +13,7 @@
 
 #include "cli.hpp"
 #include "ist/core/precision.hpp"
+#include "ist/detail/gemm.hpp"
 
 namespace ist::cli {
 
@@ -45,6 +46,14 @@ struct PrecisionName {
     }
 };
 inline constexpr PrecisionName kPrecisionRule{};
+
+/// openblas or onednn (ist::detail::gemm_backend_named), built in or not: a program refuses one
+/// its build lacks after parsing (ist::detail::check_gemm_backend_built), saying why.
+struct GemmBackendName {
+    const char* expected = "one of openblas, onednn";
+    std::optional<detail::GemmBackend> operator()(const std::string& text) const { return detail::gemm_backend_named(text); }
+};
+inline constexpr GemmBackendName kGemmBackendRule{};
 
 /// The value as --help shows a default: 0.05, 1e-03 -> 0.001, 5e-4 -> 0.0005.
 template <class T>

@@ -1,5 +1,6 @@
 // support/training_options.hpp: each shared option parsed in-process, its rule checked against the
-// values it must take and refuse, and the default in --help read from the bound variable.
+// values it must take and refuse, and the default in --help read from the bound variable; the value
+// kinds of the GEMM options (--gemm).
 #include <doctest/doctest.h>
 
 #include <string>
@@ -102,4 +103,13 @@ TEST_CASE("training options: --help shows each default from its variable") {
     CHECK(help.find("evaluate every K rounds (default 0: at the end only)") != std::string::npos);
     CHECK(help.find("S values (default 2,4,8)") != std::string::npos);
     CHECK(help.find("Adam's learning rate (default 0.001)") != std::string::npos);
+}
+
+TEST_CASE("training options: a GEMM backend by name, built in or not; another name refused as every kind's") {
+    using ist::detail::GemmBackend;
+    CHECK(ist::cli::kGemmBackendRule("openblas") == GemmBackend::OpenBlas);
+    CHECK(ist::cli::kGemmBackendRule("onednn") == GemmBackend::OneDnn);  // whether built: checked after parsing
+    for (const char* other : {"mkl", "OpenBLAS", "", "onednn "}) CHECK(!ist::cli::kGemmBackendRule(other).has_value());
+    CHECK_THROWS_WITH_AS(ist::cli::convert(ist::cli::kGemmBackendRule, "--gemm", "mkl"),
+                         "--gemm: 'mkl' is not one of openblas, onednn", ist::ConfigError);
 }

@@ -1,7 +1,8 @@
 // The masked-neuron theory of docs/theory.md at small sizes (ist-theory runs the same at the
-// issue's size): IST over one worker is gradient descent bit for bit (against a gradient descent
-// loop written here over plain xtensor), Bernoulli masks cover 1 - (1 - xi)^p of the neurons,
-// disjoint masks converge more slowly as p grows, Bernoulli masks settle lower as p grows. Also
+// issue's size): IST over one worker, and the whole model (FullModel), is gradient descent bit for
+// bit (against a gradient descent loop written here over plain xtensor), Bernoulli masks cover
+// 1 - (1 - xi)^p of the neurons, disjoint masks converge more slowly as p grows, Bernoulli masks
+// settle lower as p grows. Also
 // the trainer's handling of a RegressionSet: mini-batches, and what it refuses.
 #include <doctest/doctest.h>
 
@@ -77,6 +78,11 @@ TEST_CASE("theory: IST over one worker (categorical masks, p = 1) is gradient de
         trainer.train(data, data);
         CHECK(model.parameter(0).value == expected);
     }
+    // The whole model, no masks: gradient descent as examples/regression.cpp runs it.
+    TwoLayerRegression whole = s.model();
+    IstTrainer<TwoLayerRegression, FullModel> descent(whole, s.options(1), FullModel(), Sgd(s.lr));
+    descent.train(data, data);
+    CHECK(whole.parameter(0).value == expected);
     CHECK(expected != start.parameter(0).value);
 }
 

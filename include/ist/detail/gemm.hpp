@@ -23,6 +23,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -53,14 +54,26 @@ inline const char* gemm_backend_name(GemmBackend backend) {
     return backend == GemmBackend::OneDnn ? "onednn" : "openblas";
 }
 
+/// The backend called `name` ("openblas" or "onednn"), whether or not this build has it.
+inline std::optional<GemmBackend> gemm_backend_named(std::string_view name) {
+    for (const GemmBackend backend : {GemmBackend::OpenBlas, GemmBackend::OneDnn})
+        if (name == gemm_backend_name(backend)) return backend;
+    return std::nullopt;
+}
+
+/// `backend`, refused (ConfigError, its message after `context`) when this build lacks it.
+inline GemmBackend check_gemm_backend_built(GemmBackend backend, const std::string& context = "") {
+    require(gemm_backend_built(backend), context + "GEMM backend " + gemm_backend_name(backend) +
+                                             ": this build has no oneDNN (configure with IST_GEMM=onednn and "
+                                             "libdnnl-dev installed)");
+    return backend;
+}
+
 /// "openblas" or "onednn", refused with a message when unknown or not built in.
 inline GemmBackend parse_gemm_backend(std::string_view name) {
-    require(name == "openblas" || name == "onednn",
-            "GEMM backend '" + std::string(name) + "' is not one of openblas, onednn");
-    const GemmBackend backend = name == "onednn" ? GemmBackend::OneDnn : GemmBackend::OpenBlas;
-    require(gemm_backend_built(backend), "GEMM backend onednn: this build has no oneDNN (configure with IST_GEMM=onednn "
-                                         "and libdnnl-dev installed)");
-    return backend;
+    const std::optional<GemmBackend> backend = gemm_backend_named(name);
+    require(backend.has_value(), "GEMM backend '" + std::string(name) + "' is not one of openblas, onednn");
+    return check_gemm_backend_built(*backend);
 }
 
 inline std::atomic<GemmBackend>& current_gemm_backend() {
