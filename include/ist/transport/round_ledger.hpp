@@ -98,8 +98,10 @@ public:
     /// and why; the package of every worker not dropped, in worker order, counted as sent back
     /// (Replicas::PerRound) and handed over where this process holds them (it accounts for every
     /// worker, or replicas persist); each worker's seconds from `outcomes` where this process
-    /// accounts for every worker.
-    RoundResult<P> result(Verdict verdict, std::span<const std::optional<Outcome>> outcomes) {
+    /// accounts for every worker. Every worker made the same all-reduce calls: `reduction_bytes`
+    /// each way for every worker this process accounts for.
+    RoundResult<P> result(Verdict verdict, std::span<const std::optional<Outcome>> outcomes, std::uint64_t reduction_bytes) {
+        count_reductions(reduction_bytes);
         RoundResult<P> out;
         const bool holds_packages = !own_worker_ || !per_round();
         for (std::size_t s = 0; s < workers(); ++s) {
@@ -115,17 +117,15 @@ public:
         return out;
     }
 
-    /// A round with one worker per rank, at rank `me`, once its verdict is in: every worker made
-    /// the same all-reduce calls (`reduction_bytes` each way, for every worker this process accounts for);
-    /// with Replicas::Persistent every package becomes a copy of `me`'s replica (they are equal by
-    /// construction), keeping its own worker's scalars where they came back (else `me`'s), so
-    /// every rank can merge; then the result.
+    /// A round with one worker per rank, at rank `me`, once its verdict is in: with
+    /// Replicas::Persistent every package becomes a copy of `me`'s replica (they are equal by
+    /// construction), keeping its own worker's scalars where they came back (else `me`'s), so every
+    /// rank can merge; then the result.
     template <class Extract>
     RoundResult<P> finish(Verdict verdict, std::span<const std::optional<Outcome>> outcomes, std::uint64_t reduction_bytes,
                           std::size_t me, Extract& extract) {
-        count_reductions(reduction_bytes);
         if (!per_round()) replicate(me, extract);
-        return result(std::move(verdict), outcomes);
+        return result(std::move(verdict), outcomes, reduction_bytes);
     }
 
     RoundTraffic traffic;  ///< per worker, each way (only the workers this process accounts for)

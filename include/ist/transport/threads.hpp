@@ -124,7 +124,7 @@ private:
         template <class E, class W>
         RoundState(std::size_t workers, std::size_t concurrency, Replicas replicas, E&& e, W&& w,
                    std::vector<double> slowdown_)
-            : ledger(workers, replicas), group(workers, concurrency, ledger.traffic), outcomes(workers),
+            : ledger(workers, replicas), group(workers, concurrency), outcomes(workers),
               errors(workers), extract(std::forward<E>(e)), work(std::forward<W>(w)), slowdown(std::move(slowdown_)) {}
 
         void run_worker(std::size_t s) {
@@ -196,7 +196,7 @@ private:
             detail::Verdict verdict = detail::judge(outcomes, dropping);
             const auto deciding = static_cast<std::size_t>(verdict.outcome.worker);
             detail::rethrow_unless_ok(verdict.outcome, deciding, errors[deciding]);
-            return ledger.result(std::move(verdict), outcomes);
+            return ledger.result(std::move(verdict), outcomes, group.bytes);
         }
 
         detail::RoundLedger<P> ledger;
