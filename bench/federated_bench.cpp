@@ -131,8 +131,8 @@ struct Point {
 /// Adds up each round's modelled time (slowest worker), evaluates every budget / points modelled
 /// seconds and stops the run at the budget. With a deadline, a round that dropped workers lasts
 /// at least until the deadline (deadline x compute_share + the dropped worker's subnet over its
-/// link); the subnets the dropped received count as bytes (the transport counts a subnet only when
-/// it comes back).
+/// link); the subnets the dropped received count as bytes (the transport counts them, as every
+/// transport counts a subnet it sent).
 struct ModelledClock {
     const ist::Dataset& test;
     double budget, beta, step, deadline = 0.0;
@@ -150,13 +150,12 @@ struct ModelledClock {
 
     double round_seconds(const ist::RoundMetrics& m) {
         const double slowest = ist_bench::slowest_worker_seconds(m.worker_seconds, m.worker_bytes, beta);
-        bytes += static_cast<double>(m.bytes);
-        double timed_out = 0.0;  // dropped at the deadline after receiving their subnets (equal shares: half
-        for (const std::string& why : m.failures)  // of a returned worker's bytes); not those sitting out
-            timed_out += why.find("did not return in time") != std::string::npos ? 1.0 : 0.0;
-        if (timed_out == 0.0) return slowest;
-        const double subnet = static_cast<double>(m.max_worker_bytes) / 2.0;
-        bytes += timed_out * subnet;
+        bytes += static_cast<double>(m.bytes);  // the subnets of the workers dropped at the deadline included
+        const bool timed_out = std::any_of(m.failures.begin(), m.failures.end(), [](const std::string& why) {
+            return why.find("did not return in time") != std::string::npos;  // not those sitting out
+        });
+        if (!timed_out) return slowest;
+        const double subnet = static_cast<double>(m.max_worker_bytes) / 2.0;  // equal shares: half a returned worker's bytes
         return std::max(slowest, deadline * ist_bench::compute_share(m.worker_bytes.size()) + 2.0 * ist_bench::kAlpha +
                                      subnet / beta);
     }

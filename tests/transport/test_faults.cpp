@@ -100,6 +100,9 @@ TEST_CASE("faults: a straggler past the round timeout is dropped and sits out un
     REQUIRE(result.history.size() == 4);
     CHECK(result.history[0].dropped_workers == std::vector<std::size_t>{0});
     CHECK(result.history[0].failures.at(0) == "worker 0: did not return in time");
+    // Its subnet was sent (as a networked transport moves it: 6 of the 16 hidden neurons, W1 6 x 12,
+    // their norm's gamma and beta, W2's 3 x 6 columns); nothing came back.
+    CHECK(result.history[0].worker_bytes.at(0) == (6 * 12 + 6 + 6 + 3 * 6) * sizeof(float));
     CHECK(result.history[1].dropped_workers == std::vector<std::size_t>{0});  // still busy with round 1
     CHECK(result.history[1].failures.at(0) == "worker 0: worker 0 is still busy with an earlier round");
     CHECK(result.history[0].round_seconds < 0.9);

@@ -7,13 +7,16 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include <ist/transport/ordered_mean.hpp>
+#include <ist/transport/outcome.hpp>
 #include <ist/transport/pack.hpp>
+#include <ist/transport/round_ledger.hpp>
 #include <ist/transport/threads.hpp>
 
 using namespace ist;
@@ -363,4 +366,111 @@ TEST_CASE("transport: a quorum above S is refused, naming both numbers; a quorum
     const auto result = transport.round(3, make, work, Replicas::PerRound);
     CHECK(result.completed_workers() == std::vector<std::size_t>{0, 1, 2});
     CHECK(result.dropped.empty());
+}
+
+TEST_CASE("transport: judge, the one failure policy, drops the failed only when asked and fails a round nobody is left in") {
+    using detail::ErrorKind;
+    using detail::Outcome;
+    std::vector<std::optional<Outcome>> outcomes{Outcome{}, Outcome{ErrorKind::Aborted, 1, "echo"},
+                                                 Outcome{ErrorKind::Training, 2, "not finite"}, Outcome{}};
+    // Not dropping: the first real failure in worker order ends the round; nobody is dropped.
+    detail::Verdict verdict = detail::judge(outcomes, false, 7);
+    CHECK(verdict.outcome.kind == ErrorKind::Training);
+    CHECK(verdict.outcome.worker == 2);
+    CHECK(verdict.outcome.message == "not finite");
+    CHECK(verdict.outcome.round == 7);
+    CHECK(verdict.dropped.empty());
+    // Dropping: every worker that failed is dropped, saying why; the round goes on.
+    verdict = detail::judge(outcomes, true);
+    CHECK(verdict.outcome.ok());
+    CHECK(verdict.dropped == std::vector<std::size_t>{1, 2});
+    CHECK(verdict.failures == std::vector<std::string>{"worker 1: echo", "worker 2: not finite"});
+    // Dropping, nobody left (one late, one sitting out): the round fails with the deciding failure.
+    outcomes[0] = Outcome::dropped(0, "did not return in time");
+    outcomes[3] = Outcome::still_busy(3);
+    verdict = detail::judge(outcomes, true);
+    CHECK(verdict.dropped == std::vector<std::size_t>{0, 1, 2, 3});
+    CHECK(verdict.failures.at(3) == "worker 3: worker 3 is still busy with an earlier round");
+    CHECK(verdict.outcome.kind == ErrorKind::Training);
+    outcomes[2] = Outcome{};  // only aborts left to decide: the first in worker order
+    verdict = detail::judge(outcomes, true);
+    CHECK(verdict.outcome.ok());
+    outcomes[2] = Outcome::dropped(2, "late");
+    verdict = detail::judge(outcomes, true, 3);
+    CHECK(verdict.outcome.kind == ErrorKind::Aborted);
+    CHECK(verdict.outcome.message == "did not return in time");
+    // A verdict keeps every field through its wire format; a message too short for one is refused.
+    detail::Verdict back;
+    REQUIRE(detail::Verdict::decode(verdict.encode(), back));
+    CHECK(back.dropped == verdict.dropped);
+    CHECK(back.failures == verdict.failures);
+    CHECK(back.outcome.kind == ErrorKind::Aborted);
+    CHECK(back.outcome.worker == 0);
+    CHECK(back.outcome.message == "did not return in time");
+    CHECK(back.outcome.round == 3);
+    detail::Verdict malformed;
+    CHECK_FALSE(detail::Verdict::decode(std::vector<char>{1, 0}, malformed));
+}
+
+TEST_CASE("transport: a round's ledger counts each package both ways, takes back bytes and hands over the completed") {
+    auto extract = [](std::size_t s) { return make_parcel(s); };
+    const auto packed = [](std::size_t s) { return parcel_bytes(s) + 2 * sizeof(double); };  // tensors, then 2 scalars
+    detail::RoundLedger<Parcel> ledger(3, Replicas::PerRound);
+    for (std::size_t s = 0; s < 3; ++s) ledger.cut(s, extract);
+    CHECK(ledger.traffic.received == std::vector<std::uint64_t>{parcel_bytes(0), parcel_bytes(1), parcel_bytes(2)});
+    CHECK(ledger.traffic.sent == std::vector<std::uint64_t>{0, 0, 0});
+    // Worker 1's trained package comes back as bytes; bytes of another worker's size are refused untouched.
+    Parcel trained = make_parcel(1);
+    for (Tensor& t : trained.ts) t += 1.0f;
+    trained.stats = {5.0, 6.0};
+    ledger.take_back(1, detail::pack(trained));
+    CHECK(holds(ledger.package(1), 1, 1.0f));
+    CHECK(ledger.package(1).stats == std::array<double, 2>{5.0, 6.0});
+    const std::string refusal =
+        "worker 2 returned " + std::to_string(packed(1)) + " bytes, " + std::to_string(packed(2)) + " expected";
+    CHECK_THROWS_WITH_AS(ledger.take_back(2, detail::pack(trained)), refusal.c_str(), DataError);
+    CHECK(holds(ledger.package(2), 2, 0.0f));
+    detail::Verdict verdict;
+    verdict.dropped = {2};
+    verdict.failures = {"worker 2: refused"};
+    std::vector<std::optional<detail::Outcome>> outcomes(3, detail::Outcome{});
+    outcomes[1]->seconds = 0.5;
+    RoundResult<Parcel> result = ledger.finish(verdict, outcomes, 10, 0, extract);  // all-reduces: 10 bytes each way
+    REQUIRE(result.packages.size() == 2);  // the dropped worker's stays behind
+    CHECK(holds(result.packages[0], 0, 0.0f));
+    CHECK(holds(result.packages[1], 1, 1.0f));
+    CHECK(result.traffic.received == std::vector<std::uint64_t>{parcel_bytes(0) + 10, parcel_bytes(1) + 10, parcel_bytes(2) + 10});
+    CHECK(result.traffic.sent == std::vector<std::uint64_t>{parcel_bytes(0) + 10, parcel_bytes(1) + 10, 10});
+    CHECK(result.dropped == std::vector<std::size_t>{2});
+    CHECK(result.failures == std::vector<std::string>{"worker 2: refused"});
+    CHECK(result.worker_seconds == std::vector<double>{0.0, 0.5, 0.0});
+
+    // A worker's rank counts its own worker's bytes only, hands over nothing and measures no seconds.
+    detail::RoundLedger<Parcel> own(3, Replicas::PerRound, 1);
+    own.cut(1, extract);
+    result = own.finish(detail::Verdict{}, {}, 10, 1, extract);
+    CHECK(result.packages.empty());
+    CHECK(result.traffic.received == std::vector<std::uint64_t>{0, parcel_bytes(1) + 10, 0});
+    CHECK(result.traffic.sent == std::vector<std::uint64_t>{0, parcel_bytes(1) + 10, 0});
+    CHECK(result.worker_seconds.empty());
+}
+
+TEST_CASE("transport: persistent replicas: nothing counted, every package a copy of the own replica with its worker's scalars") {
+    auto extract = [](std::size_t s) { return make_parcel(s); };
+    detail::RoundLedger<Parcel> ledger(3, Replicas::Persistent);
+    ledger.cut(0, extract);
+    Parcel returned = make_parcel(1);
+    returned.stats = {42.0, 43.0};
+    CHECK(ledger.returned(0).size() == 2 * sizeof(double));  // only the scalars travel back
+    ledger.take_back(1, detail::pack(returned, detail::PackedParts::ScalarsOnly));
+    const std::vector<std::optional<detail::Outcome>> outcomes(3, detail::Outcome{});
+    RoundResult<Parcel> result = ledger.finish(detail::Verdict{}, outcomes, 0, 0, extract);
+    REQUIRE(result.packages.size() == 3);
+    for (std::size_t s = 0; s < 3; ++s) {
+        CAPTURE(s);
+        CHECK(holds(result.packages[s], 0, 0.0f));  // worker 0's replica, whatever its own shape was
+    }
+    CHECK(result.packages[1].stats == std::array<double, 2>{42.0, 43.0});
+    CHECK(result.packages[2].stats == std::array<double, 2>{0.0, 0.0});  // none came back: worker 0's
+    CHECK(result.traffic.total() == 0);
 }

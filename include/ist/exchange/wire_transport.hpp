@@ -2,15 +2,16 @@
 // WireTransport: the library's round over a user's Wire (transport/wire.hpp), one worker per rank.
 // Rank 0 holds the full model and is worker 0: it cuts every subnet, sends worker s its package
 // as bytes (coded by the package, detail::pack), trains its own, takes the others back and merges.
-// What the library does here, so that a Wire only moves bytes:
+// What the library does here, so that a Wire only moves bytes (the round's steps every transport
+// shares, transport/round_ledger.hpp: the work, the packages and their bytes, the verdict):
 //  - coding: packages travel as detail::pack / unpack make them (a lossy codec's bytes);
 //  - byte counting: each package's payload both ways, each all-reduce's message both ways;
 //  - the ordered mean: every all-reduce is arbitrated by rank 0 and summed in worker order
 //    (detail::CoordinatorReduction, as MpiTransport's: plain floats by a reduce-scatter and an
 //    all-gather between the ranks, coded ones through rank 0), so the result is bit-identical to
 //    ThreadsTransport's;
-//  - the failure policy: every worker sends how its work ended; rank 0 picks the failure the round
-//    ends with (detail::deciding_failure) and every rank rethrows it, same type and message. A
+//  - the failure policy: every worker sends how its work ended; rank 0 judges the round
+//    (detail::judge, as every transport) and every rank rethrows its failure, same type and message. A
 //    worker that fails inside an all-reduce abandons it: the others' RoundAborted follows.
 // It never drops a worker: stragglers and deadlines are ThreadsTransport's and MpiTransport's.
 #include <algorithm>
@@ -29,6 +30,7 @@
 #include "ist/transport/coordinator_reduction.hpp"
 #include "ist/transport/outcome.hpp"
 #include "ist/transport/pack.hpp"
+#include "ist/transport/round_ledger.hpp"
 #include "ist/transport/transport.hpp"
 #include "ist/transport/wire.hpp"
 
@@ -80,44 +82,38 @@ public:
     auto round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas) {
         using P = std::invoke_result_t<Extract&, std::size_t>;
         if (workers != ranks()) handshake(workers, 0, 0);
-        Slots<P> packages(workers);
-        RoundResult<P> result;
-        result.traffic = RoundTraffic(workers);
+        detail::RoundLedger<P> ledger(workers, replicas, is_coordinator() ? std::nullopt : std::optional(rank()));
         Reduction reduction(*this);
-        if (is_coordinator()) coordinate(packages, extract, work, replicas, reduction, result);
-        else take_part(packages, extract, work, replicas, reduction, result);
-        for (std::size_t s = 0; s < workers; ++s)  // every worker made the same all-reduce calls as this one
-            if (is_coordinator() || s == rank()) {
-                result.traffic.received[s] += reduction.means.bytes;
-                result.traffic.sent[s] += reduction.means.bytes;
-            }
-        if (replicas == Replicas::Persistent) detail::replicate(packages, rank(), extract, &reduction.scalars);
-        if (is_coordinator() || replicas == Replicas::Persistent)
-            for (auto& p : packages) result.packages.push_back(std::move(*p));
-        return result;
+        detail::Verdict verdict;
+        if (is_coordinator()) {
+            CoordinatorLink link{*this, reduction};
+            verdict = detail::coordinate_on_rank_0(link, ledger, extract, work, reduction.means, std::vector<char>(workers, 1));
+        } else {
+            WorkerLink link{*this};
+            verdict = detail::work_on_own_rank(link, ledger, extract, rank(), work, reduction.means, 0);
+        }
+        return ledger.finish(std::move(verdict), reduction.outcomes, reduction.means.bytes, rank(), extract);
     }
 
 private:
     enum class Kind : char { Hello, Welcome, Decision, Tensors, Package, Status, Verdict, Contribution, Mean, Abort, Chunk };
-    template <class P>
-    using Slots = std::vector<std::optional<P>>;
 
     /// CoordinatorReduction's Link over the wire: contributions, means, aborts and an exchange's
     /// chunks travel as messages of their Kind; a worker whose status comes instead has left the
-    /// reduction, and rank 0 keeps that status for the round (`early`).
+    /// reduction, and rank 0 keeps that status for the round (`outcomes`).
     class ReductionLink {
     public:
-        ReductionLink(WireTransport& t, std::vector<std::optional<detail::Outcome>>& early) : t_(t), early_(early) {}
+        ReductionLink(WireTransport& t, std::vector<std::optional<detail::Outcome>>& outcomes) : t_(t), outcomes_(outcomes) {}
 
         std::size_t workers() const { return t_.ranks(); }
 
         template <class Inbox>
         std::optional<std::span<const char>> take_contribution(std::size_t k, Inbox&&, std::optional<std::string>&) {
-            if (early_[k]) return std::nullopt;
+            if (outcomes_[k]) return std::nullopt;
             message_ = t_.receive(k);
             const Kind kind = take_kind(message_);
             if (kind == Kind::Status) {
-                early_[k] = detail::Outcome::decode(message_);
+                outcomes_[k] = detail::Outcome::decode(message_);
                 return std::nullopt;
             }
             t_.require(kind == Kind::Contribution, k, "an all-reduce contribution");
@@ -157,58 +153,47 @@ private:
         }
 
         WireTransport& t_;
-        std::vector<std::optional<detail::Outcome>>& early_;
+        std::vector<std::optional<detail::Outcome>>& outcomes_;
         std::vector<char> message_;  ///< the last contribution taken (its kind stripped)
     };
 
-    /// One round's all-reduces at this rank (the Group of its Communicator), and what rank 0
-    /// learnt of the others on the way: statuses that came instead of a contribution, scalars.
+    /// One round's all-reduces at this rank (the Group of its Communicator), and rank 0's record of
+    /// how each worker's work ended (a status may come instead of a contribution).
     struct Reduction {
-        explicit Reduction(WireTransport& t) : early(t.ranks()), scalars(t.ranks()), means(ReductionLink(t, early)) {}
+        explicit Reduction(WireTransport& t) : outcomes(t.ranks()), means(ReductionLink(t, outcomes)) {}
 
-        std::vector<std::optional<detail::Outcome>> early;  ///< rank 0: statuses of workers that left a reduction
-        std::vector<std::vector<char>> scalars;             ///< rank 0, Replicas::Persistent: each worker's scalars
-        detail::CoordinatorReduction<ReductionLink> means;  ///< the all-reduces, and their bytes
+        std::vector<std::optional<detail::Outcome>> outcomes;  ///< rank 0: per worker, once its status is in
+        detail::CoordinatorReduction<ReductionLink> means;     ///< the all-reduces, and their bytes
     };
 
-    /// Rank 0: cut and send the subnets, train worker 0's, take every worker's status and package,
-    /// then announce the round's outcome (and rethrow its failure).
-    template <class P, class Extract, class Work>
-    void coordinate(Slots<P>& packages, Extract& extract, Work& work, Replicas replicas, Reduction& reduction,
-                    RoundResult<P>& result) {
-        const bool per_round = replicas == Replicas::PerRound;
-        packages[0].emplace(extract(0));  // with persistent replicas, worker 0's own replica
-        for (std::size_t s = 0; per_round && s < ranks(); ++s) {
-            P& p = s == 0 ? *packages[0] : packages[s].emplace(extract(s));
-            if (s > 0) send(s, Kind::Package, detail::pack(p));
-            result.traffic.received[s] += payload_bytes(p);
+    /// How rank 0 talks to the workers in a round (coordinate_on_rank_0's link).
+    struct CoordinatorLink {
+        WireTransport& t;
+        Reduction& reduction;
+
+        template <class P>
+        void send_subnets(detail::RoundLedger<P>& ledger, const std::vector<char>&) {
+            for (std::size_t s = 1; s < t.ranks(); ++s) t.send(s, Kind::Package, detail::pack(ledger.package(s)));
         }
-        const std::exception_ptr error = run_work(*packages[0], work, reduction);
-        std::vector<detail::Outcome> outcomes{detail::Outcome::from(error, 0)};
-        std::vector<detail::ErrorKind> kinds{outcomes.front().kind};
-        for (std::size_t k = 1; k < ranks(); ++k) {
-            outcomes.push_back(take_status(k, reduction));
-            kinds.push_back(outcomes.back().kind);
-            if (!outcomes.back().ok()) continue;
-            std::vector<char> returned = expect(k, Kind::Package, "its trained package");
-            if (!per_round) {
-                reduction.scalars[k] = std::move(returned);
-                continue;
+        void settle_own(detail::Outcome outcome) { reduction.outcomes[0] = std::move(outcome); }
+        template <class P>
+        void take_back(detail::RoundLedger<P>& ledger) {
+            for (std::size_t k = 1; k < t.ranks(); ++k) {
+                reduction.outcomes[k] = t.take_status(k, reduction);
+                if (reduction.outcomes[k]->ok()) ledger.take_back(k, t.expect(k, Kind::Package, "its trained package"));
             }
-            detail::unpack(*packages[k], returned);
-            result.traffic.sent[k] += payload_bytes(*packages[k]);
         }
-        if (per_round && !error) result.traffic.sent[0] += payload_bytes(*packages[0]);
-        const auto deciding = detail::deciding_failure(kinds);
-        const detail::Outcome verdict = deciding ? outcomes[*deciding] : detail::Outcome{};
-        const std::vector<char> encoded = verdict.encode();
-        for (std::size_t k = 1; k < ranks(); ++k) send(k, Kind::Verdict, encoded);
-        detail::rethrow_unless_ok(verdict, 0, error);
-    }
+        detail::Verdict announce_verdict() {
+            const detail::Verdict verdict = detail::judge(reduction.outcomes, false);
+            const std::vector<char> encoded = verdict.encode();
+            for (std::size_t k = 1; k < t.ranks(); ++k) t.send(k, Kind::Verdict, encoded);
+            return verdict;
+        }
+    };
 
     /// Rank 0 after its own work: worker k's status (abandoning any all-reduce k is still in).
     detail::Outcome take_status(std::size_t k, Reduction& reduction) {
-        if (reduction.early[k]) return *reduction.early[k];
+        if (reduction.outcomes[k]) return *reduction.outcomes[k];
         for (;;) {
             std::vector<char> message = receive(k);
             const Kind kind = take_kind(message);
@@ -218,39 +203,19 @@ private:
         }
     }
 
-    /// Ranks 1..S-1: take this worker's subnet, train it, send its status and package back, and
-    /// rethrow the round's failure if rank 0 announces one.
-    template <class P, class Extract, class Work>
-    void take_part(Slots<P>& packages, Extract& extract, Work& work, Replicas replicas, Reduction& reduction,
-                   RoundResult<P>& result) {
-        const std::size_t me = rank();
-        const bool per_round = replicas == Replicas::PerRound;
-        P& mine = packages[me].emplace(extract(me));  // the skeleton: rank 0's values overwrite it
-        if (per_round) {
-            detail::unpack(mine, expect(0, Kind::Package, "this worker's subnet"));
-            result.traffic.received[me] += payload_bytes(mine);
+    /// How a worker's rank talks to rank 0 in a round (work_on_own_rank's link).
+    struct WorkerLink {
+        WireTransport& t;
+        std::vector<char> take_subnet(std::size_t) { return t.expect(0, Kind::Package, "this worker's subnet"); }
+        void send_status(const std::vector<char>& status) { t.send(0, Kind::Status, status); }
+        void send_package(const std::vector<char>& package) { t.send(0, Kind::Package, package); }
+        detail::Verdict take_verdict() {
+            detail::Verdict verdict;
+            if (!detail::Verdict::decode(t.expect(0, Kind::Verdict, "the round's verdict"), verdict))
+                throw std::logic_error("WireTransport: a malformed verdict (the ranks run different programs)");
+            return verdict;
         }
-        const std::exception_ptr error = run_work(mine, work, reduction);
-        const detail::Outcome outcome = detail::Outcome::from(error, me);
-        send(0, Kind::Status, outcome.encode());
-        if (outcome.ok()) {
-            send(0, Kind::Package, detail::pack(mine, per_round ? detail::PackedParts::TensorsAndScalars
-                                                                 : detail::PackedParts::ScalarsOnly));
-            if (per_round) result.traffic.sent[me] += payload_bytes(mine);
-        }
-        detail::rethrow_unless_ok(detail::Outcome::decode(expect(0, Kind::Verdict, "the round's verdict")), me, error);
-    }
-
-    template <class P, class Work>
-    std::exception_ptr run_work(P& package, Work& work, Reduction& reduction) {
-        try {
-            detail::GroupCommunicator<detail::CoordinatorReduction<ReductionLink>> comm(reduction.means, rank(), ranks());
-            work(package, comm);
-        } catch (...) {
-            return std::current_exception();
-        }
-        return nullptr;
-    }
+    };
 
     /// Rank 0 sends `body` to every rank; every rank returns it.
     std::vector<char> from_coordinator(Kind kind, std::span<const char> body, const std::string& what) {

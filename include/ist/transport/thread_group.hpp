@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <barrier>
+#include <cstdint>
 #include <semaphore>
 #include <span>
 #include <stdexcept>
@@ -21,10 +22,12 @@ namespace ist::detail {
 class ThreadGroup {
 public:
     static constexpr bool in_process = true;  ///< every worker is a thread of this process
-    ThreadGroup(std::size_t workers, std::size_t concurrency, RoundTraffic& traffic)
+    ThreadGroup(std::size_t workers, std::size_t concurrency)
         : workers_(workers), slots_(workers), messages_(workers), codings_(workers),
           barrier_(static_cast<std::ptrdiff_t>(workers), Resize{this}),
-          turn_(static_cast<std::ptrdiff_t>(concurrency)), traffic_(traffic) {}
+          turn_(static_cast<std::ptrdiff_t>(concurrency)) {}
+
+    std::uint64_t bytes = 0;  ///< each way, per worker, over the round's all-reduces (written by worker 0)
 
     void acquire_turn() { turn_.acquire(); }
     void release_turn() { turn_.release(); }
@@ -35,8 +38,8 @@ public:
         barrier_.arrive_and_drop();
     }
 
-    /// Each worker averages its own slice of the elements over every worker's buffer; the traffic
-    /// counts the floats' bytes each way.
+    /// Each worker averages its own slice of the elements over every worker's buffer; the floats'
+    /// bytes count each way.
     void allreduce_mean(std::size_t s, std::span<float> data) {
         slots_[s] = data;
         sync();
@@ -49,7 +52,7 @@ public:
         mean.finish(std::span<float>(result_).subspan(lo, hi - lo));
         sync();
         std::copy(result_.begin(), result_.end(), data.begin());
-        count_traffic(s, data.size_bytes());
+        count(s, data.size_bytes());
         sync();
     }
 
@@ -73,7 +76,7 @@ public:
         }
         sync();
         if (s != 0) coding.decode(mean_message_, mean);
-        count_traffic(s, mean_message_.size());
+        count(s, mean_message_.size());
         sync();
     }
 
@@ -93,9 +96,10 @@ private:
         failed_ = true;
         throw std::logic_error(what);
     }
-    void count_traffic(std::size_t s, std::uint64_t bytes) {
-        traffic_.received[s] += bytes;
-        traffic_.sent[s] += bytes;
+    /// Every worker makes the same all-reduce calls: worker 0 counts each message once, as
+    /// CoordinatorReduction::bytes does; the round's ledger counts it for every worker, each way.
+    void count(std::size_t s, std::uint64_t message) {
+        if (s == 0) bytes += message;
     }
 
     std::size_t workers_;
@@ -109,7 +113,6 @@ private:
     std::barrier<Resize> barrier_;
     std::counting_semaphore<> turn_;
     std::atomic<bool> failed_{false};
-    RoundTraffic& traffic_;
 };
 
 }  // namespace ist::detail

@@ -1,6 +1,9 @@
 #pragma once
 // In-process transports: one std::thread per worker (ThreadsTransport), or the same with only
-// one worker computing at a time (SerialTransport, a deterministic reference).
+// one worker computing at a time (SerialTransport, a deterministic reference). The round's steps
+// are every transport's (round_ledger.hpp: the work, the packages and their bytes, the verdict);
+// what is here is the threads, the shared memory (a package is handed over, never copied), and
+// deadlines, quorums and stragglers in process.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -18,6 +21,7 @@
 
 #include "ist/core/error.hpp"
 #include "ist/detail/blas_threads.hpp"
+#include "ist/transport/round_ledger.hpp"
 #include "ist/transport/thread_group.hpp"
 #include "ist/transport/transport.hpp"
 
@@ -32,7 +36,8 @@ namespace ist {
 /// Faulty workers: by default a worker's exception aborts the round and is rethrown. With
 /// `drop_failed_workers`, a `round_timeout` or a `quorum`, a worker that throws, has not returned
 /// by the deadline, or is not among the first `quorum` to return is dropped for that round: its
-/// subnet keeps the previous values and RoundResult::dropped names it. A straggler keeps running
+/// subnet keeps the previous values, RoundResult::dropped names it (the subnet it was sent still
+/// counts in its bytes). A straggler keeps running
 /// in the background and its worker sits out the following rounds until it has finished (its
 /// data stream is not shared). Gradient-synchronised rounds (data parallel) cannot lose a worker
 /// mid-step: a failure there aborts the round whatever the options.
@@ -81,7 +86,7 @@ public:
         using P = std::invoke_result_t<Extract&, std::size_t>;
         const std::size_t concurrency = options_.concurrency ? std::min(options_.concurrency, workers) : workers;
         check_fits(workers);
-        auto state = std::make_shared<RoundState<P>>(workers, concurrency, std::forward<Extract>(extract),
+        auto state = std::make_shared<RoundState<P>>(workers, concurrency, replicas, std::forward<Extract>(extract),
                                                      std::forward<Work>(work), options_.slowdown);
         if (busy_.size() < workers) {
             busy_.resize(workers);
@@ -96,8 +101,8 @@ public:
                     continue;
                 }
                 busy_[s] = std::make_shared<std::atomic<bool>>(true);
-                threads[s] = std::jthread([state, s, replicas, busy = busy_[s]] {
-                    state->run_worker(s, replicas);
+                threads[s] = std::jthread([state, s, busy = busy_[s]] {
+                    state->run_worker(s);
                     *busy = false;
                 });
             }
@@ -110,52 +115,45 @@ public:
     }
 
 private:
+    /// What a round's worker threads share. Each worker's package lives in the ledger from its cut
+    /// on (no copy); a straggler keeps working on its own after the round is closed.
     template <class P>
     struct RoundState {
-        template <class E, class W>
-        RoundState(std::size_t workers, std::size_t concurrency, E&& e, W&& w, std::vector<double> slowdown_)
-            : traffic(workers), group(workers, concurrency, traffic), packages(workers), errors(workers),
-              done(workers, 0), seconds(workers, 0.0), extract(std::forward<E>(e)), work(std::forward<W>(w)),
-              slowdown(std::move(slowdown_)) {}
+        using Outcome = detail::Outcome;
 
-        void run_worker(std::size_t s, Replicas replicas) {
-            const bool counted = replicas == Replicas::PerRound;
+        template <class E, class W>
+        RoundState(std::size_t workers, std::size_t concurrency, Replicas replicas, E&& e, W&& w,
+                   std::vector<double> slowdown_)
+            : ledger(workers, replicas), group(workers, concurrency), outcomes(workers),
+              errors(workers), extract(std::forward<E>(e)), work(std::forward<W>(w)), slowdown(std::move(slowdown_)) {}
+
+        void run_worker(std::size_t s) {
             group.acquire_turn();
-            std::optional<P> package;
             std::exception_ptr error;
-            std::uint64_t received = 0, sent = 0;
-            double worked = 0.0;
-            try {
-                try {
-                    package.emplace(extract(s));
-                } catch (...) {
-                    extracted_one();
-                    throw;
-                }
-                extracted_one();
-                if (counted) received = payload_bytes(*package);  // the subnet travels to the worker
-                detail::GroupCommunicator<detail::ThreadGroup> comm(group, s, done.size());
-                const auto start = std::chrono::steady_clock::now();
-                work(*package, comm);
-                simulate_slowdown(s, std::chrono::steady_clock::now() - start);
-                worked = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                if (counted) sent = payload_bytes(*package);  // and back
-            } catch (...) {
-                error = std::current_exception();
-                group.abandon();
-            }
+            Outcome outcome = cut_and_work(s, error);
+            if (error) group.abandon();
             group.release_turn();
             std::lock_guard lock(mutex);
             if (closed) return;  // the coordinator moved on: a straggler's result is discarded
-            packages[s] = std::move(package);
+            outcomes[s] = std::move(outcome);
             errors[s] = error;
-            traffic.received[s] += received;
-            traffic.sent[s] += sent;
-            seconds[s] = worked;
-            done[s] = 1;
             ++finished;
             succeeded += error ? 0 : 1;
             changed.notify_all();
+        }
+
+        /// Worker s's package cut (the subnet travels to it) and trained.
+        Outcome cut_and_work(std::size_t s, std::exception_ptr& error) {
+            P* package = nullptr;
+            try {
+                package = &ledger.cut(s, extract);
+            } catch (...) {
+                error = std::current_exception();
+            }
+            extracted_one();
+            if (error) return Outcome::from(error, s);
+            return detail::run_work(*package, work, group, s, ledger.workers(), error,
+                                    [&](std::chrono::steady_clock::duration computed) { simulate_slowdown(s, computed); });
         }
 
         /// A slow device: sleeps (factor - 1) x the measured compute, off its turn so the
@@ -179,48 +177,32 @@ private:
         void sit_out(std::size_t s) {
             std::lock_guard lock(mutex);
             ++extracted;
-            errors[s] = std::make_exception_ptr(RoundAborted("worker " + std::to_string(s) + " is still busy with an earlier round"));
-            done[s] = 1;
+            outcomes[s] = Outcome::still_busy(s);
             ++finished;
         }
 
         bool returned(std::size_t s) {
             std::lock_guard lock(mutex);
-            return done[s] != 0;
+            return outcomes[s].has_value();
         }
 
-        /// Closes the round and hands over what came back.
+        /// Closes the round: a worker not back is late; the verdict (the original exception
+        /// rethrown where it fails) and what came back.
         RoundResult<P> collect(bool dropping) {
             std::lock_guard lock(mutex);
             closed = true;
-            if (!dropping) rethrow_deciding_failure(errors);
-            RoundResult<P> result;
-            result.traffic = traffic;
-            result.worker_seconds = seconds;
-            for (std::size_t s = 0; s < packages.size(); ++s) {
-                if (done[s] && !errors[s]) {
-                    result.packages.push_back(std::move(*packages[s]));
-                } else {
-                    result.dropped.push_back(s);
-                    result.failures.push_back(describe(s));
-                }
-            }
-            if (result.packages.empty()) rethrow_deciding_failure(errors);
-            if (result.packages.empty()) throw RoundAborted("round: no worker returned before the deadline");
-            return result;
+            for (std::size_t s = 0; s < outcomes.size(); ++s)
+                if (!outcomes[s]) outcomes[s] = Outcome::dropped(s, "did not return in time");
+            detail::Verdict verdict = detail::judge(outcomes, dropping);
+            const auto deciding = static_cast<std::size_t>(verdict.outcome.worker);
+            detail::rethrow_unless_ok(verdict.outcome, deciding, errors[deciding]);
+            return ledger.result(std::move(verdict), outcomes, group.bytes);
         }
 
-        std::string describe(std::size_t s) const {
-            if (!done[s]) return "worker " + std::to_string(s) + ": did not return in time";
-            return "worker " + std::to_string(s) + ": " + detail::report_error(errors[s]).message;
-        }
-
-        RoundTraffic traffic;
+        detail::RoundLedger<P> ledger;
         detail::ThreadGroup group;
-        std::vector<std::optional<P>> packages;
-        std::vector<std::exception_ptr> errors;
-        std::vector<char> done;
-        std::vector<double> seconds;  ///< per worker: its work, slowdown included
+        std::vector<std::optional<Outcome>> outcomes;  ///< per worker, once it is back (or sits out)
+        std::vector<std::exception_ptr> errors;        ///< per worker, its exception as thrown
         std::function<P(std::size_t)> extract;
         std::function<void(P&, Communicator&)> work;
         std::vector<double> slowdown;
@@ -265,20 +247,13 @@ private:
     template <class P>
     void wait_for_workers(RoundState<P>& state, bool dropping) {
         std::unique_lock lock(state.mutex);
-        const std::size_t all = state.done.size();
+        const std::size_t all = state.outcomes.size();
         state.changed.wait(lock, [&] { return state.extracted == all; });
         auto enough = [&] {
             return state.finished == all || (dropping && options_.quorum && state.succeeded >= options_.quorum);
         };
         if (dropping && options_.round_timeout.count() > 0) state.changed.wait_for(lock, options_.round_timeout, enough);
         else state.changed.wait(lock, enough);
-    }
-
-    /// The original failure matters, not the RoundAborted it caused in the other workers.
-    static void rethrow_deciding_failure(const std::vector<std::exception_ptr>& errors) {
-        std::vector<detail::ErrorKind> kinds;
-        for (const auto& e : errors) kinds.push_back(detail::report_error(e).kind);
-        if (const auto s = detail::deciding_failure(kinds)) std::rethrow_exception(errors[*s]);
     }
 
     Options options_;

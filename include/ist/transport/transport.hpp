@@ -9,8 +9,13 @@
 //   ShardsParameters      a parameter node that shards the model among the processes
 // What the library does around a transport, so a transport need not: it cuts and codes the
 // packages (a package's coding runs in pack/unpack, or, for a journey no bytes made, in the
-// trainer: detail::deliver_in_process / return_in_process), sums all-reduces in worker order (detail::OrderedMean, MessageMean), picks the
-// failure a round rethrows (detail::deciding_failure) and counts bytes (payload_bytes).
+// trainer: detail::deliver_in_process / return_in_process), sums all-reduces in worker order
+// (detail::OrderedMean, MessageMean), and runs the round's steps every transport shares
+// (round_ledger.hpp: a worker's work timed and its failure caught, the packages and their bytes,
+// the verdict: detail::judge, the one failure policy, and the RoundResult; with one worker per
+// rank, both sides of the round over a transport's links). The built-in transports keep only how
+// packages or bytes move and their own features (ThreadsTransport: in process, no copy;
+// MpiTransport: stragglers over a network, a sharded parameter node).
 #include <algorithm>
 #include <concepts>
 #include <cstdint>
@@ -133,27 +138,6 @@ struct RoundResult {
 };
 
 namespace detail {
-
-/// Replicas::Persistent in a transport with one worker per process: every package slot becomes a
-/// copy of worker `me`'s trained replica (the replicas are equal by construction), so every
-/// process can merge; each slot keeps its own worker's scalars where `scalars` holds them (as
-/// pack(ScalarsOnly) made them), else `me`'s.
-template <class P, class Extract>
-void replicate(std::vector<std::optional<P>>& packages, std::size_t me, Extract& extract,
-               const std::vector<std::vector<char>>* scalars) {
-    const std::vector<Tensor*> source = packages[me]->tensors();
-    for (std::size_t s = 0; s < packages.size(); ++s) {
-        if (s == me) continue;
-        packages[s].emplace(extract(s));
-        const std::vector<Tensor*> target = packages[s]->tensors();
-        for (std::size_t i = 0; i < target.size(); ++i) *target[i] = *source[i];
-        const std::span<double> mine(packages[me]->scalars()), theirs(packages[s]->scalars());
-        if (scalars && (*scalars)[s].size() == theirs.size() * sizeof(double))
-            unpack(*packages[s], (*scalars)[s], PackedParts::ScalarsOnly);
-        else
-            std::copy(mine.begin(), mine.end(), theirs.begin());
-    }
-}
 
 struct ArchetypePackage {
     std::vector<Tensor*> tensors() { return {}; }

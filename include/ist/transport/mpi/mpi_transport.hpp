@@ -5,6 +5,10 @@
 //
 // Link ist::mpi (CMake) to use this header; nothing else in ist needs MPI. See docs/cluster.md.
 //
+// The round is the library's (round_ledger.hpp: coordinate_on_rank_0 and work_on_own_rank, the
+// packages and their bytes, the verdict); what is here is its two links, how it travels over MPI,
+// and MPI's own features: a timeout on every wait, stragglers, the sharded node.
+//
 // What crosses the network per round (Replicas::PerRound, IST and local SGD): rank 0 sends
 // worker s its package (subnet tensors + scalars) and gets it back; nothing else but a few
 // status bytes. Data parallel (Replicas::Persistent): replicas persist on every rank, so no
@@ -49,6 +53,7 @@
 #include "ist/transport/mpi/session.hpp"
 #include "ist/transport/mpi/sharded_node.hpp"
 #include "ist/transport/pack.hpp"
+#include "ist/transport/round_ledger.hpp"
 #include "ist/transport/transport.hpp"
 
 namespace ist {
@@ -163,9 +168,6 @@ public:
 
 private:
     using Session = detail::mpi::Session;
-    using Outcome = detail::Outcome;
-    template <class P>
-    using Slots = std::vector<std::optional<P>>;  ///< one package per worker, built where needed
 
     /// The session, once the handshake has fixed S (std::logic_error before it).
     Session& ready_session() {
@@ -173,8 +175,8 @@ private:
         return *state_;
     }
 
-    /// Rank 0: cut and send the subnets, train worker 0's, take the others back, announce the
-    /// verdict, and return the package of every worker that was not dropped.
+    /// Rank 0: the library's round (coordinate_on_rank_0) over MPI, dropping stragglers where the
+    /// options say so; returns the package of every worker that was not dropped.
     template <class P, class Extract, class Work>
     RoundResult<P> coordinate_round(std::size_t S, Extract& extract, Work& work, Replicas replicas) {
         Session& st = *state_;
@@ -183,157 +185,97 @@ private:
         const bool dropping = st.policy.dropping() && replicas == Replicas::PerRound;
         if (!dropping) st.wait_idle();
         const std::vector<char> taking_part = st.open_round();
-        RoundResult<P> result;
-        result.traffic = RoundTraffic(S);
-        Slots<P> packages(S);
-        if (replicas == Replicas::PerRound) send_subnets(packages, extract, result.traffic, taking_part, dropping);
-        else packages[0].emplace(extract(0));
-        const auto deadline = Session::Clock::now() + st.policy.round_timeout;
-        const auto began = Session::Clock::now();
-        const std::exception_ptr error = detail::mpi::run_local_work(st, *packages[0], work, 0, S);
-        st.record_own_outcome(timed_outcome(error, 0, began));
-        const std::vector<std::vector<char>> scalars = take_back(packages, replicas, dropping, deadline);
-        const detail::mpi::Verdict verdict = st.announce_verdict(dropping);
-        detail::rethrow_unless_ok(verdict.outcome, 0, error);
-        for (std::size_t s = 0; s < S; ++s) {
-            if (replicas == Replicas::PerRound && st.outcomes[s]->ok()) result.traffic.sent[s] += payload_bytes(*packages[s]);
-            // Every worker made the same allreduce_mean calls as this one.
-            result.traffic.received[s] += st.reduction.bytes;
-            result.traffic.sent[s] += st.reduction.bytes;
-        }
-        result.worker_seconds.assign(S, 0.0);  // each worker's own clock, sent with its status
-        for (std::size_t s = 0; s < S; ++s)
-            if (st.outcomes[s]) result.worker_seconds[s] = st.outcomes[s]->seconds;
-        if (replicas == Replicas::Persistent) detail::replicate(packages, 0, extract, &scalars);
-        for (std::size_t s = 0; s < S; ++s)
-            if (st.outcomes[s]->ok()) result.packages.push_back(std::move(*packages[s]));
-        result.dropped = verdict.dropped;
-        result.failures = verdict.failures;
-        return result;
+        detail::RoundLedger<P> ledger(S, replicas);
+        CoordinatorLink link{st, dropping};
+        detail::Verdict verdict = detail::coordinate_on_rank_0(link, ledger, extract, work, st.reduction, taking_part);
+        // Each worker's seconds are its own clock's, sent with its status.
+        return ledger.finish(std::move(verdict), st.outcomes, st.reduction.bytes, 0, extract);
     }
 
-    /// Ranks 1..S-1: take this worker's subnet, train it, send it back with its status, and
-    /// rethrow the round's failure if the coordinator announces one.
+    /// Ranks 1..S-1: the library's worker round (work_on_own_rank), unless rank 0 says this worker
+    /// is still busy with a round it was dropped from: then it only learns the verdict.
     template <class P, class Extract, class Work>
     RoundResult<P> take_part_in_round(std::size_t S, Extract& extract, Work& work, Replicas replicas) {
         Session& st = *state_;
-        const detail::mpi::Channel& ch = st.channel;
-        const auto me = static_cast<std::size_t>(ch.rank());
-        RoundResult<P> result;
-        result.traffic = RoundTraffic(S);
-        if (!st.receive_round_start()) {  // still busy with a round it was dropped from, says rank 0
-            take_verdict(result, me, nullptr);
-            return result;
+        const auto me = static_cast<std::size_t>(st.channel.rank());
+        detail::RoundLedger<P> ledger(S, replicas, me);
+        WorkerLink link{st};
+        detail::Verdict verdict;
+        if (st.receive_round_start()) {
+            verdict = detail::work_on_own_rank(link, ledger, extract, me, work, st.reduction, st.round);
+        } else {
+            verdict = link.take_verdict();
+            detail::rethrow_unless_ok(verdict.outcome, me, nullptr);
         }
-        // The package skeleton is built locally (same shapes as the coordinator's); with
-        // PerRound, the coordinator's values then overwrite it.
-        Slots<P> packages(S);
-        P& mine = packages[me].emplace(extract(me));
-        const bool per_round = replicas == Replicas::PerRound;
-        if (per_round) {
-            std::vector<char> buffer(detail::packed_size(mine));
-            ch.receive_exact(0, detail::mpi::kDown, buffer.data(), buffer.size(), "this worker's subnet");
-            detail::unpack(mine, buffer);
-            result.traffic.received[me] += payload_bytes(mine);
-        }
-        const auto began = Session::Clock::now();
-        const std::exception_ptr error = detail::mpi::run_local_work(st, mine, work, me, S);
-        Outcome outcome = timed_outcome(error, me, began);
-        outcome.round = st.round;  // tells a late status from the current round's
-        const std::vector<char> status = outcome.encode();
-        ch.send(status.data(), status.size(), 0, detail::mpi::kStatus, "this worker's status");
-        if (outcome.ok()) {
-            const auto parts = per_round ? detail::PackedParts::TensorsAndScalars : detail::PackedParts::ScalarsOnly;
-            const std::vector<char> buffer = detail::pack(mine, parts);
-            ch.send(buffer.data(), buffer.size(), 0, detail::mpi::kUp, "this worker's trained package");
-            if (per_round) result.traffic.sent[me] += payload_bytes(mine);
-        }
-        take_verdict(result, me, error);
-        result.traffic.received[me] += st.reduction.bytes;
-        result.traffic.sent[me] += st.reduction.bytes;
-        if (per_round) return result;
-        detail::replicate(packages, me, extract, nullptr);
-        for (auto& p : packages) result.packages.push_back(std::move(*p));
-        return result;
+        return ledger.finish(std::move(verdict), {}, st.reduction.bytes, me, extract);
     }
 
-    /// How this rank's local work ended, with its wall seconds since `began`.
-    static Outcome timed_outcome(const std::exception_ptr& error, std::size_t me, Session::Clock::time_point began) {
-        Outcome outcome = Outcome::from(error, me);
-        outcome.seconds = std::chrono::duration<double>(Session::Clock::now() - began).count();
-        return outcome;
-    }
+    /// How rank 0 talks to the workers in a round (coordinate_on_rank_0's link): every wait has the
+    /// channel's timeout; when `dropping`, the subnets and the results are awaited until the round
+    /// timeout or the quorum, and the rest are dropped (stragglers, mpi/round.hpp).
+    struct CoordinatorLink {
+        Session& st;
+        bool dropping;
+        Session::Clock::time_point deadline{};  ///< for the results, from when the subnets are sent
 
-    /// Worker: the round's verdict. Rethrows the round's failure; a worker the coordinator
-    /// dropped does not rethrow its own (it only learns that it was dropped).
-    template <class P>
-    void take_verdict(RoundResult<P>& result, std::size_t me, const std::exception_ptr& own) {
-        detail::mpi::Verdict verdict = state_->receive_verdict();
-        detail::rethrow_unless_ok(verdict.outcome, me, own);
-        if (std::find(verdict.dropped.begin(), verdict.dropped.end(), me) != verdict.dropped.end())
-            result.traffic.sent[me] = 0;  // its package, if sent, was discarded
-        result.dropped = std::move(verdict.dropped);
-        result.failures = std::move(verdict.failures);
-    }
-
-    /// Coordinator: the package of every worker taking part cut from the full model; workers
-    /// 1..S-1 get theirs.
-    /// With a round timeout, a worker that does not take its subnet within it is dropped.
-    template <class P, class Extract>
-    void send_subnets(Slots<P>& packages, Extract& extract, RoundTraffic& traffic, const std::vector<char>& taking_part,
-                      bool dropping) {
-        Session& st = *state_;
-        for (std::size_t s = 0; s < packages.size(); ++s)
-            if (taking_part[s]) packages[s].emplace(extract(s));
-        std::vector<std::vector<char>> buffers(packages.size());
-        std::vector<MPI_Request> sends(packages.size(), MPI_REQUEST_NULL);
-        for (std::size_t s = 1; s < packages.size(); ++s) {
-            if (!taking_part[s]) continue;
-            buffers[s] = detail::pack(*packages[s]);
-            sends[s] = st.channel.isend(buffers[s].data(), buffers[s].size(), static_cast<int>(s), detail::mpi::kDown);
-        }
-        if (dropping && st.policy.round_timeout.count() > 0)
-            st.await_subnets_until(buffers, sends, Session::Clock::now() + st.policy.round_timeout);
-        else st.channel.wait_all(sends, "the subnets to be taken by the workers");
-        for (std::size_t s = 0; s < packages.size(); ++s)
-            if (taking_part[s]) traffic.received[s] += payload_bytes(*packages[s]);
-    }
-
-    /// Coordinator: every worker's status (dropping: until the deadline or the quorum) and,
-    /// from those that succeeded, the trained package (PerRound, unpacked in place) or only its
-    /// scalars (Persistent, returned per worker).
-    template <class P>
-    std::vector<std::vector<char>> take_back(Slots<P>& packages, Replicas replicas, bool dropping,
-                                             Session::Clock::time_point deadline) {
-        Session& st = *state_;
-        std::vector<std::vector<char>> scalars(packages.size());
-        auto take = [&](int rank) {
-            const auto k = static_cast<std::size_t>(rank);
-            const std::string sk = std::to_string(k);
-            std::optional<std::vector<char>> arrived = st.take_package(rank, dropping ? std::optional(deadline) : std::nullopt);
-            if (!arrived) return false;
-            std::vector<char>& buffer = *arrived;
-            if (replicas == Replicas::Persistent) {
-                scalars[k] = std::move(buffer);
-                return true;
+        /// With a round timeout, a worker that does not take its subnet within it is dropped.
+        template <class P>
+        void send_subnets(detail::RoundLedger<P>& ledger, const std::vector<char>& taking_part) {
+            std::vector<std::vector<char>> buffers(ledger.workers());
+            std::vector<MPI_Request> sends(ledger.workers(), MPI_REQUEST_NULL);
+            for (std::size_t s = 1; s < ledger.workers(); ++s) {
+                if (!taking_part[s]) continue;
+                buffers[s] = detail::pack(ledger.package(s));
+                sends[s] = st.channel.isend(buffers[s].data(), buffers[s].size(), static_cast<int>(s), detail::mpi::kDown);
             }
-            const std::size_t expected = detail::packed_size(*packages[k]);
-            if (buffer.size() != expected)
-                st.channel.fatal("worker " + sk + " returned " + std::to_string(buffer.size()) + " bytes, " +
-                                 std::to_string(expected) + " expected");
-            detail::unpack(*packages[k], buffer);
-            return true;
-        };
-        if (dropping) {
-            st.gather_until(deadline, take);
-            return scalars;
+            if (dropping && st.policy.round_timeout.count() > 0)
+                st.await_subnets_until(buffers, sends, Session::Clock::now() + st.policy.round_timeout);
+            else st.channel.wait_all(sends, "the subnets to be taken by the workers");
+            deadline = Session::Clock::now() + st.policy.round_timeout;
         }
-        for (int k = 1; k < static_cast<int>(packages.size()); ++k) {
-            st.await_outcome(k);
-            if (st.outcomes[k]->ok()) take(k);
+
+        void settle_own(detail::Outcome outcome) { st.record_own_outcome(std::move(outcome)); }
+
+        /// Every worker's status (dropping: until the deadline or the quorum) and, from those that
+        /// succeeded, what they return (one of the wrong length ends the job, naming the worker).
+        template <class P>
+        void take_back(detail::RoundLedger<P>& ledger) {
+            auto take = [&](int rank) {
+                std::optional<std::vector<char>> arrived = st.take_package(rank, dropping ? std::optional(deadline) : std::nullopt);
+                if (!arrived) return false;
+                try {
+                    ledger.take_back(static_cast<std::size_t>(rank), std::move(*arrived));
+                } catch (const DataError& refused) {
+                    st.channel.fatal(refused.what());
+                }
+                return true;
+            };
+            if (dropping) return st.gather_until(deadline, take);
+            for (int k = 1; k < static_cast<int>(ledger.workers()); ++k) {
+                st.await_outcome(k);
+                if (st.outcomes[k]->ok()) take(k);
+            }
         }
-        return scalars;
-    }
+
+        detail::Verdict announce_verdict() { return st.announce_verdict(dropping); }
+    };
+
+    /// How a worker's rank talks to rank 0 in a round (work_on_own_rank's link).
+    struct WorkerLink {
+        Session& st;
+        std::vector<char> take_subnet(std::size_t bytes) {
+            std::vector<char> subnet(bytes);
+            st.channel.receive_exact(0, detail::mpi::kDown, subnet.data(), bytes, "this worker's subnet");
+            return subnet;
+        }
+        void send_status(const std::vector<char>& status) {
+            st.channel.send(status.data(), status.size(), 0, detail::mpi::kStatus, "this worker's status");
+        }
+        void send_package(const std::vector<char>& package) {
+            st.channel.send(package.data(), package.size(), 0, detail::mpi::kUp, "this worker's trained package");
+        }
+        detail::Verdict take_verdict() { return st.receive_verdict(); }
+    };
 
     Options options_;
     std::shared_ptr<Session> state_;

@@ -1,14 +1,13 @@
 #pragma once
 // MpiTransport's round protocol beyond the subnets themselves: the word that opens a round for
-// each worker, the verdict that closes it on every rank, and the sends to stragglers that the
-// coordinator does not wait for. Stragglers (IST: Yuan et al. 2019; the threads transport does
+// each worker, when the coordinator stops waiting (StragglerPolicy), and the sends to stragglers
+// that it does not wait for (the verdict that closes a round is every transport's: outcome.hpp). Stragglers (IST: Yuan et al. 2019; the threads transport does
 // the same in-process) are dropped for the round and rejoin once their late result is in.
 #include <mpi.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <list>
 #include <optional>
 #include <span>
@@ -33,56 +32,6 @@ struct StragglerPolicy {
     std::size_t quorum = 0;                      ///< 0 = all
     bool drop_failed_workers = false;
     bool dropping() const { return drop_failed_workers || round_timeout.count() > 0 || quorum > 0; }
-};
-
-/// How a round ended, announced by the coordinator to every rank: the outcome every rank
-/// rethrows unless it is ok, and the workers dropped from the round with why ("worker s: ...").
-struct Verdict {
-    Outcome outcome;
-    std::vector<std::size_t> dropped;
-    std::vector<std::string> failures;
-
-    /// Wire format: count (uint32), per dropped worker its index (uint32), its failure's length
-    /// (uint32) and characters, then the outcome (Outcome::encode).
-    std::vector<char> encode() const {
-        std::vector<char> out;
-        put(out, static_cast<std::uint32_t>(dropped.size()));
-        for (std::size_t i = 0; i < dropped.size(); ++i) {
-            put(out, static_cast<std::uint32_t>(dropped[i]));
-            put(out, static_cast<std::uint32_t>(failures[i].size()));
-            out.insert(out.end(), failures[i].begin(), failures[i].end());
-        }
-        const std::vector<char> tail = outcome.encode();
-        out.insert(out.end(), tail.begin(), tail.end());
-        return out;
-    }
-
-    /// False if `in` is not a verdict (the caller ends the job: the ranks disagree on the protocol).
-    static bool decode(std::span<const char> in, Verdict& v) {
-        std::uint32_t count = 0;
-        if (!take(in, count)) return false;
-        for (std::uint32_t i = 0; i < count; ++i) {
-            std::uint32_t worker = 0, length = 0;
-            if (!take(in, worker) || !take(in, length) || in.size() < length) return false;
-            v.dropped.push_back(worker);
-            v.failures.emplace_back(in.data(), length);
-            in = in.subspan(length);
-        }
-        v.outcome = Outcome::decode(in);
-        return true;
-    }
-
-private:
-    static void put(std::vector<char>& out, std::uint32_t value) {
-        const char* bytes = reinterpret_cast<const char*>(&value);
-        out.insert(out.end(), bytes, bytes + sizeof value);
-    }
-    static bool take(std::span<const char>& in, std::uint32_t& value) {
-        if (in.size() < sizeof value) return false;
-        std::memcpy(&value, in.data(), sizeof value);
-        in = in.subspan(sizeof value);
-        return true;
-    }
 };
 
 /// Coordinator: transfers the round has stopped waiting for: messages to a straggler, which takes

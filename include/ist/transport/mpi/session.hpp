@@ -184,7 +184,7 @@ public:
         }, "the workers' results");
         for (int k = 1; k < channel.size(); ++k)
             if (!outcomes[k]) {
-                outcomes[k] = Outcome{ErrorKind::Aborted, k, "did not return in time", round};
+                outcomes[k] = Outcome::dropped(k, "did not return in time", round);
                 stragglers_.mark(static_cast<std::size_t>(k), round);
             }
     }
@@ -202,7 +202,7 @@ public:
         }, "the subnets to be taken by the workers");
         for (std::size_t k = 1; k < sends.size(); ++k) {
             if (sends[k] == MPI_REQUEST_NULL) continue;  // taken (MPI_Test resets a completed request)
-            outcomes[k] = Outcome{ErrorKind::Aborted, static_cast<std::int32_t>(k), "did not take its subnet in time", round};
+            outcomes[k] = Outcome::dropped(k, "did not take its subnet in time", round);
             stragglers_.mark(k, round);
             stragglers_.adopt(Transfer{std::move(bytes[k]), sends[k]});
         }
@@ -223,7 +223,7 @@ public:
             return package && channel.test(package->request);
         }, what);
         if (package && package->request == MPI_REQUEST_NULL) return std::move(package->bytes);
-        outcomes[k] = Outcome{ErrorKind::Aborted, k, "its trained package did not arrive in time", round};
+        outcomes[k] = Outcome::dropped(k, "its trained package did not arrive in time", round);
         if (package) stragglers_.adopt(std::move(*package));
         else stragglers_.mark_owing_package(static_cast<std::size_t>(k), round);
         return std::nullopt;
@@ -238,9 +238,7 @@ public:
         std::vector<std::vector<char>> starts(outcomes.size());
         for (std::size_t k = 1; k < outcomes.size(); ++k) {
             taking[k] = !stragglers_.late(k);
-            if (!taking[k])
-                outcomes[k] = Outcome{ErrorKind::Aborted, static_cast<std::int32_t>(k),
-                                      "worker " + std::to_string(k) + " is still busy with an earlier round", round};
+            if (!taking[k]) outcomes[k] = Outcome::still_busy(k, round);
             const RoundStart start{round, static_cast<std::uint64_t>(taking[k])};
             starts[k].assign(reinterpret_cast<const char*>(&start), reinterpret_cast<const char*>(&start) + sizeof start);
         }
@@ -282,22 +280,11 @@ public:
                               tag, what);
     }
 
-    /// Coordinator, once every status is in: the round's verdict, sent to every worker. Without
-    /// `dropping` it is ok or the error the round ends with; with it, the workers that failed or
-    /// were late are dropped, and the round fails only if none is left.
+    /// Coordinator, once every status is in: the round's verdict (judge, every transport's failure
+    /// policy; a protocol error found meanwhile counts as worker 0's failure), sent to every worker.
     Verdict announce_verdict(bool dropping) {
         if (protocol_error_ && outcomes[0]->ok()) outcomes[0] = *protocol_error_;
-        std::vector<ErrorKind> kinds;
-        for (const auto& o : outcomes) kinds.push_back(o->kind);
-        const auto deciding = deciding_failure(kinds);
-        Verdict verdict;
-        for (std::size_t s = 0; dropping && s < outcomes.size(); ++s)
-            if (!outcomes[s]->ok()) {
-                verdict.dropped.push_back(s);
-                verdict.failures.push_back("worker " + std::to_string(s) + ": " + outcomes[s]->message);
-            }
-        if (deciding && (!dropping || verdict.dropped.size() == outcomes.size())) verdict.outcome = *outcomes[*deciding];
-        verdict.outcome.round = round;
+        const Verdict verdict = judge(outcomes, dropping, round);
         const std::vector<char> encoded = verdict.encode();
         send_to_workers(encoded.data(), encoded.size(), kVerdict, "the round's verdict to be taken by the workers");
         return verdict;

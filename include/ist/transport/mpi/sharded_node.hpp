@@ -26,6 +26,7 @@
 #include "ist/transport/mpi/session.hpp"
 #include "ist/transport/mpi/shard.hpp"
 #include "ist/transport/pack.hpp"
+#include "ist/transport/round_ledger.hpp"
 #include "ist/transport/shard_layout.hpp"
 #include "ist/transport/transport.hpp"
 
@@ -40,18 +41,6 @@ enum class ParameterNode {
 }  // namespace ist
 
 namespace ist::detail::mpi {
-
-/// This rank's worker trains its package; returns its exception, if any.
-template <class P, class Work>
-std::exception_ptr run_local_work(Session& session, P& package, Work& work, std::size_t me, std::size_t S) {
-    try {
-        GroupCommunicator<Session::Reduction> comm(session.reduction, me, S);
-        work(package, comm);
-    } catch (...) {
-        return std::current_exception();
-    }
-    return nullptr;
-}
 
 /// The sharded node's state at one rank: the last round's layout.
 class ShardedNode {
@@ -87,8 +76,8 @@ public:
         for (P& p : packages) tensors.push_back(p.tensors());
         const ShardedExchange exchange(st.channel, bounds_);
         exchange.gather(tensors, tensors[me]);
-        const std::exception_ptr error = run_local_work(st, packages[me], work, me, S);
-        const Verdict verdict = settle(st, packages, Outcome::from(error, me));
+        std::exception_ptr error;
+        const Verdict verdict = settle(st, packages, run_work(packages[me], work, st.reduction, me, S, error));
         rethrow_unless_ok(verdict.outcome, me, error);
         exchange.give_back(tensors[me], tensors);
         RoundResult<P> result;
