@@ -465,16 +465,16 @@ def report(a, journal):
     print(f"each run scored by the mean of its last {a.last} evaluations (every {a.eval_every} rounds); cells: "
           f"mean +- sd over seeds {','.join(map(str, a.seeds))}, test set; rate chosen on {a.validation_rows} "
           f"validation rows (seed {a.choice_seed})")
-    print(f"{'cell':<24}{'epochs':>7}{'lr':>6}{'seeds':>7}  " + "".join(f"{m:<18}" for m in METRICS).rstrip())
+    print(f"{'cell':<26}{'epochs':>7}{'lr':>6}{'seeds':>7}  " + "".join(f"{m:<18}" for m in METRICS).rstrip())
     missing = []
     for cell in cells:
         if cell in journal.refused:
-            print(f"{cell_name(cell):<24}  refused: {journal.refused[cell]}")
+            print(f"{cell_name(cell):<26}  refused: {journal.refused[cell]}")
             continue
         chosen, n, stats = summary(a, grid, cell)
         rate = "-" if chosen is None else f"{chosen:g}"
         values = "  ".join(f"{fmt(m)} +- {fmt(sd)}" for m, sd in stats)
-        print(f"{cell_name(cell):<24}{fmt(epochs(a, journal, cell), 1):>7}{rate:>6}{f'{n}/{len(a.seeds)}':>7}  {values}".rstrip())
+        print(f"{cell_name(cell):<26}{fmt(epochs(a, journal, cell), 1):>7}{rate:>6}{f'{n}/{len(a.seeds)}':>7}  {values}".rstrip())
         if n < len(a.seeds):
             missing.append(cell_missing(a, grid, cell, chosen, n))
     print(f"learning-rate choice (validation P@1, mean of the last {a.last} evaluations; * chosen):")
@@ -482,7 +482,7 @@ def report(a, journal):
         scores = grid.scores(cell)
         if scores:
             chosen, _ = grid.choice(cell)
-            print(f"  {cell_name(cell):<22}" + ", ".join(f"{lr:g}{'*' if lr == chosen else ''} {s:.4f}"
+            print(f"  {cell_name(cell):<24}" + ", ".join(f"{lr:g}{'*' if lr == chosen else ''} {s:.4f}"
                                                         for lr, s in sorted(scores.items())))
     print("missing:" + "".join(f"\n  {m}" for m in missing) if missing else "missing: none")
     print("checks:")
@@ -490,7 +490,8 @@ def report(a, journal):
         if check[0] in cells and check[1] in cells:
             print(verdict(a, grid, *check))
     if journal.other_settings:
-        print(f"({journal.other_settings} journal rows under other settings, not used)")
+        n = journal.other_settings
+        print(f"({n} {'row of the journal is' if n == 1 else 'rows of the journal are'} under other settings: not used)")
 
 
 def cell_missing(a, grid, cell, chosen, n):
