@@ -473,7 +473,7 @@ def report(a, journal):
             continue
         chosen, n, stats = summary(a, grid, cell)
         rate = "-" if chosen is None else f"{chosen:g}"
-        values = "  ".join(f"{fmt(m)} +- {fmt(sd)}" for m, sd in stats)
+        values = "  ".join(f"{fmt(m)} +- {fmt(sd)}" if sd is not None else f"{fmt(m):<16}" for m, sd in stats)
         print(f"{cell_name(cell):<26}{fmt(epochs(a, journal, cell), 1):>7}{rate:>6}{f'{n}/{len(a.seeds)}':>7}  {values}".rstrip())
         if n < len(a.seeds):
             missing.append(cell_missing(a, grid, cell, chosen, n))
