@@ -213,6 +213,18 @@ CLUSTER_BENCH_ARGS ?=
 cluster-bench: peers-deps
 	$(SUDO) /usr/bin/python3 bench/cluster_bench.py --build $(BUILD_DIR) --journal $(CLUSTER_JOURNAL) $(CLUSTER_BENCH_ARGS)
 
+# `make xml-grid` (hours of CPU; accuracies only, so the load does not matter): issue 34's extreme-classification
+# grid (bench/xml_grid.py, docs/extreme.md), journalled in XML_JOURNAL so that it grows over several sittings;
+# runs already there are not repeated. XML_GRID_ARGS: e.g. "--max-runs 2", or "--report" for the table alone.
+XML_JOURNAL ?= docs/bench/xml-runs.jsonl
+XML_GRID_ARGS ?=
+
+.PHONY: xml-grid
+xml-grid: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target xml-train
+	nice -n 10 /usr/bin/python3 bench/xml_grid.py --build $(BUILD_DIR) --journal $(XML_JOURNAL) \
+	  $(if $(IST_GEMM),--gemm $(IST_GEMM)) $(XML_GRID_ARGS)
+
 # `make wordnet-xml`: WordNet's reverse-dictionary task in the Extreme Classification Repository
 # format ($(BUILD_DIR)/wordnet-xml.{train,test,features,labels}.txt; docs/extreme.md). deps installs wordnet-base.
 .PHONY: wordnet-xml
