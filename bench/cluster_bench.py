@@ -28,7 +28,6 @@ achieved (`ist-cluster status`). The last line:
 IST port / ist IST with --codec q8 --code-updates at 100 Mbit/s).
 """
 import argparse
-import datetime
 import json
 import os
 import re
@@ -38,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from jsonl_journal import append_row, read_rows, utc_now
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(HERE, "..", "tools", "ist-cluster")
@@ -126,25 +127,7 @@ def node1_bytes():
 # --- the journal ---------------------------------------------------------------------------------
 
 def read_journal(path):
-    rows = []
-    if os.path.exists(path):
-        with open(path) as f:
-            for number, line in enumerate(f, 1):
-                if line.strip():
-                    try:
-                        rows.append(json.loads(line))
-                    except json.JSONDecodeError:
-                        raise BenchError(f"{path}:{number}: not a JSON line")
-    return rows
-
-
-def append(path, row):
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
-
-
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [row for _, row in read_rows(path, lambda number: BenchError(f"{path}:{number}: not a JSON line"))]
 
 
 # --- one run -------------------------------------------------------------------------------------
@@ -239,8 +222,8 @@ def run_on_cluster(a, key, link, nodes, todo, sitting, scratch):
     load = os.getloadavg() if a.allow_load else wait_for_quiet(a)
     status, rates = bring_up(link, nodes)
     print(status, end="", flush=True)
-    append(a.journal, {"kind": "link", "link": link, "nodes": nodes, "goodput": rates, "load": load,
-                       "date": now(), "quiet": load[0] < a.max_load})
+    append_row(a.journal, {"kind": "link", "link": link, "nodes": nodes, "goodput": rates, "load": load,
+                       "date": utc_now(), "quiet": load[0] < a.max_load})
     for net, system, seed in todo:
         if a.max_runs and sitting["new_runs"] >= a.max_runs:
             print(f"cluster-bench: stopped after --max-runs {a.max_runs} new runs; run again to go on")
@@ -251,9 +234,9 @@ def run_on_cluster(a, key, link, nodes, todo, sitting, scratch):
             raise BenchError(f"the load is {load[0]:.2f} >= {a.max_load}: timed runs need a quiet machine; "
                              f"{sitting['new_runs']} runs done this sitting, the journal keeps them; run again later")
         points, counted, wall, wire, parts = run_system(a, net, system, seed, nodes, scratch)
-        append(a.journal, {"kind": "run", "settings": key, "net": net, "link": link, "system": system, "seed": seed,
+        append_row(a.journal, {"kind": "run", "settings": key, "net": net, "link": link, "system": system, "seed": seed,
                            "nodes": nodes, "points": points, "counted_bytes": counted, "wire_bytes": wire,
-                           "wall_seconds": wall, "load": load, "quiet": quiet, "date": now(), "rounds": parts})
+                           "wall_seconds": wall, "load": load, "quiet": quiet, "date": utc_now(), "rounds": parts})
         sitting["new_runs"] += 1
         print(f"  {NETS[net]} S={nodes} {link} {SYSTEMS[system][0]} seed {seed}: final {points[-1][1]:.4f} after "
               f"{points[-1][0]:.1f} s, wire {wire / 1e6:.1f} MB{'' if quiet else ' (UNDER LOAD: trial)'}", flush=True)

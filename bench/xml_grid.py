@@ -29,8 +29,6 @@ pooled sd; IST 6144 at S = 8 beats data parallel 512 at S = 8 (the same rows per
 pooled sd. Pooled sd = sqrt(((n1 - 1) sd1^2 + (n2 - 1) sd2^2) / (n1 + n2 - 2)), each cell with >= 2 seeds.
 """
 import argparse
-import datetime
-import json
 import math
 import os
 import re
@@ -38,6 +36,8 @@ import signal
 import subprocess
 import sys
 import time
+
+from jsonl_journal import append_row, read_rows, utc_now
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -158,20 +158,13 @@ class Journal:
         self.refused = {}   # cell -> reason
         self.data = {}      # kind -> the data line its rows were made on
         self.other_settings = 0
-        if os.path.exists(path):
-            with open(path) as f:
-                for number, line in enumerate(f, 1):
-                    if line.strip():
-                        self._read(line, number)
+        for number, row in read_rows(path, lambda number: GridError(f"{self._where(number)}: not a JSON line")):
+            self._read(row, number)
 
     def _where(self, number):
         return f"{self.path} line {number}"
 
-    def _read(self, line, number):
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            raise GridError(f"{self._where(number)}: not a JSON line")
+    def _read(self, row, number):
         if not isinstance(row, dict) or row.get("kind") not in FIELDS or "settings" not in row:
             raise GridError(f"{self._where(number)}: not a journal row (kind run, choice or refused, and settings)")
         if row["settings"] != self.key:
@@ -213,9 +206,8 @@ class Journal:
         self._check_data(kind, data, "xml-train now runs on")
 
     def append(self, row):
-        row = dict(row, settings=self.key, date=now())
-        with open(self.path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        row = dict(row, settings=self.key, date=utc_now())
+        append_row(self.path, row)
         if row["kind"] == "refused":
             self.refused[row["cell"]] = row["reason"]
         else:
@@ -224,10 +216,6 @@ class Journal:
     def curve(self, kind, cell, lr, seed):
         row = self.runs.get((kind, cell, float(lr), int(seed)))
         return row["curve"] if row else None
-
-
-def now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- arithmetic -----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ def close(x, y, what, tolerance=1e-12):
 
 
 def load_driver(path):
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))  # its sibling jsonl_journal.py (bench/ is not a package)
     spec = importlib.util.spec_from_file_location("xml_grid", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
