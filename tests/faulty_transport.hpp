@@ -19,8 +19,9 @@ public:
                     std::chrono::milliseconds stall = std::chrono::milliseconds(0))
         : Base(options), failures_(std::move(failures)), stalls_(std::move(stalls)), stall_(stall) {}
 
-    template <class Extract, class Work>
-    auto round(std::size_t workers, Extract&& extract, Work work, Replicas replicas) {
+    /// Base's round, the faults injected; `merges`: a MergesDuringRound hook's, passed on.
+    template <class Extract, class Work, class... Merges>
+    auto round(std::size_t workers, Extract&& extract, Work work, Replicas replicas, Merges... merges) {
         ++round_;
         auto faulty = [work, r = round_, failures = failures_, stalls = stalls_, stall = stall_](auto& pkg,
                                                                                                 Communicator& comm) {
@@ -28,7 +29,7 @@ public:
             if (stalls.count({r, comm.worker()})) std::this_thread::sleep_for(stall);
             work(pkg, comm);
         };
-        return Base::round(workers, std::forward<Extract>(extract), faulty, replicas);
+        return Base::round(workers, std::forward<Extract>(extract), faulty, replicas, merges...);
     }
 
 private:

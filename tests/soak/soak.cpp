@@ -58,8 +58,9 @@ public:
     RandomFaults(Options o, const Config& c) : MpiTransport(o), config_(c) {}
     void set_round(std::size_t done) { round_ = done; }
 
-    template <class Extract, class Work>
-    auto round(std::size_t workers, Extract&& extract, Work work, ist::Replicas replicas) {
+    /// `merges`: the MergesDuringRound hook's, passed on.
+    template <class Extract, class Work, class... Merges>
+    auto round(std::size_t workers, Extract&& extract, Work work, ist::Replicas replicas, Merges... merges) {
         ++round_;
         auto faulty = [work, r = round_, c = config_](auto& pkg, ist::Communicator& comm) {
             const double u = uniform(c.seed, r, comm.worker());
@@ -67,7 +68,7 @@ public:
             if (comm.worker() != 0 && u < c.fail + c.stall) std::this_thread::sleep_for(std::chrono::milliseconds(c.stall_ms));
             work(pkg, comm);
         };
-        return MpiTransport::round(workers, std::forward<Extract>(extract), faulty, replicas);
+        return MpiTransport::round(workers, std::forward<Extract>(extract), faulty, replicas, merges...);
     }
 
 private:

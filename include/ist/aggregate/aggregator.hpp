@@ -11,6 +11,9 @@
 //    on every process (Replicas::Persistent) and no subnet travels. Without it subnets are cut,
 //    trained and returned every round (Replicas::PerRound). The hook runs on the workers' threads
 //    or ranks concurrently, so it is const.
+//  - optional, `scatters(item, plan)` (the ScattersDisjointItems hook): whether the merge of `item`
+//    is a plain scatter of each worker's copy; the trainer may then write those in as each package
+//    comes back, during the round (a transport's MergesDuringRound hook).
 // The trainer asks nothing else of an aggregator and never asks which one it holds.
 #include <concepts>
 #include <cstddef>
@@ -67,6 +70,17 @@ concept Aggregator = std::copy_constructible<A> && requires(A& a, std::span<Merg
 template <class A>
 concept AveragesGradients = requires(const A& a, std::span<Parameter* const> params, GradientExchange& exchange) {
     a.average_gradients(params, exchange);
+};
+
+/// Optional Aggregator hook: `scatters(item, plan)` (item.workers empty) says that merging `item`
+/// under the round's whole `plan`, whichever of its workers come back, writes every entry a worker
+/// holds from that worker's copy alone (no entry has two holders) and leaves the others as they
+/// were. The trainer then writes each worker's copies of such items into the model as soon as its
+/// package is back (over a transport with the MergesDuringRound hook) and merge() sees only the
+/// other items; without the hook every item waits for the round's end.
+template <class A>
+concept ScattersDisjointItems = requires(const A& a, const MergeItem& item, const Plan& plan) {
+    { a.scatters(item, plan) } -> std::convertible_to<bool>;
 };
 
 /// Where an aggregator leaves the workers' models between rounds (see the contract above).

@@ -45,6 +45,15 @@ public:
         }
     }
 
+    /// The ScattersDisjointItems hook: whether merge() writes `item` as a plain scatter of each
+    /// worker's copy under `plan` (or any part of it): not a block's parameter, and along some axis no
+    /// index has two holders (merge_one's test).
+    bool scatters(const MergeItem& item, const Plan& plan) const {
+        if (item.unit.in_unit() || plan.empty() || item.master->size() == 0) return false;
+        const std::size_t words = (plan.size() + 63) / 64;
+        return some_axis_disjoint(holders_per_axis(item, plan, words), words);
+    }
+
 private:
     /// Per returned worker, the weight of its copies (empty: equal weights). Counts must be positive.
     std::vector<double> weights_of(const MergeContext& round) const {
@@ -82,19 +91,14 @@ private:
         std::vector<std::uint32_t> positions;   // workers x extent
     };
 
-    /// One pass over the full tensor: an entry's holders are the AND of its indices' holder sets,
-    /// so no full-size count or sum buffer is needed (the merge used to cost more than a step).
-    /// `weights`: per worker (empty: equal).
-    static void merge_one(const MergeItem& item, const Plan& plan, const std::vector<double>& weights) {
-        Tensor& master = *item.master;
-        const std::size_t S = plan.size(), rank = master.dimension(), words = (S + 63) / 64;
-        if (S == 0 || master.size() == 0) return;
-        const auto& shape = master.shape();
-        std::vector<AxisHolders> axes(rank);
-        std::vector<std::size_t> sub_strides(S * rank, 1), full_strides(rank, 1);
-        for (std::size_t a = rank; a-- > 0;) {
+    /// Per axis of `item`'s tensor, which workers of `plan` hold each index (`words` words per
+    /// index) and where it sits in their copies.
+    static std::vector<AxisHolders> holders_per_axis(const MergeItem& item, const Plan& plan, std::size_t words) {
+        const auto& shape = item.master->shape();
+        const std::size_t S = plan.size();
+        std::vector<AxisHolders> axes(shape.size());
+        for (std::size_t a = 0; a < axes.size(); ++a) {
             const std::size_t extent = shape[a];
-            if (a + 1 < rank) full_strides[a] = full_strides[a + 1] * shape[a + 1];
             AxisHolders& h = axes[a];
             h.masks.assign(extent * words, 0);
             h.positions.assign(S * extent, 0);
@@ -110,8 +114,26 @@ private:
                     h.masks[i * words + s / 64] |= std::uint64_t{1} << (s % 64);
                     h.positions[s * extent + i] = static_cast<std::uint32_t>(k);
                 }
-                if (a + 1 < rank) sub_strides[s * rank + a] = sub_strides[s * rank + a + 1] * sub_extent(plan[s], item, a + 1, shape);
             }
+        }
+        return axes;
+    }
+
+    /// One pass over the full tensor: an entry's holders are the AND of its indices' holder sets,
+    /// so no full-size count or sum buffer is needed (the merge used to cost more than a step).
+    /// `weights`: per worker (empty: equal).
+    static void merge_one(const MergeItem& item, const Plan& plan, const std::vector<double>& weights) {
+        Tensor& master = *item.master;
+        const std::size_t S = plan.size(), rank = master.dimension(), words = (S + 63) / 64;
+        if (S == 0 || master.size() == 0) return;
+        const auto& shape = master.shape();
+        const std::vector<AxisHolders> axes = holders_per_axis(item, plan, words);
+        std::vector<std::size_t> sub_strides(S * rank, 1), full_strides(rank, 1);
+        for (std::size_t a = rank; a-- > 0;) {
+            if (a + 1 == rank) continue;  // the last axis: stride 1
+            full_strides[a] = full_strides[a + 1] * shape[a + 1];
+            for (std::size_t s = 0; s < S; ++s)
+                sub_strides[s * rank + a] = sub_strides[s * rank + a + 1] * sub_extent(plan[s], item, a + 1, shape);
         }
         if (some_axis_disjoint(axes, words)) {  // no entry has two holders: plain scatters
             const std::vector<DimId> dims(item.dims.begin(), item.dims.end());

@@ -98,4 +98,14 @@ inline void scatter(const Tensor& sub, const AxisSelection& sel, Tensor& full) {
     });
 }
 
+/// Exchanges full[sel] and `sub`: full[sel] takes sub's values (as scatter) and `sub` keeps the
+/// ones they replaced, so a second call undoes the first.
+inline void swap_scatter(Tensor& sub, const AxisSelection& sel, Tensor& full) {
+    float* mine = sub.data();
+    float* dst = full.data();
+    for_each_selected_run(full.shape(), sel, [&](std::size_t f, std::size_t s, std::size_t n) {
+        std::swap_ranges(mine + s, mine + s + n, dst + f);
+    });
+}
+
 }  // namespace ist::detail

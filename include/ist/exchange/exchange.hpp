@@ -124,22 +124,40 @@ void check_finite(WorkerPackage<M, C>& pkg, std::size_t worker) {
                                     " returned non-finite parameters; the model keeps its previous values");
 }
 
+/// What a merge writes, in merge order: each parameter of `model`, then its K state tensors in
+/// `carried`, as MergeItems without the workers' copies (slot_copies gives a package's).
+template <Model M>
+std::vector<MergeItem> merge_slots(M& model, std::vector<Tensor>& carried, std::size_t K) {
+    std::vector<MergeItem> items;
+    for (std::size_t i = 0; i < model.parameter_count(); ++i) {
+        const UnitRef unit = unit_of(model, i);
+        items.push_back(MergeItem{&model.parameter(i).value, model.parameter_dims(i), {}, unit});
+        for (std::size_t k = 0; k < K; ++k)
+            items.push_back(MergeItem{&carried[i * K + k], model.parameter_dims(i), {}, unit});
+    }
+    return items;
+}
+
+/// A package's copies of merge_slots' tensors (K state tensors per parameter), in the same order.
+template <Model M, Codec C>
+std::vector<Tensor*> slot_copies(WorkerPackage<M, C>& pkg, std::size_t K) {
+    std::vector<Tensor*> copies;
+    for (std::size_t i = 0; i < pkg.model.parameter_count(); ++i) {
+        copies.push_back(&pkg.model.parameter(i).value);
+        for (std::size_t k = 0; k < K; ++k) copies.push_back(&pkg.optimizer_state[i * K + k]);
+    }
+    return copies;
+}
+
 /// Merges the packages (packages[k] extracted with round.plan[k]) into `model` and `carried` (K
 /// state tensors per parameter) with `aggregator`: each parameter, then its state, as items of one merge.
 template <Model M, Aggregator A, Codec C>
 void merge_packages(M& model, std::vector<Tensor>& carried, std::size_t K, A& aggregator, const MergeContext& round,
                     std::vector<WorkerPackage<M, C>>& packages) {
-    std::vector<MergeItem> items;
-    for (std::size_t i = 0; i < model.parameter_count(); ++i) {
-        const UnitRef unit = unit_of(model, i);
-        MergeItem item{&model.parameter(i).value, model.parameter_dims(i), {}, unit};
-        for (auto& pkg : packages) item.workers.push_back(&pkg.model.parameter(i).value);
-        items.push_back(std::move(item));
-        for (std::size_t k = 0; k < K; ++k) {
-            MergeItem state{&carried[i * K + k], model.parameter_dims(i), {}, unit};
-            for (auto& pkg : packages) state.workers.push_back(&pkg.optimizer_state[i * K + k]);
-            items.push_back(std::move(state));
-        }
+    std::vector<MergeItem> items = merge_slots(model, carried, K);
+    for (auto& pkg : packages) {
+        const std::vector<Tensor*> copies = slot_copies(pkg, K);
+        for (std::size_t j = 0; j < items.size(); ++j) items[j].workers.push_back(copies[j]);
     }
     aggregator.merge(items, round);
 }

@@ -76,18 +76,30 @@ public:
         detail::unpack_tensors(tensors, got.data());
     }
 
+    /// MergesDuringRound: rank 0 merges each package as it is back.
+    static constexpr bool merges_during_round = true;
+
     /// One round (see the Transport concept): the packages of every worker on rank 0, or with
     /// Replicas::Persistent on every rank (copies of its own replica, equal by construction).
     template <class Extract, class Work>
     auto round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas) {
         using P = std::invoke_result_t<Extract&, std::size_t>;
+        return round(workers, extract, work, replicas, static_cast<RoundMerge<P>*>(nullptr));
+    }
+
+    /// The same, rank 0 handing each package to `merges` as it is back (the MergesDuringRound hook).
+    template <class Extract, class Work, class P>
+    RoundResult<P> round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas, RoundMerge<P>* merges) {
+        static_assert(std::is_same_v<P, std::invoke_result_t<Extract&, std::size_t>>,
+                      "WireTransport::round: `merges` must merge the packages `extract` makes");
         if (workers != ranks()) handshake(workers, 0, 0);
         detail::RoundLedger<P> ledger(workers, replicas, is_coordinator() ? std::nullopt : std::optional(rank()));
         Reduction reduction(*this);
         detail::Verdict verdict;
         if (is_coordinator()) {
             CoordinatorLink link{*this, reduction};
-            verdict = detail::coordinate_on_rank_0(link, ledger, extract, work, reduction.means, std::vector<char>(workers, 1));
+            verdict = detail::coordinate_on_rank_0(link, ledger, extract, work, reduction.means, std::vector<char>(workers, 1),
+                                                   merges);
         } else {
             WorkerLink link{*this};
             verdict = detail::work_on_own_rank(link, ledger, extract, rank(), work, reduction.means, 0);
@@ -172,9 +184,10 @@ private:
         Reduction& reduction;
 
         template <class P>
-        void send_subnets(detail::RoundLedger<P>& ledger, const std::vector<char>&) {
-            for (std::size_t s = 1; s < t.ranks(); ++s) t.send(s, Kind::Package, detail::pack(ledger.package(s)));
+        void send_subnet(detail::RoundLedger<P>& ledger, std::size_t s) {
+            t.send(s, Kind::Package, detail::pack(ledger.package(s)));
         }
+        void subnets_sent() {}  // a Wire's send returns once the bytes are on their way or taken
         void settle_own(detail::Outcome outcome) { reduction.outcomes[0] = std::move(outcome); }
         template <class P>
         void take_back(detail::RoundLedger<P>& ledger) {

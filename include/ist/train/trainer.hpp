@@ -11,6 +11,7 @@
 // (run_progress.hpp) and evaluation (evaluate.hpp).
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,7 @@
 #include "ist/metrics/evaluate.hpp"
 #include "ist/exchange/exchange.hpp"
 #include "ist/exchange/exchange_coding.hpp"
+#include "ist/exchange/merge_during_round.hpp"
 #include "ist/train/launch_fingerprint.hpp"
 #include "ist/train/local_training.hpp"
 #include "ist/metrics/round_metrics.hpp"
@@ -199,6 +201,13 @@ private:
     static constexpr bool kInProcess = RunsInProcess<T>;
     /// Where the workers' models live between rounds: the aggregator's choice (aggregator.hpp).
     static constexpr Replicas kReplicas = kReplicasOf<A>;
+    /// Whether the coordinator writes each package's scattered items in as it comes back: the
+    /// transport's MergesDuringRound and the aggregator's ScattersDisjointItems hooks, subnets that
+    /// travel, and plain floats (a codec's return, error feedback's residuals above all, stays at
+    /// the round's end, where a failed round never reaches it).
+    static constexpr bool kMergesDuringRound = MergesDuringRound<T> && ScattersDisjointItems<A> &&
+                                               kReplicas == Replicas::PerRound && !WorkerPackage::kCodable;
+    using EarlyMerge = detail::ScatterAsReturned<M, C>;
 
     bool carries_state() const {
         return options_.optimizer_state == OptimizerState::Carry && O::state_per_parameter > 0;
@@ -316,15 +325,22 @@ private:
         // Shared with the workers' work: a straggler dropped by a fault-tolerant transport may still
         // draw from its stream after this round is over.
         const std::shared_ptr<Round> round = begin_round(train);
-        round->outcome = transport_.round(
-            options_.workers,
-            [this, round](std::size_t s) { return extract(round->plan, s, round->number); },
-            [&train, round, optimizer = optimizer_, local = local_training()](WorkerPackage& pkg, Communicator& comm) {
-                local.run(pkg, comm, train, *round, optimizer);
-            },
-            kReplicas);
+        auto cut = [this, round](std::size_t s) { return extract(round->plan, s, round->number); };
+        auto work = [&train, round, optimizer = optimizer_, local = local_training()](WorkerPackage& pkg,
+                                                                                      Communicator& comm) {
+            local.run(pkg, comm, train, *round, optimizer);
+        };
+        std::optional<EarlyMerge> early;
+        if constexpr (kMergesDuringRound) {
+            if (!shards_.active()) {  // a sharded node merges each shard where it lives
+                early.emplace(model_, master_state_, carried_per_parameter(), aggregator_, round->plan);
+                round->outcome = transport_.round(options_.workers, cut, work, kReplicas,
+                                                  static_cast<RoundMerge<WorkerPackage>*>(&*early));
+            }
+        }
+        if (!early) round->outcome = transport_.round(options_.workers, std::move(cut), std::move(work), kReplicas);
         streams_.end_round(round->streams, round->outcome.completed_workers());
-        RoundMetrics m = merge_round(*round);
+        RoundMetrics m = merge_round(*round, early ? &*early : nullptr);
         progress_.finish_round(m, options_.local_steps, round->outcome.traffic,
                                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         return m;
@@ -348,8 +364,9 @@ private:
     }
 
     /// The finished workers' packages merged into the model (where they came back: the
-    /// coordinator, or every process when replicas persist), and the round's metrics.
-    RoundMetrics merge_round(Round& round) {
+    /// coordinator, or every process when replicas persist), and the round's metrics. `early`: what
+    /// the round merged already, and how the rest is merged (kMergesDuringRound).
+    RoundMetrics merge_round(Round& round, EarlyMerge* early) {
         RoundResult<WorkerPackage>& outcome = round.outcome;
         RoundMetrics m;
         m.dropped_workers = outcome.dropped;
@@ -360,8 +377,9 @@ private:
             for (WorkerPackage& pkg : outcome.packages) detail::return_in_process(pkg);  // unless it came back as bytes
         const Plan plans = round.completed_plans();
         const std::vector<double> samples = round.completed_samples();
-        merge_packages(model_, master_state_, carried_per_parameter(), aggregator_,
-                       MergeContext(plans, samples, round.number), outcome.packages);
+        const MergeContext context(plans, samples, round.number);
+        if (early) early->finish(aggregator_, context, outcome.completed_workers(), outcome.packages);
+        else merge_packages(model_, master_state_, carried_per_parameter(), aggregator_, context, outcome.packages);
         double loss = 0.0, steps = 0.0;
         for (auto& pkg : outcome.packages) loss += pkg.stats.loss_sum, steps += pkg.stats.steps;
         m.train_loss = steps > 0 ? loss / steps : 0.0;

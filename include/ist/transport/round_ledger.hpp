@@ -8,12 +8,16 @@
 // links also keep its deadlines and stragglers).
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -92,7 +96,12 @@ public:
             throw DataError("worker " + std::to_string(k) + " returned " + std::to_string(bytes.size()) + " bytes, " +
                             std::to_string(expected) + " expected");
         unpack(package(k), bytes);
+        if (taken_back_) taken_back_(k);
     }
+
+    /// `taken_back(k)` is called once worker k's trained package is in package(k) (take_back);
+    /// an empty function: not called.
+    void on_taken_back(std::function<void(std::size_t)> taken_back) { taken_back_ = std::move(taken_back); }
 
     /// The round's result once its `verdict` is in (a failing one rethrown already): who was dropped
     /// and why; the package of every worker not dropped, in worker order, counted as sent back
@@ -159,11 +168,95 @@ private:
     std::vector<std::vector<char>> scalars_;  ///< Replicas::Persistent, the coordinator: each worker's, as returned
     Replicas replicas_;
     std::optional<std::size_t> own_worker_;
+    std::function<void(std::size_t)> taken_back_;
+};
+
+/// Rank 0's merges during a round (the MergesDuringRound hook): each worker's package handed to
+/// `merges` in worker order on a thread of its own, as soon as it and every earlier one is in
+/// (arrived), so that rank 0 merges while it takes the others' packages back. keep() once the
+/// round is judged ok; otherwise every merge is undone, the latest first, when this goes away.
+template <class P>
+class MergesInOrder {
+public:
+    MergesInOrder(RoundLedger<P>& ledger, RoundMerge<P>* merges) : ledger_(ledger), merges_(merges), in_(ledger.workers(), 0) {
+        if (!merges_ || !ledger_.per_round()) return;  // nothing travels back to merge
+        ledger_.on_taken_back([this](std::size_t k) { arrived(k); });
+        thread_ = std::thread([this] { merge_as_they_come(); });
+    }
+    MergesInOrder(const MergesInOrder&) = delete;
+    MergesInOrder& operator=(const MergesInOrder&) = delete;
+    ~MergesInOrder() {
+        finish_merging();
+        ledger_.on_taken_back({});
+        for (std::size_t k = merged_; k-- > 0;) merges_->undo(k, ledger_.package(k));
+    }
+
+    /// Worker k's trained package is in ledger.package(k).
+    void arrived(std::size_t k) {
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard lock(mutex_);
+            in_[k] = 1;
+        }
+        changed_.notify_one();
+    }
+
+    /// The round is judged ok: the merges of the packages in are finished and stay (a merge's
+    /// exception is rethrown; then they are undone).
+    void keep() {
+        finish_merging();
+        if (error_) std::rethrow_exception(error_);
+        merged_ = 0;
+    }
+
+private:
+    void finish_merging() {
+        if (!thread_.joinable()) return;
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        changed_.notify_one();
+        thread_.join();
+    }
+
+    /// The merge thread: the next worker's package once it is in, until told to stop (the packages
+    /// in by then are merged first).
+    void merge_as_they_come() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            changed_.wait(lock, [&] { return stopping_ || next_is_in(); });
+            if (!next_is_in() || error_) return;
+            const std::size_t k = merged_;
+            lock.unlock();
+            try {
+                merges_->merge(k, ledger_.package(k));
+            } catch (...) {
+                error_ = std::current_exception();
+            }
+            lock.lock();
+            if (!error_) ++merged_;
+        }
+    }
+
+    bool next_is_in() const { return merged_ < in_.size() && in_[merged_]; }
+
+    RoundLedger<P>& ledger_;
+    RoundMerge<P>* merges_;
+    std::vector<char> in_;    ///< per worker, whether its package is in
+    std::size_t merged_ = 0;  ///< workers 0..merged_-1 are merged
+    bool stopping_ = false;
+    std::exception_ptr error_;  ///< a merge's exception: no more merges
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::thread thread_;
 };
 
 // Links: how the ranks of a round (one worker per rank, rank 0 the coordinator) talk.
 // Rank 0's link:
-//   send_subnets(ledger, taking_part)  the subnets cut for workers 1..S-1 that take part, each to its worker
+//   send_subnet(ledger, s)             worker s's subnet (1..S-1), just cut, on its way (it may return
+//                                      before the worker has it)
+//   subnets_sent()                     waits until the workers have taken their subnets
 //   settle_own(outcome)                how worker 0's work ended
 //   take_back(ledger)                  every other worker's status and, if it succeeded, what it returns
 //                                      (ledger.take_back)
@@ -174,24 +267,50 @@ private:
 //   send_package(message)              what it returns (RoundLedger::returned)
 //   take_verdict()                     the round's Verdict
 
+/// Rank 0, Replicas::PerRound: the subnet of every other worker that takes part cut and sent on its
+/// way at once, then worker 0's own cut on a thread of its own while they travel (rank 0 trains
+/// once both are done). Rethrows the cut's exception.
+template <class Link, class P, class Extract>
+void cut_and_send_subnets(Link& link, RoundLedger<P>& ledger, Extract& extract, const std::vector<char>& taking_part) {
+    for (std::size_t s = 1; s < ledger.workers(); ++s) {
+        if (!taking_part[s]) continue;
+        ledger.cut(s, extract);
+        link.send_subnet(ledger, s);
+    }
+    std::exception_ptr cut_error;
+    {
+        std::jthread own_cut([&] {
+            try {
+                ledger.cut(0, extract);
+            } catch (...) {
+                cut_error = std::current_exception();
+            }
+        });
+        link.subnets_sent();
+    }
+    if (cut_error) std::rethrow_exception(cut_error);
+}
+
 /// Rank 0's side of a round, worker 0 on the coordinator: the subnets of the workers that take part
 /// cut and sent (Replicas::PerRound; else only worker 0's own replica is cut), worker 0's work run,
-/// the others' outcomes and packages taken back, the verdict announced. Rethrows the round's
+/// the others' outcomes and packages taken back, the verdict announced. With `merges` (the
+/// MergesDuringRound hook) each package is merged in worker order as soon as it is in, worker 0's
+/// while the others' come back, and every merge undone if the round fails. Rethrows the round's
 /// failure (worker 0's own exception as it was when the failure is its); returns the verdict.
 template <class Link, class P, class Extract, class Work, class Group>
 Verdict coordinate_on_rank_0(Link& link, RoundLedger<P>& ledger, Extract& extract, Work& work, Group& group,
-                             const std::vector<char>& taking_part) {
-    if (ledger.per_round()) {
-        for (std::size_t s = 0; s < ledger.workers(); ++s)
-            if (taking_part[s]) ledger.cut(s, extract);
-        link.send_subnets(ledger, taking_part);
-    } else {
-        ledger.cut(0, extract);  // worker 0's own replica
-    }
+                             const std::vector<char>& taking_part, RoundMerge<P>* merges = nullptr) {
+    if (ledger.per_round()) cut_and_send_subnets(link, ledger, extract, taking_part);
+    else ledger.cut(0, extract);  // worker 0's own replica
     std::exception_ptr error;
-    link.settle_own(run_work(ledger.package(0), work, group, 0, ledger.workers(), error));
+    Outcome own = run_work(ledger.package(0), work, group, 0, ledger.workers(), error);
+    const bool own_ok = own.ok();
+    link.settle_own(std::move(own));
+    MergesInOrder<P> merging(ledger, merges);
+    if (own_ok) merging.arrived(0);
     link.take_back(ledger);
     Verdict verdict = link.announce_verdict();
+    if (verdict.outcome.ok()) merging.keep();
     rethrow_unless_ok(verdict.outcome, 0, error);
     return verdict;
 }

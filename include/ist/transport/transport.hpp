@@ -7,6 +7,7 @@
 //   HasStragglers         wait_idle(): dropped workers may still be running
 //   GathersToCoordinator  gather_to_coordinator(per_worker): checkpoints of what only workers hold
 //   ShardsParameters      a parameter node that shards the model among the processes
+//   MergesDuringRound     round(..., merges): the coordinator merges each package as it is back
 // What the library does around a transport, so a transport need not: it cuts and codes the
 // packages (a package's coding runs in pack/unpack, or, for a journey no bytes made, in the
 // trainer: detail::deliver_in_process / return_in_process), sums all-reduces in worker order
@@ -171,6 +172,49 @@ concept Transport = requires(T& t, std::size_t workers,
     t.broadcast(tensors);
 };
 
+/// The caller's merge of the workers' packages during a round (the MergesDuringRound hook), so
+/// that merging what is back overlaps the others' work and transfers.
+template <class P>
+class RoundMerge {
+public:
+    virtual ~RoundMerge() = default;
+    /// Merges worker `worker`'s trained package (one call at a time, in worker order, on a thread of
+    /// the round's own).
+    virtual void merge(std::size_t worker, P& package) = 0;
+    /// The round failed: undoes merge(worker, package) (for every merged worker, the latest first).
+    virtual void undo(std::size_t worker, P& package) = 0;
+};
+
+namespace detail {
+
+/// Whether `T` says it has the MergesDuringRound hook (`static constexpr bool merges_during_round = true`).
+template <class T>
+concept DeclaresMergesDuringRound = requires {
+    { T::merges_during_round } -> std::convertible_to<bool>;
+    requires T::merges_during_round;
+};
+
+template <class T>
+concept HasMergingRound = requires(T& t, std::size_t workers,
+                                   std::function<ArchetypePackage(std::size_t)> extract,
+                                   std::function<void(ArchetypePackage&, Communicator&)> work,
+                                   RoundMerge<ArchetypePackage>* merges) {
+    { t.round(workers, extract, work, Replicas::PerRound, merges) } -> std::same_as<RoundResult<ArchetypePackage>>;
+};
+
+}  // namespace detail
+
+/// Optional hook: `static constexpr bool merges_during_round = true` and `round(workers, extract,
+/// work, replicas, merges)`: the round above, in which the coordinator (with Replicas::PerRound)
+/// hands each worker's package to `merges->merge(k, package)` as soon as it and every earlier
+/// worker's is in, in worker order (worker 0's once its own work is done, while the others still
+/// train or travel), stopping at the first worker whose package is not in. If the round fails it
+/// calls `merges->undo` for each of them, the latest first, before it rethrows. The packages are
+/// returned as without the hook (a merged one holds what merge left in it); the caller merges the
+/// rest. `merges` may be null: nothing is merged during the round.
+template <class T>
+concept MergesDuringRound = detail::DeclaresMergesDuringRound<T> && detail::HasMergingRound<T>;
+
 namespace detail {
 
 /// The Transport requirements one by one, each with what a type that misses it lacks (IstTrainer
@@ -196,6 +240,11 @@ consteval bool check_transport() {
                   },
                   "ist::Transport: missing `RoundResult<P> round(std::size_t workers, Extract extract, Work work, "
                   "Replicas replicas)` for any package type P = extract(s)'s: see the Transport concept");
+    if constexpr (DeclaresMergesDuringRound<T>)
+        static_assert(HasMergingRound<T>,
+                      "ist::Transport: declares `merges_during_round` but lacks `RoundResult<P> round(std::size_t "
+                      "workers, Extract extract, Work work, Replicas replicas, RoundMerge<P>* merges)`: see the "
+                      "MergesDuringRound hook");
     return true;
 }
 

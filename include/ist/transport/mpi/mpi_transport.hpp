@@ -147,18 +147,29 @@ public:
         detail::mpi::gather_to_coordinator(ready_session(), per_worker);
     }
 
+    /// MergesDuringRound: rank 0 merges each package as it is back (not with the sharded node).
+    static constexpr bool merges_during_round = true;
+
     /// One round (see the Transport concept). On rank 0 it returns every worker's package; on
     /// other ranks none, except with Replicas::Persistent, where every rank returns S copies of
     /// its own replica (replicas are equal by construction) so that every rank can merge.
     template <class Extract, class Work>
     auto round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas) {
         using P = std::invoke_result_t<Extract&, std::size_t>;
+        return round(workers, extract, work, replicas, static_cast<RoundMerge<P>*>(nullptr));
+    }
+
+    /// The same, rank 0 handing each package to `merges` as it is back (the MergesDuringRound hook).
+    template <class Extract, class Work, class P>
+    RoundResult<P> round(std::size_t workers, Extract&& extract, Work&& work, Replicas replicas, RoundMerge<P>* merges) {
+        static_assert(std::is_same_v<P, std::invoke_result_t<Extract&, std::size_t>>,
+                      "MpiTransport::round: `merges` must merge the packages `extract` makes");
         Session& st = *state_;
         if (!st.ready_for || *st.ready_for != workers) handshake(workers, 0, 0);
         st.begin_round();
         detail::BlasThreadsGuard blas(options_.blas_threads);
         if (sharded() && replicas == Replicas::PerRound) return shards_->round<P>(st, workers, extract, work);
-        if (is_coordinator()) return coordinate_round<P>(workers, extract, work, replicas);
+        if (is_coordinator()) return coordinate_round<P>(workers, extract, work, replicas, merges);
         return take_part_in_round<P>(workers, extract, work, replicas);
     }
 
@@ -178,7 +189,7 @@ private:
     /// Rank 0: the library's round (coordinate_on_rank_0) over MPI, dropping stragglers where the
     /// options say so; returns the package of every worker that was not dropped.
     template <class P, class Extract, class Work>
-    RoundResult<P> coordinate_round(std::size_t S, Extract& extract, Work& work, Replicas replicas) {
+    RoundResult<P> coordinate_round(std::size_t S, Extract& extract, Work& work, Replicas replicas, RoundMerge<P>* merges) {
         Session& st = *state_;
         // Gradient-synchronised rounds cannot lose a worker mid-step: everyone takes part and a
         // failure aborts the round, whatever the options (as with ThreadsTransport).
@@ -187,7 +198,7 @@ private:
         const std::vector<char> taking_part = st.open_round();
         detail::RoundLedger<P> ledger(S, replicas);
         CoordinatorLink link{st, dropping};
-        detail::Verdict verdict = detail::coordinate_on_rank_0(link, ledger, extract, work, st.reduction, taking_part);
+        detail::Verdict verdict = detail::coordinate_on_rank_0(link, ledger, extract, work, st.reduction, taking_part, merges);
         // Each worker's seconds are its own clock's, sent with its status.
         return ledger.finish(std::move(verdict), st.outcomes, st.reduction.bytes, 0, extract);
     }
@@ -217,17 +228,22 @@ private:
         Session& st;
         bool dropping;
         Session::Clock::time_point deadline{};  ///< for the results, from when the subnets are sent
+        std::vector<std::vector<char>> buffers{};  ///< per worker, its subnet's bytes on their way
+        std::vector<MPI_Request> sends{};          ///< per worker, their send (MPI_REQUEST_NULL: none)
+
+        /// Worker s's subnet packed and its send posted (completed by subnets_sent).
+        template <class P>
+        void send_subnet(detail::RoundLedger<P>& ledger, std::size_t s) {
+            if (sends.empty()) {
+                buffers.resize(ledger.workers());
+                sends.assign(ledger.workers(), MPI_REQUEST_NULL);
+            }
+            buffers[s] = detail::pack(ledger.package(s));
+            sends[s] = st.channel.isend(buffers[s].data(), buffers[s].size(), static_cast<int>(s), detail::mpi::kDown);
+        }
 
         /// With a round timeout, a worker that does not take its subnet within it is dropped.
-        template <class P>
-        void send_subnets(detail::RoundLedger<P>& ledger, const std::vector<char>& taking_part) {
-            std::vector<std::vector<char>> buffers(ledger.workers());
-            std::vector<MPI_Request> sends(ledger.workers(), MPI_REQUEST_NULL);
-            for (std::size_t s = 1; s < ledger.workers(); ++s) {
-                if (!taking_part[s]) continue;
-                buffers[s] = detail::pack(ledger.package(s));
-                sends[s] = st.channel.isend(buffers[s].data(), buffers[s].size(), static_cast<int>(s), detail::mpi::kDown);
-            }
+        void subnets_sent() {
             if (dropping && st.policy.round_timeout.count() > 0)
                 st.await_subnets_until(buffers, sends, Session::Clock::now() + st.policy.round_timeout);
             else st.channel.wait_all(sends, "the subnets to be taken by the workers");
