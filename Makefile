@@ -225,6 +225,17 @@ xml-grid: configure
 	nice -n 10 /usr/bin/python3 bench/xml_grid.py --build $(BUILD_DIR) --journal $(XML_JOURNAL) \
 	  $(if $(IST_GEMM),--gemm $(IST_GEMM)) $(XML_GRID_ARGS)
 
+# `make xml-full` (tens of CPU-hours, over many sittings: docs/extreme.md's plan): the same grid on the whole
+# WordNet task (147,306 labels) under 1 GiB per worker, journalled in XML_FULL_JOURNAL. A sitting stopped
+# mid-run leaves the run's checkpoint in $(BUILD_DIR)/xml-grid-resume; the next goes on from it.
+XML_FULL_JOURNAL ?= docs/bench/xml-full-runs.jsonl
+XML_FULL_CELLS ?= data-parallel:455:4,data-parallel:1024:4,ist:2560:4
+
+.PHONY: xml-full
+xml-full:
+	$(MAKE) xml-grid XML_JOURNAL=$(XML_FULL_JOURNAL) \
+	  XML_GRID_ARGS="--max-labels 0 --memory-budget 1 --cells $(XML_FULL_CELLS) $(XML_GRID_ARGS)"
+
 # `make wordnet-xml`: WordNet's reverse-dictionary task in the Extreme Classification Repository
 # format ($(BUILD_DIR)/wordnet-xml.{train,test,features,labels}.txt; docs/extreme.md). deps installs wordnet-base.
 .PHONY: wordnet-xml

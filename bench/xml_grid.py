@@ -22,13 +22,22 @@ sitting takes it from there and runs only what is missing, and rows under other 
 never used. A journal line that is not JSON, lacks a field, repeats a run, or was made on other data (its
 data line differs from what xml-train prints now) is refused, naming the line, before anything is run.
 
+A run in progress is resumable: xml-train checkpoints it every --checkpoint-every rounds into --resume-dir,
+beside the lines it printed so far, so a sitting stopped at once (SIGKILL) loses only the rounds since the
+last checkpoint; the next sitting resumes that run (bit-identical to an unbroken one, so an evaluation
+printed before the kill and again after it must agree to the digit) and journals it whole.
+
 The table: per cell the chosen rate, the seeds done, and P@1 / P@3 / P@5 / nDCG@5 as mean +- sd over the
 seeds (sd: the sample standard deviation, n - 1); cells not finished are listed as missing. The checks
 (issue 34): IST 3072 beats data parallel 512 by more than 2 pooled sd; IST 512 >= data parallel 512 - 1
 pooled sd; IST 6144 at S = 8 beats data parallel 512 at S = 8 (the same rows per round) by more than 2
-pooled sd. Pooled sd = sqrt(((n1 - 1) sd1^2 + (n2 - 1) sd2^2) / (n1 + n2 - 2)), each cell with >= 2 seeds.
+pooled sd; on the whole task (--max-labels 0 --memory-budget 1), IST 2560 beats data parallel 455 by more
+than 2 pooled sd. A check is printed when the grid has both its cells. Pooled sd =
+sqrt(((n1 - 1) sd1^2 + (n2 - 1) sd2^2) / (n1 + n2 - 2)), each cell with >= 2 seeds.
 """
 import argparse
+import hashlib
+import json
 import math
 import os
 import re
@@ -51,9 +60,12 @@ CHECKS = (
     ("ist:512:4", "data-parallel:512:4", -1.0, False, "IST 512 >= data parallel 512 - 1 pooled sd"),
     ("ist:6144:8", "data-parallel:512:8", 2.0, True,
      "S = 8: IST 6144 beats data parallel 512 (8 workers too) by more than 2 pooled sd"),
+    # The whole WordNet task under 1 GiB per worker (docs/extreme.md's plan): the widest width each fits.
+    ("ist:2560:4", "data-parallel:455:4", 2.0, True, "IST 2560 beats data parallel 455 by more than 2 pooled sd"),
 )
 METRICS = ("P@1", "P@3", "P@5", "nDCG@5")
 ROUND_LINE = re.compile(r"^\s+round (\d+)/(\d+)\s+([\d.]+) ([\d.]+) ([\d.]+)\s+([\d.]+)\s*$")
+RESUMED_LINE = re.compile(r"^resuming from .* after round (\d+)$")
 
 
 class GridError(Exception):
@@ -112,6 +124,10 @@ def arguments(argv=None):
                    help="the GEMM backend xml-train was built with (default onednn, the build's default); "
                         "its last bits differ, so each has a table of its own")
     p.add_argument("--max-runs", type=int, default=0, help="stop after this many new runs (0: all)")
+    p.add_argument("--resume-dir", help="where a run in progress keeps its checkpoint and the lines printed so far, "
+                                        "to be resumed by the next sitting (default BUILD/xml-grid-resume)")
+    p.add_argument("--checkpoint-every", type=int, default=0,
+                   help="rounds between a run's checkpoints (default 0: every --eval-every rounds)")
     p.add_argument("--report", action="store_true", help="print the table from the journal; run nothing")
     a = p.parse_args(argv)
     try:
@@ -129,6 +145,10 @@ def arguments(argv=None):
     if a.eval_every < 1 or a.rounds % a.eval_every or a.rounds // a.eval_every < a.last or a.last < 1:
         p.error(f"--rounds {a.rounds} must be a multiple of --eval-every {a.eval_every} with at least --last "
                 f"{a.last} evaluations")
+    if a.checkpoint_every < 0:
+        p.error(f"--checkpoint-every: {a.checkpoint_every} is negative")
+    a.checkpoint_every = a.checkpoint_every or a.eval_every
+    a.resume_dir = a.resume_dir or os.path.join(a.build, "xml-grid-resume")
     return a
 
 
@@ -328,13 +348,40 @@ def data_line(lines):
     return " / ".join(l.strip() for l in lines if l.startswith("train ") or l.startswith("validation "))
 
 
+def curve_of(lines):
+    """[[round, P@1, P@3, P@5, nDCG@5], ...] from xml-train's curve lines, in the order printed."""
+    return [[int(m.group(1))] + [float(m.group(i)) for i in range(3, 7)]
+            for m in (ROUND_LINE.match(l) for l in lines) if m]
+
+
 def parse_output(text):
-    """{'data': ..., 'curve': [[round, P@1, P@3, P@5, nDCG@5], ...], 'refused': reason or None}."""
+    """{'data': ..., 'curve': [[round, P@1, P@3, P@5, nDCG@5], ...], 'refused': reason or None,
+    'resumed_after': the round a resumed run went on from, or None}."""
     lines = text.splitlines()
-    curve = [[int(m.group(1))] + [float(m.group(i)) for i in range(3, 7)]
-             for m in (ROUND_LINE.match(l) for l in lines) if m]
     refused = next((l[len("refused "):] for l in lines if l.startswith("refused ")), None)
-    return {"data": data_line(lines), "curve": curve, "refused": refused}
+    resumed = next((int(m.group(1)) for m in (RESUMED_LINE.match(l) for l in lines) if m), None)
+    return {"data": data_line(lines), "curve": curve_of(lines), "refused": refused, "resumed_after": resumed}
+
+
+def merged_curve(parts, what):
+    """One run's curve from the curves its parts printed (killed parts first): a resumed run redoes the
+    rounds since its checkpoint and prints the round it resumed after again, and being the same run, it
+    must print the same numbers for a round printed twice."""
+    points = {}
+    for point in (p for part in parts for p in part):
+        if points.setdefault(point[0], point) != point:
+            raise GridError(f"{what}: round {point[0]} printed {points[point[0]][1:]} before the run was stopped and "
+                            f"{point[1:]} after it resumed: not the same run (other program or data?)")
+    return [points[r] for r in sorted(points)]
+
+
+def check_curve_complete(a, curve, what):
+    """Every evaluation of the run, each once: rounds --eval-every, 2 --eval-every, ..., --rounds."""
+    unevaluated = sorted(set(range(a.eval_every, a.rounds + 1, a.eval_every)) - {p[0] for p in curve})
+    if unevaluated:
+        plural = "s" if len(unevaluated) > 1 else ""
+        raise GridError(f"{what}: no evaluation{plural} of round{plural} {', '.join(map(str, unevaluated))} "
+                        "in xml-train's output")
 
 
 def environment():
@@ -343,9 +390,9 @@ def environment():
     return env
 
 
-def run_program(argv, echo):
-    """Runs argv, echoing its lines as they come (a long run shows its curve); returns its output. An
-    interrupt ends the child too: a cut-off sitting leaves no xml-train running."""
+def run_program(argv, echo, keep=None):
+    """Runs argv, echoing its lines as they come (a long run shows its curve) and handing each to `keep`;
+    returns its output. An interrupt ends the child too: a cut-off sitting leaves no xml-train running."""
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment())
     lines = []
     try:
@@ -353,6 +400,8 @@ def run_program(argv, echo):
             lines.append(line)
             if echo:
                 print("    " + line, end="", flush=True)
+            if keep:
+                keep(line)
         child.wait()
     except BaseException:
         child.terminate()
@@ -382,19 +431,92 @@ def check_data_first(a, journal):
         journal.check_data_now(kind, parse_output(run_program(argv, echo=False))["data"])
 
 
+class RunInProgress:
+    """A run's files in --resume-dir while it is not journalled: xml-train's checkpoint (NAME.npz) and
+    NAME.log, JSON lines: per part (a sitting's try) {"argv": ...}, then {"line": ..., "seconds": ...}
+    for each line it printed. The name holds the run and a digest of the settings key; the log's argv
+    must be the command this sitting runs, or both files are stale and the run starts afresh."""
+
+    def __init__(self, a, key, kind, cell, lr, seed, argv):
+        digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+        name = f"{kind}-{cell.replace(':', '-')}-lr{lr:g}-seed{seed}-{digest}"
+        self.checkpoint = os.path.join(a.resume_dir, name + ".npz")
+        self.log = os.path.join(a.resume_dir, name + ".log")
+        self.argv, self.start = argv, time.monotonic()
+
+    def earlier_parts(self):
+        """[(curve, seconds)] of the parts stopped before this one; clears stale files first."""
+        parts, stale = [], False
+        for row in self._rows():
+            if "argv" in row:
+                stale = stale or row["argv"] != self.argv
+                parts.append({"lines": [], "seconds": 0.0})
+            elif parts:
+                parts[-1]["lines"].append(row["line"])
+                parts[-1]["seconds"] = row["seconds"]  # up to its last line: the kill's moment is unknown
+        if stale or (os.path.exists(self.checkpoint) and not parts):
+            self.remove()
+            return []
+        return [(curve_of(part["lines"]), part["seconds"]) for part in parts]
+
+    def _rows(self):
+        """The log's rows; a line cut by the kill (the last, not JSON) is left out."""
+        try:
+            with open(self.log) as f:
+                text = f.read()
+        except FileNotFoundError:
+            return []
+        rows = []
+        for line in text.splitlines(keepends=True):
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                if line.endswith("\n"):
+                    raise GridError(f"{self.log}: not a JSON line: {line.strip()[:80]}")
+        return rows
+
+    def begin(self):
+        os.makedirs(os.path.dirname(self.log), exist_ok=True)
+        self._write({"argv": self.argv})
+
+    def keep(self, line):
+        self._write({"line": line.rstrip("\n"), "seconds": round(time.monotonic() - self.start, 1)})
+
+    def _write(self, row):
+        with open(self.log, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def remove(self):
+        for path in (self.checkpoint, self.log):
+            if os.path.exists(path):
+                os.remove(path)
+
+
 def run_one(a, journal, kind, cell, lr, seed):
-    load, start = os.getloadavg(), time.monotonic()
+    load = os.getloadavg()
+    what = f"{cell_name(cell)} lr {lr:g} seed {seed}"
     scored_on = "validation rows" if kind == "choice" else "test set"
-    print(f"xml-grid: {kind} {cell_name(cell)} lr {lr:g} seed {seed} ({scored_on})", flush=True)
-    out = parse_output(run_program(command(a, kind, cell, lr, seed), echo=True))
+    print(f"xml-grid: {kind} {what} ({scored_on})", flush=True)
+    argv = command(a, kind, cell, lr, seed)
+    run = RunInProgress(a, journal.key, kind, cell, lr, seed, argv)
+    earlier = run.earlier_parts()
+    run.begin()
+    out = parse_output(run_program(argv + ["--checkpoint", run.checkpoint, "--checkpoint-every", str(a.checkpoint_every)],
+                                   echo=True, keep=run.keep))
     if out["refused"]:
         journal.append({"kind": "refused", "cell": cell, "reason": out["refused"]})
+        run.remove()
         return
-    if not out["curve"] or out["curve"][-1][0] != a.rounds:
-        raise GridError(f"{cell_name(cell)} lr {lr:g} seed {seed}: no evaluation of round {a.rounds} in xml-train's output")
+    curve = merged_curve([c for c, _ in earlier] + [out["curve"]], what)
+    check_curve_complete(a, curve, what)
     journal.check_data_now(kind, out["data"])
-    journal.append({"kind": kind, "cell": cell, "lr": lr, "seed": seed, "data": out["data"], "curve": out["curve"],
-                    "seconds": round(time.monotonic() - start, 1), "load": [round(x, 2) for x in load]})
+    row = {"kind": kind, "cell": cell, "lr": lr, "seed": seed, "data": out["data"], "curve": curve,
+           "seconds": round(sum(s for _, s in earlier) + time.monotonic() - run.start, 1),
+           "load": [round(x, 2) for x in load]}
+    if earlier:  # the sittings it took, and the round the last one went on from
+        row.update(parts=len(earlier) + 1, resumed_after=out["resumed_after"])
+    journal.append(row)
+    run.remove()
 
 
 def run_missing(a, journal):

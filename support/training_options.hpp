@@ -1,9 +1,10 @@
 #pragma once
 // The options of a training run that ist's programs share (--workers, --local-steps, --rounds,
-// --batch, --lr, --seed, --eval-every, --momentum, --weight-decay, --carry-state, --precision), each registered
-// here once with ONE rule and one wording, so that `--batch 0` means the same to every program.
-// A program binds them to its own variables (usually its TrainerOptions) and says what they mean
-// for it; the default in --help is read from the variable, so the two cannot drift apart.
+// --batch, --lr, --seed, --eval-every, --momentum, --weight-decay, --carry-state, --precision,
+// --checkpoint), each registered here once with ONE rule and one wording, so that `--batch 0`
+// means the same to every program. A program binds them to its own variables (usually its
+// TrainerOptions) and says what they mean for it; the default in --help is read from the
+// variable, so the two cannot drift apart.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -112,6 +113,13 @@ public:
     }
     void carry_state(bool& carry, const std::string& what = "carry optimizer state across rounds (default: reset each round)") {
         cli_.flag("--carry-state", carry, what);
+    }
+    /// --checkpoint PATH and --checkpoint-every K (ist::Checkpoint's path and interval; empty: off).
+    void checkpoint(std::string& path, std::size_t& every) {
+        cli_.text("--checkpoint", path, "PATH",
+                  "save a checkpoint every --checkpoint-every rounds; if PATH exists,\n"
+                  "resume from it (bit-identical to an unbroken run)");
+        cli_.value("--checkpoint-every", every, kCount, "K", with_default("rounds between checkpoints", every));
     }
 
     /// The run's schedule straight into a trainer's options: workers, local steps, rounds, batch.

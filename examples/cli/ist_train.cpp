@@ -131,10 +131,7 @@ void add_transport_options(ist::cli::Options& cli, Config& c) {
 
 void add_output_options(ist::cli::Options& cli, Config& c) {
     cli.text("--log", c.log, "PATH", "write per-round metrics (CSV, or JSON if PATH ends in .json)");
-    cli.text("--checkpoint", c.checkpoint, "PATH",
-             "save a checkpoint every --checkpoint-every rounds; if PATH exists,\n"
-             "resume from it (bit-identical to an unbroken run)");
-    cli.value("--checkpoint-every", c.checkpoint_every, ist::cli::kCount, "K", "rounds between checkpoints (default 1)");
+    ist::cli::TrainingOptions(cli).checkpoint(c.checkpoint, c.checkpoint_every);
     cli.text("--save-model", c.save_model, "PATH",
              "write the final model as .npz (architecture.json + named tensors;\n"
              "ist-predict and --load-model read it)");

@@ -7,13 +7,16 @@
 //   xml-train --memory-budget 1 --hidden 256,512,1024 # refuse runs whose worker does not fit 1 GiB
 //   xml-train --fits                                  # only the widest widths each budget allows
 //   xml-train --validation-rows 2000 --eval-every 10  # P@k curve on rows held out of training
+//   xml-train --hidden 512 --methods ist --checkpoint run.npz  # a killed run resumes from run.npz
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <ist/baselines.hpp>
+#include <ist/callbacks/checkpoint.hpp>
 #include <ist/data/reverse_dictionary.hpp>
 #include <ist/data/xml_repository.hpp>
 #include <ist/model/xml/footprint.hpp>
@@ -28,6 +31,8 @@ namespace {
 
 struct Config {
     std::string train, test, wordnet{ist::wordnet::kDefaultDirectory}, methods = "ist,data-parallel", loss = "softmax";
+    std::string checkpoint;
+    std::size_t checkpoint_every = 1;
     std::vector<std::size_t> hidden{256, 512, 1024}, seeds{1};
     std::vector<double> fit_budgets{1.0, 4.0};
     double budget_gib = 0.0;
@@ -38,6 +43,18 @@ struct Config {
     ist::TrainerOptions options{.workers = 4, .local_steps = 10, .rounds = 40, .batch_size = 128, .eval_every = 0,
                                 .eval_batch = 128};
 };
+
+/// A checkpoint file holds one run: with several (methods x widths x seeds) the second would resume
+/// the first's file.
+void check_checkpoint(const ist::cli::Options& cli, const Config& c) {
+    ist::cli::refuse_ignored(cli, "--checkpoint-every", c.checkpoint.empty(), "no --checkpoint to write");
+    if (c.checkpoint.empty()) return;
+    const std::size_t runs = ist::cli::split(c.methods).size() * c.hidden.size() * c.seeds.size();
+    if (runs != 1)
+        throw ist::ConfigError("--checkpoint: a checkpoint holds one run, and this command makes " + std::to_string(runs) +
+                               " (give one method, one width and one seed)");
+    ist::cli::check_writable("--checkpoint", c.checkpoint);
+}
 
 Config parse(int argc, char** argv) {
     using namespace ist::cli;
@@ -73,11 +90,13 @@ Config parse(int argc, char** argv) {
               "per-worker memory; a run whose worker needs more is refused (default: none)");
     cli.flag("--fits", c.fits, "print the widest width data parallel and IST (S = 2, 4, 8) fit and stop");
     cli.list("--fit-budgets", c.fit_budgets, kPositiveDouble, "G1,G2", "budgets in GiB for --fits (default 1,4)");
+    training.checkpoint(c.checkpoint, c.checkpoint_every);
     cli.parse(argc, argv);
     o.scale_activations = c.scale_activations;
     refuse_ignored(cli, "--scale-activations", c.methods == "data-parallel",
                    "--methods data-parallel trains full models: no subnet activations to scale");
     if (cli.given("--train") != cli.given("--test")) throw ist::ConfigError("--train and --test go together");
+    check_checkpoint(cli, c);
     return c;
 }
 
@@ -157,23 +176,47 @@ struct Curve {
     }
 };
 
+/// --checkpoint: a file already there resumes the run where it was saved. The curve's line of the
+/// round resumed after is printed again (when that round is evaluated): a process killed between
+/// printing it and its reader's storing it would otherwise leave a gap in the curve.
+template <class Trainer>
+std::size_t resume_from_checkpoint(Trainer& trainer, const Config& c, const Task& t, Curve& curve) {
+    if (c.checkpoint.empty() || !std::filesystem::exists(c.checkpoint)) return 0;
+    trainer.load_checkpoint(c.checkpoint);
+    const std::size_t done = trainer.rounds_done();
+    const ist::TrainerOptions& o = trainer.options();
+    std::printf("resuming from %s after round %zu\n", c.checkpoint.c_str(), done);
+    if (done > 0 && o.eval_every > 0 && (done % o.eval_every == 0 || done == o.rounds)) {
+        ist::RoundMetrics again;
+        again.round = done;
+        again.rounds = o.rounds;
+        again.test = trainer.evaluate(t.evaluated());
+        curve.on_round_end(again);
+    }
+    return done;
+}
+
 /// Trains and prints P@1/3/5, nDCG@5, the wall time, and the largest worker peak heap as counted
 /// (a worker thread's live bytes: subnet, gradients, batch, activations) beside `formula`, the
 /// footprint formula's bytes for that worker.
 template <class Trainer>
-void train_and_report(Trainer&& trainer, const Task& t, const std::string& label, double formula, bool step_decay) {
-    if (step_decay) trainer.set_schedule(ist::step_decay(trainer.options().rounds));  // /10 at 50% and 75%
+void train_and_report(Trainer&& trainer, const Task& t, const Config& c, const std::string& label, double formula) {
+    if (c.step_decay) trainer.set_schedule(ist::step_decay(trainer.options().rounds));  // /10 at 50% and 75%
     const std::uint64_t generation = heap_counter::new_generation();
     const auto start = std::chrono::steady_clock::now();
     Curve curve{.printing = trainer.options().eval_every > 0};
-    const ist::TrainResult r = trainer.train(t.train, t.evaluated(), curve);
+    const std::size_t resumed_after = resume_from_checkpoint(trainer, c, t, curve);
+    ist::Checkpoint checkpoint(c.checkpoint, c.checkpoint_every);  // empty path: off; after the curve's line
+    const ist::TrainResult r = trainer.train(t.train, t.evaluated(), curve, checkpoint);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double measured = static_cast<double>(heap_counter::worker_peak(generation));
     print_ranking(label, *r.final_test->ranking);
     std::printf("   %8.1f s   %10s %10s\n", seconds, heap_counter::human(measured).c_str(),
                 heap_counter::human(formula).c_str());
+    const std::string resumed = resumed_after ? " (from round " + std::to_string(resumed_after) + " on: resumed)" : "";
     if (curve.printing)
-        std::printf("  best P@1 %.4f at round %zu of %zu\n", curve.best_p1, curve.best_round, r.history.size());
+        std::printf("  best P@1 %.4f at round %zu of %zu%s\n", curve.best_p1, curve.best_round, trainer.options().rounds,
+                    resumed.c_str());
     std::fflush(stdout);
 }
 
@@ -211,10 +254,9 @@ int run(const Config& c) {
                 const double formula = ist::xml_worker_footprint(shape).total();
                 const ist::Sgd sgd(c.lr);
                 if (ist_run)
-                    train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, sgd), t, label, formula, c.step_decay);
+                    train_and_report(ist::IstTrainer<ist::XmlNetwork>(net, o, {}, sgd), t, c, label, formula);
                 else
-                    train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, sgd), t, label, formula,
-                                     c.step_decay);
+                    train_and_report(ist::DataParallelTrainer<ist::XmlNetwork>(net, o, {}, sgd), t, c, label, formula);
             }
     return 0;
 }

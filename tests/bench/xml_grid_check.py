@@ -3,7 +3,10 @@
 from a hand-written journal, and its journal with the real xml-train on tiny repository files: a
 second sitting runs nothing and prints the same table, a third seed runs only the new runs, other
 settings take nothing from the journal, and a bad journal (not JSON, a repeated run, other data) is
-refused, naming the line, before anything runs.
+refused, naming the line, before anything runs. A sitting stopped at once (SIGKILL of the driver and
+xml-train) mid-run is resumed from the run's checkpoint by the next and journals what an unbroken
+sitting journals; a resumed run whose evaluations disagree with the killed part's, or that lacks some,
+is refused, and files of another command are not resumed.
 
   tests/bench/xml_grid_check.py --driver bench/xml_grid.py --xml-train build/examples/cli/xml-train
 """
@@ -14,9 +17,11 @@ import math
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 FAILURES = []
 
@@ -160,7 +165,7 @@ def check_journal(g, xml_train, scratch):
     write_repository(test, 30, 40, 8, rng)
     journal = os.path.join(scratch, "runs.jsonl")
     # A budget data parallel at width 64 does not fit, while both methods fit at 16.
-    small = ["--xml-train", xml_train, "--train", train, "--test", test, "--cells",
+    small = ["--xml-train", xml_train, "--resume-dir", os.path.join(scratch, "resume"), "--train", train, "--test", test, "--cells",
              "ist:16:2,data-parallel:16:2,data-parallel:64:2", "--rounds", "4", "--eval-every", "1", "--last", "2",
              "--local-steps", "2", "--batch", "8", "--validation-rows", "10", "--memory-budget", "0.00002",
              "--max-candidates", "3", "--gemm", g.linked_gemm(xml_train)]
@@ -213,6 +218,157 @@ def check_journal(g, xml_train, scratch):
           f"another GEMM backend was not refused:\n{refused.stderr}")
 
 
+# --- a sitting stopped at once, resumed by the next ------------------------------------------------
+
+def journal_rows(path):
+    """The journal's rows without what depends on the sitting (date, seconds, load, the parts it took)."""
+    with open(path) as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [{k: v for k, v in r.items() if k not in ("date", "seconds", "load", "parts", "resumed_after")} for r in rows]
+
+
+def logged_rounds(resume_dir, prefix):
+    """(curve lines the driver logged so far for the run whose files start with `prefix`, whether its
+    checkpoint exists)."""
+    names = os.listdir(resume_dir) if os.path.isdir(resume_dir) else []
+    logs = [n for n in names if n.startswith(prefix) and n.endswith(".log")]
+    if not logs:
+        return 0, False
+    with open(os.path.join(resume_dir, logs[0])) as f:
+        lines = f.read().count('"line": "  round ')
+    return lines, any(n.startswith(prefix) and n.endswith(".npz") for n in names)
+
+
+def kill_mid_run(argv, resume_dir, prefix, rounds):
+    """Runs the driver in a session of its own and SIGKILLs the whole session (driver and xml-train, as a
+    sitting is stopped) once the run named `prefix` has a checkpoint and `rounds` evaluations logged
+    (progress-driven, so the same on a loaded machine). True if killed; False if the driver ended first."""
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while child.poll() is None and time.monotonic() < deadline:
+        logged, checkpointed = logged_rounds(resume_dir, prefix)
+        if logged >= rounds and checkpointed:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+            return True
+        time.sleep(0.0005)
+    if child.poll() is None:
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
+    return False
+
+
+def check_xml_train_resume(xml_train, train, test, scratch):
+    """xml-train --checkpoint on its own, without timing: 4 rounds, then the same checkpoint taken on to 8
+    (the trainer trains until its rounds are done) prints what an unbroken 8-round run prints, the round
+    it resumes after (4) printed again."""
+    common = [xml_train, "--train", train, "--test", test, "--methods", "ist", "--hidden", "32", "--workers", "2",
+              "--local-steps", "2", "--batch", "8", "--eval-every", "2", "--lr", "0.5"]
+    checkpoint = os.path.join(scratch, "four.npz")
+    unbroken = run([*common, "--rounds", "8"]).stdout.splitlines()
+    first = run([*common, "--rounds", "4", "--checkpoint", checkpoint]).stdout.splitlines()
+    resumed = run([*common, "--rounds", "8", "--checkpoint", checkpoint]).stdout.splitlines()
+    curve = [l for l in unbroken if l.startswith("  round ")]
+    check(len(curve) == 4 and [l for l in first if l.startswith("  round ")] == [c.replace("/8", "/4") for c in curve[:2]],
+          f"4 rounds differ from the unbroken run's first 4:\n{first}\n{curve}")
+    check(f"resuming from {checkpoint} after round 4" in resumed, f"xml-train did not resume:\n{resumed}")
+    check([l for l in resumed if l.startswith("  round ")] == curve[1:],
+          f"the resumed run did not print rounds 4 (again), 6 and 8 as the unbroken run did:\n{resumed}\n{curve}")
+
+
+def check_resume(g, xml_train, scratch):
+    rng = random.Random(11)
+    train, test = os.path.join(scratch, "resume-train.txt"), os.path.join(scratch, "resume-test.txt")
+    write_repository(train, 300, 60, 10, rng)
+    write_repository(test, 40, 60, 10, rng)
+    check_xml_train_resume(xml_train, train, test, scratch)
+    # One cell, one rate tried: a choice run and a seed run of 200 rounds, each evaluated and checkpointed
+    # every round (so the round a run resumes after is always printed again).
+    settings = ["--xml-train", xml_train, "--train", train, "--test", test, "--cells", "ist:32:2", "--seeds", "1",
+                "--rounds", "200", "--eval-every", "1", "--last", "2", "--local-steps", "2", "--batch", "8",
+                "--validation-rows", "20", "--max-candidates", "1", "--checkpoint-every", "1",
+                "--gemm", g.linked_gemm(xml_train)]
+
+    def grid(name, *extra, expect=0):
+        return run([sys.executable, DRIVER, *settings, "--journal", os.path.join(scratch, name + ".jsonl"),
+                    "--resume-dir", os.path.join(scratch, name + "-resume"), *extra], expect)
+
+    grid("unbroken")
+    unbroken = journal_rows(os.path.join(scratch, "unbroken.jsonl"))
+    check(len(unbroken) == 2, f"the unbroken sitting journalled {len(unbroken)} runs, 2 expected")
+    check(not os.listdir(os.path.join(scratch, "unbroken-resume")), "a journalled run left its files in --resume-dir")
+
+    # Stopped during the seed run, 5 evaluations in: kills land mid-round, mid-evaluation or mid-write,
+    # as the machine's timing has it.
+    killed, journal, resume = False, os.path.join(scratch, "killed.jsonl"), os.path.join(scratch, "killed-resume")
+    for _ in range(5):
+        shutil.rmtree(resume, ignore_errors=True)
+        if os.path.exists(journal):
+            os.remove(journal)
+        argv = [sys.executable, DRIVER, *settings, "--journal", journal, "--resume-dir", resume]
+        killed = kill_mid_run(argv, resume, "run-", 5) and any(n.endswith(".npz") for n in os.listdir(resume))
+        if killed:
+            break
+    check(killed, "the driver was never killed with a checkpoint in --resume-dir (5 tries)")
+    if not killed:
+        return
+    check(journal_rows(journal) == unbroken[:1], "the killed sitting journalled more than the finished choice run")
+    stopped = {name: os.path.join(scratch, name) for name in ("disagrees", "gap", "other-command", "cut-line")}
+    for copy in stopped.values():
+        shutil.copyfile(journal, copy + ".jsonl")
+        shutil.copytree(resume, copy + "-resume")
+
+    resumed = grid("killed")
+    at = resumed.stdout.find("resuming from ")
+    check(at >= 0 and " after round " in resumed.stdout[at:at + 300],
+          f"the next sitting did not resume the killed run from its checkpoint:\n{resumed.stdout}")
+    check(journal_rows(journal) == unbroken, "the resumed sitting's journal differs from the unbroken sitting's:\n"
+          f"{journal_rows(journal)}\n{unbroken}")
+    check(not os.listdir(resume), "the resumed run's files were left in --resume-dir")
+    with open(journal) as f:
+        last = json.loads(f.read().splitlines()[-1])
+    check(last.get("parts") == 2 and isinstance(last.get("resumed_after"), int) and 0 < last["resumed_after"] < 200,
+          f"the resumed run's row does not say it took 2 parts: {last}")
+
+    def edit_log(name, edit):
+        folder = stopped[name] + "-resume"
+        log = os.path.join(folder, next(n for n in os.listdir(folder) if n.endswith(".log")))
+        with open(log) as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        with open(log, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in edit(rows))
+
+    def round_line(row):
+        return "line" in row and g.ROUND_LINE.match(row["line"])
+
+    # Evaluations the killed part printed differ from what the resumed run prints again (every line
+    # changed, the round resumed after among them): not the same run.
+    edit_log("disagrees", lambda rows: [dict(r, line=r["line"].replace("0.", "0.9", 1)) if round_line(r) else r
+                                        for r in rows])
+    refused = grid("disagrees", expect=2)
+    check("before the run was stopped and" in refused.stderr and "not the same run" in refused.stderr,
+          f"a resumed run that disagrees with its killed part was journalled:\n{refused.stdout}{refused.stderr}")
+    check(journal_rows(stopped["disagrees"] + ".jsonl") == unbroken[:1], "a refused run was journalled")
+    # The killed part's evaluations lost: the resumed run alone lacks the early rounds.
+    edit_log("gap", lambda rows: [r for r in rows if not round_line(r)])
+    refused = grid("gap", expect=2)
+    check("no evaluations of rounds 1, 2" in refused.stderr,
+          f"a curve with missing evaluations was journalled:\n{refused.stdout}{refused.stderr}")
+    # Files another command left (here: another xml-train path) are not resumed: the run starts afresh.
+    edit_log("other-command", lambda rows: [dict(r, argv=["/elsewhere/xml-train"] + r["argv"][1:]) if "argv" in r else r
+                                            for r in rows])
+    afresh = grid("other-command")
+    check("resuming from" not in afresh.stdout and journal_rows(stopped["other-command"] + ".jsonl") == unbroken,
+          f"files of another command were resumed:\n{afresh.stdout}")
+    # A kill mid-write leaves the log's last line cut short: it is left out, the rest resumed.
+    with open(os.path.join(stopped["cut-line"] + "-resume", next(
+            n for n in os.listdir(stopped["cut-line"] + "-resume") if n.endswith(".log"))), "a") as f:
+        f.write('{"line": "  round 9')
+    cut = grid("cut-line")
+    check("resuming from" in cut.stdout and journal_rows(stopped["cut-line"] + ".jsonl") == unbroken,
+          f"a log whose last line was cut by the kill was not resumed:\n{cut.stdout}{cut.stderr}")
+
+
 def main():
     global DRIVER
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -226,6 +382,7 @@ def main():
         check_arithmetic(g)
         check_table(g, scratch)
         check_journal(g, os.path.abspath(a.xml_train), scratch)
+        check_resume(g, os.path.abspath(a.xml_train), scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     if FAILURES:

@@ -85,3 +85,17 @@ TEST_CASE("refusals: xml-train's --scale-activations without IST") {
           "xml-train: error: --scale-activations would be ignored: --methods data-parallel trains full models: no "
           "subnet activations to scale\nexit 2");
 }
+
+TEST_CASE("refusals: xml-train's --checkpoint holds one run") {
+    // The second run of one command would resume the first's file (or overwrite it). The data files do not
+    // exist: refused, the command stops before reading them; taken, it stops there too, not hours later.
+    const std::string no_data = "--train /nonexistent/train.txt --test /nonexistent/test.txt ";
+    CHECK(ist_test::run_program(IST_XML_TRAIN_EXE, no_data + "--checkpoint unused.npz --hidden 16,32") ==
+          "xml-train: error: --checkpoint: a checkpoint holds one run, and this command makes 4 (give one method, one "
+          "width and one seed)\nexit 2");
+    CHECK(ist_test::run_program(IST_XML_TRAIN_EXE, no_data + "--checkpoint unused.npz --hidden 16 --methods ist --seeds 1,2") ==
+          "xml-train: error: --checkpoint: a checkpoint holds one run, and this command makes 2 (give one method, one "
+          "width and one seed)\nexit 2");
+    CHECK(ist_test::run_program(IST_XML_TRAIN_EXE, no_data + "--checkpoint-every 5") ==
+          "xml-train: error: --checkpoint-every would be ignored: no --checkpoint to write\nexit 2");
+}
