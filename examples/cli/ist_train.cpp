@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <filesystem>
 #include <iostream>
 #include <limits>
 #include <numeric>
@@ -28,6 +27,7 @@
 #include "codec_options.hpp"
 #include "cli_data.hpp"
 #include "preset.hpp"
+#include "checkpoint_resume.hpp"
 #include "training_options.hpp"
 #ifdef IST_WITH_MPI
 #include "cli_data_mpi.hpp"
@@ -450,10 +450,7 @@ int run(const Config& c) {
                 ist::MetricsLog log(c.log.empty() ? "/dev/null" : c.log);
                 ist::Checkpoint checkpoint(c.checkpoint, c.checkpoint_every);  // empty path: off
                 if (c.clients) trainer.set_clients(deal_clients(c, train));
-                if (!c.checkpoint.empty() && std::filesystem::exists(c.checkpoint)) {
-                    trainer.load_checkpoint(c.checkpoint);
-                    if (!c.quiet) std::cout << "resuming from " << c.checkpoint << " after round " << trainer.rounds_done() << '\n';
-                }
+                ist::cli::resume_from_checkpoint(trainer, c.checkpoint, c.quiet);
                 if (c.quiet) result = trainer.train(train, test, stop_at, time_budget, log, checkpoint);
                 else if (c.progress) result = trainer.train(train, test, stop_at, time_budget, log, checkpoint, ist::ProgressBar());
                 else result = trainer.train(train, test, stop_at, time_budget, log, checkpoint, ist::PrintMetrics());

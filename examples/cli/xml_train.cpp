@@ -10,7 +10,6 @@
 //   xml-train --hidden 512 --methods ist --checkpoint run.npz  # a killed run resumes from run.npz
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -24,6 +23,7 @@
 #include <ist/train/trainer.hpp>
 
 #include "cli.hpp"
+#include "checkpoint_resume.hpp"
 #include "training_options.hpp"
 #include "heap_counter.hpp"  // replaces operator new: each run's worker peak heap, beside the formula
 
@@ -180,12 +180,9 @@ struct Curve {
 /// round resumed after is printed again (when that round is evaluated): a process killed between
 /// printing it and its reader's storing it would otherwise leave a gap in the curve.
 template <class Trainer>
-std::size_t resume_from_checkpoint(Trainer& trainer, const Config& c, const Task& t, Curve& curve) {
-    if (c.checkpoint.empty() || !std::filesystem::exists(c.checkpoint)) return 0;
-    trainer.load_checkpoint(c.checkpoint);
-    const std::size_t done = trainer.rounds_done();
+std::size_t resume_run(Trainer& trainer, const Config& c, const Task& t, Curve& curve) {
+    const std::size_t done = ist::cli::resume_from_checkpoint(trainer, c.checkpoint, false);
     const ist::TrainerOptions& o = trainer.options();
-    std::printf("resuming from %s after round %zu\n", c.checkpoint.c_str(), done);
     if (done > 0 && o.eval_every > 0 && (done % o.eval_every == 0 || done == o.rounds)) {
         ist::RoundMetrics again;
         again.round = done;
@@ -205,7 +202,7 @@ void train_and_report(Trainer&& trainer, const Task& t, const Config& c, const s
     const std::uint64_t generation = heap_counter::new_generation();
     const auto start = std::chrono::steady_clock::now();
     Curve curve{.printing = trainer.options().eval_every > 0};
-    const std::size_t resumed_after = resume_from_checkpoint(trainer, c, t, curve);
+    const std::size_t resumed_after = resume_run(trainer, c, t, curve);
     ist::Checkpoint checkpoint(c.checkpoint, c.checkpoint_every);  // empty path: off; after the curve's line
     const ist::TrainResult r = trainer.train(t.train, t.evaluated(), curve, checkpoint);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
